@@ -1,0 +1,25 @@
+# strata_warnings and strata_sanitizers: INTERFACE targets that strata's own tests and examples
+# link. Users of strata::strata never get these flags.
+
+add_library(strata_warnings INTERFACE)
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(strata_warnings INTERFACE -Wall -Wextra -Wpedantic)
+  if(STRATA_WARNINGS_AS_ERRORS)
+    target_compile_options(strata_warnings INTERFACE -Werror)
+  endif()
+elseif(MSVC)
+  target_compile_options(strata_warnings INTERFACE /W4 /permissive-)
+  if(STRATA_WARNINGS_AS_ERRORS)
+    target_compile_options(strata_warnings INTERFACE /WX)
+  endif()
+endif()
+
+add_library(strata_sanitizers INTERFACE)
+if(STRATA_SANITIZE)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    message(FATAL_ERROR "STRATA_SANITIZE needs GCC or Clang")
+  endif()
+  set(_strata_san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_compile_options(strata_sanitizers INTERFACE ${_strata_san})
+  target_link_options(strata_sanitizers INTERFACE ${_strata_san})
+endif()

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_ACTIVATIONS_HPP
+#define STRATA_ACTIVATIONS_HPP
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "detail/chunks.hpp"
+#include "error.hpp"
+#include "shape.hpp"
+
+namespace strata {
+
+/// The activations Keras knows by name (`keras.activations.get(name)`), with Keras 3's formulas.
+enum class Activation {
+  linear,            ///< x
+  relu,              ///< max(x, 0)
+  relu6,             ///< min(max(x, 0), 6)
+  leaky_relu,        ///< x >= 0 ? x : 0.2 x  (the function's default slope, not the LeakyReLU layer's 0.3)
+  elu,               ///< x > 0 ? x : exp(x) - 1
+  selu,              ///< 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 (exp(x) - 1))
+  gelu,              ///< 0.5 x (1 + erf(x / sqrt 2)), the exact form Keras uses by name
+  gelu_approximate,  ///< 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); Keras gelu(approximate=True), tfjs gelu_new
+  sigmoid,           ///< 1 / (1 + exp(-x))
+  hard_sigmoid,      ///< Keras 3: clip(x / 6 + 0.5, 0, 1)
+  hard_sigmoid_keras2,  ///< Keras 1/2 and tfjs: clip(0.2 x + 0.5, 0, 1); what "hard_sigmoid" meant in their files
+  tanh,                 ///< tanh x
+  softmax,              ///< exp(x - max) / sum exp(x - max), over the last axis
+  log_softmax,          ///< x - max - log sum exp(x - max), over the last axis
+  softplus,             ///< log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so it never overflows
+  softsign,             ///< x / (1 + |x|)
+  silu,                 ///< x sigmoid(x); Keras 2 calls it swish
+  mish,                 ///< x tanh(softplus(x))
+  exponential,          ///< exp(x)
+  hard_silu,            ///< x relu6(x + 3) / 6 (Keras 3; alias hard_swish)
+};
+
+namespace detail {
+
+struct ActivationName {
+  std::string_view name;
+  Activation activation;
+};
+
+// Canonical names first (activation_name() returns the first match), then accepted aliases.
+inline constexpr std::array<ActivationName, 23> activation_names{{
+    {"linear", Activation::linear},
+    {"relu", Activation::relu},
+    {"relu6", Activation::relu6},
+    {"leaky_relu", Activation::leaky_relu},
+    {"elu", Activation::elu},
+    {"selu", Activation::selu},
+    {"gelu", Activation::gelu},
+    {"gelu_approximate", Activation::gelu_approximate},
+    {"sigmoid", Activation::sigmoid},
+    {"hard_sigmoid", Activation::hard_sigmoid},
+    {"hard_sigmoid_keras2", Activation::hard_sigmoid_keras2},
+    {"tanh", Activation::tanh},
+    {"softmax", Activation::softmax},
+    {"log_softmax", Activation::log_softmax},
+    {"softplus", Activation::softplus},
+    {"softsign", Activation::softsign},
+    {"silu", Activation::silu},
+    {"mish", Activation::mish},
+    {"exponential", Activation::exponential},
+    {"hard_silu", Activation::hard_silu},
+    {"swish", Activation::silu},
+    {"hard_swish", Activation::hard_silu},
+    {"gelu_new", Activation::gelu_approximate},
+}};
+
+}  // namespace detail
+
+/// The canonical Keras name of a, e.g. "relu".
+inline std::string_view activation_name(Activation a) {
+  for (const auto& entry : detail::activation_names) {
+    if (entry.activation == a) return entry.name;
+  }
+  return "unknown";
+}
+
+/// The activation Keras calls name (aliases swish, hard_swish and gelu_new included), or nothing.
+inline std::optional<Activation> find_activation(std::string_view name) {
+  for (const auto& entry : detail::activation_names) {
+    if (entry.name == name) return entry.activation;
+  }
+  return std::nullopt;
+}
+
+/// Every accepted name, comma-separated, for error messages.
+inline std::string activation_names_list() {
+  std::string s;
+  for (const auto& entry : detail::activation_names) {
+    if (!s.empty()) s += ", ";
+    s += entry.name;
+  }
+  return s;
+}
+
+/// The activation called name; throws value_error naming `who` (the layer) when it is unknown.
+inline Activation parse_activation(std::string_view name, std::string_view who) {
+  if (auto a = find_activation(name)) return *a;
+  throw value_error(
+      detail::concat(who, ": unknown activation '", name, "'; expected one of: ", activation_names_list()));
+}
+
+/// True unless a mixes the values of a row (softmax, log_softmax).
+constexpr bool is_elementwise(Activation a) { return a != Activation::softmax && a != Activation::log_softmax; }
+
+namespace detail {
+
+template <class T>
+inline Chunk<T> softplus_chunk(const Chunk<T>& v) {
+  return v.max(T(0)) + (-v.abs()).exp().log1p();
+}
+
+/// Applies an element-wise activation to one chunk in place.
+template <class T>
+inline void apply_chunk(Activation a, Chunk<T>& v) {
+  switch (a) {
+    case Activation::linear:
+      return;
+    case Activation::relu:
+      v = v.max(T(0));
+      return;
+    case Activation::relu6:
+      v = v.max(T(0)).min(T(6));
+      return;
+    case Activation::leaky_relu:
+      v = v.max(T(0.2) * v);  // equals the select form because 0 < 0.2 < 1
+      return;
+    case Activation::elu:
+      v = v.max(T(0)) + v.expm1().min(T(0));
+      return;
+    case Activation::selu:
+      v = T(1.0507009873554805) * (v.max(T(0)) + T(1.6732632423543772) * v.expm1().min(T(0)));
+      return;
+    case Activation::gelu:
+      v = T(0.5) * v * (T(1) + (v / T(1.4142135623730951)).erf());
+      return;
+    case Activation::gelu_approximate:
+      v = T(0.5) * v * (T(1) + (T(0.7978845608028654) * (v + T(0.044715) * v * v * v)).tanh());
+      return;
+    case Activation::sigmoid:
+      v = v.logistic();
+      return;
+    case Activation::hard_sigmoid:
+      v = (v / T(6) + T(0.5)).max(T(0)).min(T(1));
+      return;
+    case Activation::hard_sigmoid_keras2:
+      v = (T(0.2) * v + T(0.5)).max(T(0)).min(T(1));
+      return;
+    case Activation::tanh:
+      v = v.tanh();
+      return;
+    case Activation::softplus:
+      v = softplus_chunk(v);
+      return;
+    case Activation::softsign:
+      v = v / (T(1) + v.abs());
+      return;
+    case Activation::silu:
+      v = v * v.logistic();
+      return;
+    case Activation::mish:
+      v = v * softplus_chunk(v).tanh();
+      return;
+    case Activation::exponential:
+      v = v.exp();
+      return;
+    case Activation::hard_silu:
+      v = v * (v + T(3)).max(T(0)).min(T(6)) / T(6);
+      return;
+    case Activation::softmax:
+    case Activation::log_softmax:
+      break;
+  }
+  STRATA_ASSERT(false && "apply_chunk: softmax and log_softmax are not element-wise");
+}
+
+/// softmax or log_softmax over one row of n values, in place; a fixed summation order keeps the
+/// result independent of where the row sits.
+template <class T>
+inline void softmax_row(T* row, Index n, bool log) {
+  if (n == 0) return;
+  T max = row[0];
+  for (Index j = 1; j < n; ++j) max = std::max(max, row[j]);
+  transform_chunks(row, n, [max](Chunk<T>& v) { v -= max; });
+  T sum = T(0);
+  Chunk<T> e;
+  for (Index j = 0; j < n; j += chunk_size<T>) {
+    const Index count = std::min<Index>(chunk_size<T>, n - j);
+    load_chunk(e, row + j, count);
+    e = e.exp();
+    for (Index k = 0; k < count; ++k) sum += e[k];
+  }
+  if (log) {
+    const T log_sum = std::log(sum);
+    transform_chunks(row, n, [log_sum](Chunk<T>& v) { v -= log_sum; });
+  } else {
+    transform_chunks(row, n, [sum](Chunk<T>& v) { v = v.exp() / sum; });
+  }
+}
+
+}  // namespace detail
+
+/// Applies a in place to a row-major (rows, cols) block; softmax and log_softmax act on each row
+/// (the last axis), the rest on every element.
+template <class T>
+void apply_activation(Activation a, T* data, Index rows, Index cols) {
+  if (a == Activation::linear) return;
+  if (is_elementwise(a)) {
+    detail::transform_chunks(data, rows * cols, [a](detail::Chunk<T>& v) { detail::apply_chunk(a, v); });
+  } else {
+    for (Index r = 0; r < rows; ++r) detail::softmax_row(data + r * cols, cols, a == Activation::log_softmax);
+  }
+}
+
+}  // namespace strata
+
+#endif  // STRATA_ACTIVATIONS_HPP

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_DETAIL_GEMM_HPP
+#define STRATA_DETAIL_GEMM_HPP
+
+#include <algorithm>
+#include <vector>
+
+#include "chunks.hpp"
+
+namespace strata::detail {
+
+// A small row-major GEMM, C = init + sum_s A_s * B_s, built on Eigen's packet primitives.
+//
+// Why not Eigen's own product: Eigen picks its blocking and remainder paths from the matrix
+// sizes, so one row of X * W can round differently when X has more or fewer rows. Here every
+// output element is always the same chain of multiply-adds, init[j] + a[0] b[0][j] + a[1] b[1][j]
+// + ..., in k order, one source after the other, whatever the number of rows, the row's position
+// or the tile it falls in. That makes Dense, TimeDistributed(Dense) and a slice-by-slice loop
+// bitwise equal, and a sample's output independent of the batch around it.
+
+template <class T>
+struct GemmConfig {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr int packet = packet_size<T>;
+  static constexpr int panel_packets = 2;                     // packets across one packed panel
+  static constexpr int panel_width = packet * panel_packets;  // columns of B per panel
+  static constexpr int tile_rows = 4;                         // rows of A per register tile
+  static constexpr Index block_rows = 64;                     // rows of A kept hot in cache per pass
+};
+
+/// A (rows, cols) row-major matrix repacked into panels of GemmConfig::panel_width columns, each
+/// panel stored k-major and zero-padded on the right, as the tile kernel streams it.
+template <class T>
+class PackedMatrix {
+ public:
+  static constexpr int width = GemmConfig<T>::panel_width;
+
+  PackedMatrix() = default;
+  PackedMatrix(const T* src, Index rows, Index cols) { pack(src, rows, cols); }
+
+  void pack(const T* src, Index rows, Index cols) {
+    rows_ = rows;
+    cols_ = cols;
+    panels_ = (cols + width - 1) / width;
+    data_.assign(static_cast<std::size_t>(panels_ * rows * width), T(0));
+    for (Index p = 0; p < panels_; ++p) {
+      T* dst = data_.data() + p * rows * width;
+      const Index j0 = p * width;
+      const Index cw = std::min<Index>(width, cols - j0);
+      for (Index k = 0; k < rows; ++k) std::copy(src + k * cols + j0, src + k * cols + j0 + cw, dst + k * width);
+    }
+  }
+
+  Index rows() const { return rows_; }
+  Index cols() const { return cols_; }
+  Index panels() const { return panels_; }
+  const T* panel(Index p) const { return data_.data() + p * rows_ * width; }
+
+ private:
+  std::vector<T, Eigen::aligned_allocator<T>> data_;
+  Index rows_ = 0;
+  Index cols_ = 0;
+  Index panels_ = 0;
+};
+
+/// One term A * B of a product: A is row-major with leading dimension lda and B->rows() columns.
+template <class T>
+struct GemmTerm {
+  const T* a;
+  Index lda;
+  const PackedMatrix<T>* b;
+};
+
+/// Computes rows [i, i + rows) (rows <= tile_rows) of panel p.
+template <class T>
+inline void gemm_tile(Index i, Index rows, Index p, Index n, const GemmTerm<T>* terms, int term_count,
+                      const PackedMatrix<T>* init, T* c, Index ldc) {
+  using Config = GemmConfig<T>;
+  using Packet = typename Config::Packet;
+  constexpr int P = Config::packet;
+  constexpr int NP = Config::panel_packets;
+  constexpr int MR = Config::tile_rows;
+  constexpr int NR = Config::panel_width;
+  using Eigen::internal::ploadu;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  using Eigen::internal::pstoreu;
+
+  Packet acc[MR][NP];
+  for (int q = 0; q < NP; ++q) {
+    const Packet start = init != nullptr ? ploadu<Packet>(init->panel(p) + q * P) : pset1<Packet>(T(0));
+    for (int r = 0; r < MR; ++r) acc[r][q] = start;
+  }
+  for (int s = 0; s < term_count; ++s) {
+    const GemmTerm<T>& term = terms[s];
+    // Rows past the end reuse the first row of the tile: computed, never stored.
+    const T* a[MR];
+    for (int r = 0; r < MR; ++r) a[r] = term.a + (i + (r < rows ? r : 0)) * term.lda;
+    const T* b = term.b->panel(p);
+    const Index depth = term.b->rows();
+    for (Index k = 0; k < depth; ++k) {
+      Packet bk[NP];
+      for (int q = 0; q < NP; ++q) bk[q] = ploadu<Packet>(b + k * NR + q * P);
+      for (int r = 0; r < MR; ++r) {
+        const Packet ar = pset1<Packet>(a[r][k]);
+        for (int q = 0; q < NP; ++q) acc[r][q] = pmadd(ar, bk[q], acc[r][q]);
+      }
+    }
+  }
+  const Index j0 = p * NR;
+  if (j0 + NR <= n) {
+    for (Index r = 0; r < rows; ++r) {
+      for (int q = 0; q < NP; ++q) pstoreu(c + (i + r) * ldc + j0 + q * P, acc[r][q]);
+    }
+  } else {
+    EIGEN_ALIGN_MAX T tmp[NR];
+    for (Index r = 0; r < rows; ++r) {
+      for (int q = 0; q < NP; ++q) pstoreu(tmp + q * P, acc[r][q]);
+      std::copy(tmp, tmp + (n - j0), c + (i + r) * ldc + j0);
+    }
+  }
+}
+
+/// C[i, j] = init[j] + sum over terms of sum_k A[i, k] B[k, j], for i < m and j < n, where every
+/// term's B has n columns (init: a packed 1 x n row, or null for zero).
+template <class T>
+void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c, Index ldc) {
+  using Config = GemmConfig<T>;
+  if (m <= 0 || n <= 0) return;
+  const Index panels = (n + Config::panel_width - 1) / Config::panel_width;
+  for (Index i0 = 0; i0 < m; i0 += Config::block_rows) {
+    const Index i1 = std::min<Index>(m, i0 + Config::block_rows);
+    for (Index p = 0; p < panels; ++p) {
+      for (Index i = i0; i < i1; i += Config::tile_rows) {
+        gemm_tile(i, std::min<Index>(Config::tile_rows, i1 - i), p, n, terms, term_count, init, c, ldc);
+      }
+    }
+  }
+}
+
+}  // namespace strata::detail
+
+#endif  // STRATA_DETAIL_GEMM_HPP

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_LAYERS_DENSE_HPP
+#define STRATA_LAYERS_DENSE_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "../activations.hpp"
+#include "../detail/gemm.hpp"
+#include "../detail/init.hpp"
+#include "../detail/layer.hpp"
+#include "../tensor.hpp"
+
+namespace strata {
+
+/// Options of Dense, set by chaining: `DenseOptions().activation("relu").use_bias(false)`.
+class DenseOptions {
+ public:
+  /// Keras `activation`; default "linear". Names are checked when the layer is constructed.
+  DenseOptions& activation(std::string name) {
+    activation_ = std::move(name);
+    return *this;
+  }
+  DenseOptions& activation(Activation a) {
+    activation_ = std::string(activation_name(a));
+    return *this;
+  }
+  /// Keras `use_bias`; default true.
+  DenseOptions& use_bias(bool on) {
+    use_bias_ = on;
+    return *this;
+  }
+  /// Size of the input's last axis. When given, the layer is built (has weights) at construction;
+  /// otherwise call build() or set_weights() first.
+  DenseOptions& input_dim(Index features) {
+    input_dim_ = features;
+    return *this;
+  }
+  /// Seed of the initial weights; without one they are drawn from std::random_device.
+  DenseOptions& seed(std::uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
+  /// Keras `name`; appears in error messages.
+  DenseOptions& name(std::string value) {
+    name_ = std::move(value);
+    return *this;
+  }
+
+  const std::string& activation() const { return activation_; }
+  bool use_bias() const { return use_bias_; }
+  Index input_dim() const { return input_dim_; }
+  std::optional<std::uint64_t> seed() const { return seed_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string activation_ = "linear";
+  bool use_bias_ = true;
+  Index input_dim_ = 0;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+};
+
+/// Keras `Dense(units, activation, use_bias)`: y = activation(x . kernel + bias) on the last axis.
+///
+/// Takes any rank >= 2, (batch, d1, ..., dk, features) -> (batch, d1, ..., dk, units), with one
+/// kernel for every position, so on a sequence it equals TimeDistributed(Dense) bit for bit.
+/// Weights, as Keras' get_weights(): [kernel (features, units), bias (units,)] (no bias when
+/// use_bias is false). Initial weights as Keras: glorot_uniform kernel, zero bias.
+template <class T>
+class Dense {
+  static_assert(std::is_floating_point_v<T>, "strata::Dense: the scalar type must be float or double.");
+
+ public:
+  using Scalar = T;
+  static constexpr const char* class_name = "Dense";
+
+  /// Throws value_error for units < 1, input_dim < 0 or an unknown activation name.
+  explicit Dense(Index units, const DenseOptions& options = DenseOptions())
+      : units_(units), use_bias_(options.use_bias()), seed_(options.seed()), name_(options.name()) {
+    if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
+    activation_ = parse_activation(options.activation(), describe());
+    if (options.input_dim() < 0) {
+      throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
+    }
+    if (options.input_dim() > 0) build(options.input_dim());
+  }
+
+  Index units() const { return units_; }
+  Activation activation() const { return activation_; }
+  bool use_bias() const { return use_bias_; }
+  const std::string& name() const { return name_; }
+  /// Whether the layer has weights (built, or given weights).
+  bool built() const { return input_dim_ > 0; }
+  /// Size of the input's last axis; 0 until built.
+  Index input_dim() const { return input_dim_; }
+  std::string describe() const { return detail::describe_layer(class_name, name_); }
+
+  /// Keras build: creates initial weights for inputs with `features` values on the last axis
+  /// (glorot_uniform kernel from the seed, zero bias). Calling it again re-initialises the weights
+  /// (the same ones again when a seed is set).
+  void build(Index features) {
+    if (features < 1)
+      throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
+    Tensor<T, 2> kernel(features, units_);
+    auto gen = detail::Generator::from(seed_);
+    detail::glorot_uniform(kernel.data(), features, units_, gen);
+    Tensor<T, 1> bias(use_bias_ ? units_ : 0);
+    bias.setZero();
+    assign(std::move(kernel), std::move(bias));
+  }
+
+  /// Keras get_weights(): [kernel (features, units), bias (units,)], or [kernel] without bias.
+  Weights<T> get_weights() const {
+    require_built("get_weights");
+    Weights<T> w{kernel_};
+    if (use_bias_) w.emplace_back(bias_);
+    return w;
+  }
+
+  /// Keras set_weights(): takes the list get_weights() gives. Builds the layer if needed, taking
+  /// the input size from the kernel. Throws shape_error on a wrong count or shape.
+  void set_weights(const Weights<T>& weights) {
+    const std::size_t count = use_bias_ ? 2 : 1;
+    const std::string list = use_bias_ ? "kernel, bias" : "kernel";
+    detail::check_weight_count(weights, count, describe(), list);
+    Index features = input_dim_;
+    if (!built()) {
+      const Shape k = weights[0].shape();
+      features = (k.rank() == 2 && k[0] > 0) ? k[0] : 0;
+      if (features == 0) {
+        throw shape_error(detail::concat(describe(), ": weight 0 (kernel) must have shape (features, ", units_,
+                                         ") with features >= 1; got ",
+                                         weights[0].empty() ? std::string("an empty tensor") : k.to_string()));
+      }
+    }
+    const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, units_}, describe(), "kernel", 0);
+    Tensor<T, 1> bias(use_bias_ ? units_ : 0);
+    if (use_bias_) bias = detail::check_weight<1>(weights[1], Shape{units_}, describe(), "bias", 1);
+    assign(kernel, std::move(bias));
+  }
+
+  /// The kernel, (features, units); the layer must be built.
+  const Tensor<T, 2>& kernel() const {
+    require_built("kernel");
+    return kernel_;
+  }
+  /// The bias, (units,); empty without bias.
+  const Tensor<T, 1>& bias() const { return bias_; }
+
+  /// Number of scalars in the weights (Keras count_params()); the layer must be built.
+  Index count_params() const {
+    require_built("count_params");
+    return input_dim_ * units_ + (use_bias_ ? units_ : 0);
+  }
+
+  static constexpr int output_rank(int input_rank) { return input_rank >= 2 ? input_rank : invalid_rank; }
+
+  /// (batch, ..., features) -> (batch, ..., units); throws shape_error for rank < 2 or a last axis
+  /// other than input_dim(), value_error when not built.
+  Shape compute_output_shape(const Shape& input) const {
+    require_built("call");
+    if (input.rank() < 2 || input.back() != input_dim_) {
+      throw shape_error(detail::concat(describe(), ": input must have rank >= 2 (batch, ..., features=", input_dim_,
+                                       "); got shape ", input.to_string()));
+    }
+    Shape out = input;
+    out[out.rank() - 1] = units_;
+    (void)out.size();
+    return out;
+  }
+
+  /// Low-level call on raw row-major memory: output must hold compute_output_shape(input_shape).
+  void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
+    const Shape out_shape = compute_output_shape(input_shape);
+    detail::check_output_size(describe(), out_shape, output_size);
+    const Index rows = input_shape.product(0, input_shape.rank() - 1);
+    const detail::GemmTerm<T> term{input, input_dim_, &packed_kernel_};
+    detail::gemm(rows, units_, &term, 1, use_bias_ ? &packed_bias_ : nullptr, output, units_);
+    apply_activation(activation_, output, rows, units_);
+  }
+
+  /// Keras `dense(x)` on a Tensor or TensorMap of rank >= 2; returns a Tensor of the same rank.
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  Tensor<T, static_cast<int>(X::NumIndices)> operator()(const X& x) const {
+    static_assert(X::NumIndices >= 2, "strata::Dense: the input must have rank 2 or more (batch, ..., features).");
+    return detail::call_tensor(*this, x);
+  }
+  /// The same on a tensor of run-time rank; a rank below 2 throws shape_error.
+  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
+
+  bool carries_state() const { return false; }
+  int output_count() const { return 1; }
+
+ private:
+  void require_built(const char* what) const {
+    if (!built()) {
+      throw value_error(detail::concat(describe(), ": ", what,
+                                       " needs weights; pass DenseOptions().input_dim(features), or call build() or "
+                                       "set_weights() first"));
+    }
+  }
+
+  void assign(Tensor<T, 2> kernel, Tensor<T, 1> bias) {
+    input_dim_ = kernel.dimension(0);
+    kernel_ = std::move(kernel);
+    bias_ = std::move(bias);
+    packed_kernel_.pack(kernel_.data(), input_dim_, units_);
+    if (use_bias_) packed_bias_.pack(bias_.data(), 1, units_);
+  }
+
+  Index units_;
+  Activation activation_ = Activation::linear;
+  bool use_bias_;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+  Index input_dim_ = 0;
+  Tensor<T, 2> kernel_;
+  Tensor<T, 1> bias_;
+  detail::PackedMatrix<T> packed_kernel_;
+  detail::PackedMatrix<T> packed_bias_;
+};
+
+}  // namespace strata
+
+#endif  // STRATA_LAYERS_DENSE_HPP

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_LAYERS_LSTM_HPP
+#define STRATA_LAYERS_LSTM_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../activations.hpp"
+#include "../detail/chunks.hpp"
+#include "../detail/gemm.hpp"
+#include "../detail/init.hpp"
+#include "../detail/layer.hpp"
+#include "../tensor.hpp"
+
+namespace strata {
+
+/// Options of LSTM, set by chaining: `LSTMOptions().return_sequences(true).go_backwards(true)`.
+/// Defaults are Keras 3's.
+class LSTMOptions {
+ public:
+  /// Keras `activation` (cell input and output); default "tanh".
+  LSTMOptions& activation(std::string name) {
+    activation_ = std::move(name);
+    return *this;
+  }
+  LSTMOptions& activation(Activation a) {
+    activation_ = std::string(activation_name(a));
+    return *this;
+  }
+  /// Keras `recurrent_activation` (gates); default "sigmoid" (Keras 3, tf.keras 2; Keras <= 2.2 and
+  /// tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
+  LSTMOptions& recurrent_activation(std::string name) {
+    recurrent_activation_ = std::move(name);
+    return *this;
+  }
+  LSTMOptions& recurrent_activation(Activation a) {
+    recurrent_activation_ = std::string(activation_name(a));
+    return *this;
+  }
+  /// Keras `use_bias`; default true.
+  LSTMOptions& use_bias(bool on) {
+    use_bias_ = on;
+    return *this;
+  }
+  /// Keras `unit_forget_bias`: the initial forget-gate bias is 1; default true.
+  LSTMOptions& unit_forget_bias(bool on) {
+    unit_forget_bias_ = on;
+    return *this;
+  }
+  /// Keras `return_sequences`: output (batch, time, units) instead of (batch, units); default false.
+  LSTMOptions& return_sequences(bool on) {
+    return_sequences_ = on;
+    return *this;
+  }
+  /// Keras `return_state`: outputs() gives [output, h, c]; default false.
+  LSTMOptions& return_state(bool on) {
+    return_state_ = on;
+    return *this;
+  }
+  /// Keras `go_backwards`: consume the sequence last step first; the output sequence stays in
+  /// processing order, as in Keras. Default false.
+  LSTMOptions& go_backwards(bool on) {
+    go_backwards_ = on;
+    return *this;
+  }
+  /// Keras `stateful`: each call starts from the final state of the previous call (sample i
+  /// continues sample i); reset_states() forgets it. Default false.
+  LSTMOptions& stateful(bool on) {
+    stateful_ = on;
+    return *this;
+  }
+  /// Size of the input's feature axis; when given the layer is built at construction.
+  LSTMOptions& input_dim(Index features) {
+    input_dim_ = features;
+    return *this;
+  }
+  /// Seed of the initial weights; without one they are drawn from std::random_device.
+  LSTMOptions& seed(std::uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
+  /// Keras `name`; appears in error messages.
+  LSTMOptions& name(std::string value) {
+    name_ = std::move(value);
+    return *this;
+  }
+
+  const std::string& activation() const { return activation_; }
+  const std::string& recurrent_activation() const { return recurrent_activation_; }
+  bool use_bias() const { return use_bias_; }
+  bool unit_forget_bias() const { return unit_forget_bias_; }
+  bool return_sequences() const { return return_sequences_; }
+  bool return_state() const { return return_state_; }
+  bool go_backwards() const { return go_backwards_; }
+  bool stateful() const { return stateful_; }
+  Index input_dim() const { return input_dim_; }
+  std::optional<std::uint64_t> seed() const { return seed_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string activation_ = "tanh";
+  std::string recurrent_activation_ = "sigmoid";
+  bool use_bias_ = true;
+  bool unit_forget_bias_ = true;
+  bool return_sequences_ = false;
+  bool return_state_ = false;
+  bool go_backwards_ = false;
+  bool stateful_ = false;
+  Index input_dim_ = 0;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+};
+
+/// An LSTM state: h (the output, "memory state" in Keras) and c (the carry), each (batch, units).
+template <class T>
+struct LSTMState {
+  Tensor<T, 2> h;
+  Tensor<T, 2> c;
+};
+
+/// What LSTM::call returns: the output ((batch, time, units) or (batch, units)) and the final state.
+template <class T>
+struct LSTMResult {
+  AnyTensor<T> output;
+  Tensor<T, 2> h;
+  Tensor<T, 2> c;
+};
+
+/// Keras `LSTM(units, ...)` on (batch, time, features).
+///
+/// Per step, with x_t (batch, features) and row vectors:
+///     z = x_t . kernel + h . recurrent_kernel + bias            (batch, 4 units)
+///     i = ra(z[:, 0:u])  f = ra(z[:, u:2u])  g = a(z[:, 2u:3u])  o = ra(z[:, 3u:4u])
+///     c = f * c + i * g;   h = o * a(c)
+/// with a = activation and ra = recurrent_activation. Gate blocks are ordered i, f, c (g), o, as
+/// in Keras. Weights, as Keras' get_weights(): [kernel (features, 4u), recurrent_kernel (u, 4u),
+/// bias (4u,)] (no bias when use_bias is false). Initial weights as Keras: glorot_uniform kernel,
+/// orthogonal recurrent kernel, zero bias with the forget block at 1 when unit_forget_bias.
+///
+/// Output: (batch, time, units) with return_sequences, else (batch, units); its rank depends on
+/// an option, so calls return AnyTensor (convert with `Tensor<T, 3> y = lstm(x);`). A stateful
+/// LSTM updates its stored state in every call, so it must not be called from two threads at once.
+template <class T>
+class LSTM {
+  static_assert(std::is_floating_point_v<T>, "strata::LSTM: the scalar type must be float or double.");
+
+ public:
+  using Scalar = T;
+  static constexpr const char* class_name = "LSTM";
+
+  /// Throws value_error for units < 1, input_dim < 0, an unknown activation name, or softmax /
+  /// log_softmax as an activation (they mix units; strata does not support them here).
+  explicit LSTM(Index units, const LSTMOptions& options = LSTMOptions())
+      : units_(units),
+        use_bias_(options.use_bias()),
+        unit_forget_bias_(options.unit_forget_bias()),
+        return_sequences_(options.return_sequences()),
+        return_state_(options.return_state()),
+        go_backwards_(options.go_backwards()),
+        stateful_(options.stateful()),
+        seed_(options.seed()),
+        name_(options.name()) {
+    if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
+    activation_ = parse_gate_activation(options.activation(), "activation");
+    recurrent_activation_ = parse_gate_activation(options.recurrent_activation(), "recurrent_activation");
+    if (options.input_dim() < 0) {
+      throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
+    }
+    if (options.input_dim() > 0) build(options.input_dim());
+  }
+
+  Index units() const { return units_; }
+  Activation activation() const { return activation_; }
+  Activation recurrent_activation() const { return recurrent_activation_; }
+  bool use_bias() const { return use_bias_; }
+  bool unit_forget_bias() const { return unit_forget_bias_; }
+  bool return_sequences() const { return return_sequences_; }
+  bool return_state() const { return return_state_; }
+  bool go_backwards() const { return go_backwards_; }
+  bool stateful() const { return stateful_; }
+  const std::string& name() const { return name_; }
+  bool built() const { return input_dim_ > 0; }
+  Index input_dim() const { return input_dim_; }
+  std::string describe() const { return detail::describe_layer(class_name, name_); }
+
+  /// Keras build: initial weights for `features` inputs per step. Calling it again re-initialises
+  /// them (the same ones again when a seed is set).
+  void build(Index features) {
+    if (features < 1)
+      throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
+    const Index g = 4 * units_;
+    auto gen = detail::Generator::from(seed_);
+    Tensor<T, 2> kernel(features, g);
+    detail::glorot_uniform(kernel.data(), features, g, gen);
+    Tensor<T, 2> recurrent(units_, g);
+    detail::orthogonal(recurrent.data(), units_, g, gen);
+    Tensor<T, 1> bias(use_bias_ ? g : 0);
+    bias.setZero();
+    if (use_bias_ && unit_forget_bias_) {
+      for (Index j = units_; j < 2 * units_; ++j) bias(j) = T(1);
+    }
+    assign(std::move(kernel), std::move(recurrent), std::move(bias));
+  }
+
+  /// Keras get_weights(): [kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,)].
+  Weights<T> get_weights() const {
+    require_built("get_weights");
+    Weights<T> w{kernel_, recurrent_kernel_};
+    if (use_bias_) w.emplace_back(bias_);
+    return w;
+  }
+
+  /// Keras set_weights(): takes the list get_weights() gives; builds the layer if needed, taking
+  /// the input size from the kernel. Throws shape_error on a wrong count or shape.
+  void set_weights(const Weights<T>& weights) {
+    const Index g = 4 * units_;
+    detail::check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
+                               use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
+    Index features = input_dim_;
+    if (!built()) {
+      const Shape k = weights[0].shape();
+      features = (k.rank() == 2 && k[0] > 0) ? k[0] : 0;
+      if (features == 0) {
+        throw shape_error(detail::concat(describe(), ": weight 0 (kernel) must have shape (features, ", g,
+                                         ") with features >= 1; got ",
+                                         weights[0].empty() ? std::string("an empty tensor") : k.to_string()));
+      }
+    }
+    const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
+    const auto& recurrent = detail::check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
+    Tensor<T, 1> bias(use_bias_ ? g : 0);
+    if (use_bias_) bias = detail::check_weight<1>(weights[2], Shape{g}, describe(), "bias", 2);
+    assign(kernel, recurrent, std::move(bias));
+  }
+
+  const Tensor<T, 2>& kernel() const {
+    require_built("kernel");
+    return kernel_;
+  }
+  const Tensor<T, 2>& recurrent_kernel() const {
+    require_built("recurrent_kernel");
+    return recurrent_kernel_;
+  }
+  const Tensor<T, 1>& bias() const { return bias_; }
+  /// Number of scalars in the weights (Keras count_params()); the layer must be built.
+  Index count_params() const {
+    require_built("count_params");
+    return 4 * units_ * (input_dim_ + units_) + (use_bias_ ? 4 * units_ : 0);
+  }
+
+  /// Forgets the stored state of a stateful layer: the next call starts from zeros, at any batch
+  /// size (Keras reset_states()).
+  void reset_states() {
+    state_ = LSTMState<T>{};
+    has_state_ = false;
+  }
+  /// Whether a stateful layer holds a state from an earlier call.
+  bool has_states() const { return has_state_; }
+  /// The stored state of a stateful layer (empty tensors when there is none).
+  const LSTMState<T>& states() const { return state_; }
+
+  static constexpr int output_rank(int input_rank) { return input_rank == 3 ? dynamic_rank : invalid_rank; }
+
+  /// (batch, time, features) -> (batch, time, units) or (batch, units). Throws shape_error for
+  /// another rank, another feature size or an empty time axis; value_error when not built.
+  Shape compute_output_shape(const Shape& input) const {
+    require_built("call");
+    if (input.rank() != 3 || input[2] != input_dim_) {
+      throw shape_error(detail::concat(describe(), ": input must have rank 3 (batch, time, features=", input_dim_,
+                                       "); got shape ", input.to_string()));
+    }
+    if (input[1] == 0) {
+      throw shape_error(
+          detail::concat(describe(), ": input must have at least one time step; got shape ", input.to_string()));
+    }
+    (void)input.size();
+    return return_sequences_ ? Shape{input[0], input[1], units_} : Shape{input[0], units_};
+  }
+
+  /// Low-level call on raw row-major memory; output must hold compute_output_shape(input_shape).
+  /// Starts from zeros, or from the stored state when stateful (and then stores the final one).
+  void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
+    const Shape out_shape = compute_output_shape(input_shape);
+    detail::check_output_size(describe(), out_shape, output_size);
+    run_with_state(input, input_shape, nullptr, output, nullptr, nullptr);
+  }
+
+  /// Keras `lstm(x)` on a rank-3 Tensor or TensorMap; returns the output (AnyTensor of rank 3 or 2).
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  AnyTensor<T> operator()(const X& x) const {
+    static_assert(X::NumIndices == 3,
+                  "strata::LSTM: the input must have rank 3 (batch, time, features); for rank 4 wrap the LSTM in "
+                  "TimeDistributed.");
+    return detail::call_tensor(*this, x);
+  }
+  /// The same on a tensor of run-time rank; another rank than 3 throws shape_error.
+  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
+
+  /// Keras `lstm(x, initial_state=[h0, c0])`: returns the output.
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  AnyTensor<T> operator()(const X& x, const LSTMState<T>& initial_state) const {
+    return call(x, initial_state).output;
+  }
+
+  /// The output and the final state [h, c], from zeros (or the stored state when stateful).
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  LSTMResult<T> call(const X& x) const {
+    static_assert(X::NumIndices == 3, "strata::LSTM: the input must have rank 3 (batch, time, features).");
+    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
+                  "strata::LSTM: the input must be RowMajor (numpy's layout).");
+    return call_impl(x.data(), detail::shape_of(x), nullptr);
+  }
+  /// The output and the final state, starting from initial_state (each (batch, units)); like
+  /// Keras, an initial state given here takes precedence over a stateful layer's stored state.
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  LSTMResult<T> call(const X& x, const LSTMState<T>& initial_state) const {
+    static_assert(X::NumIndices == 3, "strata::LSTM: the input must have rank 3 (batch, time, features).");
+    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
+                  "strata::LSTM: the input must be RowMajor (numpy's layout).");
+    return call_impl(x.data(), detail::shape_of(x), &initial_state);
+  }
+  LSTMResult<T> call(const AnyTensor<T>& x) const { return call_impl(x.data(), x.shape(), nullptr); }
+  LSTMResult<T> call(const AnyTensor<T>& x, const LSTMState<T>& initial_state) const {
+    return call_impl(x.data(), x.shape(), &initial_state);
+  }
+
+  /// Keras' return value as a list: [output], or [output, h, c] with return_state.
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x) const {
+    return to_outputs(call(x));
+  }
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const LSTMState<T>& initial_state) const {
+    return to_outputs(call(x, initial_state));
+  }
+
+  bool carries_state() const { return stateful_; }
+  int output_count() const { return return_state_ ? 3 : 1; }
+
+ private:
+  Activation parse_gate_activation(const std::string& name, const char* option) const {
+    const Activation a = parse_activation(name, describe());
+    if (!is_elementwise(a)) {
+      throw value_error(detail::concat(describe(), ": ", option, " '", name,
+                                       "' is not supported (it mixes the units of a state; use an element-wise one)"));
+    }
+    return a;
+  }
+
+  void require_built(const char* what) const {
+    if (!built()) {
+      throw value_error(detail::concat(describe(), ": ", what,
+                                       " needs weights; pass LSTMOptions().input_dim(features), or call build() or "
+                                       "set_weights() first"));
+    }
+  }
+
+  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
+    input_dim_ = kernel.dimension(0);
+    kernel_ = std::move(kernel);
+    recurrent_kernel_ = std::move(recurrent);
+    bias_ = std::move(bias);
+    const Index g = 4 * units_;
+    packed_kernel_.pack(kernel_.data(), input_dim_, g);
+    packed_recurrent_.pack(recurrent_kernel_.data(), units_, g);
+    if (use_bias_) packed_bias_.pack(bias_.data(), 1, g);
+  }
+
+  std::vector<AnyTensor<T>> to_outputs(LSTMResult<T> r) const {
+    std::vector<AnyTensor<T>> out;
+    out.push_back(std::move(r.output));
+    if (return_state_) {
+      out.emplace_back(std::move(r.h));
+      out.emplace_back(std::move(r.c));
+    }
+    return out;
+  }
+
+  void check_state(const Tensor<T, 2>& s, const char* which, Index batch) const {
+    if (s.dimension(0) != batch || s.dimension(1) != units_) {
+      throw shape_error(detail::concat(describe(), ": initial state ", which, " must have shape (batch=", batch,
+                                       ", units=", units_, "); got ", detail::shape_of(s).to_string()));
+    }
+  }
+
+  LSTMResult<T> call_impl(const T* x, const Shape& in, const LSTMState<T>* initial) const {
+    LSTMResult<T> result;
+    result.output = AnyTensor<T>::uninitialized(compute_output_shape(in));
+    const Index batch = in[0];
+    if (initial != nullptr) {
+      check_state(initial->h, "h", batch);
+      check_state(initial->c, "c", batch);
+    }
+    result.h = Tensor<T, 2>(batch, units_);
+    result.c = Tensor<T, 2>(batch, units_);
+    run_with_state(x, in, initial, result.output.data(), result.h.data(), result.c.data());
+    return result;
+  }
+
+  // Picks the initial state (given, stored or zeros), runs, and stores the final state if stateful.
+  void run_with_state(const T* x, const Shape& in, const LSTMState<T>* initial, T* out, T* h_final, T* c_final) const {
+    const Index batch = in[0];
+    const T* h0 = nullptr;
+    const T* c0 = nullptr;
+    // Keras keeps a stateful layer's batch size fixed (its state variables have that shape).
+    if (stateful_ && has_state_ && state_.h.dimension(0) != batch) {
+      throw shape_error(detail::concat(describe(), ": stateful layer holds states for batch ", state_.h.dimension(0),
+                                       "; got shape ", in.to_string(), " (call reset_states() to change the batch)"));
+    }
+    if (initial != nullptr) {
+      h0 = initial->h.data();
+      c0 = initial->c.data();
+    } else if (stateful_ && has_state_) {
+      h0 = state_.h.data();
+      c0 = state_.c.data();
+    }
+    if (!stateful_ || batch == 0) {
+      run(x, in, h0, c0, out, h_final, c_final);
+      return;
+    }
+    LSTMState<T> next{Tensor<T, 2>(batch, units_), Tensor<T, 2>(batch, units_)};
+    run(x, in, h0, c0, out, next.h.data(), next.c.data());
+    if (h_final != nullptr) std::copy(next.h.data(), next.h.data() + next.h.size(), h_final);
+    if (c_final != nullptr) std::copy(next.c.data(), next.c.data() + next.c.size(), c_final);
+    state_ = std::move(next);
+    has_state_ = true;
+  }
+
+  // The recurrence. Input (batch, time, features) row-major; h0, c0 (batch, units) or null for
+  // zeros; out as compute_output_shape; h_final, c_final (batch, units) or null.
+  void run(const T* x, const Shape& in, const T* h0, const T* c0, T* out, T* h_final, T* c_final) const {
+    const Index batch = in[0];
+    const Index steps = in[1];
+    const Index features = in[2];
+    const Index u = units_;
+    const Index g = 4 * u;
+    if (batch == 0) return;
+    std::vector<T, Eigen::aligned_allocator<T>> z(static_cast<std::size_t>(batch * g));
+    std::vector<T, Eigen::aligned_allocator<T>> c(static_cast<std::size_t>(batch * u), T(0));
+    std::vector<T, Eigen::aligned_allocator<T>> h_zero;
+    if (c0 != nullptr) std::copy(c0, c0 + batch * u, c.begin());
+    const T* h_prev = h0;
+    if (h_prev == nullptr) {
+      h_zero.assign(static_cast<std::size_t>(batch * u), T(0));
+      h_prev = h_zero.data();
+    }
+    Index h_prev_ld = u;
+    // With return_sequences each step's h is written straight into its output slot, and the next
+    // step reads it from there; otherwise the output itself is the running h.
+    const Index out_ld = return_sequences_ ? steps * u : u;
+    for (Index s = 0; s < steps; ++s) {
+      const Index t = go_backwards_ ? steps - 1 - s : s;
+      const detail::GemmTerm<T> terms[2] = {{x + t * features, steps * features, &packed_kernel_},
+                                            {h_prev, h_prev_ld, &packed_recurrent_}};
+      detail::gemm(batch, g, terms, 2, use_bias_ ? &packed_bias_ : nullptr, z.data(), g);
+      T* h_out = return_sequences_ ? out + s * u : out;
+      gate_step(batch, z.data(), c.data(), h_out, out_ld);
+      h_prev = h_out;
+      h_prev_ld = out_ld;
+    }
+    if (h_final != nullptr) {
+      for (Index b = 0; b < batch; ++b) std::copy(h_prev + b * h_prev_ld, h_prev + b * h_prev_ld + u, h_final + b * u);
+    }
+    if (c_final != nullptr) std::copy(c.begin(), c.end(), c_final);
+  }
+
+  // c = f * c + i * g, h = o * a(c), row by row, chunk by chunk (so each element's result depends on
+  // its own inputs only).
+  void gate_step(Index batch, const T* z, T* c, T* h, Index h_ld) const {
+    const Index u = units_;
+    detail::Chunk<T> gi, gf, gg, go, cc;
+    for (Index b = 0; b < batch; ++b) {
+      const T* zr = z + b * 4 * u;
+      T* cr = c + b * u;
+      T* hr = h + b * h_ld;
+      for (Index j = 0; j < u; j += detail::chunk_size<T>) {
+        const Index n = std::min<Index>(detail::chunk_size<T>, u - j);
+        detail::load_chunk(gi, zr + j, n);
+        detail::load_chunk(gf, zr + u + j, n);
+        detail::load_chunk(gg, zr + 2 * u + j, n);
+        detail::load_chunk(go, zr + 3 * u + j, n);
+        detail::load_chunk(cc, cr + j, n);
+        detail::apply_chunk(recurrent_activation_, gi);
+        detail::apply_chunk(recurrent_activation_, gf);
+        detail::apply_chunk(activation_, gg);
+        detail::apply_chunk(recurrent_activation_, go);
+        cc = gf * cc + gi * gg;
+        detail::store_chunk(cc, cr + j, n);
+        detail::apply_chunk(activation_, cc);
+        cc = go * cc;
+        detail::store_chunk(cc, hr + j, n);
+      }
+    }
+  }
+
+  Index units_;
+  Activation activation_ = Activation::tanh;
+  Activation recurrent_activation_ = Activation::sigmoid;
+  bool use_bias_;
+  bool unit_forget_bias_;
+  bool return_sequences_;
+  bool return_state_;
+  bool go_backwards_;
+  bool stateful_;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+  Index input_dim_ = 0;
+  Tensor<T, 2> kernel_;
+  Tensor<T, 2> recurrent_kernel_;
+  Tensor<T, 1> bias_;
+  detail::PackedMatrix<T> packed_kernel_;
+  detail::PackedMatrix<T> packed_recurrent_;
+  detail::PackedMatrix<T> packed_bias_;
+  // The stored state of a stateful layer: updated by const calls, as Keras updates it in call().
+  mutable LSTMState<T> state_;
+  mutable bool has_state_ = false;
+};
+
+}  // namespace strata
+
+#endif  // STRATA_LAYERS_LSTM_HPP

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_STRATA_HPP
+#define STRATA_STRATA_HPP
+
+/// strata: Keras layers (Dense, LSTM, TimeDistributed) on RowMajor Eigen tensors, with Keras'
+/// shapes, weight layouts and numbers. Include this one header.
+
+#include "activations.hpp"
+#include "error.hpp"
+#include "layers/dense.hpp"
+#include "layers/lstm.hpp"
+#include "layers/time_distributed.hpp"
+#include "shape.hpp"
+#include "tensor.hpp"
+#include "version.hpp"
+
+#endif  // STRATA_STRATA_HPP

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_TENSOR_HPP
+#define STRATA_TENSOR_HPP
+
+#include <algorithm>
+#include <array>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "error.hpp"
+#include "shape.hpp"
+
+namespace strata {
+
+/// The tensor every layer takes and returns: RowMajor, so memory order equals numpy's (C order)
+/// and Keras weights and inputs load without transposes. Axis 0 is the batch.
+template <class T, int Rank>
+using Tensor = Eigen::Tensor<T, Rank, Eigen::RowMajor, Eigen::Index>;
+
+/// A writable view of memory laid out like Tensor<T, Rank>.
+template <class T, int Rank>
+using TensorMap = Eigen::TensorMap<Tensor<T, Rank>>;
+
+/// A read-only view of memory laid out like Tensor<T, Rank>; layers accept it like a Tensor.
+template <class T, int Rank>
+using ConstTensorMap = Eigen::TensorMap<const Tensor<T, Rank>>;
+
+/// The shape of an Eigen tensor or tensor map, e.g. `shape_of(y).to_string()` gives "(32, 10, 1)".
+template <class X>
+Shape shape_of(const X& x) {
+  return Shape::from_dims(x.dimensions(), static_cast<int>(X::NumIndices));
+}
+
+namespace detail {
+
+template <class X, class = void>
+struct is_tensor_like : std::false_type {};
+
+template <class X>
+struct is_tensor_like<
+    X, std::void_t<typename X::Scalar, decltype(X::NumIndices), decltype(X::Layout),
+                   decltype(std::declval<const X&>().data()), decltype(std::declval<const X&>().dimensions())>>
+    : std::true_type {};
+
+/// True when X is an Eigen tensor or tensor map with scalar T (of either layout; layers
+/// static_assert RowMajor with a readable message).
+template <class X, class T>
+inline constexpr bool is_tensor_input_v = [] {
+  if constexpr (is_tensor_like<X>::value) {
+    return std::is_same_v<std::remove_const_t<typename X::Scalar>, T>;
+  } else {
+    return false;
+  }
+}();
+
+using strata::shape_of;
+
+template <int Rank>
+std::array<Index, static_cast<std::size_t>(Rank)> to_dims(const Shape& s) {
+  STRATA_ASSERT(s.rank() == Rank);
+  std::array<Index, static_cast<std::size_t>(Rank)> d{};
+  for (int i = 0; i < Rank; ++i) d[static_cast<std::size_t>(i)] = s[i];
+  return d;
+}
+
+template <class T, int... Ranks>
+using rank_variant = std::variant<std::monostate, Tensor<T, Ranks>...>;
+
+template <class T, class Seq>
+struct any_storage;
+template <class T, int... I>
+struct any_storage<T, std::integer_sequence<int, I...>> {
+  using type = rank_variant<T, (I + 1)...>;
+};
+
+/// Calls f(std::integral_constant<int, R>{}) for the run-time rank r in [1, max_rank].
+template <class F, int... I>
+decltype(auto) dispatch_rank_impl(int r, F&& f, std::integer_sequence<int, I...>) {
+  using Result = decltype(f(std::integral_constant<int, 1>{}));
+  if constexpr (std::is_void_v<Result>) {
+    (void)((r == I + 1 ? (f(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+  } else {
+    Result result{};
+    (void)((r == I + 1 ? (result = f(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+    return result;
+  }
+}
+
+template <class F>
+decltype(auto) dispatch_rank(int r, F&& f) {
+  if (r < 1 || r > max_rank) {
+    throw shape_error(detail::concat("strata: rank must be between 1 and ", max_rank, "; got ", r));
+  }
+  return dispatch_rank_impl(r, std::forward<F>(f), std::make_integer_sequence<int, max_rank>{});
+}
+
+}  // namespace detail
+
+/// A tensor whose rank is known only at run time: it holds one Tensor<T, R> for some R in
+/// [1, max_rank]. Layers whose output rank depends on an option (LSTM's return_sequences) return
+/// it; it converts to the Tensor<T, R> you name, moving the data when it is an rvalue:
+///
+///     strata::Tensor<float, 3> y = lstm(x);   // throws strata::shape_error if rank differs
+///
+/// It is also how weight lists are passed (get_weights / set_weights), as in Keras.
+template <class T>
+class AnyTensor {
+ public:
+  using Scalar = T;
+
+  /// An empty AnyTensor (rank 0, no data).
+  AnyTensor() = default;
+
+  /// Holds t (implicit, so a Tensor can be passed wherever an AnyTensor is expected). Converting
+  /// back works in a declaration, `Tensor<T, 3> y = any;`; to assign to an existing tensor use
+  /// `y = std::move(any).get<3>();`.
+  template <int Rank, std::enable_if_t<(Rank >= 1 && Rank <= max_rank), int> = 0>
+  AnyTensor(Tensor<T, Rank> t)  // NOLINT(google-explicit-constructor)
+      : storage_(std::move(t)) {}
+
+  /// Copies any RowMajor tensor expression with data (a TensorMap, for example).
+  template <class X,
+            std::enable_if_t<detail::is_tensor_input_v<X, T> && !std::is_same_v<X, Tensor<T, X::NumIndices>>, int> = 0>
+  explicit AnyTensor(const X& x) {
+    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
+                  "strata::AnyTensor: only RowMajor tensors can be copied in.");
+    constexpr int Rank = X::NumIndices;
+    Tensor<T, Rank> t(x.dimensions());
+    std::copy(x.data(), x.data() + t.size(), t.data());
+    storage_ = std::move(t);
+  }
+
+  /// A tensor of the given shape with unspecified contents.
+  static AnyTensor uninitialized(const Shape& shape) {
+    AnyTensor result;
+    (void)shape.size();  // throws on overflow before allocating
+    detail::dispatch_rank(shape.rank(), [&](auto r) {
+      constexpr int Rank = decltype(r)::value;
+      result.storage_ = Tensor<T, Rank>(detail::to_dims<Rank>(shape));
+    });
+    return result;
+  }
+
+  /// A tensor of the given shape filled with zeros.
+  static AnyTensor zeros(const Shape& shape) {
+    AnyTensor result = uninitialized(shape);
+    std::fill(result.data(), result.data() + result.size(), T(0));
+    return result;
+  }
+
+  /// A tensor of the given shape holding a copy of values (row-major); throws shape_error if the
+  /// counts differ.
+  static AnyTensor from_values(const Shape& shape, const std::vector<T>& values) {
+    AnyTensor result = uninitialized(shape);
+    if (static_cast<Index>(values.size()) != result.size()) {
+      throw shape_error(detail::concat("strata::AnyTensor: shape ", shape.to_string(), " needs ", result.size(),
+                                       " values; got ", values.size()));
+    }
+    std::copy(values.begin(), values.end(), result.data());
+    return result;
+  }
+
+  /// 0 when empty.
+  int rank() const { return static_cast<int>(storage_.index()); }
+  bool empty() const { return storage_.index() == 0; }
+
+  Shape shape() const {
+    return std::visit(
+        [](const auto& t) -> Shape {
+          if constexpr (std::is_same_v<std::decay_t<decltype(t)>, std::monostate>) {
+            return Shape{};
+          } else {
+            return detail::shape_of(t);
+          }
+        },
+        storage_);
+  }
+
+  Index size() const { return empty() ? 0 : shape().size(); }
+
+  T* data() {
+    return std::visit(
+        [](auto& t) -> T* {
+          if constexpr (std::is_same_v<std::decay_t<decltype(t)>, std::monostate>) {
+            return nullptr;
+          } else {
+            return t.data();
+          }
+        },
+        storage_);
+  }
+  const T* data() const { return const_cast<AnyTensor*>(this)->data(); }
+
+  /// The held Tensor<T, Rank>; throws shape_error if the rank differs. On an rvalue it moves the
+  /// tensor out, which is how to assign a result to an existing tensor (Eigen's templated
+  /// operator= would not use the conversion): `y = lstm(x).get<2>();`
+  template <int Rank>
+  Tensor<T, Rank>& get() & {
+    check_rank(Rank);
+    return std::get<static_cast<std::size_t>(Rank)>(storage_);
+  }
+  template <int Rank>
+  const Tensor<T, Rank>& get() const& {
+    check_rank(Rank);
+    return std::get<static_cast<std::size_t>(Rank)>(storage_);
+  }
+  template <int Rank>
+  Tensor<T, Rank> get() && {
+    check_rank(Rank);
+    return std::move(std::get<static_cast<std::size_t>(Rank)>(storage_));
+  }
+
+  template <int Rank>
+  operator Tensor<T, Rank>() const& {  // NOLINT(google-explicit-constructor)
+    return get<Rank>();
+  }
+  template <int Rank>
+  operator Tensor<T, Rank>() && {  // NOLINT(google-explicit-constructor)
+    return std::move(get<Rank>());
+  }
+
+ private:
+  void check_rank(int wanted) const {
+    if (rank() != wanted) {
+      throw shape_error(detail::concat("strata::AnyTensor: holds a tensor of rank ", rank(), " with shape ",
+                                       shape().to_string(), "; asked for rank ", wanted));
+    }
+  }
+
+  typename detail::any_storage<T, std::make_integer_sequence<int, max_rank>>::type storage_;
+};
+
+/// A layer's weights, in the order and with the shapes Keras' `layer.get_weights()` gives.
+template <class T>
+using Weights = std::vector<AnyTensor<T>>;
+
+}  // namespace strata
+
+#endif  // STRATA_TENSOR_HPP

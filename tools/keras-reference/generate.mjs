@@ -1,0 +1,865 @@
+#!/usr/bin/env node
+// Keras-reference fixture generator for strata.
+//
+// Builds small Keras-style models with TensorFlow.js Layers (@tensorflow/tfjs
+// 4.22.0, pure-JavaScript CPU backend), fills every weight and every input from
+// a seeded SplitMix64 PRNG written below, runs the models and writes one JSON
+// fixture per case (plus the model in TF.js Layers format) for strata's C++
+// tests. Same seed => byte-identical output. See README.md for the format.
+//
+// Usage: node generate.mjs [--out DIR] [--seed UINT32]
+//   --out   output directory (default: <repo>/tests/reference/fixtures)
+//   --seed  master seed (default 20240611). Every case derives its own seed
+//           from (master seed, group, name), so adding/removing a case does not
+//           change any other case.
+
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const EXPECTED_TFJS_VERSION = '4.22.0';
+const GENERATOR = 'tools/keras-reference/generate.mjs';
+const FORMAT_VERSION = 1;
+const WEIGHTS_BIN = 'group1-shard1of1.bin';
+const MAX_ABS_OUTPUT = 10; // redraw weights+inputs while any |output| exceeds this
+const MAX_ATTEMPTS = 500;
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(HERE, '..', '..');
+let outDir = path.join(REPO_ROOT, 'tests', 'reference', 'fixtures');
+let masterSeed = 20240611;
+{
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; ++i) {
+    if (argv[i] === '--out') outDir = path.resolve(argv[++i]);
+    else if (argv[i] === '--seed') masterSeed = Number(argv[++i]);
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!Number.isInteger(masterSeed) || masterSeed < 0 || masterSeed > 0xffffffff) {
+    throw new Error('--seed must be an integer in [0, 2^32)');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Backend: pure-JS CPU only.
+// ---------------------------------------------------------------------------
+await tf.setBackend('cpu');
+await tf.ready();
+if (tf.getBackend() !== 'cpu') throw new Error(`expected cpu backend, got ${tf.getBackend()}`);
+if (tf.version.tfjs !== EXPECTED_TFJS_VERSION || tf.version['tfjs-layers'] !== EXPECTED_TFJS_VERSION) {
+  throw new Error(`expected @tensorflow/tfjs ${EXPECTED_TFJS_VERSION}, got ${JSON.stringify(tf.version)}`);
+}
+// Silence the "non-serializable keyword arguments" warning that tfjs prints for
+// `initialState` (the states are serialised as extra inbound tensors instead).
+const origWarn = console.warn;
+console.warn = (...a) => {
+  if (typeof a[0] === 'string' && a[0].includes('non-serializable keyword arguments')) return;
+  origWarn(...a);
+};
+
+// ---------------------------------------------------------------------------
+// Deterministic PRNG: SplitMix64 (Steele, Lea, Flood 2014), BigInt based.
+// ---------------------------------------------------------------------------
+const M64 = (1n << 64n) - 1n;
+class SplitMix64 {
+  constructor(seed) { this.state = BigInt(seed) & M64; }
+  nextU64() {
+    this.state = (this.state + 0x9e3779b97f4a7c15n) & M64;
+    let z = this.state;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
+    return z ^ (z >> 31n);
+  }
+  /** uniform double in [0, 1) with 53 random bits */
+  u01() { return Number(this.nextU64() >> 11n) / 9007199254740992; }
+  /** uniform integer in [lo, hi] (inclusive) */
+  int(lo, hi) { return lo + Number(this.nextU64() % BigInt(hi - lo + 1)); }
+  /** float32 value: fround(uniform(-1, 1) * scale) */
+  f32(scale) { return Math.fround((2 * this.u01() - 1) * scale); }
+}
+
+/** 32-bit FNV-1a of a string: per-case seed derivation. */
+function fnv1a32(str) {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(str, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+const caseSeed = (group, name) => fnv1a32(`strata-keras-reference:${masterSeed}:${group}/${name}`);
+
+// ---------------------------------------------------------------------------
+// Float formatting: shortest decimal that round-trips to the same float32 both
+// via strtof and via strtod + (float) cast (verified here, exactly).
+// ---------------------------------------------------------------------------
+function fmtF32(v) {
+  if (!Number.isFinite(v)) throw new Error(`non-finite value ${v}`);
+  if (Math.fround(v) !== v) throw new Error(`value ${v} is not a float32`);
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  for (let p = 1; p <= 9; ++p) {
+    const n = Number(v.toPrecision(p));
+    if (Math.fround(n) === v) {
+      const s = String(n);
+      if (Math.fround(Number(s)) !== v) continue;
+      return s;
+    }
+  }
+  const s = String(v); // exact double repr of the float32 value; always round-trips
+  if (Math.fround(Number(s)) !== v) throw new Error(`cannot format ${v}`);
+  return s;
+}
+
+/** Marker for arrays of float32 values, printed with fmtF32 on a single line. */
+class F32 { constructor(values) { this.values = Array.from(values); } }
+
+/** Deterministic pretty JSON: 1-space indent, primitive arrays on one line. */
+function toJson(value, indent = '') {
+  const next = indent + ' ';
+  if (value instanceof F32) return '[' + value.values.map(fmtF32).join(',') + ']';
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error('non-finite number in JSON');
+    return JSON.stringify(value);
+  }
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    if (value.every(v => v === null || ['number', 'string', 'boolean'].includes(typeof v))) {
+      return '[' + value.map(v => toJson(v)).join(',') + ']';
+    }
+    return '[\n' + value.map(v => next + toJson(v, next)).join(',\n') + '\n' + indent + ']';
+  }
+  const keys = Object.keys(value).filter(k => value[k] !== undefined);
+  if (keys.length === 0) return '{}';
+  return '{\n' + keys.map(k => next + JSON.stringify(k) + ': ' + toJson(value[k], next)).join(',\n') +
+    '\n' + indent + '}';
+}
+
+// ---------------------------------------------------------------------------
+// Layer helpers. Every initializer is 'zeros' so that building a model uses no
+// randomness at all; every weight is then overwritten from the PRNG.
+// ---------------------------------------------------------------------------
+// Keras activation name -> identifier accepted by the tfjs JS API.
+const TFJS_ACT = { hard_sigmoid: 'hardSigmoid', log_softmax: 'logSoftmax' };
+const act = name => TFJS_ACT[name] ?? name;
+
+function dense(o) {
+  const { activation = 'linear', ...rest } = o;
+  return tf.layers.dense({ kernelInitializer: 'zeros', biasInitializer: 'zeros', activation: act(activation), ...rest });
+}
+function lstm(o) {
+  const { activation = 'tanh', recurrentActivation, ...rest } = o;
+  if (recurrentActivation === undefined) throw new Error('recurrentActivation must always be explicit');
+  return tf.layers.lstm({
+    kernelInitializer: 'zeros', recurrentInitializer: 'zeros', biasInitializer: 'zeros',
+    activation: act(activation), recurrentActivation: act(recurrentActivation), ...rest,
+  });
+}
+const td = (layer, name = 'time_distributed') => tf.layers.timeDistributed({ layer, name });
+
+/** All non-input layers of a model, in model order. */
+const modelLayers = m => m.layers.filter(l => l.getClassName() !== 'InputLayer');
+
+/** Overwrite every weight of every layer from the PRNG (Keras get_weights order). */
+function drawWeights(model, rng, wScale, bScale) {
+  for (const layer of modelLayers(model)) {
+    const vals = layer.weights.map(w => {
+      const shape = w.shape;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const base = w.originalName.split('/').pop();
+      let scale;
+      if (base === 'bias') scale = bScale;
+      else if (base === 'kernel' || base === 'recurrent_kernel') scale = wScale / Math.sqrt(shape[0]);
+      else throw new Error(`unexpected weight ${w.originalName}`);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; ++i) data[i] = rng.f32(scale);
+      return tf.tensor(data, shape, 'float32');
+    });
+    layer.setWeights(vals);
+    tf.dispose(vals);
+  }
+}
+
+/** Copy weights layer-by-layer (same index in modelLayers) from src to dst. */
+function copyWeights(src, dst) {
+  const a = modelLayers(src), b = modelLayers(dst);
+  if (a.length !== b.length) throw new Error('copyWeights: layer count mismatch');
+  a.forEach((l, i) => b[i].setWeights(l.getWeights()));
+}
+
+function drawInput(rng, shape, scale) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; ++i) data[i] = rng.f32(scale);
+  return tf.tensor(data, shape, 'float32');
+}
+
+const toList = y => (Array.isArray(y) ? y : [y]);
+const snapshot = ts => ts.map(t => ({ shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }));
+const maxAbs = snaps => snaps.reduce((m, s) => s.data.reduce((mm, v) => Math.max(mm, Math.abs(v)), m), 0);
+
+function compare(a, b) {
+  // a, b: arrays of {shape, data}; returns {bitwise, max_abs_diff}
+  if (a.length !== b.length) return { bitwise: false, max_abs_diff: null, note: 'count mismatch' };
+  let bitwise = true, maxDiff = 0;
+  for (let i = 0; i < a.length; ++i) {
+    if (JSON.stringify(a[i].shape) !== JSON.stringify(b[i].shape)) {
+      return { bitwise: false, max_abs_diff: null, note: `shape mismatch ${a[i].shape} vs ${b[i].shape}` };
+    }
+    const x = a[i].data, y = b[i].data;
+    const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
+    for (let j = 0; j < x.length; ++j) {
+      if (xb[j] !== yb[j]) bitwise = false;
+      maxDiff = Math.max(maxDiff, Math.abs(x[j] - y[j]));
+    }
+  }
+  return { bitwise, max_abs_diff: maxDiff };
+}
+
+/** Run a model. kind 'predict': one call on all inputs; 'stateful': one call per input batch. */
+function runModel(model, kind, inputs) {
+  if (kind === 'predict') {
+    return tf.tidy(() => snapshot(toList(model.predict(inputs.length === 1 ? inputs[0] : inputs))));
+  }
+  if (kind === 'stateful') {
+    model.resetStates();
+    const out = [];
+    for (const x of inputs) out.push(...tf.tidy(() => snapshot(toList(model.predict(x)))));
+    return out;
+  }
+  throw new Error(`unknown kind ${kind}`);
+}
+
+// ---------------------------------------------------------------------------
+// TF.js Layers format writer (what tfjs-node's file:// handler writes, but with
+// the weight file named group1-shard1of1.bin as the tfjs converter does).
+// ---------------------------------------------------------------------------
+async function captureArtifacts(model) {
+  let artifacts = null;
+  await model.save(tf.io.withSaveHandler(async a => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+  }));
+  const wd = artifacts.weightData;
+  const bin = Array.isArray(wd) ? tf.io.concatenateArrayBuffers(wd) : wd;
+  return { ...artifacts, weightData: bin };
+}
+
+function writeModelDir(dir, artifacts) {
+  fs.mkdirSync(dir, { recursive: true });
+  const modelJSON = {
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy ?? null,
+  };
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJSON), 'utf8');
+  fs.writeFileSync(path.join(dir, WEIGHTS_BIN), Buffer.from(artifacts.weightData));
+}
+
+/** Reload the saved artifacts with tfjs itself and re-run: checks the saved model. */
+async function reloadCheck(artifacts, kind, inputs, expected) {
+  let loaded;
+  try {
+    loaded = await tf.loadLayersModel(tf.io.fromMemory({
+      modelTopology: artifacts.modelTopology,
+      weightSpecs: artifacts.weightSpecs,
+      weightData: artifacts.weightData,
+    }));
+  } catch (e) {
+    return { status: 'load_failed', error: String(e.message).split('\n')[0] };
+  }
+  try {
+    const got = runModel(loaded, kind, inputs);
+    const c = compare(got, expected);
+    return { status: c.bitwise ? 'bitwise_equal' : 'mismatch', max_abs_diff: c.max_abs_diff };
+  } catch (e) {
+    return { status: 'run_failed', error: String(e.message).split('\n')[0] };
+  } finally {
+    loaded.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fixture assembly
+// ---------------------------------------------------------------------------
+function collectActivations(obj, acc = new Set()) {
+  if (Array.isArray(obj)) obj.forEach(o => collectActivations(o, acc));
+  else if (obj && typeof obj === 'object') {
+    for (const [k, v] of Object.entries(obj)) {
+      if ((k === 'activation' || k === 'recurrent_activation') && typeof v === 'string') acc.add(v);
+      else collectActivations(v, acc);
+    }
+  }
+  return acc;
+}
+
+function formulasFor(modelConfig) {
+  const acts = collectActivations(modelConfig);
+  const f = {};
+  if (acts.has('hard_sigmoid')) f.hard_sigmoid = 'keras2';
+  if (acts.has('gelu')) f.gelu = 'erf';
+  if (acts.has('gelu_new')) f.gelu_new = 'tanh_approximation';
+  return Object.keys(f).length ? f : undefined;
+}
+
+function layerConfigFromModelConfig(modelConfig, name) {
+  const entry = modelConfig.config.layers.find(l => (l.name ?? l.config.name) === name);
+  if (!entry) throw new Error(`layer ${name} not in model config`);
+  return { class_name: entry.class_name, config: entry.config };
+}
+
+function layersSection(model, modelConfig) {
+  return modelLayers(model).map(layer => {
+    const { class_name, config } = layerConfigFromModelConfig(modelConfig, layer.name);
+    const values = layer.getWeights(); // the live variables: do not dispose
+    const weights = layer.weights.map((w, i) => ({
+      name: w.originalName,
+      shape: w.shape.slice(),
+      data: new F32(values[i].dataSync()),
+    }));
+    return { name: layer.name, class_name, config, weights };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Case definitions
+// ---------------------------------------------------------------------------
+// A case: { group, name, notes(s), sizes(rng) -> s, build(s) -> spec }
+// spec: { models: [{suffix, model}], inputs: [{label, shape}], kind,
+//         wScale, bScale, xScale, outputLabels, extraChecks?(ctx) }
+// With several models (pairs), model 0 gets the drawn weights and the others
+// copy them layer-by-layer; every model sees the same inputs. Each model is
+// written as its own fixture `<name><suffix>`.
+const cases = [];
+const R = (rng, lo, hi) => rng.int(lo, hi);
+
+function seqModel(name, layers) { return tf.sequential({ name, layers }); }
+
+// ---- 1. dense --------------------------------------------------------------
+const DENSE_ACTIVATIONS = ['linear', 'elu', 'gelu', 'gelu_new', 'hard_sigmoid', 'log_softmax', 'mish', 'relu',
+  'relu6', 'selu', 'sigmoid', 'softmax', 'softplus', 'softsign', 'swish', 'tanh'];
+const BOUNDED = new Set(['hard_sigmoid', 'relu6', 'sigmoid', 'tanh', 'softsign', 'softmax']);
+
+function denseInputShape(rng, rank) {
+  const b = R(rng, 1, 5), f = R(rng, 1, 16);
+  if (rank === 2) return { batch: b, feat: [f] };
+  if (rank === 3) return { batch: b, feat: [R(rng, 1, 12), f] };
+  return { batch: b, feat: [R(rng, 1, 4), R(rng, 1, 4), f] };
+}
+
+DENSE_ACTIVATIONS.forEach((a, ai) => {
+  for (const useBias of [true, false]) {
+    // linear is run on every rank; other activations rotate through ranks 2,3,4.
+    const ranks = a === 'linear' ? [2, 3, 4] : [2 + ((ai + (useBias ? 0 : 1)) % 3)];
+    for (const rank of ranks) {
+      const name = `dense_${a}_rank${rank}_${useBias ? 'bias' : 'nobias'}`;
+      cases.push({
+        group: 'dense', name,
+        notes: s => `Dense(units=${s.units}, activation=${a}, use_bias=${useBias}) on a rank-${rank} input of shape ` +
+          `[${[s.batch, ...s.feat]}]. Weights uniform(-1,1)*${s.w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1)*3.`,
+        sizes: rng => {
+          const sh = denseInputShape(rng, rank);
+          const minUnits = (a === 'softmax' || a === 'log_softmax') ? 2 : 1;
+          return { ...sh, units: R(rng, minUnits, 16), w: BOUNDED.has(a) ? 3.5 : 2 };
+        },
+        build: s => ({
+          models: [{ suffix: '', model: seqModel(name, [dense({ name: 'dense', units: s.units, activation: a, useBias, inputShape: s.feat })]) }],
+          inputs: [{ label: 'x', shape: [s.batch, ...s.feat] }],
+          kind: 'predict', wScale: s.w, bScale: 0.5, xScale: 3, outputLabels: ['y'],
+        }),
+      });
+    }
+  }
+});
+// edge: F=1, units=1, batch=1
+cases.push({
+  group: 'dense', name: 'dense_edge_f1_u1_b1',
+  notes: () => 'Dense(units=1, activation=tanh, use_bias=true) on input [1,1]: smallest possible sizes.',
+  sizes: () => ({}),
+  build: () => ({
+    models: [{ suffix: '', model: seqModel('dense_edge_f1_u1_b1', [dense({ name: 'dense', units: 1, activation: 'tanh', inputShape: [1] })]) }],
+    inputs: [{ label: 'x', shape: [1, 1] }], kind: 'predict', wScale: 2, bScale: 0.5, xScale: 3, outputLabels: ['y'],
+  }),
+});
+
+// ---- 2. time_distributed_dense ---------------------------------------------
+for (const [rank, useBias, a] of [[3, true, 'linear'], [3, false, 'linear'], [3, true, 'relu'], [3, true, 'hard_sigmoid'],
+  [4, true, 'linear'], [4, false, 'tanh'], [4, true, 'softmax']]) {
+  const name = `td_dense_rank${rank}_${a}_${useBias ? 'bias' : 'nobias'}`;
+  cases.push({
+    group: 'time_distributed_dense', name,
+    notes: s => `TimeDistributed(Dense(units=${s.units}, activation=${a}, use_bias=${useBias})) on a rank-${rank} input ` +
+      `of shape [${[s.batch, ...s.feat]}]; the wrapped Dense sees rank-${rank - 1} slices [batch, ...] per time step.`,
+    sizes: rng => ({ ...denseInputShape(rng, rank), units: R(rng, a === 'softmax' ? 2 : 1, 16) }),
+    build: s => ({
+      models: [{ suffix: '', model: seqModel(name, [tf.layers.timeDistributed({ name: 'time_distributed', inputShape: s.feat, layer: dense({ name: 'dense', units: s.units, activation: a, useBias }) })]) }],
+      inputs: [{ label: 'x', shape: [s.batch, ...s.feat] }],
+      kind: 'predict', wScale: 2, bScale: 0.5, xScale: 2, outputLabels: ['y'],
+    }),
+  });
+}
+
+// ---- 3. dense_td_pair ------------------------------------------------------
+for (const [rank, a] of [[3, 'linear'], [3, 'tanh'], [4, 'linear'], [4, 'sigmoid']]) {
+  const base = `pair_rank${rank}_${a}`;
+  cases.push({
+    group: 'dense_td_pair', name: base,
+    notes: s => `Pair: Dense(units=${s.units}, activation=${a}) applied directly to a rank-${rank} input [${[s.batch, ...s.feat]}] ` +
+      `(fixture ${base}_dense) and TimeDistributed(Dense) with identical weights on the same input (fixture ${base}_td). ` +
+      `Mathematically identical; "pair" records whether tfjs produced bitwise-identical outputs.`,
+    sizes: rng => ({ ...denseInputShape(rng, rank), units: R(rng, 1, 16) }),
+    build: s => ({
+      models: [
+        { suffix: '_dense', model: seqModel(`${base}_dense`, [dense({ name: 'dense', units: s.units, activation: a, inputShape: s.feat })]) },
+        { suffix: '_td', model: seqModel(`${base}_td`, [tf.layers.timeDistributed({ name: 'time_distributed', inputShape: s.feat, layer: dense({ name: 'dense', units: s.units, activation: a }) })]) },
+      ],
+      inputs: [{ label: 'x', shape: [s.batch, ...s.feat] }],
+      kind: 'predict', wScale: 2, bScale: 0.5, xScale: 2, outputLabels: ['y'],
+    }),
+  });
+}
+
+// ---- 4. lstm ---------------------------------------------------------------
+function lstmSizes(rng, fixed = {}) {
+  return {
+    batch: fixed.batch ?? R(rng, 1, 5), time: fixed.time ?? R(rng, 1, 12),
+    feat: fixed.feat ?? R(rng, 1, 16), units: fixed.units ?? R(rng, 1, 16),
+  };
+}
+const lstmDesc = (s, o) => `LSTM(units=${s.units}, activation=${o.activation ?? 'tanh'}, recurrent_activation=${o.rec}, ` +
+  `use_bias=${o.useBias ?? true}, return_sequences=${!!o.seq}, return_state=${!!o.state}, go_backwards=${!!o.back}) ` +
+  `on input [${s.batch},${s.time},${s.feat}]`;
+
+function addLstmCase(name, o) {
+  // o: {rec, activation, useBias, seq, state, back, fixed, w}
+  cases.push({
+    group: 'lstm', name,
+    notes: s => lstmDesc(s, o) + '.' +
+      (o.state ? ' Functional model; outputs are [output, h, c] (Keras return_state order).' : '') +
+      (o.back ? ' go_backwards: the input is processed from t=T-1 down to 0 and the output sequence is in PROCESSING order ' +
+        '(output[:,0] belongs to input step T-1), i.e. not flipped back; see checks.go_backwards.' : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${o.w ?? 2}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => lstmSizes(rng, o.fixed),
+    build: s => {
+      const cfg = {
+        name: 'lstm', units: s.units, recurrentActivation: o.rec, activation: o.activation ?? 'tanh',
+        useBias: o.useBias ?? true, returnSequences: !!o.seq, returnState: !!o.state, goBackwards: !!o.back,
+      };
+      let model;
+      if (o.state) {
+        const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+        const outs = lstm(cfg).apply(x);
+        model = tf.model({ name, inputs: x, outputs: outs });
+      } else {
+        model = seqModel(name, [lstm({ ...cfg, inputShape: [s.time, s.feat] })]);
+      }
+      const spec = {
+        models: [{ suffix: '', model }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+        kind: 'predict', wScale: o.w ?? 2, bScale: 0.5, xScale: 1,
+        outputLabels: o.state ? ['output', 'h', 'c'] : ['y'],
+      };
+      if (o.back) spec.extraChecks = ctx => goBackwardsCheck(ctx, s, cfg);
+      return spec;
+    },
+  });
+}
+
+/** go_backwards output vs. a forward LSTM (same weights) on the time-reversed input. */
+function goBackwardsCheck(ctx, s, cfg) {
+  const fwdCfg = { ...cfg, name: 'lstm', goBackwards: false, returnState: false };
+  const fwd = seqModel('go_backwards_twin', [lstm({ ...fwdCfg, inputShape: [s.time, s.feat] })]);
+  copyWeights(ctx.models[0], fwd);
+  const x = ctx.inputs[0];
+  const rev = tf.reverse(x, 1);
+  const got = runModel(fwd, 'predict', [rev]);
+  const mine = ctx.outputs.slice(0, 1); // output (sequence or last step)
+  const c = compare(mine, got);
+  // Also: flipping the backwards output sequence back should NOT be what tfjs returns (unless T==1).
+  fwd.dispose(); rev.dispose();
+  return {
+    go_backwards: {
+      description: 'output of this go_backwards LSTM compared with a forward LSTM with the same weights run on the ' +
+        'time-reversed input (reverse(x, axis=1)); equal => output is in processing order (not flipped back)',
+      bitwise_equal: c.bitwise, max_abs_diff: c.max_abs_diff,
+    },
+  };
+}
+
+for (const rec of ['sigmoid', 'hard_sigmoid', 'tanh']) {
+  const w = rec === 'hard_sigmoid' ? 3.5 : 2;
+  addLstmCase(`lstm_last_rec_${rec}`, { rec, w });
+  addLstmCase(`lstm_seq_rec_${rec}`, { rec, seq: true, w });
+}
+addLstmCase('lstm_state_last_rec_sigmoid', { rec: 'sigmoid', state: true });
+addLstmCase('lstm_state_seq_rec_sigmoid', { rec: 'sigmoid', state: true, seq: true });
+addLstmCase('lstm_state_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', state: true, seq: true, w: 3.5 });
+addLstmCase('lstm_backwards_last_rec_sigmoid', { rec: 'sigmoid', back: true });
+addLstmCase('lstm_backwards_seq_rec_sigmoid', { rec: 'sigmoid', back: true, seq: true });
+addLstmCase('lstm_backwards_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', back: true, seq: true, w: 3.5 });
+addLstmCase('lstm_backwards_last_rec_tanh', { rec: 'tanh', back: true });
+addLstmCase('lstm_backwards_state_seq_rec_sigmoid', { rec: 'sigmoid', back: true, seq: true, state: true });
+addLstmCase('lstm_nobias_last_rec_sigmoid', { rec: 'sigmoid', useBias: false });
+addLstmCase('lstm_nobias_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', useBias: false, seq: true, w: 3.5 });
+addLstmCase('lstm_act_relu_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'relu', seq: true, w: 1 });
+addLstmCase('lstm_act_relu_last_rec_hard_sigmoid', { rec: 'hard_sigmoid', activation: 'relu', w: 1.5 });
+addLstmCase('lstm_act_sigmoid_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'sigmoid', seq: true });
+addLstmCase('lstm_act_linear_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'linear', seq: true, w: 1 });
+addLstmCase('lstm_act_linear_last_rec_tanh', { rec: 'tanh', activation: 'linear', w: 1 });
+addLstmCase('lstm_act_softsign_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'softsign', seq: true });
+addLstmCase('lstm_act_softsign_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', activation: 'softsign', seq: true, w: 3.5 });
+addLstmCase('lstm_act_hard_sigmoid_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'hard_sigmoid', seq: true, w: 3.5 });
+addLstmCase('lstm_act_elu_seq_rec_sigmoid', { rec: 'sigmoid', activation: 'elu', seq: true, w: 1.5 });
+addLstmCase('lstm_edge_t1_f1_u1', { rec: 'sigmoid', seq: true, fixed: { time: 1, feat: 1, units: 1 } });
+addLstmCase('lstm_edge_b1_f1_u1_state', { rec: 'hard_sigmoid', state: true, w: 3.5, fixed: { batch: 1, feat: 1, units: 1 } });
+addLstmCase('lstm_edge_max_sizes_seq', { rec: 'sigmoid', seq: true, fixed: { batch: 5, time: 12, feat: 16, units: 16 } });
+
+// ---- 5. lstm_stacked -------------------------------------------------------
+function addStacked(name, layerDefs) {
+  // layerDefs: [{rec, seq, activation?}] ; units drawn per layer
+  cases.push({
+    group: 'lstm_stacked', name,
+    notes: s => `${layerDefs.length} stacked LSTMs on input [${s.batch},${s.time},${s.feat}]: ` +
+      layerDefs.map((d, i) => `LSTM(units=${s.units[i]}, activation=${d.activation ?? 'tanh'}, recurrent_activation=${d.rec}, ` +
+        `return_sequences=${d.seq})`).join(' -> ') + '.',
+    sizes: rng => ({ ...lstmSizes(rng), units: layerDefs.map(() => R(rng, 1, 16)) }),
+    build: s => ({
+      models: [{
+        suffix: '', model: seqModel(name, layerDefs.map((d, i) => lstm({
+          name: i === 0 ? 'lstm' : `lstm_${i}`, units: s.units[i], recurrentActivation: d.rec, activation: d.activation ?? 'tanh',
+          returnSequences: d.seq, ...(i === 0 ? { inputShape: [s.time, s.feat] } : {}),
+        }))),
+      }],
+      inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+      kind: 'predict', wScale: 2, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+    }),
+  });
+}
+addStacked('stacked2_last', [{ rec: 'sigmoid', seq: true }, { rec: 'sigmoid', seq: false }]);
+addStacked('stacked2_seq', [{ rec: 'sigmoid', seq: true }, { rec: 'sigmoid', seq: true }]);
+addStacked('stacked2_mixed_rec_hard_sigmoid', [{ rec: 'hard_sigmoid', seq: true }, { rec: 'sigmoid', seq: false }]);
+addStacked('stacked3_last', [{ rec: 'sigmoid', seq: true }, { rec: 'sigmoid', seq: true }, { rec: 'sigmoid', seq: false }]);
+addStacked('stacked3_seq_mixed', [{ rec: 'sigmoid', seq: true }, { rec: 'hard_sigmoid', seq: true, activation: 'softsign' },
+  { rec: 'tanh', seq: true }]);
+
+// ---- 6. lstm_td_dense ------------------------------------------------------
+function addLstmTdDense(name, o) {
+  cases.push({
+    group: 'lstm_td_dense', name,
+    notes: s => `LSTM(units=${s.units}, recurrent_activation=${o.rec}, return_sequences=true, go_backwards=${!!o.back}) -> ` +
+      `TimeDistributed(Dense(units=${s.dunits}, activation=${o.dact})) on input [${s.batch},${s.time},${s.feat}].`,
+    sizes: rng => ({ ...lstmSizes(rng), dunits: R(rng, o.dact === 'softmax' ? 2 : 1, 16) }),
+    build: s => ({
+      models: [{
+        suffix: '', model: seqModel(name, [
+          lstm({ name: 'lstm', units: s.units, recurrentActivation: o.rec, returnSequences: true, goBackwards: !!o.back, inputShape: [s.time, s.feat] }),
+          td(dense({ name: 'dense', units: s.dunits, activation: o.dact })),
+        ]),
+      }],
+      inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+      kind: 'predict', wScale: 2, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+    }),
+  });
+}
+addLstmTdDense('lstm_td_dense_linear', { rec: 'sigmoid', dact: 'linear' });
+addLstmTdDense('lstm_td_dense_sigmoid', { rec: 'sigmoid', dact: 'sigmoid' });
+addLstmTdDense('lstm_td_dense_softmax_rec_hard_sigmoid', { rec: 'hard_sigmoid', dact: 'softmax' });
+addLstmTdDense('lstm_backwards_td_dense_relu', { rec: 'sigmoid', dact: 'relu', back: true });
+
+// ---- 7. td_lstm ------------------------------------------------------------
+function addTdLstm(name, o) {
+  cases.push({
+    group: 'td_lstm', name,
+    notes: s => `TimeDistributed(LSTM(units=${s.units}, recurrent_activation=${o.rec}, return_sequences=${o.seq}, ` +
+      `go_backwards=${!!o.back})) on a rank-4 input [B,T1,T2,F]=[${s.batch},${s.t1},${s.t2},${s.feat}]: ` +
+      `the LSTM runs independently over T2 for each of the T1 outer steps (state reset to zero for each).`,
+    sizes: rng => ({ batch: R(rng, 1, 5), t1: R(rng, 1, 4), t2: R(rng, 1, 8), feat: R(rng, 1, 16), units: R(rng, 1, 16) }),
+    build: s => ({
+      models: [{
+        suffix: '', model: seqModel(name, [tf.layers.timeDistributed({
+          name: 'time_distributed', inputShape: [s.t1, s.t2, s.feat],
+          layer: lstm({ name: 'lstm', units: s.units, recurrentActivation: o.rec, returnSequences: o.seq, goBackwards: !!o.back }),
+        })]),
+      }],
+      inputs: [{ label: 'x', shape: [s.batch, s.t1, s.t2, s.feat] }],
+      kind: 'predict', wScale: o.rec === 'hard_sigmoid' ? 3.5 : 2, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+    }),
+  });
+}
+addTdLstm('td_lstm_last', { rec: 'sigmoid', seq: false });
+addTdLstm('td_lstm_seq', { rec: 'sigmoid', seq: true });
+addTdLstm('td_lstm_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', seq: true });
+addTdLstm('td_lstm_last_backwards', { rec: 'sigmoid', seq: false, back: true });
+
+// ---- 8. seed_model ---------------------------------------------------------
+cases.push({
+  group: 'seed_model', name: 'seed_lstm5',
+  notes: () => 'The project seed model: LSTM(5, input_shape=(10,20), return_sequences=true, activation=tanh, ' +
+    'recurrent_activation=sigmoid) followed by TimeDistributed(Dense(1)) (fixture seed_lstm5_td_dense) and, with the ' +
+    'SAME LSTM and Dense weights and the same input (batch 3), followed by a plain Dense(1) applied to the rank-3 ' +
+    'sequence (fixture seed_lstm5_dense). Both are mathematically identical; "pair" records tfjs bitwise equality.',
+  sizes: () => ({ batch: 3, time: 10, feat: 20, units: 5 }),
+  build: s => {
+    const mk = (nm, head) => seqModel(nm, [
+      lstm({ name: 'lstm', units: 5, recurrentActivation: 'sigmoid', returnSequences: true, inputShape: [10, 20] }), head]);
+    return {
+      models: [
+        { suffix: '_td_dense', model: mk('seed_lstm5_td_dense', td(dense({ name: 'dense', units: 1 }))) },
+        { suffix: '_dense', model: mk('seed_lstm5_dense', dense({ name: 'dense', units: 1 })) },
+      ],
+      inputs: [{ label: 'x', shape: [3, 10, 20] }],
+      kind: 'predict', wScale: 2, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+    };
+  },
+});
+
+// ---- 9. lstm_stateful ------------------------------------------------------
+function addStateful(name, o) {
+  cases.push({
+    group: 'lstm_stateful', name, callSequence: true,
+    notes: s => `Stateful ${o.stack ? `2-layer stack LSTM(${s.units}, return_sequences=true) -> ` : ''}` +
+      `LSTM(units=${o.stack ? s.units2 : s.units}, recurrent_activation=${o.rec}, return_sequences=${o.seq}, stateful=true) ` +
+      `with batch_input_shape [${s.batch},${s.time},${s.feat}]. CALL SEQUENCE: reset_states(); y1 = predict(x1); ` +
+      `y2 = predict(x2) — inputs are [x1, x2] (both fed to the single model input, in order) and outputs are [y1, y2]. ` +
+      `The state carried from call 1 into call 2 is the final (h, c) of call 1. See checks.stateful.`,
+    sizes: rng => ({ ...lstmSizes(rng), units2: R(rng, 1, 16) }),
+    build: s => {
+      const mk = (nm, stateful) => {
+        // the non-stateful twin (used by the check only) accepts any batch and time length
+        const bis = stateful ? [s.batch, s.time, s.feat] : [null, null, s.feat];
+        const layers = [];
+        if (o.stack) {
+          layers.push(lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true, stateful,
+            batchInputShape: bis }));
+        }
+        layers.push(lstm({
+          name: o.stack ? 'lstm_1' : 'lstm', units: o.stack ? s.units2 : s.units, recurrentActivation: o.rec,
+          returnSequences: o.seq, stateful, ...(o.stack ? {} : { batchInputShape: bis }),
+        }));
+        return seqModel(nm, layers);
+      };
+      return {
+        models: [{ suffix: '', model: mk(name, true) }],
+        inputs: [{ label: 'x1', shape: [s.batch, s.time, s.feat] }, { label: 'x2', shape: [s.batch, s.time, s.feat] }],
+        kind: 'stateful', wScale: o.rec === 'hard_sigmoid' ? 3.5 : 2, bScale: 0.5, xScale: 1, outputLabels: ['y1', 'y2'],
+        extraChecks: ctx => statefulCheck(ctx, s, o, mk),
+      };
+    },
+  });
+}
+
+/** Stateful y1,y2 vs a non-stateful twin on x1 and on concat(x1,x2) along time; and reset_states reproducibility. */
+function statefulCheck(ctx, s, o, mk) {
+  const twin = mk('stateful_twin', false);
+  copyWeights(ctx.models[0], twin);
+  const [x1, x2] = ctx.inputs;
+  const xcat = tf.concat([x1, x2], 1);
+  const [ty1] = runModel(twin, 'predict', [x1]);
+  const [tall] = runModel(twin, 'predict', [xcat]);
+  let ty2 = tall;
+  if (o.seq) {
+    const t = tf.tensor(tall.data, tall.shape);
+    const sl = tf.slice(t, [0, s.time, 0], [-1, s.time, -1]);
+    [ty2] = snapshot([sl]);
+    tf.dispose([t, sl]);
+  }
+  const c1 = compare([ctx.outputs[0]], [ty1]);
+  const c2 = compare([ctx.outputs[1]], [ty2]);
+  // reset_states + re-run must reproduce y1, y2
+  const again = runModel(ctx.models[0], 'stateful', ctx.inputs);
+  const c3 = compare(again, ctx.outputs);
+  // without reset: a third call continues from the state after x2 (must differ from y1 in general)
+  xcat.dispose(); twin.dispose();
+  return {
+    stateful: {
+      description: 'y1 vs non-stateful twin(x1); y2 vs twin(concat([x1,x2], axis=1)) (its last step, or its second half ' +
+        'for return_sequences); and reset_states() + the same two calls reproducing [y1, y2]',
+      y1_matches_twin: c1.bitwise, y1_max_abs_diff: c1.max_abs_diff,
+      y2_matches_twin_on_concatenation: c2.bitwise, y2_max_abs_diff: c2.max_abs_diff,
+      reset_states_reproduces: c3.bitwise,
+      predict_keeps_state_across_calls: c2.max_abs_diff !== null && c2.max_abs_diff < 1e-6,
+    },
+  };
+}
+addStateful('stateful_last_rec_sigmoid', { rec: 'sigmoid', seq: false });
+addStateful('stateful_seq_rec_sigmoid', { rec: 'sigmoid', seq: true });
+addStateful('stateful_seq_rec_hard_sigmoid', { rec: 'hard_sigmoid', seq: true });
+addStateful('stateful_stacked2_last', { rec: 'sigmoid', seq: false, stack: true });
+
+// ---- 10. lstm_initial_state ------------------------------------------------
+function addInitialState(name, o) {
+  cases.push({
+    group: 'lstm_initial_state', name,
+    notes: s => `Functional model, inputs [x, h0, c0] with x [${s.batch},${s.time},${s.feat}], h0/c0 [${s.batch},${s.units}]: ` +
+      lstmDesc(s, o) + ', called with initial_state=[h0, c0]. h0, c0 uniform(-1,1). tfjs serialises the initial states as ' +
+      'extra inbound tensors of the LSTM node (inbound_nodes [[x],[h0],[c0]]), Keras-2 style.' +
+      (o.state ? ' Outputs are [output, h, c].' : ''),
+    sizes: rng => lstmSizes(rng),
+    build: s => {
+      const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+      const h0 = tf.input({ name: 'h0', shape: [s.units] });
+      const c0 = tf.input({ name: 'c0', shape: [s.units] });
+      const layer = lstm({ name: 'lstm', units: s.units, recurrentActivation: o.rec, activation: o.activation ?? 'tanh',
+        returnSequences: !!o.seq, returnState: !!o.state, goBackwards: !!o.back });
+      const outs = layer.apply(x, { initialState: [h0, c0] });
+      return {
+        models: [{ suffix: '', model: tf.model({ name, inputs: [x, h0, c0], outputs: outs }) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }, { label: 'h0', shape: [s.batch, s.units] },
+          { label: 'c0', shape: [s.batch, s.units] }],
+        kind: 'predict', wScale: o.rec === 'hard_sigmoid' ? 3.5 : 2, bScale: 0.5, xScale: 1,
+        outputLabels: o.state ? ['output', 'h', 'c'] : ['y'],
+      };
+    },
+  });
+}
+addInitialState('init_state_last_rec_sigmoid', { rec: 'sigmoid' });
+addInitialState('init_state_seq_rec_sigmoid', { rec: 'sigmoid', seq: true });
+addInitialState('init_state_state_seq_rec_sigmoid', { rec: 'sigmoid', seq: true, state: true });
+addInitialState('init_state_backwards_seq_rec_sigmoid', { rec: 'sigmoid', seq: true, back: true });
+addInitialState('init_state_last_rec_hard_sigmoid', { rec: 'hard_sigmoid', state: true });
+
+// ---------------------------------------------------------------------------
+// Runner
+// ---------------------------------------------------------------------------
+async function runCase(def) {
+  const seed = caseSeed(def.group, def.name);
+  const rng = new SplitMix64(seed);
+  const s = def.sizes(rng);
+  const spec = def.build(s);
+  const models = spec.models.map(m => m.model);
+
+  let inputs = null, outputsPerModel = null, attempts = 0;
+  for (;;) {
+    ++attempts;
+    if (attempts > MAX_ATTEMPTS) throw new Error(`${def.group}/${def.name}: no draw with |output| <= ${MAX_ABS_OUTPUT}`);
+    if (inputs) tf.dispose(inputs);
+    drawWeights(models[0], rng, spec.wScale, spec.bScale);
+    for (const m of models.slice(1)) copyWeights(models[0], m);
+    inputs = spec.inputs.map(i => drawInput(rng, i.shape, i.label === 'h0' || i.label === 'c0' ? 1 : spec.xScale));
+    outputsPerModel = models.map(m => runModel(m, spec.kind, inputs));
+    if (outputsPerModel.every(o => maxAbs(o) <= MAX_ABS_OUTPUT)) break;
+  }
+
+  const checks = {};
+  if (spec.extraChecks) Object.assign(checks, spec.extraChecks({ models, inputs, outputs: outputsPerModel[0] }));
+  let pair;
+  if (models.length === 2) {
+    const c = compare(outputsPerModel[0], outputsPerModel[1]);
+    pair = { bitwise_identical: c.bitwise, max_abs_diff: c.max_abs_diff };
+  }
+
+  const inputSnaps = snapshot(inputs);
+  const written = [];
+  for (let mi = 0; mi < models.length; ++mi) {
+    const model = models[mi];
+    const name = def.name + spec.models[mi].suffix;
+    const artifacts = await captureArtifacts(model);
+    const modelConfig = artifacts.modelTopology;
+    const reload = await reloadCheck(artifacts, spec.kind, inputs, outputsPerModel[mi]);
+    const outs = outputsPerModel[mi];
+    if (outs.length !== spec.outputLabels.length) throw new Error(`${name}: ${outs.length} outputs, labels ${spec.outputLabels}`);
+    const fixture = {
+      format_version: FORMAT_VERSION,
+      name, group: def.group, seed,
+      tfjs_version: tf.version['tfjs-layers'], backend: tf.getBackend(),
+      notes: def.notes(s) + (attempts > 1 ? ` (${attempts} draws from the case PRNG were needed to keep every |output| <= ${MAX_ABS_OUTPUT}.)` : ''),
+      call_sequence: def.callSequence ? true : undefined,
+      formulas: formulasFor(modelConfig),
+      model_config: modelConfig,
+      layers: layersSection(model, modelConfig),
+      inputs: inputSnaps.map((t, i) => ({ label: spec.inputs[i].label, shape: t.shape, data: new F32(t.data) })),
+      outputs: outs.map((t, i) => ({ label: spec.outputLabels[i], shape: t.shape, data: new F32(t.data) })),
+      pair: pair ? {
+        partners: spec.models.map(m => `${def.group}/${def.name}${m.suffix}`),
+        ...pair,
+      } : undefined,
+      checks: { ...checks, tfjs_reload: reload },
+      draw_attempts: attempts,
+    };
+    const groupDir = path.join(outDir, def.group);
+    fs.mkdirSync(groupDir, { recursive: true });
+    fs.writeFileSync(path.join(groupDir, `${name}.json`), toJson(fixture) + '\n', 'utf8');
+    writeModelDir(path.join(groupDir, name), artifacts);
+    written.push({
+      name, group: def.group, file: `${def.group}/${name}.json`, model_json: `${def.group}/${name}/model.json`,
+      seed, call_sequence: def.callSequence ? true : undefined,
+      formulas: fixture.formulas, checks: fixture.checks, pair: fixture.pair,
+    });
+  }
+  tf.dispose(inputs);
+  models.forEach(m => m.dispose());
+  return written;
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+function prepareOutDir() {
+  if (fs.existsSync(outDir)) {
+    const idx = path.join(outDir, 'index.json');
+    const entries = fs.readdirSync(outDir);
+    let ours = entries.length === 0;
+    if (!ours && fs.existsSync(idx)) {
+      try { ours = JSON.parse(fs.readFileSync(idx, 'utf8')).generator === GENERATOR; } catch { ours = false; }
+    }
+    if (!ours) throw new Error(`refusing to clear ${outDir}: it is not empty and has no index.json written by ${GENERATOR}`);
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  // Provisional marker so that an interrupted run can still be cleared by the next one.
+  fs.writeFileSync(path.join(outDir, 'index.json'), toJson({ format_version: FORMAT_VERSION, generator: GENERATOR, complete: false }) + '\n');
+}
+
+{
+  const seen = new Set();
+  for (const c of cases) {
+    const k = `${c.group}/${c.name}`;
+    if (seen.has(k)) throw new Error(`duplicate case ${k}`);
+    seen.add(k);
+  }
+}
+
+prepareOutDir();
+const all = [];
+for (const def of cases) {
+  const w = await runCase(def);
+  all.push(...w);
+}
+
+const groups = {};
+for (const c of all) (groups[c.group] ??= []).push(c.name);
+const summary = {
+  reload_not_bitwise: all.filter(c => c.checks.tfjs_reload.status !== 'bitwise_equal').map(c => `${c.group}/${c.name}: ${c.checks.tfjs_reload.status}${c.checks.tfjs_reload.error ? ' (' + c.checks.tfjs_reload.error + ')' : ''}`),
+  pairs: all.filter(c => c.pair && c.pair.partners[0] === `${c.group}/${c.name}`).map(c => ({ case: `${c.group}/${c.name}`, bitwise_identical: c.pair.bitwise_identical, max_abs_diff: c.pair.max_abs_diff })),
+  go_backwards: all.filter(c => c.checks.go_backwards).map(c => ({ case: `${c.group}/${c.name}`, bitwise_equal: c.checks.go_backwards.bitwise_equal })),
+  stateful: all.filter(c => c.checks.stateful).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.stateful, description: undefined })),
+};
+const index = {
+  format_version: FORMAT_VERSION,
+  generator: GENERATOR,
+  tfjs_version: tf.version['tfjs-layers'],
+  backend: tf.getBackend(),
+  master_seed: masterSeed,
+  count: all.length,
+  groups,
+  cases: all.map(c => ({ name: c.name, group: c.group, file: c.file, model_json: c.model_json, seed: c.seed,
+    call_sequence: c.call_sequence, formulas: c.formulas })),
+  check_summary: summary,
+};
+fs.writeFileSync(path.join(outDir, 'index.json'), toJson(index) + '\n', 'utf8');
+
+// Console report
+console.log(`wrote ${all.length} fixtures to ${path.relative(process.cwd(), outDir) || '.'}`);
+for (const [g, names] of Object.entries(groups)) console.log(`  ${g}: ${names.length}`);
+console.log(`tfjs reload not bitwise-equal: ${summary.reload_not_bitwise.length ? '\n    ' + summary.reload_not_bitwise.join('\n    ') : 'none'}`);
+for (const p of summary.pairs) console.log(`  pair ${p.case} (+ partner): bitwise_identical=${p.bitwise_identical} max_abs_diff=${p.max_abs_diff}`);
+for (const p of summary.go_backwards) console.log(`  go_backwards ${p.case}: equals forward-on-reversed bitwise=${p.bitwise_equal}`);
+for (const p of summary.stateful) console.log(`  stateful ${p.case}: y2 matches twin on concat=${p.y2_matches_twin_on_concatenation} (max diff ${p.y2_max_abs_diff}), reset reproduces=${p.reset_states_reproduces}`);
