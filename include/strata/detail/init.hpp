@@ -12,8 +12,10 @@
 
 namespace strata::detail {
 
-/// A small, fully specified generator (splitmix64), so a seed gives the same weights with every
-/// compiler and standard library (std::uniform_real_distribution is implementation-defined).
+/// A small, fully specified generator (splitmix64): a seed gives the same stream of bits with every
+/// compiler and standard library (std::uniform_real_distribution is implementation-defined). Uniform
+/// draws are then exact; normal draws and the orthogonal QR go through libm and may differ in the
+/// last bits between platforms.
 class Generator {
  public:
   explicit Generator(std::uint64_t seed) : state_(seed) {}

@@ -324,9 +324,12 @@ class LSTM {
                   "strata::LSTM: the input must be RowMajor (numpy's layout).");
     return call_impl(x.data(), detail::shape_of(x), &initial_state);
   }
-  LSTMResult<T> call(const AnyTensor<T>& x) const { return call_impl(x.data(), x.shape(), nullptr); }
+  LSTMResult<T> call(const AnyTensor<T>& x) const { return call_impl(x.data(), any_shape(x), nullptr); }
   LSTMResult<T> call(const AnyTensor<T>& x, const LSTMState<T>& initial_state) const {
-    return call_impl(x.data(), x.shape(), &initial_state);
+    return call_impl(x.data(), any_shape(x), &initial_state);
+  }
+  AnyTensor<T> operator()(const AnyTensor<T>& x, const LSTMState<T>& initial_state) const {
+    return call(x, initial_state).output;
   }
 
   /// Keras' return value as a list: [output], or [output, h, c] with return_state.
@@ -379,6 +382,11 @@ class LSTM {
       out.emplace_back(std::move(r.c));
     }
     return out;
+  }
+
+  Shape any_shape(const AnyTensor<T>& x) const {
+    if (x.empty()) throw shape_error(detail::concat(describe(), ": the input tensor is empty (it holds no tensor)"));
+    return x.shape();
   }
 
   void check_state(const Tensor<T, 2>& s, const char* which, Index batch) const {

@@ -50,7 +50,10 @@ class TimeDistributed {
   const Inner& layer() const { return layer_; }
   const std::string& name() const { return name_; }
   std::string describe() const {
-    std::string s = "strata::TimeDistributed(" + layer_.describe().substr(8) + ")";
+    std::string inner = layer_.describe();
+    const std::string prefix = "strata::";
+    if (inner.compare(0, prefix.size(), prefix) == 0) inner.erase(0, prefix.size());
+    std::string s = "strata::TimeDistributed(" + inner + ")";
     if (!name_.empty()) s += " '" + name_ + "'";
     return s;
   }
@@ -77,13 +80,17 @@ class TimeDistributed {
       throw shape_error(
           detail::concat(describe(), ": input must have rank >= 3 (batch, time, ...); got shape ", input.to_string()));
     }
-    const Shape merged = merge(input);
+    // Keras builds the wrapped layer for one slice x[:, t], shape (batch, rest...): check that
+    // shape first, so a message shows the slice the user would expect, then the merged one.
+    Shape slice{input[0]};
+    for (int i = 2; i < input.rank(); ++i) slice.push_back(input[i]);
     Shape inner_out;
     try {
-      inner_out = layer_.compute_output_shape(merged);
+      (void)layer_.compute_output_shape(slice);
+      inner_out = layer_.compute_output_shape(merge(input));
     } catch (const shape_error& e) {
-      throw shape_error(detail::concat(describe(), ": input shape ", input.to_string(),
-                                       " gives slices the wrapped layer rejects: ", e.what()));
+      throw shape_error(detail::concat(describe(), ": input shape ", input.to_string(), " gives slices of shape ",
+                                       slice.to_string(), " that the wrapped layer rejects: ", e.what()));
     }
     Shape out{input[0], input[1]};
     for (int i = 1; i < inner_out.rank(); ++i) out.push_back(inner_out[i]);
