@@ -12,56 +12,17 @@
 #include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
-/// Options of Dense, set by chaining: `DenseOptions().activation("relu").use_bias(false)`.
-class DenseOptions {
+/// Options of Dense, set by chaining: `DenseOptions().activation("relu").use_bias(false)`. The
+/// setters (activation, default "linear"; use_bias; input_dim; seed; name) are described in
+/// detail::LayerOptions.
+class DenseOptions : public detail::LayerOptions<DenseOptions> {
  public:
-  /// Keras `activation`; default "linear". Names are checked when the layer is constructed.
-  DenseOptions& activation(std::string name) {
-    activation_ = std::move(name);
-    return *this;
-  }
-  DenseOptions& activation(Activation a) {
-    activation_ = std::string(activation_name(a));
-    return *this;
-  }
-  /// Keras `use_bias`; default true.
-  DenseOptions& use_bias(bool on) {
-    use_bias_ = on;
-    return *this;
-  }
-  /// Size of the input's last axis. When given, the layer is built (has weights) at construction;
-  /// otherwise call build() or set_weights() first.
-  DenseOptions& input_dim(Index features) {
-    input_dim_ = features;
-    return *this;
-  }
-  /// Seed of the initial weights; without one they are drawn from std::random_device.
-  DenseOptions& seed(std::uint64_t value) {
-    seed_ = value;
-    return *this;
-  }
-  /// Keras `name`; appears in error messages.
-  DenseOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
-
-  const std::string& activation() const { return activation_; }
-  bool use_bias() const { return use_bias_; }
-  Index input_dim() const { return input_dim_; }
-  std::optional<std::uint64_t> seed() const { return seed_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string activation_ = "linear";
-  bool use_bias_ = true;
-  Index input_dim_ = 0;
-  std::optional<std::uint64_t> seed_;
-  std::string name_;
+  DenseOptions() : LayerOptions("linear") {}
 };
 
 /// Keras `Dense(units, activation, use_bias)`: y = activation(x . kernel + bias) on the last axis.
@@ -127,16 +88,7 @@ class Dense {
     const std::size_t count = use_bias_ ? 2 : 1;
     const std::string list = use_bias_ ? "kernel, bias" : "kernel";
     detail::check_weight_count(weights, count, describe(), list);
-    Index features = input_dim_;
-    if (!built()) {
-      const Shape k = weights[0].shape();
-      features = (k.rank() == 2 && k[0] > 0) ? k[0] : 0;
-      if (features == 0) {
-        throw shape_error(detail::concat(describe(), ": weight 0 (kernel) must have shape (features, ", units_,
-                                         ") with features >= 1; got ",
-                                         weights[0].empty() ? std::string("an empty tensor") : k.to_string()));
-      }
-    }
+    const Index features = built() ? input_dim_ : detail::features_from_kernel(weights[0], units_, describe());
     const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, units_}, describe(), "kernel", 0);
     Tensor<T, 1> bias(use_bias_ ? units_ : 0);
     if (use_bias_) bias = detail::check_weight<1>(weights[1], Shape{units_}, describe(), "bias", 1);
@@ -196,13 +148,7 @@ class Dense {
   int output_count() const { return 1; }
 
  private:
-  void require_built(const char* what) const {
-    if (!built()) {
-      throw value_error(detail::concat(describe(), ": ", what,
-                                       " needs weights; pass DenseOptions().input_dim(features), or call build() or "
-                                       "set_weights() first"));
-    }
-  }
+  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "DenseOptions"); }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);

@@ -15,23 +15,18 @@
 #include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of LSTM, set by chaining: `LSTMOptions().return_sequences(true).go_backwards(true)`.
-/// Defaults are Keras 3's.
-class LSTMOptions {
+/// Defaults are Keras 3's. The common setters (activation, default "tanh"; use_bias; input_dim;
+/// seed; name) are described in detail::LayerOptions.
+class LSTMOptions : public detail::LayerOptions<LSTMOptions> {
  public:
-  /// Keras `activation` (cell input and output); default "tanh".
-  LSTMOptions& activation(std::string name) {
-    activation_ = std::move(name);
-    return *this;
-  }
-  LSTMOptions& activation(Activation a) {
-    activation_ = std::string(activation_name(a));
-    return *this;
-  }
+  LSTMOptions() : LayerOptions("tanh") {}
+
   /// Keras `recurrent_activation` (gates); default "sigmoid" (Keras 3, tf.keras 2; Keras <= 2.2 and
   /// tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
   LSTMOptions& recurrent_activation(std::string name) {
@@ -40,11 +35,6 @@ class LSTMOptions {
   }
   LSTMOptions& recurrent_activation(Activation a) {
     recurrent_activation_ = std::string(activation_name(a));
-    return *this;
-  }
-  /// Keras `use_bias`; default true.
-  LSTMOptions& use_bias(bool on) {
-    use_bias_ = on;
     return *this;
   }
   /// Keras `unit_forget_bias`: the initial forget-gate bias is 1; default true.
@@ -74,46 +64,21 @@ class LSTMOptions {
     stateful_ = on;
     return *this;
   }
-  /// Size of the input's feature axis; when given the layer is built at construction.
-  LSTMOptions& input_dim(Index features) {
-    input_dim_ = features;
-    return *this;
-  }
-  /// Seed of the initial weights; without one they are drawn from std::random_device.
-  LSTMOptions& seed(std::uint64_t value) {
-    seed_ = value;
-    return *this;
-  }
-  /// Keras `name`; appears in error messages.
-  LSTMOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
 
-  const std::string& activation() const { return activation_; }
   const std::string& recurrent_activation() const { return recurrent_activation_; }
-  bool use_bias() const { return use_bias_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
   bool return_sequences() const { return return_sequences_; }
   bool return_state() const { return return_state_; }
   bool go_backwards() const { return go_backwards_; }
   bool stateful() const { return stateful_; }
-  Index input_dim() const { return input_dim_; }
-  std::optional<std::uint64_t> seed() const { return seed_; }
-  const std::string& name() const { return name_; }
 
  private:
-  std::string activation_ = "tanh";
   std::string recurrent_activation_ = "sigmoid";
-  bool use_bias_ = true;
   bool unit_forget_bias_ = true;
   bool return_sequences_ = false;
   bool return_state_ = false;
   bool go_backwards_ = false;
   bool stateful_ = false;
-  Index input_dim_ = 0;
-  std::optional<std::uint64_t> seed_;
-  std::string name_;
 };
 
 /// An LSTM state: h (the output, "memory state" in Keras) and c (the carry), each (batch, units).
@@ -221,16 +186,7 @@ class LSTM {
     const Index g = 4 * units_;
     detail::check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
                                use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
-    Index features = input_dim_;
-    if (!built()) {
-      const Shape k = weights[0].shape();
-      features = (k.rank() == 2 && k[0] > 0) ? k[0] : 0;
-      if (features == 0) {
-        throw shape_error(detail::concat(describe(), ": weight 0 (kernel) must have shape (features, ", g,
-                                         ") with features >= 1; got ",
-                                         weights[0].empty() ? std::string("an empty tensor") : k.to_string()));
-      }
-    }
+    const Index features = built() ? input_dim_ : detail::features_from_kernel(weights[0], g, describe());
     const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
     const auto& recurrent = detail::check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
     Tensor<T, 1> bias(use_bias_ ? g : 0);
@@ -355,13 +311,7 @@ class LSTM {
     return a;
   }
 
-  void require_built(const char* what) const {
-    if (!built()) {
-      throw value_error(detail::concat(describe(), ": ", what,
-                                       " needs weights; pass LSTMOptions().input_dim(features), or call build() or "
-                                       "set_weights() first"));
-    }
-  }
+  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "LSTMOptions"); }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_DETAIL_OPTIONS_HPP
+#define STRATA_DETAIL_OPTIONS_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "../activations.hpp"
+#include "../tensor.hpp"
+
+namespace strata::detail {
+
+/// The options every strata layer has. Setters return the derived options type, so calls chain:
+/// `DenseOptions().activation("relu").use_bias(false)`.
+template <class Derived>
+class LayerOptions {
+ public:
+  /// Keras `activation`. Names are checked when the layer is constructed.
+  Derived& activation(std::string name) {
+    activation_ = std::move(name);
+    return self();
+  }
+  Derived& activation(Activation a) {
+    activation_ = std::string(activation_name(a));
+    return self();
+  }
+  /// Keras `use_bias`; default true.
+  Derived& use_bias(bool on) {
+    use_bias_ = on;
+    return self();
+  }
+  /// Size of the input's last axis. When given, the layer is built (has weights) at construction;
+  /// otherwise call build() or set_weights() first. 0 means "not given".
+  Derived& input_dim(Index features) {
+    input_dim_ = features;
+    return self();
+  }
+  /// Seed of the initial weights; without one they are drawn from std::random_device.
+  Derived& seed(std::uint64_t value) {
+    seed_ = value;
+    return self();
+  }
+  /// Keras `name`; appears in error messages.
+  Derived& name(std::string value) {
+    name_ = std::move(value);
+    return self();
+  }
+
+  const std::string& activation() const { return activation_; }
+  bool use_bias() const { return use_bias_; }
+  Index input_dim() const { return input_dim_; }
+  std::optional<std::uint64_t> seed() const { return seed_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit LayerOptions(std::string default_activation) : activation_(std::move(default_activation)) {}
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  std::string activation_;
+  bool use_bias_ = true;
+  Index input_dim_ = 0;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+};
+
+/// Throws value_error unless the layer has weights; `what` names the attempted operation.
+inline void require_built(bool built, const std::string& who, const char* what, const char* options_class) {
+  if (!built) {
+    throw value_error(concat(who, ": ", what, " needs weights; pass ", options_class,
+                             "().input_dim(features), or call build() or set_weights() first"));
+  }
+}
+
+/// The input size an unbuilt layer takes from the kernel given to set_weights: its row count.
+template <class T>
+Index features_from_kernel(const AnyTensor<T>& kernel, Index columns, const std::string& who) {
+  const Shape k = kernel.shape();
+  if (k.rank() != 2 || k[0] < 1) {
+    throw shape_error(concat(who, ": weight 0 (kernel) must have shape (features, ", columns,
+                             ") with features >= 1; got ",
+                             kernel.empty() ? std::string("an empty tensor") : k.to_string()));
+  }
+  return k[0];
+}
+
+}  // namespace strata::detail
+
+#endif  // STRATA_DETAIL_OPTIONS_HPP
