@@ -10,7 +10,9 @@
 #include "layers/dense.hpp"
 #include "layers/lstm.hpp"
 #include "layers/time_distributed.hpp"
+#include "parallel.hpp"
 #include "shape.hpp"
+#include "streaming.hpp"
 #include "tensor.hpp"
 #include "version.hpp"
 

@@ -7,6 +7,15 @@
 
 #include "chunks.hpp"
 
+// Asks the compiler to unroll the next loop completely (its trip count is a template constant).
+#if defined(__clang__)
+#define STRATA_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define STRATA_UNROLL _Pragma("GCC unroll 16")
+#else
+#define STRATA_UNROLL
+#endif
+
 namespace strata::detail {
 
 // A small row-major GEMM, C = init + sum_s A_s * B_s, built on Eigen's packet primitives.
@@ -14,9 +23,10 @@ namespace strata::detail {
 // Why not Eigen's own product: Eigen picks its blocking and remainder paths from the matrix
 // sizes, so one row of X * W can round differently when X has more or fewer rows. Here every
 // output element is always the same chain of multiply-adds, init[j] + a[0] b[0][j] + a[1] b[1][j]
-// + ..., in k order, one source after the other, whatever the number of rows, the row's position
-// or the tile it falls in. That makes Dense, TimeDistributed(Dense) and a slice-by-slice loop
-// bitwise equal, and a sample's output independent of the batch around it.
+// + ..., in k order, one term after the other, whatever the number of rows, the row's position,
+// the shape of the register tile it falls in, or the thread that computes it. That makes Dense,
+// TimeDistributed(Dense) and a slice-by-slice loop bitwise equal, and a sample's output independent
+// of the batch around it.
 
 template <class T>
 struct GemmConfig {
@@ -24,8 +34,8 @@ struct GemmConfig {
   static constexpr int packet = packet_size<T>;
   static constexpr int panel_packets = 2;                     // packets across one packed panel
   static constexpr int panel_width = packet * panel_packets;  // columns of B per panel
-  static constexpr int tile_rows = 4;                         // rows of A per register tile
-  static constexpr Index block_rows = 64;                     // rows of A kept hot in cache per pass
+  static constexpr int tile_rows = 6;                         // rows of A per full register tile
+  static constexpr Index block_rows = 72;                     // rows of A kept hot per pass (tiles)
 };
 
 /// A (rows, cols) row-major matrix repacked into panels of GemmConfig::panel_width columns, each
@@ -71,54 +81,75 @@ struct GemmTerm {
   const PackedMatrix<T>* b;
 };
 
-/// Computes rows [i, i + rows) (rows <= tile_rows) of panel p.
-template <class T>
-inline void gemm_tile(Index i, Index rows, Index p, Index n, const GemmTerm<T>* terms, int term_count,
-                      const PackedMatrix<T>* init, T* c, Index ldc) {
+/// Computes the MR rows [i, i + MR) of the NP panels [p, p + NP) in registers.
+template <class T, int MR, int NP>
+inline void gemm_tile(Index i, Index p, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init,
+                      T* c, Index ldc) {
   using Config = GemmConfig<T>;
   using Packet = typename Config::Packet;
   constexpr int P = Config::packet;
-  constexpr int NP = Config::panel_packets;
-  constexpr int MR = Config::tile_rows;
+  constexpr int Q = Config::panel_packets;
   constexpr int NR = Config::panel_width;
   using Eigen::internal::ploadu;
   using Eigen::internal::pmadd;
   using Eigen::internal::pset1;
   using Eigen::internal::pstoreu;
 
-  Packet acc[MR][NP];
-  for (int q = 0; q < NP; ++q) {
-    const Packet start = init != nullptr ? ploadu<Packet>(init->panel(p) + q * P) : pset1<Packet>(T(0));
+  Packet acc[MR][NP * Q];
+  STRATA_UNROLL
+  for (int q = 0; q < NP * Q; ++q) {
+    const Packet start = init != nullptr ? ploadu<Packet>(init->panel(p + q / Q) + (q % Q) * P) : pset1<Packet>(T(0));
+    STRATA_UNROLL
     for (int r = 0; r < MR; ++r) acc[r][q] = start;
   }
   for (int s = 0; s < term_count; ++s) {
     const GemmTerm<T>& term = terms[s];
-    // Rows past the end reuse the first row of the tile: computed, never stored.
     const T* a[MR];
-    for (int r = 0; r < MR; ++r) a[r] = term.a + (i + (r < rows ? r : 0)) * term.lda;
-    const T* b = term.b->panel(p);
+    STRATA_UNROLL
+    for (int r = 0; r < MR; ++r) a[r] = term.a + (i + r) * term.lda;
+    const T* b[NP];
+    STRATA_UNROLL
+    for (int j = 0; j < NP; ++j) b[j] = term.b->panel(p + j);
     const Index depth = term.b->rows();
     for (Index k = 0; k < depth; ++k) {
-      Packet bk[NP];
-      for (int q = 0; q < NP; ++q) bk[q] = ploadu<Packet>(b + k * NR + q * P);
+      Packet bk[NP * Q];
+      STRATA_UNROLL
+      for (int q = 0; q < NP * Q; ++q) bk[q] = ploadu<Packet>(b[q / Q] + k * NR + (q % Q) * P);
+      STRATA_UNROLL
       for (int r = 0; r < MR; ++r) {
         const Packet ar = pset1<Packet>(a[r][k]);
-        for (int q = 0; q < NP; ++q) acc[r][q] = pmadd(ar, bk[q], acc[r][q]);
+        STRATA_UNROLL
+        for (int q = 0; q < NP * Q; ++q) acc[r][q] = pmadd(ar, bk[q], acc[r][q]);
       }
     }
   }
-  const Index j0 = p * NR;
-  if (j0 + NR <= n) {
-    for (Index r = 0; r < rows; ++r) {
-      for (int q = 0; q < NP; ++q) pstoreu(c + (i + r) * ldc + j0 + q * P, acc[r][q]);
-    }
-  } else {
-    EIGEN_ALIGN_MAX T tmp[NR];
-    for (Index r = 0; r < rows; ++r) {
-      for (int q = 0; q < NP; ++q) pstoreu(tmp + q * P, acc[r][q]);
-      std::copy(tmp, tmp + (n - j0), c + (i + r) * ldc + j0);
+  STRATA_UNROLL
+  for (int j = 0; j < NP; ++j) {
+    const Index j0 = (p + j) * NR;
+    if (j0 + NR <= n) {
+      STRATA_UNROLL
+      for (int r = 0; r < MR; ++r) {
+        STRATA_UNROLL
+        for (int q = 0; q < Q; ++q) pstoreu(c + (i + r) * ldc + j0 + q * P, acc[r][j * Q + q]);
+      }
+    } else {
+      EIGEN_ALIGN_MAX T tmp[NR];
+      for (int r = 0; r < MR; ++r) {
+        for (int q = 0; q < Q; ++q) pstoreu(tmp + q * P, acc[r][j * Q + q]);
+        std::copy(tmp, tmp + (n - j0), c + (i + r) * ldc + j0);
+      }
     }
   }
+}
+
+/// Rows [i, i + MR) across all panels, NP panels at a time (more panels per tile keep enough
+/// independent accumulators in flight when there are few rows).
+template <class T, int MR, int NP>
+inline void gemm_rows(Index i, Index panels, Index n, const GemmTerm<T>* terms, int term_count,
+                      const PackedMatrix<T>* init, T* c, Index ldc) {
+  Index p = 0;
+  for (; p + NP <= panels; p += NP) gemm_tile<T, MR, NP>(i, p, n, terms, term_count, init, c, ldc);
+  for (; p < panels; ++p) gemm_tile<T, MR, 1>(i, p, n, terms, term_count, init, c, ldc);
 }
 
 /// C[i, j] = init[j] + sum over terms of sum_k A[i, k] B[k, j], for i < m and j < n, where every
@@ -126,15 +157,37 @@ inline void gemm_tile(Index i, Index rows, Index p, Index n, const GemmTerm<T>* 
 template <class T>
 void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c, Index ldc) {
   using Config = GemmConfig<T>;
+  constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
   const Index panels = (n + Config::panel_width - 1) / Config::panel_width;
-  for (Index i0 = 0; i0 < m; i0 += Config::block_rows) {
-    const Index i1 = std::min<Index>(m, i0 + Config::block_rows);
+  const Index full = m - m % MR;
+  // Full tiles: blocks of rows, and within a block every panel across all its tiles, so one
+  // panel of B is reused from cache by the whole block.
+  for (Index i0 = 0; i0 < full; i0 += Config::block_rows) {
+    const Index i1 = std::min<Index>(full, i0 + Config::block_rows);
     for (Index p = 0; p < panels; ++p) {
-      for (Index i = i0; i < i1; i += Config::tile_rows) {
-        gemm_tile(i, std::min<Index>(Config::tile_rows, i1 - i), p, n, terms, term_count, init, c, ldc);
-      }
+      for (Index i = i0; i < i1; i += MR) gemm_tile<T, MR, 1>(i, p, n, terms, term_count, init, c, ldc);
     }
+  }
+  // The last m % MR rows: a smaller tile over several panels at once; same arithmetic per element.
+  switch (m - full) {
+    case 1:
+      gemm_rows<T, 1, 4>(full, panels, n, terms, term_count, init, c, ldc);
+      break;
+    case 2:
+      gemm_rows<T, 2, 3>(full, panels, n, terms, term_count, init, c, ldc);
+      break;
+    case 3:
+      gemm_rows<T, 3, 2>(full, panels, n, terms, term_count, init, c, ldc);
+      break;
+    case 4:
+      gemm_rows<T, 4, 1>(full, panels, n, terms, term_count, init, c, ldc);
+      break;
+    case 5:
+      gemm_rows<T, 5, 1>(full, panels, n, terms, term_count, init, c, ldc);
+      break;
+    default:
+      break;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
+#include "../parallel.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
@@ -130,9 +131,14 @@ class Dense {
     const Shape out_shape = compute_output_shape(input_shape);
     detail::check_output_size(describe(), out_shape, output_size);
     const Index rows = input_shape.product(0, input_shape.rank() - 1);
-    const detail::GemmTerm<T> term{input, input_dim_, &packed_kernel_};
-    detail::gemm(rows, units_, &term, 1, use_bias_ ? &packed_bias_ : nullptr, output, units_);
-    apply_activation(activation_, output, rows, units_);
+    const double flops_per_row = 2.0 * static_cast<double>(input_dim_) * static_cast<double>(units_);
+    detail::parallel_rows(rows, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
+                          [&](Index r0, Index r1) {
+                            const detail::GemmTerm<T> term{input + r0 * input_dim_, input_dim_, &packed_kernel_};
+                            T* out = output + r0 * units_;
+                            detail::gemm(r1 - r0, units_, &term, 1, use_bias_ ? &packed_bias_ : nullptr, out, units_);
+                            apply_activation(activation_, out, r1 - r0, units_);
+                          });
   }
 
   /// Keras `dense(x)` on a Tensor or TensorMap of rank >= 2; returns a Tensor of the same rank.

@@ -16,6 +16,7 @@
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
+#include "../parallel.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
@@ -80,6 +81,90 @@ class LSTMOptions : public detail::LayerOptions<LSTMOptions> {
   bool go_backwards_ = false;
   bool stateful_ = false;
 };
+
+namespace detail {
+
+/// The gate update after z = x . W + h . U + b: c = f * c + i * g, h = o * a(c), for `rows` rows
+/// of z (rows, 4u), c (rows, u) in place and h (row stride ld_h). Row by row and chunk by chunk,
+/// so each element's result depends on its own inputs only.
+template <class T>
+void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent_activation, const T* z, T* c, T* h,
+                Index ld_h) {
+  Chunk<T> gi, gf, gg, go, cc;
+  for (Index b = 0; b < rows; ++b) {
+    const T* zr = z + b * 4 * u;
+    T* cr = c + b * u;
+    T* hr = h + b * ld_h;
+    for (Index j = 0; j < u; j += chunk_size<T>) {
+      const Index n = std::min<Index>(chunk_size<T>, u - j);
+      load_chunk(gi, zr + j, n);
+      load_chunk(gf, zr + u + j, n);
+      load_chunk(gg, zr + 2 * u + j, n);
+      load_chunk(go, zr + 3 * u + j, n);
+      load_chunk(cc, cr + j, n);
+      apply_chunk(recurrent_activation, gi);
+      apply_chunk(recurrent_activation, gf);
+      apply_chunk(activation, gg);
+      apply_chunk(recurrent_activation, go);
+      cc = gf * cc + gi * gg;
+      store_chunk(cc, cr + j, n);
+      apply_chunk(activation, cc);
+      cc = go * cc;
+      store_chunk(cc, hr + j, n);
+    }
+  }
+}
+
+/// The LSTM recurrence on packed weights, shared by LSTM and the streaming classes: one step
+/// for a block of rows, without allocating.
+template <class T>
+class LSTMCell {
+ public:
+  LSTMCell() = default;
+  LSTMCell(Index units, Activation activation, Activation recurrent_activation)
+      : units_(units), activation_(activation), recurrent_activation_(recurrent_activation) {}
+
+  /// Packs row-major kernel (features, 4u), recurrent kernel (u, 4u) and bias (4u) or null.
+  void set(const T* kernel, Index features, const T* recurrent, const T* bias) {
+    const Index g = 4 * units_;
+    features_ = features;
+    kernel_.pack(kernel, features, g);
+    recurrent_.pack(recurrent, units_, g);
+    has_bias_ = bias != nullptr;
+    if (has_bias_) bias_.pack(bias, 1, g);
+  }
+
+  Index units() const { return units_; }
+  Index features() const { return features_; }
+  Activation activation() const { return activation_; }
+  Activation recurrent_activation() const { return recurrent_activation_; }
+
+  /// One step for `rows` rows: z = x . W + h_prev . U + b into z (rows, 4u), then c (rows, u)
+  /// updated in place and h written to h_out (row stride ld_out; may equal h_prev).
+  void step(Index rows, const T* x, Index ldx, const T* h_prev, Index ld_prev, T* z, T* c, T* h_out,
+            Index ld_out) const {
+    const Index g = 4 * units_;
+    const GemmTerm<T> terms[2] = {{x, ldx, &kernel_}, {h_prev, ld_prev, &recurrent_}};
+    gemm(rows, g, terms, 2, has_bias_ ? &bias_ : nullptr, z, g);
+    gates(rows, z, c, h_out, ld_out);
+  }
+
+ private:
+  void gates(Index rows, const T* z, T* c, T* h, Index ld_h) const {
+    lstm_gates(rows, units_, activation_, recurrent_activation_, z, c, h, ld_h);
+  }
+
+  Index units_ = 0;
+  Index features_ = 0;
+  Activation activation_ = Activation::tanh;
+  Activation recurrent_activation_ = Activation::sigmoid;
+  PackedMatrix<T> kernel_;
+  PackedMatrix<T> recurrent_;
+  PackedMatrix<T> bias_;
+  bool has_bias_ = false;
+};
+
+}  // namespace detail
 
 /// An LSTM state: h (the output, "memory state" in Keras) and c (the carry), each (batch, units).
 template <class T>
@@ -203,6 +288,11 @@ class LSTM {
     return recurrent_kernel_;
   }
   const Tensor<T, 1>& bias() const { return bias_; }
+  /// The packed weights and the step function (low level; used by LSTMStream).
+  const detail::LSTMCell<T>& cell() const {
+    require_built("cell");
+    return cell_;
+  }
   /// Number of scalars in the weights (Keras count_params()); the layer must be built.
   Index count_params() const {
     require_built("count_params");
@@ -318,10 +408,8 @@ class LSTM {
     kernel_ = std::move(kernel);
     recurrent_kernel_ = std::move(recurrent);
     bias_ = std::move(bias);
-    const Index g = 4 * units_;
-    packed_kernel_.pack(kernel_.data(), input_dim_, g);
-    packed_recurrent_.pack(recurrent_kernel_.data(), units_, g);
-    if (use_bias_) packed_bias_.pack(bias_.data(), 1, g);
+    cell_ = detail::LSTMCell<T>(units_, activation_, recurrent_activation_);
+    cell_.set(kernel_.data(), input_dim_, recurrent_kernel_.data(), use_bias_ ? bias_.data() : nullptr);
   }
 
   std::vector<AnyTensor<T>> to_outputs(LSTMResult<T> r) const {
@@ -390,7 +478,8 @@ class LSTM {
   }
 
   // The recurrence. Input (batch, time, features) row-major; h0, c0 (batch, units) or null for
-  // zeros; out as compute_output_shape; h_final, c_final (batch, units) or null.
+  // zeros; out as compute_output_shape; h_final, c_final (batch, units) or null. Rows never
+  // interact, so each thread runs its own block of rows through the whole sequence.
   void run(const T* x, const Shape& in, const T* h0, const T* c0, T* out, T* h_final, T* c_final) const {
     const Index batch = in[0];
     const Index steps = in[1];
@@ -402,58 +491,32 @@ class LSTM {
     std::vector<T, Eigen::aligned_allocator<T>> c(static_cast<std::size_t>(batch * u), T(0));
     std::vector<T, Eigen::aligned_allocator<T>> h_zero;
     if (c0 != nullptr) std::copy(c0, c0 + batch * u, c.begin());
-    const T* h_prev = h0;
-    if (h_prev == nullptr) {
-      h_zero.assign(static_cast<std::size_t>(batch * u), T(0));
-      h_prev = h_zero.data();
-    }
-    Index h_prev_ld = u;
+    if (h0 == nullptr) h_zero.assign(static_cast<std::size_t>(batch * u), T(0));
     // With return_sequences each step's h is written straight into its output slot, and the next
     // step reads it from there; otherwise the output itself is the running h.
     const Index out_ld = return_sequences_ ? steps * u : u;
-    for (Index s = 0; s < steps; ++s) {
-      const Index t = go_backwards_ ? steps - 1 - s : s;
-      const detail::GemmTerm<T> terms[2] = {{x + t * features, steps * features, &packed_kernel_},
-                                            {h_prev, h_prev_ld, &packed_recurrent_}};
-      detail::gemm(batch, g, terms, 2, use_bias_ ? &packed_bias_ : nullptr, z.data(), g);
-      T* h_out = return_sequences_ ? out + s * u : out;
-      gate_step(batch, z.data(), c.data(), h_out, out_ld);
-      h_prev = h_out;
-      h_prev_ld = out_ld;
-    }
-    if (h_final != nullptr) {
-      for (Index b = 0; b < batch; ++b) std::copy(h_prev + b * h_prev_ld, h_prev + b * h_prev_ld + u, h_final + b * u);
-    }
+    const double flops_per_row = 2.0 * static_cast<double>(steps) * static_cast<double>((features + u) * g);
+    detail::parallel_rows(batch, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
+                          [&](Index r0, Index r1) {
+                            const Index rows = r1 - r0;
+                            const T* h_prev = (h0 != nullptr ? h0 : h_zero.data()) + r0 * u;
+                            Index h_prev_ld = u;
+                            T* out_rows = out + r0 * out_ld;
+                            for (Index s = 0; s < steps; ++s) {
+                              const Index t = go_backwards_ ? steps - 1 - s : s;
+                              T* h_out = return_sequences_ ? out_rows + s * u : out_rows;
+                              cell_.step(rows, x + r0 * steps * features + t * features, steps * features, h_prev,
+                                         h_prev_ld, z.data() + r0 * g, c.data() + r0 * u, h_out, out_ld);
+                              h_prev = h_out;
+                              h_prev_ld = out_ld;
+                            }
+                            if (h_final != nullptr) {
+                              for (Index b = 0; b < rows; ++b) {
+                                std::copy(h_prev + b * h_prev_ld, h_prev + b * h_prev_ld + u, h_final + (r0 + b) * u);
+                              }
+                            }
+                          });
     if (c_final != nullptr) std::copy(c.begin(), c.end(), c_final);
-  }
-
-  // c = f * c + i * g, h = o * a(c), row by row, chunk by chunk (so each element's result depends on
-  // its own inputs only).
-  void gate_step(Index batch, const T* z, T* c, T* h, Index h_ld) const {
-    const Index u = units_;
-    detail::Chunk<T> gi, gf, gg, go, cc;
-    for (Index b = 0; b < batch; ++b) {
-      const T* zr = z + b * 4 * u;
-      T* cr = c + b * u;
-      T* hr = h + b * h_ld;
-      for (Index j = 0; j < u; j += detail::chunk_size<T>) {
-        const Index n = std::min<Index>(detail::chunk_size<T>, u - j);
-        detail::load_chunk(gi, zr + j, n);
-        detail::load_chunk(gf, zr + u + j, n);
-        detail::load_chunk(gg, zr + 2 * u + j, n);
-        detail::load_chunk(go, zr + 3 * u + j, n);
-        detail::load_chunk(cc, cr + j, n);
-        detail::apply_chunk(recurrent_activation_, gi);
-        detail::apply_chunk(recurrent_activation_, gf);
-        detail::apply_chunk(activation_, gg);
-        detail::apply_chunk(recurrent_activation_, go);
-        cc = gf * cc + gi * gg;
-        detail::store_chunk(cc, cr + j, n);
-        detail::apply_chunk(activation_, cc);
-        cc = go * cc;
-        detail::store_chunk(cc, hr + j, n);
-      }
-    }
   }
 
   Index units_;
@@ -471,9 +534,7 @@ class LSTM {
   Tensor<T, 2> kernel_;
   Tensor<T, 2> recurrent_kernel_;
   Tensor<T, 1> bias_;
-  detail::PackedMatrix<T> packed_kernel_;
-  detail::PackedMatrix<T> packed_recurrent_;
-  detail::PackedMatrix<T> packed_bias_;
+  detail::LSTMCell<T> cell_;
   // The stored state of a stateful layer: updated by const calls, as Keras updates it in call().
   mutable LSTMState<T> state_;
   mutable bool has_state_ = false;

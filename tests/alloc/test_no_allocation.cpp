@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// No heap allocation inside a time step. This program counts both ways memory can be allocated:
+// operator new (replaced below) and Eigen's aligned_malloc, which tensors and aligned vectors use
+// (Eigen's EIGEN_RUNTIME_NO_MALLOC check, routed to a counter through eigen_assert). It is its own
+// executable, so the counting cannot disturb other tests. It checks that streaming an
+// LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+// Eigen calls eigen_assert(is_malloc_allowed()) in every heap allocation it makes; while strata is
+// measured, allocation is "forbidden" and each such call is counted instead of aborting.
+#define EIGEN_RUNTIME_NO_MALLOC
+#define eigen_assert(condition)                                            \
+  do {                                                                     \
+    if (!(condition)) allocations.fetch_add(1, std::memory_order_relaxed); \
+  } while (false)
+
+#include "support/catch.hpp"
+#include "support/util.hpp"
+
+// GCC sees malloc behind operator new and free behind operator delete, and would call the pair
+// mismatched; they are this program's replacements of both.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+void* operator new(std::size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using strata::Dense;
+using strata::DenseOptions;
+using strata::Index;
+using strata::LSTM;
+using strata::LSTMOptions;
+
+// Allocations made while f runs.
+template <class F>
+long count_allocations(F&& f) {
+  const long before = allocations.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  f();
+  Eigen::internal::set_is_malloc_allowed(true);
+  return allocations.load() - before;
+}
+
+}  // namespace
+
+TEST_CASE("no allocation: the counter sees allocations", "[allocation]") {
+  // Guards against a counter that never counts (e.g. if operator new were not replaced).
+  CHECK(count_allocations([] {
+          std::vector<float> v(100);
+          v[0] = 1;
+        }) == 1);
+  CHECK(count_allocations([] {
+          strata::Tensor<float, 2> t(3, 4);
+          t.setZero();
+        }) == 1);
+  CHECK(count_allocations([] {
+          std::vector<float, Eigen::aligned_allocator<float>> v(9);
+          v[0] = 1;
+        }) == 1);
+}
+
+TEST_CASE("no allocation: streaming LSTM -> Dense allocates nothing per step", "[allocation][streaming]") {
+  for (Index units : {8, 16, 32, 64, 128}) {
+    INFO("hidden size " << units);
+    LSTM<float> lstm(units, LSTMOptions().input_dim(1).seed(5));
+    Dense<float> head(1, DenseOptions().input_dim(units).seed(6));
+    strata::LSTMStream<float> stream(lstm);
+    std::vector<float> y(1);
+    const strata::Shape h_shape{1, units};
+    float x = 0.0f;
+    const long n = count_allocations([&] {
+      for (int t = 0; t < 2000; ++t) {
+        x = 0.9f * x + 0.1f;
+        const float* h = stream.step(&x);
+        head.forward(h, h_shape, y.data(), 1);
+      }
+    });
+    CHECK(n == 0);
+    CHECK(std::isfinite(y[0]));
+  }
+}
+
+TEST_CASE("no allocation: StaticLSTMStream allocates nothing per step", "[allocation][streaming]") {
+  LSTM<float> lstm(32, LSTMOptions().input_dim(1).seed(5));
+  strata::StaticLSTMStream<float, 1, 32> stream(lstm);
+  float x = 0.5f;
+  float sum = 0;
+  const long n = count_allocations([&] {
+    for (int t = 0; t < 2000; ++t) sum += stream.step(&x)[0];
+  });
+  CHECK(n == 0);
+  CHECK(std::isfinite(sum));
+}
+
+TEST_CASE("no allocation: a whole LSTM call allocates per call, not per step", "[allocation]") {
+  // The batch API allocates its output and workspace once per call; the count must not grow with
+  // the number of time steps.
+  LSTM<float> lstm(16, LSTMOptions().input_dim(4).return_sequences(true).seed(5));
+  const auto short_x = test::random_tensor<float, 3>(3, 5, 4);
+  const auto long_x = test::random_tensor<float, 3>(3, 500, 4);
+  const long short_count = count_allocations([&] { (void)lstm(short_x); });
+  const long long_count = count_allocations([&] { (void)lstm(long_x); });
+  CHECK(short_count > 0);
+  CHECK(long_count == short_count);
+}
