@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// Shared by strata_bench and strata_bench_torch: the workloads' shapes and FLOP counts, the thread
+// count, the GFLOP/s counters, and main(). It depends on neither strata nor libtorch, so both
+// binaries count the same work and take the same flags.
+#ifndef STRATA_BENCHMARKS_COMMON_HPP
+#define STRATA_BENCHMARKS_COMMON_HPP
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+// ---- FLOP counts (docs: /work/shared/docs/benchmarks.md). Gate math and activations are not counted.
+
+/// One LSTM step for one sequence: 2*F*4u (input part) + 2*u*4u (recurrent part).
+inline double lstm_step_flops(double features, double units) {
+  return 2.0 * features * 4.0 * units + 2.0 * units * 4.0 * units;
+}
+/// A whole LSTM call: every step of every sequence.
+inline double lstm_flops(double sequences, double steps, double features, double units) {
+  return sequences * steps * lstm_step_flops(features, units);
+}
+/// A Dense on `rows` rows: 2*F*units per row.
+inline double dense_flops(double rows, double features, double units) { return 2.0 * rows * features * units; }
+
+// ---- The workloads (float, Keras shapes (batch, time, features)).
+
+namespace w1 {  // LSTM(5, return_sequences) on (32, 10, 20) -> TimeDistributed(Dense(1)) / Dense(1)
+constexpr int batch = 32, steps = 10, features = 20, units = 5, out = 1;
+inline double flops() { return lstm_flops(batch, steps, features, units) + dense_flops(batch * steps, units, out); }
+}  // namespace w1
+
+namespace w2 {  // LSTM(256, return_sequences) on (64, 100, 128) -> TimeDistributed(Dense(128))
+constexpr int batch = 64, steps = 100, features = 128, units = 256, out = 128;
+inline double flops() { return lstm_flops(batch, steps, features, units) + dense_flops(batch * steps, units, out); }
+}  // namespace w2
+
+namespace w3 {  // LSTM(input 1, hidden H) -> Dense(1), batch 1, one step per call, state carried
+constexpr int samples = 48000, features = 1, out = 1;
+inline const std::vector<int>& hidden_sizes() {
+  static const std::vector<int> h{8, 16, 32, 64, 128};
+  return h;
+}
+inline double flops_per_sample(int units) { return lstm_step_flops(features, units) + dense_flops(1, units, out); }
+/// The stream fed to every W3 benchmark: a noisy sine, the same in both binaries.
+inline const std::vector<float>& signal() {
+  static const std::vector<float> s = [] {
+    std::vector<float> v(samples);
+    std::mt19937 gen(3);
+    std::uniform_real_distribution<float> noise(-0.05f, 0.05f);
+    for (int i = 0; i < samples; ++i)
+      v[static_cast<std::size_t>(i)] = std::sin(0.01f * static_cast<float>(i)) + noise(gen);
+    return v;
+  }();
+  return s;
+}
+}  // namespace w3
+
+namespace w4 {  // Dense(512) and TimeDistributed(Dense(512)) on (64, 256, 512); as a GEMM M=16384, K=512, N=512
+constexpr int batch = 64, steps = 256, features = 512, units = 512;
+constexpr int gemm_m = batch * steps, gemm_k = features, gemm_n = units;
+inline double flops() { return dense_flops(gemm_m, gemm_k, gemm_n); }
+}  // namespace w4
+
+namespace w5 {  // TimeDistributed(LSTM(64)) on (16, 32, 50, 32)
+constexpr int batch = 16, outer = 32, steps = 50, features = 32, units = 64;
+inline double flops() { return lstm_flops(batch * outer, steps, features, units); }
+}  // namespace w5
+
+// ---- Helpers.
+
+/// Uniform [-1, 1) values from a fixed seed.
+inline void fill_uniform(float* data, std::size_t n, std::uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (std::size_t i = 0; i < n; ++i) data[i] = dist(gen);
+}
+
+/// Sets the counters every benchmark reports: "GFLOPs" (GFLOP/s over the measured time, which is
+/// wall time: every benchmark uses UseRealTime) and "GFLOP" per iteration.
+inline void set_flops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOPs"] = benchmark::Counter(flops_per_iteration * 1e-9 * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+  state.counters["GFLOP"] = benchmark::Counter(flops_per_iteration * 1e-9);
+}
+
+/// For W3: also "per_sample", the wall time per streamed sample in seconds (the console shows it
+/// as e.g. 583ns).
+inline void set_per_sample(benchmark::State& state, double samples_per_iteration) {
+  state.counters["per_sample"] = benchmark::Counter(samples_per_iteration * static_cast<double>(state.iterations()),
+                                                    benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+/// The thread count of this run: `--threads=N` on the command line, else the environment
+/// variable STRATA_BENCH_THREADS, else 1. Read once by main().
+inline int& threads_ref() {
+  static int n = 1;
+  return n;
+}
+inline int threads() { return threads_ref(); }
+
+/// Removes `--threads=N` / `--threads N` from argv (Google Benchmark rejects unknown flags) and
+/// sets threads().
+inline void parse_threads(int* argc, char** argv) {
+  if (const char* env = std::getenv("STRATA_BENCH_THREADS"); env != nullptr && *env != '\0') {
+    threads_ref() = std::max(1, std::atoi(env));
+  }
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const char* a = argv[i];
+    if (std::strncmp(a, "--threads=", 10) == 0) {
+      threads_ref() = std::max(1, std::atoi(a + 10));
+    } else if (std::strcmp(a, "--threads") == 0 && i + 1 < *argc) {
+      threads_ref() = std::max(1, std::atoi(argv[++i]));
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  *argc = out;
+  argv[out] = nullptr;
+}
+
+/// Registers fn under `name` with the settings every benchmark shares: wall-clock time (the work
+/// may run on several threads), milliseconds.
+template <class Fn>
+benchmark::internal::Benchmark* add(const std::string& name, Fn&& fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace bench
+
+#ifndef STRATA_BENCH_FLAGS
+#define STRATA_BENCH_FLAGS "unknown"
+#endif
+
+/// main() of a benchmark binary: parse --threads, let `setup(threads)` apply the thread count and
+/// register the benchmarks, then run them. Adds "threads" and "compile_flags" to the JSON context.
+#define STRATA_BENCH_MAIN(setup)                                              \
+  int main(int argc, char** argv) {                                           \
+    bench::parse_threads(&argc, argv);                                        \
+    benchmark::AddCustomContext("threads", std::to_string(bench::threads())); \
+    benchmark::AddCustomContext("compile_flags", STRATA_BENCH_FLAGS);         \
+    setup(bench::threads());                                                  \
+    benchmark::Initialize(&argc, argv);                                       \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;         \
+    benchmark::RunSpecifiedBenchmarks();                                      \
+    benchmark::Shutdown();                                                    \
+    return 0;                                                                 \
+  }
+
+#endif  // STRATA_BENCHMARKS_COMMON_HPP

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+// strata_bench: the workloads W1-W5 on strata (public API only), plus, from reference_bench.cpp,
+// the machine's limits (an FMA-loop peak and Eigen's own GEMM on W4's 2-D shape).
+//
+//   strata_bench [--threads=N] [Google Benchmark flags]
+//
+// Names: BM_<workload>_strata[_<variant>][/H:<units>]; strata_bench_torch registers the libtorch
+// counterpart as BM_<workload>_torch[/H:<units>], which is how benchmarks/compare pairs them.
+#include <strata/strata.hpp>
+
+#if __has_include(<strata/streaming.hpp>)
+#include <strata/streaming.hpp>
+#define STRATA_BENCH_HAS_STREAMING 1
+#else
+#define STRATA_BENCH_HAS_STREAMING 0
+#endif
+
+#include <array>
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "common.hpp"
+
+void register_reference_benchmarks(int threads);  // reference_bench.cpp
+
+// ---- Threads. strata's thread count is `strata::set_num_threads(int)` (OpenMP inside, so this
+// binary is built with OpenMP), read back with `strata::num_threads()`. They are called through
+// unqualified lookup with fallbacks, so this file also builds against a strata without them (then
+// it runs strata on one thread): the using-directive puts strata's names in the global namespace
+// for that lookup, where the fallbacks below, being templates, lose overload resolution to them.
+namespace strata_bench_detail {
+struct no_thread_api {};
+inline int thread_count_of(no_thread_api) { return 1; }
+inline int thread_count_of(int n) { return n; }
+}  // namespace strata_bench_detail
+template <class... A>
+strata_bench_detail::no_thread_api set_num_threads(A...) {
+  return {};
+}
+template <class... A>
+strata_bench_detail::no_thread_api num_threads(A...) {
+  return {};
+}
+
+namespace bench {
+namespace {
+
+/// Applies n threads to strata; returns the count strata reports it uses (1 without the API,
+/// and 1 when strata was built without OpenMP).
+int apply_strata_threads(int n) {
+  using namespace strata;  // NOLINT(google-build-using-namespace): see above
+  set_num_threads(n);
+  return strata_bench_detail::thread_count_of(num_threads());
+}
+
+using strata::Dense;
+using strata::DenseOptions;
+using strata::LSTM;
+using strata::LSTMOptions;
+using strata::Shape;
+using strata::Tensor;
+using strata::TimeDistributed;
+
+template <int R>
+Tensor<float, R> random_tensor(const std::array<Eigen::Index, R>& dims, std::uint32_t seed) {
+  Tensor<float, R> t(dims);
+  fill_uniform(t.data(), static_cast<std::size_t>(t.size()), seed);
+  return t;
+}
+
+// ---- W1: LSTM(5, return_sequences) on (32, 10, 20) -> TimeDistributed(Dense(1)), or -> Dense(1).
+void BM_W1(benchmark::State& state, bool time_distributed) {
+  const LSTM<float> lstm(w1::units, LSTMOptions().return_sequences(true).input_dim(w1::features).seed(1));
+  const Dense<float> dense(w1::out, DenseOptions().input_dim(w1::units).seed(2));
+  const TimeDistributed<Dense<float>> td(dense);
+  const auto x = random_tensor<3>({w1::batch, w1::steps, w1::features}, 11);
+  for (auto _ : state) {
+    Tensor<float, 3> h = lstm(x);
+    Tensor<float, 3> y = time_distributed ? td(h) : dense(h);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w1::flops());
+}
+
+// ---- W2: LSTM(256, return_sequences) on (64, 100, 128) -> TimeDistributed(Dense(128)).
+void BM_W2(benchmark::State& state) {
+  const LSTM<float> lstm(w2::units, LSTMOptions().return_sequences(true).input_dim(w2::features).seed(1));
+  const TimeDistributed<Dense<float>> td(Dense<float>(w2::out, DenseOptions().input_dim(w2::units).seed(2)));
+  const auto x = random_tensor<3>({w2::batch, w2::steps, w2::features}, 12);
+  for (auto _ : state) {
+    Tensor<float, 3> h = lstm(x);
+    Tensor<float, 3> y = td(h);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w2::flops());
+}
+
+// ---- W3: LSTM(input 1, hidden H) -> Dense(1), batch 1, 48,000 samples one step at a time.
+
+/// The naive way with the layer API: a stateful LSTM called on a (1, 1, 1) tensor per sample, and
+/// Dense called on its (1, H) output. Each call allocates its output (and validates shapes).
+void BM_W3_layer_call(benchmark::State& state, int units) {
+  LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).stateful(true).seed(1));
+  const Dense<float> dense(w3::out, DenseOptions().input_dim(units).seed(2));
+  const std::vector<float>& signal = w3::signal();
+  Tensor<float, 3> step(1, 1, 1);
+  for (auto _ : state) {
+    lstm.reset_states();
+    float sink = 0.0f;
+    for (const float v : signal) {
+      step(0, 0, 0) = v;
+      Tensor<float, 2> h = lstm(step);
+      Tensor<float, 2> y = dense(h);
+      sink += y(0, 0);
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3::samples * w3::flops_per_sample(units));
+  set_per_sample(state, w3::samples);
+}
+
+#if STRATA_BENCH_HAS_STREAMING
+/// The first few outputs of the stream `step` against the layer API's; a benchmark of a stream
+/// that computes something else would be meaningless, so a mismatch skips it with an error.
+template <class Step>
+bool stream_matches_layer(int units, Step&& step) {
+  LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).stateful(true).seed(1));
+  const Dense<float> dense(w3::out, DenseOptions().input_dim(units).seed(2));
+  Tensor<float, 3> x(1, 1, 1);
+  for (int i = 0; i < 64; ++i) {
+    const float v = w3::signal()[static_cast<std::size_t>(i)];
+    x(0, 0, 0) = v;
+    Tensor<float, 2> h = lstm(x);
+    Tensor<float, 2> y = dense(h);
+    const float s = step(v);
+    if (!(std::fabs(s - y(0, 0)) <= 1e-4f * (1.0f + std::fabs(y(0, 0))))) return false;
+  }
+  return true;
+}
+
+/// The streaming API with a run-time size: LSTMStream::step, then Dense's allocation-free forward.
+void BM_W3_stream(benchmark::State& state, int units) {
+  const LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).seed(1));
+  const Dense<float> dense(w3::out, DenseOptions().input_dim(units).seed(2));
+  const Shape h_shape{1, units};
+  strata::LSTMStream<float> stream(lstm, 1);
+  float y = 0.0f;
+  auto step = [&](float v) {
+    const float* h = stream.step(&v);
+    dense.forward(h, h_shape, &y, 1);
+    return y;
+  };
+  if (!stream_matches_layer(units, step)) {
+    state.SkipWithError("LSTMStream's output differs from the layer API's");
+    return;
+  }
+  const std::vector<float>& signal = w3::signal();
+  for (auto _ : state) {
+    stream.reset();
+    float sink = 0.0f;
+    for (const float v : signal) sink += step(v);
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3::samples * w3::flops_per_sample(units));
+  set_per_sample(state, w3::samples);
+}
+
+/// The streaming API with compile-time sizes.
+template <int Units>
+void BM_W3_static(benchmark::State& state) {
+  const LSTM<float> lstm(Units, LSTMOptions().input_dim(w3::features).seed(1));
+  const Dense<float> dense(w3::out, DenseOptions().input_dim(Units).seed(2));
+  const Shape h_shape{1, Units};
+  strata::StaticLSTMStream<float, w3::features, Units> stream(lstm);
+  float y = 0.0f;
+  auto step = [&](float v) {
+    const float* h = stream.step(&v);
+    dense.forward(h, h_shape, &y, 1);
+    return y;
+  };
+  if (!stream_matches_layer(Units, step)) {
+    state.SkipWithError("StaticLSTMStream's output differs from the layer API's");
+    return;
+  }
+  const std::vector<float>& signal = w3::signal();
+  for (auto _ : state) {
+    stream.reset();
+    float sink = 0.0f;
+    for (const float v : signal) sink += step(v);
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3::samples * w3::flops_per_sample(Units));
+  set_per_sample(state, w3::samples);
+}
+
+template <int... Units>
+void register_w3_static(std::integer_sequence<int, Units...>) {
+  (add("BM_W3_strata_static/H:" + std::to_string(Units), BM_W3_static<Units>), ...);
+}
+#endif  // STRATA_BENCH_HAS_STREAMING
+
+// ---- W4: Dense(512) and TimeDistributed(Dense(512)) on (64, 256, 512).
+
+/// Through the typed call, which allocates the (64, 256, 512) output each time (as libtorch does).
+void BM_W4(benchmark::State& state, bool time_distributed) {
+  const Dense<float> dense(w4::units, DenseOptions().input_dim(w4::features).seed(1));
+  const TimeDistributed<Dense<float>> td(dense);
+  const auto x = random_tensor<3>({w4::batch, w4::steps, w4::features}, 14);
+  for (auto _ : state) {
+    Tensor<float, 3> y = time_distributed ? td(x) : dense(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w4::flops());
+}
+
+/// Through forward() into a preallocated output: the kernel alone, as Eigen's GEMM reference
+/// (which writes into a preallocated matrix) measures it.
+void BM_W4_forward(benchmark::State& state) {
+  const Dense<float> dense(w4::units, DenseOptions().input_dim(w4::features).seed(1));
+  const auto x = random_tensor<3>({w4::batch, w4::steps, w4::features}, 14);
+  const Shape shape{w4::batch, w4::steps, w4::features};
+  Tensor<float, 3> y(w4::batch, w4::steps, w4::units);
+  for (auto _ : state) {
+    dense.forward(x.data(), shape, y.data(), y.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w4::flops());
+}
+
+// ---- W5: TimeDistributed(LSTM(64)) on (16, 32, 50, 32).
+void BM_W5(benchmark::State& state) {
+  const TimeDistributed<LSTM<float>> td(LSTM<float>(w5::units, LSTMOptions().input_dim(w5::features).seed(1)));
+  const auto x = random_tensor<4>({w5::batch, w5::outer, w5::steps, w5::features}, 15);
+  for (auto _ : state) {
+    Tensor<float, 3> y = td(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w5::flops());
+}
+
+void register_strata_benchmarks(int threads) {
+  const int used = apply_strata_threads(threads);
+  benchmark::AddCustomContext("strata_threads", used == threads
+                                                    ? std::to_string(used)
+                                                    : std::to_string(used) + " (asked for " + std::to_string(threads) +
+                                                          "; strata has no thread API, or no OpenMP)");
+  benchmark::AddCustomContext("strata_streaming_api", STRATA_BENCH_HAS_STREAMING ? "yes" : "no");
+  benchmark::AddCustomContext("strata_version", STRATA_VERSION_STRING);
+  benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
+                                                   std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                                                   std::to_string(EIGEN_MINOR_VERSION));
+
+  add("BM_W1_strata_td", [](benchmark::State& s) { BM_W1(s, true); })->Unit(benchmark::kMicrosecond);
+  add("BM_W1_strata_dense", [](benchmark::State& s) { BM_W1(s, false); })->Unit(benchmark::kMicrosecond);
+  add("BM_W2_strata", BM_W2);
+  for (const int h : w3::hidden_sizes()) {
+    add("BM_W3_strata_layer_call/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3_layer_call(s, h); });
+  }
+#if STRATA_BENCH_HAS_STREAMING
+  for (const int h : w3::hidden_sizes()) {
+    add("BM_W3_strata_stream/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3_stream(s, h); });
+  }
+  register_w3_static(std::integer_sequence<int, 8, 16, 32, 64, 128>{});
+#endif
+  add("BM_W4_strata_dense", [](benchmark::State& s) { BM_W4(s, false); });
+  add("BM_W4_strata_td", [](benchmark::State& s) { BM_W4(s, true); });
+  add("BM_W4_strata_dense_forward", BM_W4_forward);
+  add("BM_W5_strata", BM_W5);
+}
+
+}  // namespace
+}  // namespace bench
+
+static void setup(int threads) {
+  bench::register_strata_benchmarks(threads);
+  register_reference_benchmarks(threads);
+}
+
+STRATA_BENCH_MAIN(setup)

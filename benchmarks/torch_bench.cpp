@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// strata_bench_torch: the workloads W1-W5 on libtorch (torch::nn::LSTM and torch::nn::Linear,
+// batch_first, under NoGradGuard), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
+//
+//   strata_bench_torch [--threads=N] [Google Benchmark flags]
+//
+// It is a separate process so that it can run with its own environment (OPENBLAS_CORETYPE,
+// OMP_WAIT_POLICY): benchmarks/compare sets those on this command only. Names mirror
+// strata_bench's: BM_<workload>_torch[/H:<units>].
+//
+// Threads: torch::set_num_threads(N) sets libtorch's OpenMP pool; libtorch calls the system BLAS
+// (libblas.so.3), which, when it is OpenBLAS, has a thread pool of its own that defaults to every
+// core. openblas_set_num_threads(N) is called as well when that symbol is present (looked up at
+// run time, so any BLAS works), or the two pools fight over the cores.
+#include <dlfcn.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <climits>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common.hpp"
+
+namespace bench {
+namespace {
+
+using torch::Tensor;
+
+Tensor random_tensor(at::IntArrayRef shape, std::uint32_t seed) {
+  Tensor t = torch::empty(shape, torch::kFloat32);
+  fill_uniform(t.data_ptr<float>(), static_cast<std::size_t>(t.numel()), seed);
+  return t;
+}
+
+// ---- W1: LSTM(5, return_sequences) on (32, 10, 20) -> Linear(1) on every step (Linear acts on the
+// last axis, which is both TimeDistributed(Dense) and Dense).
+void BM_W1(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w1::features, w1::units).batch_first(true));
+  torch::nn::Linear head(w1::units, w1::out);
+  lstm->eval();
+  head->eval();
+  const Tensor x = random_tensor({w1::batch, w1::steps, w1::features}, 11);
+  for (auto _ : state) {
+    Tensor y = head->forward(std::get<0>(lstm->forward(x)));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w1::flops());
+}
+
+// ---- W2: LSTM(256) over (64, 100, 128), all steps -> Linear(128).
+void BM_W2(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w2::features, w2::units).batch_first(true));
+  torch::nn::Linear head(w2::units, w2::out);
+  lstm->eval();
+  head->eval();
+  const Tensor x = random_tensor({w2::batch, w2::steps, w2::features}, 12);
+  for (auto _ : state) {
+    Tensor y = head->forward(std::get<0>(lstm->forward(x)));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w2::flops());
+}
+
+// ---- W3: LSTM(1 -> H), batch 1, fed one (1, 1, 1) step at a time carrying (h, c), then Linear(H, 1).
+void BM_W3(benchmark::State& state, int units) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w3::features, units).batch_first(true));
+  torch::nn::Linear head(units, w3::out);
+  lstm->eval();
+  head->eval();
+  std::vector<float> signal = w3::signal();  // from_blob wants non-const memory
+  for (auto _ : state) {
+    std::tuple<Tensor, Tensor> hc{torch::zeros({1, 1, units}), torch::zeros({1, 1, units})};
+    float sink = 0.0f;
+    for (float& v : signal) {
+      const Tensor x = torch::from_blob(&v, {1, 1, 1}, torch::kFloat32);
+      auto out = lstm->forward(x, hc);
+      hc = std::get<1>(out);
+      const Tensor y = head->forward(std::get<0>(out));
+      sink += y.data_ptr<float>()[0];
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3::samples * w3::flops_per_sample(units));
+  set_per_sample(state, w3::samples);
+}
+
+// ---- W4: Linear(512) on (64, 256, 512).
+void BM_W4(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::Linear dense(w4::features, w4::units);
+  dense->eval();
+  const Tensor x = random_tensor({w4::batch, w4::steps, w4::features}, 14);
+  for (auto _ : state) {
+    Tensor y = dense->forward(x);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w4::flops());
+}
+
+// ---- W5: TimeDistributed(LSTM(64)) on (16, 32, 50, 32) = one LSTM over (16*32, 50, 32), last h.
+void BM_W5(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w5::features, w5::units).batch_first(true));
+  lstm->eval();
+  const Tensor x = random_tensor({w5::batch, w5::outer, w5::steps, w5::features}, 15);
+  for (auto _ : state) {
+    auto out = lstm->forward(x.view({w5::batch * w5::outer, w5::steps, w5::features}));
+    Tensor y = std::get<0>(std::get<1>(out)).view({w5::batch, w5::outer, w5::units});
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w5::flops());
+}
+
+// ---- The BLAS libtorch calls, on W4's 2-D shape.
+void BM_gemm_torch(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  const Tensor a = random_tensor({w4::gemm_m, w4::gemm_k}, 21);
+  const Tensor b = random_tensor({w4::gemm_k, w4::gemm_n}, 22);
+  Tensor c = torch::empty({w4::gemm_m, w4::gemm_n}, torch::kFloat32);
+  for (auto _ : state) {
+    torch::mm_out(c, a, b);
+    benchmark::DoNotOptimize(c.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w4::flops());
+}
+
+// ---- Which BLAS: the library that provides sgemm_, and OpenBLAS' own report when it is OpenBLAS.
+std::string blas_library() {
+  void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (sgemm == nullptr || dladdr(sgemm, &info) == 0 || info.dli_fname == nullptr) return "unknown";
+  char resolved[PATH_MAX];
+  return realpath(info.dli_fname, resolved) != nullptr ? resolved : info.dli_fname;
+}
+
+/// OpenBLAS' own report (corename, config) when sgemm_ is OpenBLAS'. Debian's liblapack.so.3 may
+/// be OpenBLAS' while libblas.so.3 is the reference BLAS, so the openblas_* symbols alone do not
+/// tell which sgemm_ libtorch calls.
+std::string openblas_string(const char* symbol) {
+  if (blas_library().find("openblas") == std::string::npos) return "n/a (sgemm_ is not OpenBLAS')";
+  using Fn = char* (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, symbol));
+  return fn != nullptr ? std::string(fn()) : std::string("unknown");
+}
+
+/// Sets libtorch's threads and, for OpenBLAS, BLAS' threads; returns a description.
+std::string apply_torch_threads(int threads) {
+  torch::set_num_threads(threads);
+  using SetFn = void (*)(int);
+  auto set_openblas = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set_openblas != nullptr) set_openblas(threads);
+  std::ostringstream s;
+  s << torch::get_num_threads() << (set_openblas != nullptr ? " (openblas_set_num_threads too)" : "");
+  return s.str();
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+
+void register_torch_benchmarks(int threads) {
+  benchmark::AddCustomContext("torch_version", TORCH_VERSION);
+  benchmark::AddCustomContext("torch_threads", apply_torch_threads(threads));
+  benchmark::AddCustomContext("blas_library", blas_library());
+  benchmark::AddCustomContext("openblas_core", openblas_string("openblas_get_corename"));
+  benchmark::AddCustomContext("openblas_config", openblas_string("openblas_get_config"));
+  benchmark::AddCustomContext("OPENBLAS_CORETYPE", env_or("OPENBLAS_CORETYPE", "(unset)"));
+  benchmark::AddCustomContext("OMP_WAIT_POLICY", env_or("OMP_WAIT_POLICY", "(unset)"));
+
+  add("BM_W1_torch", BM_W1)->Unit(benchmark::kMicrosecond);
+  add("BM_W2_torch", BM_W2);
+  for (const int h : w3::hidden_sizes()) {
+    add("BM_W3_torch/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3(s, h); });
+  }
+  add("BM_W4_torch", BM_W4);
+  add("BM_W5_torch", BM_W5);
+  add("BM_gemm_torch", BM_gemm_torch);
+}
+
+}  // namespace
+}  // namespace bench
+
+static void setup(int threads) { bench::register_torch_benchmarks(threads); }
+
+STRATA_BENCH_MAIN(setup)
