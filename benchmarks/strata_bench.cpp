@@ -142,12 +142,12 @@ bool stream_matches_layer(int units, Step&& step) {
   return true;
 }
 
-/// The streaming API with a run-time size: LSTMStream::step, then Dense's allocation-free forward.
-void BM_W3_stream(benchmark::State& state, int units) {
-  const LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).seed(1));
+/// Streams w3::signal() through `stream` then Dense's allocation-free forward, after checking the
+/// stream against the layer API.
+template <class Stream>
+void run_w3_stream(benchmark::State& state, int units, Stream& stream, const char* what) {
   const Dense<float> dense(w3::out, DenseOptions().input_dim(units).seed(2));
   const Shape h_shape{1, units};
-  strata::LSTMStream<float> stream(lstm, 1);
   float y = 0.0f;
   auto step = [&](float v) {
     const float* h = stream.step(&v);
@@ -155,7 +155,7 @@ void BM_W3_stream(benchmark::State& state, int units) {
     return y;
   };
   if (!stream_matches_layer(units, step)) {
-    state.SkipWithError("LSTMStream's output differs from the layer API's");
+    state.SkipWithError((std::string(what) + "'s output differs from the layer API's").c_str());
     return;
   }
   const std::vector<float>& signal = w3::signal();
@@ -169,32 +169,19 @@ void BM_W3_stream(benchmark::State& state, int units) {
   set_per_sample(state, w3::samples);
 }
 
+/// The streaming API with a run-time size: LSTMStream::step.
+void BM_W3_stream(benchmark::State& state, int units) {
+  const LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).seed(1));
+  strata::LSTMStream<float> stream(lstm, 1);
+  run_w3_stream(state, units, stream, "LSTMStream");
+}
+
 /// The streaming API with compile-time sizes.
 template <int Units>
 void BM_W3_static(benchmark::State& state) {
   const LSTM<float> lstm(Units, LSTMOptions().input_dim(w3::features).seed(1));
-  const Dense<float> dense(w3::out, DenseOptions().input_dim(Units).seed(2));
-  const Shape h_shape{1, Units};
   strata::StaticLSTMStream<float, w3::features, Units> stream(lstm);
-  float y = 0.0f;
-  auto step = [&](float v) {
-    const float* h = stream.step(&v);
-    dense.forward(h, h_shape, &y, 1);
-    return y;
-  };
-  if (!stream_matches_layer(Units, step)) {
-    state.SkipWithError("StaticLSTMStream's output differs from the layer API's");
-    return;
-  }
-  const std::vector<float>& signal = w3::signal();
-  for (auto _ : state) {
-    stream.reset();
-    float sink = 0.0f;
-    for (const float v : signal) sink += step(v);
-    benchmark::DoNotOptimize(sink);
-  }
-  set_flops(state, w3::samples * w3::flops_per_sample(Units));
-  set_per_sample(state, w3::samples);
+  run_w3_stream(state, Units, stream, "StaticLSTMStream");
 }
 
 template <int... Units>
