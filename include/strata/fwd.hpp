@@ -9,6 +9,10 @@ namespace strata {
 class Shape;
 class DenseOptions;
 class LSTMOptions;
+class FlattenOptions;
+class ReshapeOptions;
+class ActivationLayerOptions;
+class DropoutOptions;
 template <class T>
 class AnyTensor;
 template <class T>
@@ -21,6 +25,14 @@ template <class T>
 struct LSTMResult;
 template <class Inner>
 class TimeDistributed;
+template <class T>
+class Flatten;
+template <class T>
+class Reshape;
+template <class T>
+class ActivationLayer;
+template <class T>
+class Dropout;
 
 }  // namespace strata
 

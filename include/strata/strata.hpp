@@ -2,13 +2,18 @@
 #ifndef STRATA_STRATA_HPP
 #define STRATA_STRATA_HPP
 
-/// strata: Keras layers (Dense, LSTM, TimeDistributed) on RowMajor Eigen tensors, with Keras'
-/// shapes, weight layouts and numbers. Include this one header.
+/// strata: Keras layers (Dense, LSTM, TimeDistributed, and the weightless Flatten, Reshape,
+/// ActivationLayer and Dropout) on RowMajor Eigen tensors, with Keras' shapes, weight layouts and
+/// numbers. Include this one header.
 
 #include "activations.hpp"
 #include "error.hpp"
+#include "layers/activation.hpp"
 #include "layers/dense.hpp"
+#include "layers/dropout.hpp"
+#include "layers/flatten.hpp"
 #include "layers/lstm.hpp"
+#include "layers/reshape.hpp"
 #include "layers/time_distributed.hpp"
 #include "parallel.hpp"
 #include "shape.hpp"

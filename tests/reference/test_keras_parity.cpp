@@ -101,16 +101,69 @@ Call<T> single_output(std::shared_ptr<L> layer) {
   };
 }
 
+// Flatten: tfjs omits data_format unless it was given; Keras 3 always writes it.
+template <class T>
+strata::Flatten<T> make_flatten(const json& cfg) {
+  strata::FlattenOptions options;
+  options.name(cfg.value("name", ""));
+  if (cfg.contains("data_format") && cfg.at("data_format").is_string()) {
+    options.data_format(cfg.at("data_format").get<std::string>());
+  }
+  return strata::Flatten<T>(options);
+}
+
+// Reshape: tfjs writes the inferred entry of target_shape as null (Keras writes -1).
+template <class T>
+strata::Reshape<T> make_reshape(const json& cfg) {
+  std::vector<Index> target;
+  for (const auto& d : cfg.at("target_shape")) target.push_back(d.is_null() ? Index(-1) : d.get<Index>());
+  return strata::Reshape<T>(target, strata::ReshapeOptions().name(cfg.value("name", "")));
+}
+
+template <class T>
+strata::ActivationLayer<T> make_activation(const json& cfg, const json& fixture) {
+  return strata::ActivationLayer<T>(activation_for(cfg.at("activation").get<std::string>(), fixture),
+                                    strata::ActivationLayerOptions().name(cfg.value("name", "")));
+}
+
+template <class T>
+strata::Dropout<T> make_dropout(const json& cfg) {
+  return strata::Dropout<T>(cfg.at("rate").get<double>(), strata::DropoutOptions().name(cfg.value("name", "")));
+}
+
+// Constructs the single-output layer of Keras class `cls` from its config and hands it to `use`;
+// returns false when `cls` is not one of them. Shared by plain layers and TimeDistributed's inner
+// layer, so every such layer can also be wrapped.
+template <class T, class Use>
+bool with_single_output_layer(const std::string& cls, const json& cfg, const json& fixture, Use&& use) {
+  if (cls == "Dense") {
+    use(make_dense<T>(cfg, fixture));
+  } else if (cls == "Flatten") {
+    use(make_flatten<T>(cfg));
+  } else if (cls == "Reshape") {
+    use(make_reshape<T>(cfg));
+  } else if (cls == "Activation") {
+    use(make_activation<T>(cfg, fixture));
+  } else if (cls == "Dropout") {
+    use(make_dropout<T>(cfg));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 template <class T>
 Call<T> build_layer(const json& layer, const json& fixture) {
   const std::string cls = layer.at("class_name");
   const json& cfg = layer.at("config");
   const auto weights = weights_from<T>(layer);
-  if (cls == "Dense") {
-    auto dense = std::make_shared<strata::Dense<T>>(make_dense<T>(cfg, fixture));
-    dense->set_weights(weights);
-    return single_output<T>(dense);
-  }
+  Call<T> call;
+  const auto as_call = [&](auto built) {
+    auto shared = std::make_shared<decltype(built)>(std::move(built));
+    shared->set_weights(weights);
+    call = single_output<T>(shared);
+  };
+  if (with_single_output_layer<T>(cls, cfg, fixture, as_call)) return call;
   if (cls == "LSTM") {
     auto lstm = std::make_shared<strata::LSTM<T>>(make_lstm<T>(cfg, fixture));
     lstm->set_weights(weights);
@@ -125,15 +178,14 @@ Call<T> build_layer(const json& layer, const json& fixture) {
   if (cls == "TimeDistributed") {
     const json& inner = cfg.at("layer");
     const std::string inner_cls = inner.at("class_name");
-    if (inner_cls == "Dense") {
-      auto td = std::make_shared<strata::TimeDistributed<strata::Dense<T>>>(make_dense<T>(inner.at("config"), fixture));
-      td->set_weights(weights);
-      return single_output<T>(td);
-    }
+    const std::string name = cfg.value("name", "");
+    const auto wrapped = [&](auto inner_layer) {
+      as_call(strata::TimeDistributed<decltype(inner_layer)>(std::move(inner_layer), name));
+    };
+    if (with_single_output_layer<T>(inner_cls, inner.at("config"), fixture, wrapped)) return call;
     if (inner_cls == "LSTM") {
-      auto td = std::make_shared<strata::TimeDistributed<strata::LSTM<T>>>(make_lstm<T>(inner.at("config"), fixture));
-      td->set_weights(weights);
-      return single_output<T>(td);
+      wrapped(make_lstm<T>(inner.at("config"), fixture));
+      return call;
     }
     FAIL("unsupported wrapped layer " << inner_cls);
   }
@@ -167,20 +219,45 @@ class Model {
       for (const auto& name : order_) x = calls_.at(name)(x);
       return x;
     }
-    // Functional: tensors are keyed "layer:node:index"; inputs by the input layers' names.
+    // Functional: tensors are keyed "layer:node:index"; inputs by the input layers' names. A layer
+    // called several times (a shared layer) has one inbound node per call, and node n's outputs are
+    // "layer:n:k". A node runs once all its inbound tensors exist, so the order of the layer list
+    // does not matter (node 1 of a shared layer may need a layer listed after it).
     std::map<std::string, AnyTensor<T>> tensors;
     const json& input_layers = config_.at("input_layers");
     REQUIRE(input_layers.size() == inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) tensors[key(input_layers[i])] = inputs[i];
+    struct Pending {
+      std::string layer;
+      std::size_t node;
+      const json* refs;
+    };
+    std::vector<Pending> pending;
     for (const auto& l : config_.at("layers")) {
       if (l.at("class_name") == "InputLayer") continue;
-      REQUIRE(l.at("inbound_nodes").size() == 1);
-      std::vector<AnyTensor<T>> args;
-      for (const auto& ref : l.at("inbound_nodes")[0]) args.push_back(tensors.at(key(ref)));
-      auto outs = calls_.at(l.at("name"))(args);
-      for (std::size_t k = 0; k < outs.size(); ++k) {
-        tensors[l.at("name").get<std::string>() + ":0:" + std::to_string(k)] = std::move(outs[k]);
+      const json& nodes = l.at("inbound_nodes");
+      REQUIRE(!nodes.empty());
+      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), n, &nodes[n]});
+    }
+    while (!pending.empty()) {
+      std::vector<Pending> blocked;
+      for (const auto& p : pending) {
+        bool ready = true;
+        for (const auto& ref : *p.refs) ready = ready && tensors.count(key(ref)) == 1;
+        if (!ready) {
+          blocked.push_back(p);
+          continue;
+        }
+        std::vector<AnyTensor<T>> args;
+        for (const auto& ref : *p.refs) args.push_back(tensors.at(key(ref)));
+        auto outs = calls_.at(p.layer)(args);
+        for (std::size_t k = 0; k < outs.size(); ++k) {
+          tensors[p.layer + ":" + std::to_string(p.node) + ":" + std::to_string(k)] = std::move(outs[k]);
+        }
       }
+      INFO("nodes whose inputs never become available: " << blocked.size());
+      REQUIRE(blocked.size() < pending.size());
+      pending = std::move(blocked);
     }
     std::vector<AnyTensor<T>> result;
     for (const auto& ref : config_.at("output_layers")) result.push_back(tensors.at(key(ref)));

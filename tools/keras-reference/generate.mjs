@@ -726,6 +726,263 @@ addInitialState('init_state_state_seq_rec_sigmoid', { rec: 'sigmoid', seq: true,
 addInitialState('init_state_backwards_seq_rec_sigmoid', { rec: 'sigmoid', seq: true, back: true });
 addInitialState('init_state_last_rec_hard_sigmoid', { rec: 'hard_sigmoid', state: true });
 
+// ---- 11. shape_layers ------------------------------------------------------
+// Layers without weights (Flatten, Reshape, Activation, Dropout) mixed with Dense/LSTM in
+// Sequential models. tfjs serialises a Reshape -1 as null (see README).
+const flatten = (name = 'flatten') => tf.layers.flatten({ name });
+const reshape = (targetShape, extra = {}) => tf.layers.reshape({ name: 'reshape', targetShape: targetShape.slice(), ...extra });
+const activation = (a, name = 'activation') => tf.layers.activation({ name, activation: act(a) });
+const dropout = (name = 'dropout') => tf.layers.dropout({ name, rate: 0.3 });
+
+function addShapeCase(name, o) {
+  // o: { sizes(rng) -> s (without batch), input(s) -> dims without batch, layers(s, first) -> [layers],
+  //      desc(s) -> string, w?, x?, more?, fixedBatch? }. `first` ({inputShape}, or {batchInputShape} with
+  //      fixedBatch) goes into the first layer's arguments.
+  const w = o.w ?? 2, x = o.x ?? 1;
+  cases.push({
+    group: 'shape_layers', name,
+    notes: s => `${o.desc(s)}, on input [${[s.batch, ...o.input(s)]}]. Kernels uniform(-1,1)*${w}/sqrt(fan_in), ` +
+      `bias uniform(-1,1)*0.5, inputs uniform(-1,1)*${x}.` + (o.more ? ' ' + o.more : ''),
+    sizes: rng => ({ batch: R(rng, 1, 5), ...o.sizes(rng) }),
+    build: s => ({
+      models: [{
+        suffix: '',
+        model: seqModel(name, o.layers(s, o.fixedBatch ? { batchInputShape: [s.batch, ...o.input(s)] } : { inputShape: o.input(s) })),
+      }],
+      inputs: [{ label: 'x', shape: [s.batch, ...o.input(s)] }],
+      kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: ['y'],
+    }),
+  });
+}
+const DROPOUT_NOTE = 'Dropout(rate=0.3) is the identity at inference (predict runs with training=false).';
+// tfjs Reshape.computeOutputShape leaves the -1 unresolved (null) whenever ANY input dimension is unknown,
+// the batch axis included (Keras checks input_shape[1:] only), so a layer that needs the inferred size
+// to build (Dense, LSTM on that axis, Flatten) fails unless the batch size is fixed.
+const FIXED_BATCH_NOTE = 'tfjs writes the -1 of target_shape as null. The model fixes the batch size (batch_input_shape): ' +
+  'tfjs resolves a Reshape -1 statically only when every input dimension, the batch axis included, is known, and the ' +
+  'next layer needs the inferred size to build.';
+
+addShapeCase('dense_flatten_dense_rank3', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), u1: R(rng, 1, 16), u2: R(rng, 1, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.u1, activation: 'relu', ...first }), flatten(),
+    dense({ name: 'dense_1', units: s.u2 })],
+  desc: s => `Dense(${s.u1}, relu) -> Flatten -> Dense(${s.u2}, linear); Flatten gives [B, ${s.time * s.u1}]`,
+});
+addShapeCase('dense_flatten_dense_rank4', {
+  sizes: rng => ({ h: R(rng, 1, 4), wd: R(rng, 1, 4), feat: R(rng, 1, 16), u1: R(rng, 1, 16), u2: R(rng, 1, 16) }),
+  input: s => [s.h, s.wd, s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.u1, activation: 'tanh', ...first }), flatten(),
+    dense({ name: 'dense_1', units: s.u2, activation: 'sigmoid' })],
+  desc: s => `Dense(${s.u1}, tanh) -> Flatten -> Dense(${s.u2}, sigmoid); Flatten gives [B, ${s.h * s.wd * s.u1}]`,
+});
+addShapeCase('td_flatten_dense_rank4', {
+  sizes: rng => ({ time: R(rng, 1, 8), h: R(rng, 1, 4), wd: R(rng, 1, 8), units: R(rng, 1, 16) }),
+  input: s => [s.time, s.h, s.wd],
+  layers: (s, first) => [tf.layers.timeDistributed({ name: 'time_distributed', layer: flatten(), ...first }),
+    dense({ name: 'dense', units: s.units })],
+  desc: s => `TimeDistributed(Flatten) -> Dense(${s.units}, linear) on the rank-3 result; TimeDistributed(Flatten) ` +
+    `gives [B, ${s.time}, ${s.h * s.wd}] (each time step flattened, unlike Flatten)`,
+});
+addShapeCase('td_flatten_lstm_dense_rank4', {
+  sizes: rng => ({ time: R(rng, 1, 8), h: R(rng, 1, 4), wd: R(rng, 1, 8), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.time, s.h, s.wd],
+  layers: (s, first) => [tf.layers.timeDistributed({ name: 'time_distributed', layer: flatten(), ...first }),
+    lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true }),
+    dense({ name: 'dense', units: s.dunits })],
+  desc: s => `TimeDistributed(Flatten) -> LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true) -> ` +
+    `Dense(${s.dunits}, linear) on the rank-3 sequence; the LSTM sees [B, ${s.time}, ${s.h * s.wd}]`,
+});
+addShapeCase('dense_reshape_dense', {
+  sizes: rng => ({ feat: R(rng, 1, 16), a: R(rng, 1, 4), b: R(rng, 1, 4), units: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.a * s.b, ...first }), reshape([s.a, s.b]),
+    dense({ name: 'dense_1', units: s.units, activation: 'relu' })],
+  desc: s => `Dense(${s.a * s.b}, linear) -> Reshape((${s.a}, ${s.b})) -> Dense(${s.units}, relu) on the rank-3 result`,
+});
+addShapeCase('dense_reshape_infer_lstm', {
+  sizes: rng => ({ feat: R(rng, 1, 16), time: R(rng, 1, 8), g: R(rng, 1, 4), units: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.time * s.g, ...first }), reshape([-1, s.g]),
+    lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid' })],
+  desc: s => `Dense(${s.time * s.g}, linear) -> Reshape((-1, ${s.g})) (the -1 is ${s.time}, the LSTM's time axis) -> ` +
+    `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=false)`,
+  more: 'tfjs writes the -1 of target_shape as null.',
+});
+addShapeCase('lstm_reshape_infer_dense', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true, ...first }),
+    reshape([-1]), dense({ name: 'dense', units: s.dunits })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true) -> Reshape((-1,)) ` +
+    `(the -1 is ${s.time * s.units}) -> Dense(${s.dunits}, linear)`,
+  more: FIXED_BATCH_NOTE, fixedBatch: true,
+});
+addShapeCase('dense_reshape_td_dense', {
+  sizes: rng => ({ feat: R(rng, 1, 16), time: R(rng, 1, 8), g: R(rng, 1, 4), units: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.time * s.g, ...first }), reshape([s.time, s.g]),
+    td(dense({ name: 'dense_1', units: s.units, activation: 'tanh' }))],
+  desc: s => `Dense(${s.time * s.g}, linear) -> Reshape((${s.time}, ${s.g})) -> TimeDistributed(Dense(${s.units}, tanh))`,
+});
+addShapeCase('reshape_infer_rank4_td_dense_flatten_dense', {
+  sizes: rng => ({ time: R(rng, 1, 8), a: R(rng, 1, 4), c: R(rng, 1, 4), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.time, s.a * s.c],
+  layers: (s, first) => [reshape([s.time, s.a, -1], first), td(dense({ name: 'dense', units: s.units, activation: 'relu' })),
+    flatten(), dense({ name: 'dense_1', units: s.dunits })],
+  desc: s => `Reshape((${s.time}, ${s.a}, -1)) (the -1 is ${s.c}) as the first layer -> ` +
+    `TimeDistributed(Dense(${s.units}, relu)) on the rank-4 result -> Flatten -> Dense(${s.dunits}, linear)`,
+  more: FIXED_BATCH_NOTE, fixedBatch: true,
+});
+addShapeCase('td_reshape_activation_dropout_flatten', {
+  sizes: rng => ({ time: R(rng, 1, 8), feat: R(rng, 1, 16), a: R(rng, 1, 4), c: R(rng, 1, 4), units: R(rng, 1, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.a * s.c, ...first }),
+    td(reshape([s.a, s.c]), 'time_distributed'), td(activation('tanh'), 'time_distributed_1'),
+    td(dropout(), 'time_distributed_2'), td(flatten(), 'time_distributed_3'), dense({ name: 'dense_1', units: s.units })],
+  desc: s => `Dense(${s.a * s.c}, linear) -> TimeDistributed(Reshape((${s.a}, ${s.c}))) -> TimeDistributed(Activation(tanh)) ` +
+    `-> TimeDistributed(Dropout(0.3)) -> TimeDistributed(Flatten) -> Dense(${s.units}, linear)`,
+  more: DROPOUT_NOTE,
+});
+addShapeCase('dense_activation_softmax_rank3', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), units: R(rng, 2, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.units, ...first }), activation('softmax')],
+  desc: s => `Dense(${s.units}, linear) -> Activation(softmax) (over the last axis)`, w: 3.5, x: 3,
+});
+addShapeCase('dense_activation_hard_sigmoid_dense', {
+  sizes: rng => ({ feat: R(rng, 1, 16), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.units, ...first }), activation('hard_sigmoid'),
+    dense({ name: 'dense_1', units: s.dunits })],
+  desc: s => `Dense(${s.units}, linear) -> Activation(hard_sigmoid) -> Dense(${s.dunits}, linear)`, w: 3.5, x: 3,
+  more: 'tfjs computes hard_sigmoid with the Keras 2 formula clip(0.2x + 0.5, 0, 1) (see "formulas").',
+});
+addShapeCase('dense_elu_dropout_lstm_td_dense', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), u1: R(rng, 1, 16), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.u1, ...first }), activation('elu'), dropout(),
+    lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true }),
+    td(dense({ name: 'dense_1', units: s.dunits, activation: 'sigmoid' }))],
+  desc: s => `Dense(${s.u1}, linear) -> Activation(elu) -> Dropout(0.3) -> LSTM(${s.units}, recurrent_activation=sigmoid, ` +
+    `return_sequences=true) -> TimeDistributed(Dense(${s.dunits}, sigmoid))`,
+  more: DROPOUT_NOTE,
+});
+addShapeCase('dense_dropout_dense_activation_relu', {
+  sizes: rng => ({ feat: R(rng, 1, 16), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.units, activation: 'tanh', ...first }), dropout(),
+    dense({ name: 'dense_1', units: s.dunits }), activation('relu')],
+  desc: s => `Dense(${s.units}, tanh) -> Dropout(0.3) -> Dense(${s.dunits}, linear) -> Activation(relu)`, x: 3,
+  more: DROPOUT_NOTE,
+});
+
+// ---- 12. functional --------------------------------------------------------
+// Functional (tf.model) graphs with several inputs/outputs and shared layers. "inputs" follow the
+// model's input order, "outputs" the model's output order.
+function addFunctional(name, o) {
+  // o: { sizes(rng) -> s (without batch), graph(s) -> {inputs: [{label, dims, tensor}], outputs, labels}, desc(s), w? }
+  const w = o.w ?? 2, x = o.x ?? 1;
+  cases.push({
+    group: 'functional', name,
+    notes: s => `Functional model: ${o.desc(s)}. Batch ${s.batch}. Kernels uniform(-1,1)*${w}/sqrt(fan_in), ` +
+      `bias uniform(-1,1)*0.5, inputs uniform(-1,1)*${x}.` + (o.more ? ' ' + o.more : ''),
+    sizes: rng => ({ batch: R(rng, 1, 5), ...o.sizes(rng) }),
+    build: s => {
+      const g = o.graph(s);
+      return {
+        models: [{ suffix: '', model: tf.model({ name, inputs: g.inputs.map(i => i.tensor), outputs: g.outputs }) }],
+        inputs: g.inputs.map(i => ({ label: i.label, shape: [s.batch, ...i.dims] })),
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: g.labels,
+      };
+    },
+  });
+}
+const fnInput = (label, dims) => ({ label, dims, tensor: tf.input({ name: label, shape: dims }) });
+
+addFunctional('two_inputs_two_lstms', {
+  sizes: rng => ({ t1: R(rng, 1, 12), f1: R(rng, 1, 16), t2: R(rng, 1, 12), f2: R(rng, 1, 16), u1: R(rng, 1, 16),
+    u2: R(rng, 1, 16), d1: R(rng, 1, 16), d2: R(rng, 1, 16) }),
+  graph: s => {
+    const x1 = fnInput('x1', [s.t1, s.f1]), x2 = fnInput('x2', [s.t2, s.f2]);
+    const y1 = dense({ name: 'dense', units: s.d1 }).apply(
+      lstm({ name: 'lstm', units: s.u1, recurrentActivation: 'sigmoid' }).apply(x1.tensor));
+    const y2 = dense({ name: 'dense_1', units: s.d2, activation: 'tanh' }).apply(
+      lstm({ name: 'lstm_1', units: s.u2, recurrentActivation: 'sigmoid', returnSequences: true }).apply(x2.tensor));
+    return { inputs: [x1, x2], outputs: [y1, y2], labels: ['y1', 'y2'] };
+  },
+  desc: s => `inputs x1 [${s.batch},${s.t1},${s.f1}] and x2 [${s.batch},${s.t2},${s.f2}]; ` +
+    `y1 = Dense(${s.d1}, linear)(LSTM(${s.u1}, recurrent_activation=sigmoid)(x1)); ` +
+    `y2 = Dense(${s.d2}, tanh)(LSTM(${s.u2}, recurrent_activation=sigmoid, return_sequences=true)(x2)) (Dense on rank 3); ` +
+    'outputs [y1, y2]',
+});
+addFunctional('shared_dense_two_inputs', {
+  sizes: rng => ({ feat: R(rng, 1, 16), units: R(rng, 1, 16) }),
+  graph: s => {
+    const x1 = fnInput('x1', [s.feat]), x2 = fnInput('x2', [s.feat]);
+    const shared = dense({ name: 'dense', units: s.units, activation: 'relu' });
+    return { inputs: [x1, x2], outputs: [shared.apply(x1.tensor), shared.apply(x2.tensor)], labels: ['y1', 'y2'] };
+  },
+  desc: s => `inputs x1, x2 [${s.batch},${s.feat}]; ONE Dense(${s.units}, relu) layer object called on both ` +
+    '(the config lists two inbound nodes for it: node 0 on x1, node 1 on x2); outputs [dense(x1), dense(x2)]',
+});
+addFunctional('shared_dense_applied_twice', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  graph: s => {
+    const x = fnInput('x', [s.time, s.feat]);
+    const shared = dense({ name: 'dense', units: s.feat, activation: 'tanh' });
+    const once = shared.apply(x.tensor);
+    const twice = shared.apply(once);
+    const head = dense({ name: 'dense_1', units: s.dunits }).apply(twice);
+    return { inputs: [x], outputs: [once, head], labels: ['once', 'head'] };
+  },
+  desc: s => `input x [${s.batch},${s.time},${s.feat}]; ONE Dense(${s.feat}, tanh) layer object applied twice in a row ` +
+    `(node 1 takes node 0's output), then Dense(${s.dunits}, linear); outputs [dense(x), dense_1(dense(dense(x)))]`,
+});
+addFunctional('shared_lstm_two_inputs', {
+  sizes: rng => ({ t1: R(rng, 1, 12), t2: R(rng, 1, 12), feat: R(rng, 1, 16), units: R(rng, 1, 16), dunits: R(rng, 1, 16) }),
+  graph: s => {
+    const x1 = fnInput('x1', [s.t1, s.feat]), x2 = fnInput('x2', [s.t2, s.feat]);
+    const shared = lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid' });
+    const head = dense({ name: 'dense', units: s.dunits });
+    return {
+      inputs: [x1, x2], outputs: [head.apply(shared.apply(x1.tensor)), head.apply(shared.apply(x2.tensor))],
+      labels: ['y1', 'y2'],
+    };
+  },
+  desc: s => `inputs x1 [${s.batch},${s.t1},${s.feat}] and x2 [${s.batch},${s.t2},${s.feat}] (different lengths); ` +
+    `ONE LSTM(${s.units}, recurrent_activation=sigmoid) and ONE Dense(${s.dunits}, linear), each called on both ` +
+    'branches (two inbound nodes each); outputs [dense(lstm(x1)), dense(lstm(x2))]',
+});
+addFunctional('lstm_state_heads', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), units: R(rng, 1, 16), d1: R(rng, 1, 16), d2: R(rng, 1, 16) }),
+  graph: s => {
+    const x = fnInput('x', [s.time, s.feat]);
+    const [, h, c] = lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnState: true }).apply(x.tensor);
+    const yh = dense({ name: 'dense', units: s.d1 }).apply(h);
+    const yc = dense({ name: 'dense_1', units: s.d2, activation: 'sigmoid' }).apply(c);
+    return { inputs: [x], outputs: [yh, yc], labels: ['y_h', 'y_c'] };
+  },
+  desc: s => `input x [${s.batch},${s.time},${s.feat}]; [out, h, c] = LSTM(${s.units}, recurrent_activation=sigmoid, ` +
+    `return_state=true)(x); outputs [Dense(${s.d1}, linear)(h), Dense(${s.d2}, sigmoid)(c)] (tensor indices 1 and 2 of the ` +
+    'LSTM node; out itself is unused)',
+});
+addFunctional('branch_activation_dropout', {
+  sizes: rng => ({ time: R(rng, 1, 12), feat: R(rng, 1, 16), u1: R(rng, 1, 16), d1: R(rng, 1, 16), units: R(rng, 1, 16) }),
+  graph: s => {
+    const x = fnInput('x', [s.time, s.feat]);
+    const trunk = dense({ name: 'dense', units: s.u1 }).apply(x.tensor);
+    const ya = dense({ name: 'dense_1', units: s.d1 }).apply(activation('hard_sigmoid').apply(trunk));
+    const yb = lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid' }).apply(dropout().apply(trunk));
+    return { inputs: [x], outputs: [ya, yb], labels: ['y_a', 'y_b'] };
+  },
+  desc: s => `input x [${s.batch},${s.time},${s.feat}]; t = Dense(${s.u1}, linear)(x); ` +
+    `branch a: Dense(${s.d1}, linear)(Activation(hard_sigmoid)(t)) (Dense on rank 3); ` +
+    `branch b: LSTM(${s.units}, recurrent_activation=sigmoid)(Dropout(0.3)(t)); outputs [a, b]`,
+  w: 3.5, x: 2,
+  more: `${DROPOUT_NOTE} hard_sigmoid is the Keras 2 formula (see "formulas").`,
+});
+
 // ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------
