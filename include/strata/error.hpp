@@ -30,6 +30,14 @@ class value_error : public error {
   using error::error;
 };
 
+/// A file strata cannot read or write: it cannot be opened, is truncated or malformed, or holds
+/// data that does not parse (strata::io: the NPY and CSV readers and writers, the model loader).
+/// The message names the file.
+class io_error : public error {
+ public:
+  using error::error;
+};
+
 namespace detail {
 
 /// Joins the arguments with operator<< into one message.

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_IO_FORMATS_HPP
+#define STRATA_IO_FORMATS_HPP
+
+// The three Keras model formats strata reads. Each turns a file into (config, version, weight
+// reader) and hands them to io::build_model:
+// - Keras 3 `.keras`: a zip of metadata.json, config.json and model.weights.h5, weights under
+//   per-class container keys (layers/lstm/cell/vars/0), not layer names;
+// - legacy `.h5` (Keras 1/2, and Keras 3's legacy writer): model_config attribute, weights bound
+//   by order of the layers that have them, values in weight_names order;
+// - TensorFlow.js Layers `model.json` + binary shards: weights bound by manifest name.
+
+#include <zip.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config.hpp"
+#include "hdf5.hpp"
+
+namespace strata::io {
+
+namespace detail {
+
+inline std::string read_file(const std::string& path, std::size_t limit = std::size_t(1) << 34) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error(concat("strata::load_model: cannot open '", path, "'"));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0 || static_cast<std::uint64_t>(size) > limit) {
+    throw io_error(concat("strata::load_model: cannot read '", path, "' (size ", size, ")"));
+  }
+  in.seekg(0, std::ios::beg);
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (size > 0 && !in.read(bytes.data(), size)) throw io_error(concat("strata::load_model: cannot read '", path, "'"));
+  return bytes;
+}
+
+inline json parse_json(const std::string& text, const std::string& what) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw io_error(concat("strata::load_model: ", what, " is not valid JSON: ", e.what()));
+  }
+}
+
+/// Runs a loader, turning a JSON value of an unexpected type anywhere in a file into an io_error.
+template <class F>
+auto guarded(const std::string& source, F&& load) {
+  try {
+    return load();
+  } catch (const json::exception& e) {
+    throw io_error(concat("strata::load_model(", source, "): malformed JSON content: ", e.what()));
+  }
+}
+
+inline std::string dir_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+/// Reads a Keras 3 weights file: `<path>/<n>` datasets, n = 0, 1, ...
+inline WeightReader keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
+  return [file](const WeightRequest& req) {
+    const std::string who = "strata::load_model(" + file->source() + "), " + req.describe();
+    std::string path = req.keras3_path;
+    // tf.keras 2.12-2.14 wrote the same tree under _layer_checkpoint_dependencies.
+    if (!hdf5::exists(file->id(), path) && path.rfind("layers/", 0) == 0) {
+      const std::string alt = "_layer_checkpoint_dependencies/" + path.substr(7);
+      if (hdf5::exists(file->id(), alt)) path = alt;
+    }
+    if (!hdf5::exists(file->id(), path)) {
+      throw io_error(concat(who, ": the weights file has no group '", req.keras3_path, "'"));
+    }
+    hdf5::Handle group = hdf5::open_group(*file, file->id(), path);
+    const std::size_t stored = hdf5::link_count(group.get());
+    if (stored != req.shapes.size()) {
+      throw shape_error(
+          concat(who, ": needs ", req.shapes.size(), " weight arrays; the file has ", stored, " in '", path, "'"));
+    }
+    std::vector<RawWeight> out;
+    for (std::size_t i = 0; i < req.shapes.size(); ++i) {
+      out.push_back(
+          hdf5::read_dataset(*file, group.get(), std::to_string(i), req.shapes[i], who + ", " + req.variable_names[i]));
+    }
+    return out;
+  };
+}
+
+/// Legacy h5 weights: the layer groups with weights, in layer_names order.
+struct LegacyLayer {
+  std::string name;
+  std::vector<std::string> weight_names;
+};
+
+inline WeightReader legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::string root,
+                                         std::shared_ptr<std::size_t> requests) {
+  hdf5::Handle group = hdf5::open_group(*file, file->id(), root);
+  const auto names = hdf5::chunked_string_list(*file, group.get(), "layer_names");
+  auto layers = std::make_shared<std::vector<LegacyLayer>>();
+  for (const std::string& name : names) {
+    if (!hdf5::exists(group.get(), name)) {
+      throw io_error(concat("strata::load_model(", file->source(), "): layer_names lists '", name,
+                            "' but there is no such group"));
+    }
+    hdf5::Handle g = hdf5::open_group(*file, group.get(), name);
+    auto weight_names = hdf5::chunked_string_list(*file, g.get(), "weight_names");
+    if (!weight_names.empty()) layers->push_back(LegacyLayer{name, std::move(weight_names)});
+  }
+  return [file, root, layers, requests](const WeightRequest& req) {
+    const std::string who = "strata::load_model(" + file->source() + "), " + req.describe();
+    ++*requests;
+    if (req.weighted_index >= layers->size()) {
+      throw io_error(concat(who, ": the file holds weights for ", layers->size(),
+                            " layers, fewer than the model's layers with weights"));
+    }
+    const LegacyLayer& l = (*layers)[req.weighted_index];
+    if (l.weight_names.size() != req.shapes.size()) {
+      throw shape_error(concat(who, ": needs ", req.shapes.size(), " weight arrays; the file's layer '", l.name,
+                               "' has ", l.weight_names.size()));
+    }
+    hdf5::Handle g = hdf5::open_group(*file, file->id(), root == "/" ? l.name : root + "/" + l.name);
+    std::vector<RawWeight> out;
+    for (std::size_t i = 0; i < l.weight_names.size(); ++i) {
+      out.push_back(
+          hdf5::read_dataset(*file, g.get(), l.weight_names[i], req.shapes[i], who + ", " + req.variable_names[i]));
+    }
+    return out;
+  };
+}
+
+inline std::size_t legacy_layer_count(const hdf5::File& file, const std::string& root) {
+  hdf5::Handle group = hdf5::open_group(file, file.id(), root);
+  std::size_t n = 0;
+  for (const std::string& name : hdf5::chunked_string_list(file, group.get(), "layer_names")) {
+    hdf5::Handle g = hdf5::open_group(file, group.get(), name);
+    if (!hdf5::chunked_string_list(file, g.get(), "weight_names").empty()) ++n;
+  }
+  return n;
+}
+
+template <class T>
+Model<T> load_legacy(std::shared_ptr<hdf5::File> file, const json& model_config, const std::string& version,
+                     const std::string& root) {
+  auto requests = std::make_shared<std::size_t>(0);
+  Model<T> model = build_model<T>(model_config, KerasFlavor::from_version(version),
+                                  legacy_weight_reader(file, root, requests), file->source());
+  const std::size_t stored = legacy_layer_count(*file, root);
+  if (stored != *requests) {
+    throw io_error(concat("strata::load_model(", file->source(), "): the file holds weights for ", stored,
+                          " layers; the model has ", *requests, " layers with weights"));
+  }
+  return model;
+}
+
+inline std::string root_string(const hdf5::File& f, const char* name) {
+  return hdf5::has_attribute(f.id(), name) ? hdf5::string_attribute1(f, f.id(), name) : std::string();
+}
+
+/// model.to_json() text or a {class_name, config} object; unwraps {"model_config": ...}.
+inline const json& model_config_of(const json& j, const std::string& who) {
+  if (j.is_object() && j.contains("model_config")) return model_config_of(j.at("model_config"), who);
+  if (!j.is_object() || !j.contains("class_name") || !j.contains("config")) {
+    throw io_error(concat("strata::load_model(", who, "): no model config (an object with class_name and config)"));
+  }
+  return j;
+}
+
+/// A zip archive read from memory.
+class Zip {
+ public:
+  Zip(const std::string& bytes, std::string source) : source_(std::move(source)) {
+    zip_error_t error;
+    zip_error_init(&error);
+    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+    if (src == nullptr) {
+      zip_error_fini(&error);
+      throw io_error(concat("strata::load_model(", source_, "): cannot read the zip archive"));
+    }
+    archive_ = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+    if (archive_ == nullptr) {
+      zip_source_free(src);
+      const std::string msg = zip_error_strerror(&error);
+      zip_error_fini(&error);
+      throw io_error(concat("strata::load_model(", source_, "): not a valid .keras (zip) archive: ", msg));
+    }
+    zip_error_fini(&error);
+  }
+  Zip(const Zip&) = delete;
+  Zip& operator=(const Zip&) = delete;
+  ~Zip() { zip_discard(archive_); }
+
+  bool has(const std::string& name) const { return zip_name_locate(archive_, name.c_str(), 0) >= 0; }
+
+  /// A member's bytes; its declared size is checked against `limit` before allocating.
+  std::string read(const std::string& name, std::uint64_t limit) const {
+    const zip_int64_t index = zip_name_locate(archive_, name.c_str(), 0);
+    if (index < 0) throw io_error(concat("strata::load_model(", source_, "): the archive has no ", name));
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(archive_, static_cast<zip_uint64_t>(index), 0, &st) < 0 || (st.valid & ZIP_STAT_SIZE) == 0) {
+      throw io_error(concat("strata::load_model(", source_, "): cannot stat ", name));
+    }
+    if (st.size > limit) {
+      throw io_error(concat("strata::load_model(", source_, "): ", name, " declares ", st.size, " bytes, over the ",
+                            limit, " limit"));
+    }
+    zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
+    if (file == nullptr) throw io_error(concat("strata::load_model(", source_, "): cannot open ", name));
+    std::string out(static_cast<std::size_t>(st.size), '\0');
+    const zip_int64_t got = out.empty() ? 0 : zip_fread(file, out.data(), out.size());
+    // libzip checks the member's CRC when a read reaches its end: one more read makes it do so.
+    char extra = 0;
+    const zip_int64_t tail = zip_fread(file, &extra, 1);
+    zip_fclose(file);
+    if (got < 0 || static_cast<zip_uint64_t>(got) != st.size || tail != 0) {
+      throw io_error(concat("strata::load_model(", source_, "): ", name, " is truncated or corrupt"));
+    }
+    return out;
+  }
+
+ private:
+  zip_t* archive_ = nullptr;
+  std::string source_;
+};
+
+template <class T>
+Model<T> load_keras3(const std::string& bytes, const std::string& source) {
+  Zip zip(bytes, source);
+  // A member may not claim more than the archive could expand to (deflate tops out near 1032:1).
+  const std::uint64_t limit =
+      std::min<std::uint64_t>(std::uint64_t(bytes.size()) * 1100 + 4096, std::uint64_t(1) << 34);
+  const json metadata = parse_json(zip.read("metadata.json", limit), source + ": metadata.json");
+  std::string version = "3";
+  if (metadata.is_object() && metadata.contains("keras_version") && metadata.at("keras_version").is_string()) {
+    version = metadata.at("keras_version").get<std::string>();
+  }
+  const json config = parse_json(zip.read("config.json", limit), source + ": config.json");
+  if (!zip.has("model.weights.h5")) {
+    throw io_error(concat("strata::load_model(", source, "): the archive has no model.weights.h5",
+                             zip.has("model.weights.npz") ? " (model.weights.npz is not supported)" : ""));
+  }
+  auto image = std::make_shared<std::string>(zip.read("model.weights.h5", limit));
+  auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source + ": model.weights.h5"));
+  return build_model<T>(model_config_of(config, source), KerasFlavor::from_version(version), keras3_weight_reader(file),
+                        source);
+}
+
+// --- TensorFlow.js
+
+inline std::size_t dtype_size(const std::string& dtype) {
+  if (dtype == "float32" || dtype == "int32") return 4;
+  if (dtype == "float16") return 2;
+  if (dtype == "uint8" || dtype == "bool" || dtype == "int8") return 1;
+  if (dtype == "uint16" || dtype == "int16") return 2;
+  return 0;
+}
+
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = (h & 0x8000u) << 16;
+  std::uint32_t exp = (h >> 10) & 0x1fu;
+  std::uint32_t mant = h & 0x3ffu;
+  std::uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400u) == 0) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+inline double read_scalar(const unsigned char* p, const std::string& dtype) {
+  auto u32 = [&] {
+    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+  };
+  auto u16 = [&] { return static_cast<std::uint16_t>(p[0] | p[1] << 8); };
+  if (dtype == "float32") {
+    const std::uint32_t b = u32();
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+  }
+  if (dtype == "int32") return static_cast<std::int32_t>(u32());
+  if (dtype == "float16") return half_to_float(u16());
+  if (dtype == "uint16") return u16();
+  if (dtype == "int16") return static_cast<std::int16_t>(u16());
+  if (dtype == "int8") return static_cast<std::int8_t>(p[0]);
+  return p[0];  // uint8, bool
+}
+
+/// The manifest's weights by name, in order.
+struct TfjsWeights {
+  std::vector<std::pair<std::string, RawWeight>> entries;
+};
+
+/// Decodes the weightsManifest; `shard(path)` returns a shard file's bytes.
+inline TfjsWeights decode_manifest(const json& manifest, const std::function<std::string(const std::string&)>& shard,
+                                   const std::string& who) {
+  if (!manifest.is_array()) throw io_error(who + ": weightsManifest must be a list");
+  TfjsWeights result;
+  for (const json& group : manifest) {
+    const json& paths = member(group, "paths", who);
+    const json& weights = member(group, "weights", who);
+    if (!paths.is_array() || !weights.is_array())
+      throw io_error(who + ": a manifest group needs lists paths and weights");
+    std::string bytes;
+    for (const json& p : paths) {
+      if (!p.is_string()) throw io_error(who + ": shard paths must be strings");
+      const std::string name = p.get<std::string>();
+      if (name.find("..") != std::string::npos || (!name.empty() && name[0] == '/')) {
+        throw io_error(concat(who, ": shard path '", name, "' leaves the model's directory"));
+      }
+      bytes += shard(name);
+    }
+    std::size_t offset = 0;
+    for (const json& w : weights) {
+      const std::string name = string_member(w, "name", who);
+      const std::string dtype = string_member(w, "dtype", who);
+      RawWeight raw;
+      const json& shape = member(w, "shape", who);
+      if (!shape.is_array() || shape.size() > static_cast<std::size_t>(max_rank)) {
+        throw io_error(concat(who, ": weight '", name, "' has a bad shape ", shape.dump().substr(0, 100)));
+      }
+      for (const json& d : shape) {
+        if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (std::uint64_t(1) << 40)) {
+          throw io_error(concat(who, ": weight '", name, "' has a bad dimension ", d.dump().substr(0, 100)));
+        }
+        raw.shape.push_back(static_cast<Index>(d.get<std::uint64_t>()));
+      }
+      const auto count = static_cast<std::uint64_t>(raw.shape.size());  // throws on overflow
+      std::string stored = dtype;
+      double scale = 1, min = 0;
+      bool quantized = false;
+      if (w.contains("quantization") && !w.at("quantization").is_null()) {
+        const json& q = w.at("quantization");
+        stored = string_member(q, "dtype", who);
+        if (stored == "uint8" || stored == "uint16") {
+          quantized = true;
+          const json& s = member(q, "scale", who);
+          const json& m = member(q, "min", who);
+          if (!s.is_number() || !m.is_number()) throw io_error(concat(who, ": weight '", name, "': bad quantization"));
+          scale = s.get<double>();
+          min = m.get<double>();
+        } else if (stored != "float16") {
+          throw value_error(concat(who, ": weight '", name, "': quantization dtype ", stored, " is not supported"));
+        }
+      }
+      if (dtype != "float32" && dtype != "int32") {
+        throw value_error(concat(who, ": weight '", name, "' has dtype ", dtype, ", which strata does not read"));
+      }
+      const std::size_t size = dtype_size(stored);
+      if (size == 0) throw value_error(concat(who, ": weight '", name, "': unknown dtype ", stored));
+      if (count > (bytes.size() - offset) / size) {
+        throw io_error(concat(who, ": weight '", name, "' ", raw.shape.to_string(), " needs ", count * size,
+                              " bytes; the shards hold only ", bytes.size() - offset, " more"));
+      }
+      raw.values.resize(static_cast<std::size_t>(count));
+      const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + offset;
+      for (std::size_t i = 0; i < raw.values.size(); ++i) {
+        const double v = read_scalar(p + i * size, stored);
+        raw.values[i] = quantized ? v * scale + min : v;
+      }
+      offset += static_cast<std::size_t>(count) * size;
+      result.entries.emplace_back(name, std::move(raw));
+    }
+  }
+  return result;
+}
+
+inline WeightReader tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std::string source,
+                                       std::shared_ptr<std::size_t> used) {
+  return [weights, source, used](const WeightRequest& req) {
+    const std::string who = "strata::load_model(" + source + "), " + req.describe();
+    // Saved by tfjs or converted from .h5: "<layer>/<var>"; converted from .keras: the HDF5 path.
+    for (const std::string& prefix : {req.layer_name + "/", req.keras3_path + "/"}) {
+      std::vector<RawWeight> out;
+      for (const auto& [name, raw] : weights->entries) {
+        if (name.rfind(prefix, 0) == 0) out.push_back(raw);
+      }
+      if (!out.empty()) {
+        *used += out.size();
+        return out;
+      }
+    }
+    throw io_error(concat(who, ": the weights manifest has no weights named '", req.layer_name, "/...'"));
+  };
+}
+
+template <class T>
+Model<T> load_tfjs(const json& model_json, const std::function<std::string(const std::string&)>& shard,
+                   const std::string& source) {
+  const std::string who = "strata::load_model(" + source + ")";
+  const json& topology = member(model_json, "modelTopology", who);
+  const json& config = model_config_of(topology, source);
+  std::string version = topology.value("keras_version", "");
+  // Saved by tfjs: tfjs' own formulas. Converted from Keras: the recorded Keras version's.
+  if (version.empty() || version.rfind("tfjs", 0) == 0) version = "tfjs " + version;
+  auto weights = std::make_shared<TfjsWeights>(decode_manifest(member(model_json, "weightsManifest", who), shard, who));
+  auto used = std::make_shared<std::size_t>(0);
+  Model<T> model =
+      build_model<T>(config, KerasFlavor::from_version(version), tfjs_weight_reader(weights, source, used), source);
+  if (*used != weights->entries.size()) {
+    throw io_error(concat(who, ": the manifest holds ", weights->entries.size(), " weights; the model uses ", *used));
+  }
+  return model;
+}
+
+enum class Format { keras, hdf5, tfjs, json_config, unknown };
+
+inline Format detect(const std::string& head) {
+  static const char hdf5_magic[] = "\x89HDF\r\n\x1a\n";
+  if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) return Format::keras;
+  // HDF5's superblock sits at 0, 512, 1024, 2048, ... (after an optional user block).
+  for (std::size_t at = 0; at + 8 <= head.size(); at = at == 0 ? 512 : at * 2) {
+    if (head.compare(at, 8, hdf5_magic, 8) == 0) return Format::hdf5;
+  }
+  for (char c : head) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return c == '{' ? Format::tfjs : Format::unknown;
+  }
+  return Format::unknown;
+}
+
+template <class T>
+Model<T> load_h5(std::shared_ptr<hdf5::File> file) {
+  const std::string version = root_string(*file, "keras_version");
+  if (!hdf5::has_attribute(file->id(), "model_config")) {
+    throw io_error(concat("strata::load_model(", file->source(),
+                          "): the HDF5 file has no model_config: a weights-only file (save_weights) needs its JSON "
+                          "config too, load_model(config_json, weights_h5)"));
+  }
+  const json config =
+      parse_json(hdf5::string_attribute1(*file, file->id(), "model_config"), file->source() + ": model_config");
+  const std::string root = hdf5::exists(file->id(), "model_weights") ? "model_weights" : "/";
+  return load_legacy<T>(file, model_config_of(config, file->source()), version, root);
+}
+
+}  // namespace detail
+
+/// Loads a Keras model for inference, telling the format by content: a Keras 3 `.keras` archive,
+/// a legacy (Keras 1/2, or Keras 3 `save("m.h5")`) full-model `.h5`, or a TensorFlow.js Layers
+/// `model.json` (its weight shards are read from the same directory). The file's Keras version
+/// decides version-dependent behaviour (hard_sigmoid). Throws io_error for an unreadable or
+/// malformed file, value_error for an unsupported layer or option (naming the layer and class),
+/// shape_error for weights of the wrong shape.
+template <class T = float>
+Model<T> load_model(const std::string& path) {
+  std::string head;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error(detail::concat("strata::load_model: cannot open '", path, "'"));
+    head.resize(4096);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  return detail::guarded(path, [&]() -> Model<T> {
+    switch (detail::detect(head)) {
+      case detail::Format::keras:
+        return detail::load_keras3<T>(detail::read_file(path), path);
+      case detail::Format::hdf5:
+        return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)));
+      case detail::Format::tfjs: {
+        const json j = detail::parse_json(detail::read_file(path, std::size_t(1) << 30), path);
+        if (!j.is_object() || !j.contains("weightsManifest")) {
+          throw io_error(detail::concat("strata::load_model(", path,
+                                        "): a JSON file without weightsManifest is a model config without weights; "
+                                        "use load_model(config_json, weights_h5)"));
+        }
+        const std::string dir = detail::dir_of(path);
+        return detail::load_tfjs<T>(
+            j, [&](const std::string& shard) { return detail::read_file(dir + shard); }, path);
+      }
+      default:
+        throw io_error(detail::concat("strata::load_model(", path,
+                                      "): not a Keras model file (neither a .keras zip, an HDF5 file nor a TF.js "
+                                      "model.json)"));
+    }
+  });
+}
+
+/// Loads a model saved as a JSON config (Keras `model.to_json()`) plus a weights-only `.h5`
+/// (`model.save_weights("w.h5")` in Keras 2; Keras 3's `.weights.h5` uses the .keras layout and is
+/// read as such).
+template <class T = float>
+Model<T> load_model(const std::string& config_json_path, const std::string& weights_path) {
+  return detail::guarded(config_json_path, [&]() -> Model<T> {
+    const json config = detail::parse_json(detail::read_file(config_json_path, std::size_t(1) << 30), config_json_path);
+    auto file = std::make_shared<hdf5::File>(hdf5::File::open(weights_path));
+    std::string version = config.is_object() ? config.value("keras_version", "") : "";
+    if (version.empty()) version = detail::root_string(*file, "keras_version");
+    if (hdf5::has_attribute(file->id(), "layer_names") || hdf5::exists(file->id(), "model_weights")) {
+      const std::string root = hdf5::exists(file->id(), "model_weights") ? "model_weights" : "/";
+      return detail::load_legacy<T>(file, detail::model_config_of(config, config_json_path), version, root);
+    }
+    if (version.empty()) version = "3";
+    return build_model<T>(detail::model_config_of(config, config_json_path), KerasFlavor::from_version(version),
+                          detail::keras3_weight_reader(file), weights_path);
+  });
+}
+
+/// Loads a model from bytes in memory: a .keras archive or an HDF5 full-model file (for tests,
+/// fuzzing, and models embedded in a program).
+template <class T = float>
+Model<T> load_model_from_memory(const std::string& bytes, const std::string& source = "<memory>") {
+  return detail::guarded(source, [&]() -> Model<T> {
+    switch (detail::detect(bytes.substr(0, 4096))) {
+      case detail::Format::keras:
+        return detail::load_keras3<T>(bytes, source);
+      case detail::Format::hdf5: {
+        auto image = std::make_shared<std::string>(bytes);
+        auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source));
+        return detail::load_h5<T>(file);
+      }
+      default:
+        throw io_error(detail::concat("strata::load_model(", source, "): not a .keras archive or an HDF5 file"));
+    }
+  });
+}
+
+/// Loads a TF.js Layers model from its model.json text and shard bytes by path (for tests and
+/// fuzzing).
+template <class T = float>
+Model<T> load_tfjs_from_memory(const std::string& model_json, const std::map<std::string, std::string>& shards,
+                               const std::string& source = "<memory>") {
+  return detail::guarded(source, [&]() -> Model<T> {
+    const json j = detail::parse_json(model_json, source);
+    return detail::load_tfjs<T>(
+        j,
+        [&](const std::string& name) {
+          auto it = shards.find(name);
+          if (it == shards.end())
+            throw io_error(detail::concat("strata::load_model(", source, "): no shard '", name, "'"));
+          return it->second;
+        },
+        source);
+  });
+}
+
+}  // namespace strata::io
+
+namespace strata {
+using io::load_model;
+}  // namespace strata
+
+#endif  // STRATA_IO_FORMATS_HPP

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_IO_HDF5_HPP
+#define STRATA_IO_HDF5_HPP
+
+// A thin RAII layer over the HDF5 C library for reading Keras weight files: open from a path or
+// from memory, walk groups, read string attributes and float datasets. Every failure is an
+// io_error naming the file and the object.
+
+#include <hdf5.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../error.hpp"
+#include "config.hpp"
+
+namespace strata::io::hdf5 {
+
+using strata::detail::concat;
+
+/// An HDF5 identifier closed by the matching H5*close.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), close_(o.close_) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, H5I_INVALID_HID);
+      close_ = o.close_;
+    }
+    return *this;
+  }
+  ~Handle() { reset(); }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  void reset() {
+    if (id_ >= 0 && close_ != nullptr) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  hid_t id_ = H5I_INVALID_HID;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+/// HDF5 prints its error stack to stderr by default; strata reports errors as exceptions instead.
+inline void silence_errors() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+/// An open HDF5 file (read only) and the name used in messages.
+class File {
+ public:
+  /// Opens `path`.
+  static File open(const std::string& path) {
+    silence_errors();
+    File f;
+    f.source_ = path;
+    f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!f.file_.valid()) throw io_error(concat("strata: cannot open '", path, "' as an HDF5 file"));
+    return f;
+  }
+  /// Opens an HDF5 file held in memory (a .keras archive's model.weights.h5); `source` names it.
+  static File open_image(const std::string& bytes, const std::string& source) {
+    silence_errors();
+    File f;
+    f.source_ = source;
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
+        H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()) < 0) {
+      throw io_error(concat("strata: cannot set up reading ", source, " from memory"));
+    }
+    // The name only identifies the image; nothing is read from or written to disk.
+    f.file_ = Handle(H5Fopen("strata-in-memory.h5", H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+    if (!f.file_.valid()) throw io_error(concat("strata: ", source, " is not a readable HDF5 file"));
+    return f;
+  }
+
+  hid_t id() const { return file_.get(); }
+  const std::string& source() const { return source_; }
+
+ private:
+  Handle file_;
+  std::string source_;
+};
+
+/// Whether `path` (relative to loc, '/'-separated) names an existing object; checks each
+/// component, since H5Lexists fails on a missing intermediate group.
+inline bool exists(hid_t loc, const std::string& path) {
+  std::string prefix;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = path.find('/', start);
+    const std::string part = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (part.empty()) return false;
+    prefix += (prefix.empty() ? "" : "/") + part;
+    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (H5Oexists_by_name(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return !prefix.empty();
+}
+
+inline Handle open_group(const File& f, hid_t loc, const std::string& path) {
+  if (path == "/") return Handle(H5Gopen2(loc, "/", H5P_DEFAULT), H5Gclose);
+  if (!exists(loc, path)) throw io_error(concat("strata: ", f.source(), " has no group '", path, "'"));
+  Handle g(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) throw io_error(concat("strata: ", f.source(), ": '", path, "' is not a group"));
+  return g;
+}
+
+inline bool has_attribute(hid_t loc, const std::string& name) { return H5Aexists(loc, name.c_str()) > 0; }
+
+/// A string attribute's values (fixed- or variable-length strings, scalar or 1-D), or the bytes
+/// of a uint8/int8 array; Keras writes both byte strings and str.
+inline std::vector<std::string> string_attribute(const File& f, hid_t loc, const std::string& name) {
+  const std::string who = concat("strata: ", f.source(), ": attribute '", name, "'");
+  Handle attr(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) throw io_error(who + " is missing");
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (!type.valid() || !space.valid()) throw io_error(who + " cannot be read");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > 1) throw io_error(concat(who, " must be a scalar or a list; it has rank ", rank));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0 || n > (1 << 24)) throw io_error(concat(who, " has an absurd element count ", n));
+  const auto count = static_cast<std::size_t>(n);
+  std::vector<std::string> result;
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    // h5py writes an empty name list (a layer without weights) as an empty float array.
+    if (count == 0) return result;
+    throw io_error(who + " is not a string");
+  }
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    std::vector<char*> ptrs(count, nullptr);
+    if (H5Aread(attr.get(), mem.get(), ptrs.data()) < 0) throw io_error(who + " cannot be read");
+    for (char* p : ptrs) result.emplace_back(p == nullptr ? "" : p);
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    return result;
+  }
+  const std::size_t size = H5Tget_size(type.get());
+  if (size == 0 || size > (1u << 24) || (count != 0 && size > (std::size_t(1) << 28) / count)) {
+    throw io_error(concat(who, " has an absurd size"));
+  }
+  std::vector<char> buf(size * count + 1, '\0');
+  if (H5Aread(attr.get(), type.get(), buf.data()) < 0) throw io_error(who + " cannot be read");
+  for (std::size_t i = 0; i < count; ++i) {
+    const char* p = buf.data() + i * size;
+    result.emplace_back(p, strnlen(p, size));
+  }
+  return result;
+}
+
+inline std::string string_attribute1(const File& f, hid_t loc, const std::string& name) {
+  auto v = string_attribute(f, loc, name);
+  if (v.size() != 1) throw io_error(concat("strata: ", f.source(), ": attribute '", name, "' must hold one string"));
+  return v[0];
+}
+
+/// Keras splits long name lists into name0, name1, ... attributes (over 64 KB).
+inline std::vector<std::string> chunked_string_list(const File& f, hid_t loc, const std::string& name) {
+  if (has_attribute(loc, name)) return string_attribute(f, loc, name);
+  std::vector<std::string> all;
+  for (int k = 0; has_attribute(loc, name + std::to_string(k)); ++k) {
+    auto part = string_attribute(f, loc, name + std::to_string(k));
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+/// Reads a float (or integer) dataset as doubles; its shape must equal `expected` (checked
+/// before anything is read, so a declared absurd size cannot allocate).
+inline RawWeight read_dataset(const File& f, hid_t loc, const std::string& path, const Shape& expected,
+                              const std::string& who) {
+  if (!exists(loc, path)) throw io_error(concat(who, ": ", f.source(), " has no dataset '", path, "'"));
+  Handle ds(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) throw io_error(concat(who, ": '", path, "' in ", f.source(), " is not a dataset"));
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  if (!space.valid() || !type.valid()) throw io_error(concat(who, ": cannot read dataset '", path, "'"));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > max_rank) throw io_error(concat(who, ": dataset '", path, "' has rank ", rank));
+  hsize_t dims[H5S_MAX_RANK] = {};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  RawWeight w;
+  for (int i = 0; i < rank; ++i) {
+    if (dims[i] > (hsize_t(1) << 40)) throw io_error(concat(who, ": dataset '", path, "' declares an absurd size"));
+    w.shape.push_back(static_cast<Index>(dims[i]));
+  }
+  if (w.shape != expected) {
+    throw shape_error(concat(who, ": weight '", path, "' must have shape ", expected.to_string(), "; the file has ",
+                             w.shape.to_string()));
+  }
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+    throw io_error(concat(who, ": weight '", path, "' is not numeric"));
+  }
+  if (has_attribute(ds.get(), "dtype")) {
+    const auto dtype = string_attribute(f, ds.get(), "dtype");
+    if (!dtype.empty() && dtype[0] != "float32" && dtype[0] != "float64" && dtype[0] != "float16") {
+      throw value_error(concat(who, ": weight '", path, "' has dtype ", dtype[0], ", which strata does not read"));
+    }
+  }
+  w.values.resize(static_cast<std::size_t>(expected.size()));
+  if (!w.values.empty() && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.values.data()) < 0) {
+    throw io_error(concat(who, ": cannot read weight '", path, "' from ", f.source()));
+  }
+  return w;
+}
+
+/// The number of links in a group.
+inline std::size_t link_count(hid_t group) {
+  H5G_info_t info{};
+  if (H5Gget_info(group, &info) < 0) return 0;
+  return static_cast<std::size_t>(info.nlinks);
+}
+
+}  // namespace strata::io::hdf5
+
+#endif  // STRATA_IO_HDF5_HPP

@@ -1,0 +1,1431 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write Keras model files (.keras, legacy .h5, weights-only .h5 + JSON) for strata::load_model.
+
+No Keras or TensorFlow is needed (or used): this script writes the files itself, following the
+layouts that Keras writes, rule by rule (see README.md next to it for the rules and the Keras source
+each one follows). The models, layer names, options and weights come from the TF.js reference
+fixtures in tests/reference/fixtures, so the expected outputs stored there stay valid for the files
+written here (except the one .keras hard_sigmoid case marked "differs", see README.md).
+
+Usage:
+    python3 tools/keras-files/make_fixtures.py [--out DIR] [--verify-determinism]
+
+The output directory (default tests/io/fixtures) gets index.json plus keras/, h5/ and h5_weights/,
+and bad/: broken files, each a valid file with one thing changed, that strata::load_model must
+reject with a given error (index.json "bad"). Only files this script owns are removed before
+writing. Every written file is reopened with h5py/zipfile and its weights are compared bit for bit
+with the reference fixture; each broken file's HDF5 objects or JSON config are compared with its
+valid base's, which they must differ from in the one intended place only.
+"""
+
+import argparse
+import copy
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:  # e.g. a pyenv python3 first on PATH: retry with Debian's python3 once
+    _SYSTEM_PYTHON = "/usr/bin/python3"
+    if (
+        os.path.exists(_SYSTEM_PYTHON)
+        and os.path.realpath(sys.executable) != os.path.realpath(_SYSTEM_PYTHON)
+        and not os.environ.get("STRATA_KERAS_FILES_REEXEC")
+    ):
+        os.environ["STRATA_KERAS_FILES_REEXEC"] = "1"
+        os.execv(_SYSTEM_PYTHON, [_SYSTEM_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+    raise SystemExit("make_fixtures.py needs numpy and h5py (Debian: python3-numpy python3-h5py)")
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+REFERENCE_DIR = REPO / "tests" / "reference" / "fixtures"
+DEFAULT_OUT = REPO / "tests" / "io" / "fixtures"
+GENERATOR = "tools/keras-files/make_fixtures.py"
+
+# What the files claim to have been written by.
+KERAS3_VERSION = "3.6.0"
+KERAS3_DATE_SAVED = "2024-10-07@12:00:00"  # metadata.json date_saved (fixed: deterministic output)
+ZIP_DATE_TIME = (2024, 10, 7, 12, 0, 0)  # zip member timestamps (fixed)
+TF_KERAS_VERSION = "2.15.0"  # tf.keras 2.15 (tf_keras), TensorFlow backend
+OLD_KERAS_VERSION = "2.2.4"  # standalone Keras 2.2.4, Theano backend: names without ':0'
+OLD_KERAS_BACKEND = "theano"
+
+FORMATS = ("keras", "h5", "h5_weights")
+OWNED_SUFFIXES = {"keras": (".keras", ".json"), "h5": (".h5",), "h5_weights": (".h5", ".json"),
+                  "bad": (".keras", ".h5", ".json")}
+
+# ---------------------------------------------------------------------------------------------
+# Case selection. Each entry: (source "<group>/<case>", options). Options:
+#   functional: rebuild the TF.js Sequential as a Functional model (same layers, names, weights)
+#   expect:     "match" (default) or "differs"
+#   old:        (h5 only) write the Keras 2.2.4 / Theano spelling (weight names without ':0')
+# ---------------------------------------------------------------------------------------------
+KERAS_CASES = [
+    ("dense/dense_linear_rank2_bias", {}),
+    ("dense/dense_tanh_rank3_nobias", {}),
+    ("dense/dense_linear_rank4_bias", {}),
+    ("time_distributed_dense/td_dense_rank3_linear_bias", {}),
+    ("time_distributed_dense/td_dense_rank4_softmax_bias", {}),
+    ("lstm_stacked/stacked2_last", {}),
+    ("lstm_td_dense/lstm_backwards_td_dense_relu", {}),
+    ("td_lstm/td_lstm_seq", {}),
+    ("seed_model/seed_lstm5_td_dense", {}),
+    ("seed_model/seed_lstm5_dense", {"functional": True}),
+    ("lstm_initial_state/init_state_state_seq_rec_sigmoid", {}),
+    ("lstm_stateful/stateful_seq_rec_sigmoid", {}),
+    ("dense/dense_hard_sigmoid_rank3_bias", {"expect": "differs"}),
+]
+
+H5_CASES = [
+    ("dense/dense_linear_rank2_nobias", {}),
+    ("dense/dense_linear_rank3_bias", {}),
+    ("dense/dense_sigmoid_rank4_nobias", {}),
+    ("time_distributed_dense/td_dense_rank4_tanh_nobias", {}),
+    ("lstm_stacked/stacked2_seq", {}),
+    ("lstm_td_dense/lstm_td_dense_linear", {"functional": True}),
+    ("td_lstm/td_lstm_last_backwards", {}),
+    ("seed_model/seed_lstm5_td_dense", {}),
+    ("seed_model/seed_lstm5_dense", {}),
+    ("lstm/lstm_backwards_state_seq_rec_sigmoid", {}),
+    ("lstm_initial_state/init_state_last_rec_hard_sigmoid", {}),
+    ("lstm_stateful/stateful_seq_rec_hard_sigmoid", {}),
+    ("lstm_stacked/stacked2_mixed_rec_hard_sigmoid", {"old": True}),
+    ("time_distributed_dense/td_dense_rank3_hard_sigmoid_bias", {"old": True}),
+    ("lstm_initial_state/init_state_seq_rec_sigmoid", {"old": True}),
+]
+
+H5_WEIGHTS_CASES = [
+    ("dense/dense_softmax_rank2_nobias", {}),
+    ("dense/dense_softsign_rank3_bias", {}),
+    ("dense/dense_linear_rank4_bias", {}),
+    ("dense_td_pair/pair_rank3_tanh_td", {}),
+    ("dense_td_pair/pair_rank4_linear_td", {}),
+    ("lstm_stacked/stacked3_seq_mixed", {"functional": True}),
+    ("td_lstm/td_lstm_last", {}),
+    ("seed_model/seed_lstm5_td_dense", {}),
+    ("seed_model/seed_lstm5_dense", {}),
+    ("lstm/lstm_state_last_rec_sigmoid", {}),
+    ("lstm_initial_state/init_state_backwards_seq_rec_sigmoid", {}),
+    ("lstm_stateful/stateful_last_rec_sigmoid", {}),
+]
+
+
+class FixtureError(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise FixtureError(msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# A neutral model read from a TF.js reference fixture
+# ---------------------------------------------------------------------------------------------
+class Layer:
+    """One layer: class name, options, weights (get_weights() order) and, for Functional models,
+    the inbound tensors [(layer_name, node_index, tensor_index), ...]."""
+
+    def __init__(self, name, cls):
+        self.name = name
+        self.cls = cls  # "InputLayer" | "Dense" | "LSTM" | "TimeDistributed"
+        self.opts = {}
+        self.inner = None  # the wrapped layer of a TimeDistributed
+        self.weights = []  # [(short_name, float32 ndarray)]
+        self.inbound = []
+        self.batch_shape = None  # InputLayer batch shape, or the first Sequential layer's
+        self.in_shapes = None  # shapes of the inbound tensors (filled by infer_shapes)
+        self.out_shapes = None
+
+
+class Model:
+    def __init__(self, kind, name):
+        self.kind = kind  # "Sequential" | "Functional"
+        self.name = name
+        self.layers = []  # Functional: includes the InputLayers; Sequential: never
+        self.outputs = []  # Functional: [(layer_name, 0, tensor_index)]
+
+    def layer(self, name):
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise FixtureError(f"no layer {name!r} in {self.name}")
+
+    def input_layers(self):
+        return [layer for layer in self.layers if layer.cls == "InputLayer"]
+
+    def weight_layers(self):
+        return [layer for layer in self.layers if layer.cls != "InputLayer"]
+
+
+def _shape(s):
+    return [None if d is None else int(d) for d in s]
+
+
+def _opts_from_tfjs(cls, cfg):
+    if cls == "Dense":
+        return {"units": int(cfg["units"]), "activation": cfg["activation"], "use_bias": bool(cfg["use_bias"])}
+    if cls == "LSTM":
+        for key in ("dropout", "recurrent_dropout"):
+            check(not cfg.get(key), f"LSTM {cfg['name']}: {key} != 0 is not supported here")
+        check(not cfg.get("unroll"), f"LSTM {cfg['name']}: unroll is not supported here")
+        return {
+            "units": int(cfg["units"]),
+            "activation": cfg["activation"],
+            "recurrent_activation": cfg["recurrent_activation"],
+            "use_bias": bool(cfg["use_bias"]),
+            "return_sequences": bool(cfg["return_sequences"]),
+            "return_state": bool(cfg["return_state"]),
+            "go_backwards": bool(cfg["go_backwards"]),
+            "stateful": bool(cfg["stateful"]),
+        }
+    raise FixtureError(f"unsupported layer class {cls}")
+
+
+def _layer_from_tfjs(entry):
+    cls = entry["class_name"]
+    cfg = entry["config"]
+    if cls == "TimeDistributed":
+        layer = Layer(cfg["name"], cls)
+        inner_entry = cfg["layer"]
+        layer.inner = Layer(inner_entry["config"]["name"], inner_entry["class_name"])
+        layer.inner.opts = _opts_from_tfjs(inner_entry["class_name"], inner_entry["config"])
+    elif cls == "InputLayer":
+        layer = Layer(cfg["name"], cls)
+        layer.batch_shape = _shape(cfg["batch_input_shape"])
+    else:
+        layer = Layer(cfg["name"], cls)
+        layer.opts = _opts_from_tfjs(cls, cfg)
+    if cls != "InputLayer" and "batch_input_shape" in cfg:
+        layer.batch_shape = _shape(cfg["batch_input_shape"])
+    return layer
+
+
+WEIGHT_ORDER = {"Dense": ["kernel", "bias"], "LSTM": ["kernel", "recurrent_kernel", "bias"]}
+
+
+def _float32_array(w):
+    # The reference JSON holds float32 values in their shortest decimal form (Math.fround'ed in the
+    # generator), so rounding the parsed double to float32 gives back the exact tfjs weight.
+    data = np.asarray(w["data"], dtype=np.float64)
+    arr = data.astype(np.float32)
+    check(np.allclose(arr, data, rtol=1e-7, atol=0), f"weight {w['name']} is not a float32 value")
+    check(arr.size == int(np.prod(w["shape"])), f"weight {w['name']}: size does not match its shape")
+    return arr.reshape(w["shape"])
+
+
+def load_source(source):
+    """Reads tests/reference/fixtures/<source>.json into (Model, fixture dict)."""
+    path = REFERENCE_DIR / f"{source}.json"
+    fixture = json.loads(path.read_text())
+    mc = fixture["model_config"]
+    cfg = mc["config"]
+    model = Model("Sequential" if mc["class_name"] == "Sequential" else "Functional", cfg["name"])
+    for entry in cfg["layers"]:
+        layer = _layer_from_tfjs(entry)
+        if model.kind == "Functional":
+            nodes = entry.get("inbound_nodes", [])
+            check(len(nodes) <= 1, f"{source}: shared layers are not supported")
+            if nodes:
+                layer.inbound = [(t[0], int(t[1]), int(t[2])) for t in nodes[0]]
+                check(all(t[3] == {} for t in nodes[0]), f"{source}: call kwargs are not supported")
+        model.layers.append(layer)
+    if model.kind == "Functional":
+        check([[n, i, t] for n, i, t in ((x.name, 0, 0) for x in model.input_layers())] == cfg["input_layers"],
+              f"{source}: input_layers must list the InputLayers in layer order")
+        model.outputs = [(o[0], int(o[1]), int(o[2])) for o in cfg["output_layers"]]
+    else:
+        check(model.layers[0].batch_shape is not None, f"{source}: first layer has no batch_input_shape")
+
+    by_name = {entry["name"]: entry for entry in fixture["layers"]}
+    for layer in model.weight_layers():
+        entry = by_name[layer.name]
+        check(entry["class_name"] == layer.cls, f"{source}: class mismatch for {layer.name}")
+        core = layer.inner if layer.cls == "TimeDistributed" else layer
+        expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
+        got = [w["name"].split("/")[-1] for w in entry["weights"]]
+        check(got == expected, f"{source}: {layer.name} weights {got}, expected {expected}")
+        layer.weights = [(n, _float32_array(w)) for n, w in zip(expected, entry["weights"])]
+    infer_shapes(model)
+    return model, fixture
+
+
+def to_functional(model, input_name):
+    """The same Sequential stack as a Functional model: an InputLayer, then each layer called on the
+    previous output. Names, options and weights are unchanged."""
+    check(model.kind == "Sequential", "to_functional needs a Sequential model")
+    fn = Model("Functional", model.name)
+    first = copy.deepcopy(model.layers[0])
+    inp = Layer(input_name, "InputLayer")
+    inp.batch_shape = first.batch_shape
+    fn.layers.append(inp)
+    prev = input_name
+    for layer in model.layers:
+        layer = copy.deepcopy(layer)
+        layer.batch_shape = None
+        layer.inbound = [(prev, 0, 0)]
+        fn.layers.append(layer)
+        prev = layer.name
+    fn.outputs = [(prev, 0, 0)]
+    infer_shapes(fn)
+    return fn
+
+
+def _out_shapes(layer, in_shapes):
+    if layer.cls == "Dense":
+        s = in_shapes[0]
+        return [s[:-1] + [layer.opts["units"]]]
+    if layer.cls == "LSTM":
+        s = in_shapes[0]
+        check(len(s) == 3, f"LSTM {layer.name} needs a rank-3 input, got {s}")
+        u = layer.opts["units"]
+        out = [s[0], s[1], u] if layer.opts["return_sequences"] else [s[0], u]
+        return [out, [s[0], u], [s[0], u]] if layer.opts["return_state"] else [out]
+    if layer.cls == "TimeDistributed":
+        s = in_shapes[0]
+        check(len(s) >= 3, f"TimeDistributed {layer.name} needs rank >= 3, got {s}")
+        child = [s[0]] + s[2:]
+        inner_out = _out_shapes(layer.inner, [child])
+        check(len(inner_out) == 1, "TimeDistributed over a multi-output layer is not supported")
+        layer.inner.in_shapes = [child]
+        layer.inner.out_shapes = inner_out
+        c = inner_out[0]
+        return [[c[0], s[1]] + c[1:]]
+    raise FixtureError(f"no shape rule for {layer.cls}")
+
+
+def infer_shapes(model):
+    if model.kind == "Sequential":
+        shape = model.layers[0].batch_shape
+        for layer in model.layers:
+            layer.in_shapes = [shape]
+            layer.out_shapes = _out_shapes(layer, layer.in_shapes)
+            check(len(layer.out_shapes) == 1, f"{layer.name}: multi-output layer inside a Sequential")
+            shape = layer.out_shapes[0]
+        return
+    shapes = {}
+    for layer in model.layers:
+        if layer.cls == "InputLayer":
+            layer.out_shapes = [layer.batch_shape]
+        else:
+            layer.in_shapes = [shapes[(n, i)][t] for n, i, t in layer.inbound]
+            layer.out_shapes = _out_shapes(layer, layer.in_shapes)
+        shapes[(layer.name, 0)] = layer.out_shapes
+
+
+def has_hard_sigmoid(model):
+    for layer in model.weight_layers():
+        core = layer.inner if layer.cls == "TimeDistributed" else layer
+        if "hard_sigmoid" in (core.opts.get("activation"), core.opts.get("recurrent_activation")):
+            return True
+    return False
+
+
+def describe(model):
+    def one(layer):
+        if layer.cls == "TimeDistributed":
+            return f"TimeDistributed({one(layer.inner)})"
+        o = layer.opts
+        bits = [str(o["units"]), o["activation"]]
+        if layer.cls == "LSTM":
+            bits.append("rec=" + o["recurrent_activation"])
+            for flag in ("return_sequences", "return_state", "go_backwards", "stateful"):
+                if o[flag]:
+                    bits.append(flag)
+        if not o["use_bias"]:
+            bits.append("no bias")
+        return f"{layer.cls}({', '.join(bits)})"
+
+    layers = [one(layer) for layer in model.weight_layers()]
+    inputs = (
+        [f"{x.name}{x.batch_shape}" for x in model.input_layers()]
+        if model.kind == "Functional"
+        else [str(model.layers[0].batch_shape)]
+    )
+    text = f"{model.kind} " + " -> ".join(layers) + " on " + ", ".join(inputs)
+    return text.replace("None", "null")
+
+
+# ---------------------------------------------------------------------------------------------
+# HDF5 helpers: no object timestamps, explicit groups (also the intermediate ones)
+# ---------------------------------------------------------------------------------------------
+def _gcpl():
+    plist = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    plist.set_obj_track_times(False)
+    return plist
+
+
+def h5_group(parent, path):
+    group = parent
+    for part in [p for p in path.split("/") if p]:
+        if part in group:
+            group = group[part]
+        else:
+            group = h5py.Group(h5py.h5g.create(group.id, part.encode("utf8"), gcpl=_gcpl()))
+    return group
+
+
+def h5_dataset(parent, path, value):
+    head, _, leaf = path.rpartition("/")
+    group = h5_group(parent, head) if head else parent
+    return group.create_dataset(leaf, data=value, track_times=False)
+
+
+def h5_bytes_list_attr(group, name, items, fixed_length=False):
+    """Keras' save_attributes_to_hdf5_group with one chunk: `group.attrs[name] = data`, data a list
+    of byte strings. h5py 3 (tf.keras 2.15) stores such a list as variable-length ASCII strings;
+    h5py 2 (the Keras 2.2.4 era) let numpy turn it into a fixed-length |S array. An empty list
+    becomes an empty float64 array either way (np.asarray([]))."""
+    items = list(items)
+    if fixed_length and items:
+        group.attrs[name] = np.asarray(items)  # dtype |S<longest>
+    else:
+        group.attrs[name] = items
+
+
+def h5_attr_kind(obj, name):
+    """("vlen" | "fixed" | "other", character set) of an attribute's HDF5 datatype."""
+    tid = obj.attrs.get_id(name).get_type()
+    if not isinstance(tid, h5py.h5t.TypeStringID):
+        return ("other", None)
+    cset = "utf8" if tid.get_cset() == h5py.h5t.CSET_UTF8 else "ascii"
+    return ("vlen" if tid.is_variable_str() else "fixed", cset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 3 (.keras)
+# ---------------------------------------------------------------------------------------------
+def k3_dtype_policy():
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+
+
+def k3_initializer(class_name):
+    return {"module": "keras.initializers", "class_name": class_name, "config": {}, "registered_name": None}
+
+
+K3_ACTIVATIONS = {"swish": "silu"}  # Keras 3 serializes swish as "silu"; the rest keep their name
+
+
+def k3_activation(name):
+    check(name != "gelu_new", "gelu_new has no Keras 3 name")
+    return K3_ACTIVATIONS.get(name, name)
+
+
+def k3_layer_config(layer):
+    cfg = {"name": layer.name, "trainable": True, "dtype": k3_dtype_policy()}
+    o = layer.opts
+    if layer.cls == "Dense":
+        cfg.update({
+            "units": o["units"],
+            "activation": k3_activation(o["activation"]),
+            "use_bias": o["use_bias"],
+            "kernel_initializer": k3_initializer("Zeros"),
+            "bias_initializer": k3_initializer("Zeros"),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        })
+    elif layer.cls == "LSTM":
+        cfg.update({
+            "return_sequences": o["return_sequences"],
+            "return_state": o["return_state"],
+            "go_backwards": o["go_backwards"],
+            "stateful": o["stateful"],
+            "unroll": False,
+            "zero_output_for_mask": False,
+            "units": o["units"],
+            "activation": k3_activation(o["activation"]),
+            "recurrent_activation": k3_activation(o["recurrent_activation"]),
+            "use_bias": o["use_bias"],
+            "kernel_initializer": k3_initializer("Zeros"),
+            "recurrent_initializer": k3_initializer("Zeros"),
+            "bias_initializer": k3_initializer("Zeros"),
+            "unit_forget_bias": True,
+            "kernel_regularizer": None,
+            "recurrent_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "recurrent_constraint": None,
+            "bias_constraint": None,
+            "dropout": 0.0,
+            "recurrent_dropout": 0.0,
+            "seed": None,
+        })
+    elif layer.cls == "TimeDistributed":
+        cfg["layer"] = k3_serialize_layer(layer.inner)
+    else:
+        raise FixtureError(f"k3: unsupported {layer.cls}")
+    return cfg
+
+
+def k3_build_config(layer):
+    # Layer.get_build_config(): the bound arguments of build(). RNN.build(sequences_shape,
+    # initial_state_shape=None) called with an initial_state records two shapes -> "shapes_dict".
+    if layer.cls == "LSTM" and len(layer.in_shapes) == 3:
+        return {"shapes_dict": {"sequences_shape": layer.in_shapes[0], "initial_state_shape": layer.in_shapes[1:]}}
+    return {"input_shape": layer.in_shapes[0]}
+
+
+def k3_serialize_layer(layer):
+    return {
+        "module": "keras.layers",
+        "class_name": layer.cls,
+        "config": k3_layer_config(layer),
+        "registered_name": None,
+        "build_config": k3_build_config(layer),
+    }
+
+
+def k3_input_layer(name, batch_shape):
+    return {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "config": {"batch_shape": batch_shape, "dtype": "float32", "sparse": False, "name": name},
+        "registered_name": None,
+    }
+
+
+def k3_keras_tensor(shape, history):
+    return {"class_name": "__keras_tensor__", "config": {"shape": shape, "dtype": "float32", "keras_history": list(history)}}
+
+
+def k3_inbound_node(layer):
+    """functional.serialize_node(): the call's args and kwargs, KerasTensors as __keras_tensor__.
+    Layer.__call__ adds training=<signature default> when not None, and mask=None when call() has a
+    mask argument and exactly one tensor argument."""
+    refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
+    if layer.cls == "LSTM" and len(refs) == 3:
+        return {"args": [refs[0]], "kwargs": {"initial_state": refs[1:], "training": False}}
+    check(len(refs) == 1, f"{layer.name}: unexpected inbound tensors")
+    if layer.cls == "LSTM":
+        kwargs = {"training": False, "mask": None}
+    elif layer.cls == "TimeDistributed":
+        kwargs = {"mask": None}
+    else:
+        kwargs = {}
+    return {"args": [refs[0]], "kwargs": kwargs}
+
+
+def k3_model_config(model):
+    if model.kind == "Sequential":
+        batch_shape = model.layers[0].batch_shape
+        layers = [k3_input_layer("input_layer", batch_shape)] + [k3_serialize_layer(x) for x in model.layers]
+        return {
+            "module": "keras",
+            "class_name": "Sequential",
+            "config": {
+                "name": model.name,
+                "trainable": True,
+                "dtype": k3_dtype_policy(),
+                "layers": layers,
+                "build_input_shape": batch_shape,
+            },
+            "registered_name": None,
+            "build_config": {"input_shape": batch_shape},
+        }
+    layers = []
+    for layer in model.layers:
+        if layer.cls == "InputLayer":
+            entry = k3_input_layer(layer.name, layer.batch_shape)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = []
+        else:
+            entry = k3_serialize_layer(layer)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = [k3_inbound_node(layer)]
+        layers.append(entry)
+    return {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": {
+            "name": model.name,
+            "trainable": True,
+            "layers": layers,
+            "input_layers": [[x.name, 0, 0] for x in model.input_layers()],
+            "output_layers": [list(o) for o in model.outputs],
+        },
+        "registered_name": "Functional",
+        "build_config": {"input_shape": None},
+    }
+
+
+def snake_case(class_name):
+    # keras.src.utils.naming.to_snake_case
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def k3_container_keys(classes):
+    """saving_lib._save_container_state: snake_case(class name), then _1, _2, ... per class."""
+    used = {}
+    keys = []
+    for cls in classes:
+        key = snake_case(cls)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys.append(key)
+    return keys
+
+
+def k3_vars(h5, path, name, arrays=()):
+    """H5IOStore.make(path, metadata={"name": ...}): <path>/vars with attribute name, then the
+    layer's variables as datasets "0", "1", ..."""
+    group = h5_group(h5, f"{path}/vars" if path else "vars")
+    group.attrs["name"] = name
+    for i, arr in enumerate(arrays):
+        group.create_dataset(str(i), data=arr, track_times=False)
+
+
+def k3_save_layer_state(h5, path, layer):
+    """_save_state on one layer: its own vars, then its saveable attributes (sorted by name):
+    LSTM -> cell (an LSTMCell named "lstm_cell"), TimeDistributed -> layer."""
+    arrays = [a for _, a in layer.weights]
+    if layer.cls == "Dense":
+        k3_vars(h5, path, layer.name, arrays)
+    elif layer.cls == "LSTM":
+        k3_vars(h5, path, layer.name)
+        k3_vars(h5, f"{path}/cell", "lstm_cell", arrays)
+    elif layer.cls == "TimeDistributed":
+        k3_vars(h5, path, layer.name)
+        inner = copy.copy(layer.inner)
+        inner.weights = layer.weights
+        k3_save_layer_state(h5, f"{path}/layer", inner)
+    elif layer.cls == "InputLayer":
+        k3_vars(h5, path, layer.name)
+    else:
+        raise FixtureError(f"k3 weights: unsupported {layer.cls}")
+
+
+def k3_weights_h5(model):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        k3_vars(h5, "", model.name)  # the model's own (empty) vars
+        layers = model.layers  # Sequential.layers excludes the InputLayer; Functional includes it
+        for key, layer in zip(k3_container_keys([x.cls for x in layers]), layers):
+            k3_save_layer_state(h5, f"layers/{key}", layer)
+    return buf.getvalue()
+
+
+def zip_member(name):
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+    info.compress_type = zipfile.ZIP_STORED
+    info.create_system = 3
+    info.external_attr = 0o600 << 16
+    return info
+
+
+def write_keras(model, path):
+    metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
+    config = json.dumps(k3_model_config(model))
+    weights = k3_weights_h5(model)
+    # saving_lib: ZipFile(fileobj, "w") (ZIP_STORED), zf.open("metadata.json", "w"), then
+    # "config.json", then archive.writestr("model.weights.h5", ...); zipfile gives each member
+    # external_attr 0o600 << 16. Only the timestamps are fixed here.
+    path.write_bytes(keras_zip([("metadata.json", metadata.encode()), ("config.json", config.encode()),
+                                ("model.weights.h5", weights)]))
+
+
+def keras_zip(members):
+    """A .keras archive of (name, bytes) members, in order, stored, with the fixed timestamp."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members:
+            zf.writestr(zip_member(name), data)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# tf.keras 2.15 legacy configs and Keras 2.2.4 configs
+# ---------------------------------------------------------------------------------------------
+def tf_initializer(class_name):
+    # tf_keras initializers.serialize() uses the new serialization_lib even inside legacy configs.
+    return {"module": "keras.initializers", "class_name": class_name, "config": {}, "registered_name": None}
+
+
+def old_initializer(class_name):
+    return {"class_name": class_name, "config": {}}
+
+
+def legacy_layer_config(layer, flavour, batch_shape=None):
+    """Layer.get_config() of tf.keras 2.15 (flavour "tf") or Keras 2.2.4 (flavour "old")."""
+    init = tf_initializer if flavour == "tf" else old_initializer
+    cfg = {"name": layer.name, "trainable": True}
+    if batch_shape is not None:
+        cfg["batch_input_shape"] = batch_shape
+    if flavour == "tf" or batch_shape is not None:  # Keras 2.2.4 sets dtype only with an input shape
+        cfg["dtype"] = "float32"
+    o = layer.opts
+    if layer.cls == "Dense":
+        cfg.update({
+            "units": o["units"],
+            "activation": o["activation"],
+            "use_bias": o["use_bias"],
+            "kernel_initializer": init("Zeros"),
+            "bias_initializer": init("Zeros"),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        })
+    elif layer.cls == "LSTM":
+        cfg.update({
+            "return_sequences": o["return_sequences"],
+            "return_state": o["return_state"],
+            "go_backwards": o["go_backwards"],
+            "stateful": o["stateful"],
+            "unroll": False,
+        })
+        if flavour == "tf":
+            cfg["time_major"] = False
+        cfg.update({
+            "units": o["units"],
+            "activation": o["activation"],
+            "recurrent_activation": o["recurrent_activation"],
+            "use_bias": o["use_bias"],
+            "kernel_initializer": init("Zeros"),
+            "recurrent_initializer": init("Zeros"),
+            "bias_initializer": init("Zeros"),
+            "unit_forget_bias": True,
+            "kernel_regularizer": None,
+            "recurrent_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "recurrent_constraint": None,
+            "bias_constraint": None,
+            "dropout": 0.0,
+            "recurrent_dropout": 0.0,
+            "implementation": 2 if flavour == "tf" else 1,
+        })
+    elif layer.cls == "TimeDistributed":
+        inner = {"class_name": layer.inner.cls, "config": legacy_layer_config(layer.inner, flavour)}
+        if flavour == "tf":  # tf_keras Wrapper.get_config uses serialization_lib for the inner layer
+            inner = {"module": "keras.layers", **inner, "registered_name": None}
+        cfg["layer"] = inner
+    else:
+        raise FixtureError(f"legacy config: unsupported {layer.cls}")
+    return cfg
+
+
+def legacy_input_config(name, batch_shape, flavour):
+    cfg = {"batch_input_shape": batch_shape, "dtype": "float32", "sparse": False}
+    if flavour == "tf":
+        cfg["ragged"] = False
+    cfg["name"] = name
+    return cfg
+
+
+def legacy_model_config(model, flavour):
+    """{"class_name", "config"} as model.get_config() gives it (tf.keras 2.15 or Keras 2.2.4)."""
+    if model.kind == "Sequential":
+        layers = []
+        first = model.layers[0]
+        if flavour == "tf":  # tf.keras 2.x lists the auto-created InputLayer "<first layer>_input"
+            layers.append({"class_name": "InputLayer",
+                           "config": legacy_input_config(first.name + "_input", first.batch_shape, flavour)})
+        for i, layer in enumerate(model.layers):
+            shape = layer.batch_shape if i == 0 else None
+            layers.append({"class_name": layer.cls, "config": legacy_layer_config(layer, flavour, shape)})
+        return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
+
+    layers = []
+    for layer in model.layers:
+        if layer.cls == "InputLayer":
+            cfg = legacy_input_config(layer.name, layer.batch_shape, flavour)
+            nodes = []
+        else:
+            cfg = legacy_layer_config(layer, flavour)
+            nodes = [[[n, i, t, {}] for n, i, t in layer.inbound]]
+        if flavour == "tf":  # get_network_config: serialize_layer_fn(layer) + name + inbound_nodes
+            layers.append({"class_name": layer.cls, "config": cfg, "name": layer.name, "inbound_nodes": nodes})
+        else:  # Keras 2.2.4 Network.get_config
+            layers.append({"name": layer.name, "class_name": layer.cls, "config": cfg, "inbound_nodes": nodes})
+    config = {"name": model.name}
+    if flavour == "tf":
+        config["trainable"] = True
+    config.update({
+        "layers": layers,
+        "input_layers": [[x.name, 0, 0] for x in model.input_layers()],
+        "output_layers": [list(o) for o in model.outputs],
+    })
+    return {"class_name": "Functional" if flavour == "tf" else "Model", "config": config}
+
+
+def legacy_weight_names(layer, flavour):
+    """Variable names as h5 weight_names. tf.keras 2.15: `<layer>/kernel:0`, LSTM cell weights under
+    the cell's name scope `<layer>/lstm_cell/...:0`, a TimeDistributed's inner weights under the
+    wrapper's scope `<td>/kernel:0`. Keras 2.2.4 + Theano: `<layer>/kernel` (no cell scope, no :0)."""
+    core = layer.inner if layer.cls == "TimeDistributed" else layer
+    scope = layer.name
+    if flavour == "tf" and core.cls == "LSTM":
+        scope += "/lstm_cell"
+    suffix = ":0" if flavour == "tf" else ""
+    return [f"{scope}/{short}{suffix}" for short, _ in layer.weights]
+
+
+def model_layers_for_h5(model):
+    # Sequential.layers omits the auto-created InputLayer; Functional.layers lists every layer.
+    return list(model.layers)
+
+
+def write_legacy_weights_group(group, model, flavour):
+    """save_weights_to_hdf5_group (tf.keras 2.15 hdf5_format / keras 2.2.4 saving._serialize_model)."""
+    layers = model_layers_for_h5(model)
+    version = TF_KERAS_VERSION if flavour == "tf" else OLD_KERAS_VERSION
+    backend = "tensorflow" if flavour == "tf" else OLD_KERAS_BACKEND
+    fixed = flavour == "old"
+    h5_bytes_list_attr(group, "layer_names", [x.name.encode("utf8") for x in layers], fixed)
+    group.attrs["backend"] = backend.encode("utf8")
+    group.attrs["keras_version"] = version.encode("utf8")
+    # tf.keras creates the layer groups sorted by name; Keras 2.2.4 in model.layers order.
+    order = sorted(layers, key=lambda x: x.name) if flavour == "tf" else layers
+    for layer in order:
+        g = h5_group(group, layer.name)
+        names = legacy_weight_names(layer, flavour) if layer.cls != "InputLayer" else []
+        h5_bytes_list_attr(g, "weight_names", [n.encode("utf8") for n in names], fixed)
+        for name, (_, arr) in zip(names, layer.weights):
+            h5_dataset(g, name, arr)
+    if flavour == "tf":  # recent tf.keras (tf_keras 2.15): the model's own weights, none here
+        g = h5_group(group, "top_level_model_weights")
+        h5_bytes_list_attr(g, "weight_names", [])
+
+
+def write_h5(model, path, flavour):
+    config = json.dumps(legacy_model_config(model, flavour)).encode("utf8")
+    with h5py.File(path, "w") as f:
+        if flavour == "tf":
+            # save_model_to_hdf5: model_metadata() items; dicts are json.dumps(...).encode("utf8")
+            f.attrs["keras_version"] = TF_KERAS_VERSION
+            f.attrs["backend"] = "tensorflow"
+            f.attrs["model_config"] = config
+        else:  # Keras 2.2.4 _serialize_model: everything encoded to bytes
+            f.attrs["keras_version"] = OLD_KERAS_VERSION.encode("utf8")
+            f.attrs["backend"] = OLD_KERAS_BACKEND.encode("utf8")
+            f.attrs["model_config"] = config
+        write_legacy_weights_group(h5_group(f, "model_weights"), model, flavour)
+
+
+def write_h5_weights(model, weights_path, json_path):
+    with h5py.File(weights_path, "w") as f:  # legacy save_weights: the group is the file root
+        write_legacy_weights_group(f, model, "tf")
+    to_json = legacy_model_config(model, "tf")  # Model._updated_config()
+    to_json["keras_version"] = TF_KERAS_VERSION
+    to_json["backend"] = "tensorflow"
+    json_path.write_text(json.dumps(to_json))
+
+
+# ---------------------------------------------------------------------------------------------
+# The Keras 3 expected outputs of the "differs" case (Dense only, computed here in numpy)
+# ---------------------------------------------------------------------------------------------
+def keras3_dense_outputs(model, fixture):
+    check(model.kind == "Sequential" and len(model.layers) == 1 and model.layers[0].cls == "Dense",
+          "the Keras 3 outputs are computed for a single Dense only")
+    layer = model.layers[0]
+    check(layer.opts["activation"] == "hard_sigmoid", "expected a hard_sigmoid Dense")
+    x_spec = fixture["inputs"][0]
+    x = np.asarray(x_spec["data"], dtype=np.float32).astype(np.float64).reshape(x_spec["shape"])
+    w = dict(layer.weights)
+    z = x @ w["kernel"].astype(np.float64)
+    if "bias" in w:
+        z = z + w["bias"].astype(np.float64)
+    y = np.clip(z / 6.0 + 0.5, 0.0, 1.0).astype(np.float32)
+    want = np.asarray(fixture["outputs"][0]["data"], dtype=np.float64).reshape(y.shape)
+    diff = float(np.max(np.abs(y.astype(np.float64) - want)))
+    check(diff > 1e-2, f"Keras 3 hard_sigmoid output does not clearly differ (max diff {diff})")
+    data = [float(repr(v)) for v in y.reshape(-1)]
+    return {
+        "source": None,
+        "formula": "hard_sigmoid(x) = clip(x / 6 + 0.5, 0, 1) (Keras 3); tfjs/Keras 2: clip(0.2 x + 0.5, 0, 1)",
+        "computed": "numpy float64 from the float32 inputs and weights, rounded to float32",
+        "max_abs_diff_vs_tfjs_outputs": diff,
+        "outputs": [{"label": fixture["outputs"][0]["label"], "shape": list(y.shape), "data": data}],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-check: reopen each file and read it back the way a loader would
+# ---------------------------------------------------------------------------------------------
+def expected_weights(model):
+    return {layer.name: [a for _, a in layer.weights] for layer in model.weight_layers()}
+
+
+def same_array(got, want, what):
+    got = np.asarray(got)
+    check(got.dtype == np.float32, f"{what}: dtype {got.dtype}, expected float32")
+    check(got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}")
+    check(np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{what}: values differ")
+
+
+def walk_layer_configs(node, found):
+    """Collects {name: (class_name, config)} for every serialized layer dict in a model config."""
+    if isinstance(node, dict):
+        if node.get("class_name") in ("InputLayer", "Dense", "LSTM", "TimeDistributed") and isinstance(node.get("config"), dict):
+            cfg = node["config"]
+            found[cfg["name"]] = (node["class_name"], cfg)
+        for value in node.values():
+            walk_layer_configs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            walk_layer_configs(value, found)
+
+
+def check_config_layers(config, model, what, keras3):
+    found = {}
+    walk_layer_configs(config, found)
+    for layer in model.weight_layers():
+        for item in ([layer, layer.inner] if layer.inner else [layer]):
+            check(item.name in found, f"{what}: layer {item.name} missing from the config")
+            cls, cfg = found[item.name]
+            check(cls == item.cls, f"{what}: {item.name} is {cls}, expected {item.cls}")
+            for key, value in item.opts.items():
+                if key in ("activation", "recurrent_activation") and keras3:
+                    value = k3_activation(value)
+                check(cfg.get(key) == value, f"{what}: {item.name}.{key} = {cfg.get(key)!r}, expected {value!r}")
+
+
+def verify_keras(path, model):
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        check([i.filename for i in infos] == ["metadata.json", "config.json", "model.weights.h5"],
+              f"{path}: members {[i.filename for i in infos]}")
+        check(all(i.compress_type == zipfile.ZIP_STORED for i in infos), f"{path}: members must be stored")
+        metadata = json.loads(zf.read("metadata.json"))
+        config = json.loads(zf.read("config.json"))
+        weights = zf.read("model.weights.h5")
+    check(metadata["keras_version"] == KERAS3_VERSION, f"{path}: keras_version")
+    check_config_layers(config, model, str(path), keras3=True)
+    # Container keys from config.json alone, as a loader computes them.
+    layer_entries = config["config"]["layers"]
+    if config["class_name"] == "Sequential":
+        check(layer_entries[0]["class_name"] == "InputLayer", f"{path}: Sequential without an InputLayer")
+        layer_entries = layer_entries[1:]
+    keys = k3_container_keys([e["class_name"] for e in layer_entries])
+    want = expected_weights(model)
+    with h5py.File(io.BytesIO(weights), "r") as h5:
+        check(len(h5["vars"]) == 0 and h5["vars"].attrs["name"] == model.name, f"{path}: root vars")
+        check(set(h5["layers"].keys()) == set(keys), f"{path}: layer keys {sorted(h5['layers'].keys())} vs {keys}")
+        for key, entry in zip(keys, layer_entries):
+            cls = entry["class_name"]
+            cfg = entry["config"]
+            base = h5["layers"][key]
+            check(base["vars"].attrs["name"] == cfg["name"], f"{path}: {key}/vars name attr")
+            if cls == "InputLayer":
+                check(len(base["vars"]) == 0, f"{path}: {key} has variables")
+                continue
+            if cls == "TimeDistributed":
+                check(len(base["vars"]) == 0, f"{path}: {key}/vars not empty")
+                inner_cfg = cfg["layer"]
+                base = base["layer"]
+                check(base["vars"].attrs["name"] == inner_cfg["config"]["name"], f"{path}: {key}/layer/vars name")
+                cls = inner_cfg["class_name"]
+            if cls == "LSTM":
+                check(len(base["vars"]) == 0, f"{path}: {key} LSTM vars not empty")
+                base = base["cell"]
+                check(base["vars"].attrs["name"] == "lstm_cell", f"{path}: {key} cell vars name")
+            arrays = want[cfg["name"]]
+            check(sorted(base["vars"].keys()) == [str(i) for i in range(len(arrays))], f"{path}: {key} var keys")
+            for i, arr in enumerate(arrays):
+                same_array(base["vars"][str(i)][()], arr, f"{path}: {key} var {i}")
+
+
+def _decode_list(values):
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def verify_legacy_group(group, model, what, flavour):
+    list_kind = ("fixed" if flavour == "old" else "vlen", "ascii")
+    check(h5_attr_kind(group, "layer_names") == list_kind, f"{what}: layer_names type")
+    layer_names = _decode_list(group.attrs["layer_names"])
+    check(layer_names == [x.name for x in model_layers_for_h5(model)], f"{what}: layer_names {layer_names}")
+    for key in ("backend", "keras_version"):  # written as bytes: variable-length ASCII
+        check(h5_attr_kind(group, key) == ("vlen", "ascii"), f"{what}: {key} type")
+    want = expected_weights(model)
+    for name in layer_names:
+        if want.get(name):
+            check(h5_attr_kind(group[name], "weight_names") == list_kind, f"{what}: {name} weight_names type")
+        else:  # np.asarray([]): an empty float64 array
+            check(h5_attr_kind(group[name], "weight_names") == ("other", None), f"{what}: {name} weight_names")
+        weight_names = _decode_list(group[name].attrs["weight_names"])
+        arrays = want.get(name, [])
+        check(len(weight_names) == len(arrays), f"{what}: {name} weight_names {weight_names}")
+        for wname, arr in zip(weight_names, arrays):
+            check(wname.endswith(":0") == (flavour == "tf"), f"{what}: weight name {wname}")
+            same_array(group[name][wname][()], arr, f"{what}: {name}/{wname}")
+
+
+def verify_h5(path, model, flavour):
+    with h5py.File(path, "r") as f:
+        # str attributes are variable-length UTF-8, bytes ones variable-length ASCII (h5py >= 2.x)
+        want_kind = ("vlen", "utf8") if flavour == "tf" else ("vlen", "ascii")
+        version = TF_KERAS_VERSION if flavour == "tf" else OLD_KERAS_VERSION
+        for key in ("keras_version", "backend"):
+            check(h5_attr_kind(f, key) == want_kind, f"{path}: {key} type")
+        check(f.attrs["keras_version"] == version, f"{path}: keras_version")
+        check(h5_attr_kind(f, "model_config") == ("vlen", "ascii"), f"{path}: model_config type")
+        config = json.loads(f.attrs["model_config"])
+        check_config_layers(config, model, str(path), keras3=False)
+        verify_legacy_group(f["model_weights"], model, str(path), flavour)
+
+
+def verify_h5_weights(weights_path, json_path, model):
+    config = json.loads(json_path.read_text())
+    check(config["keras_version"] == TF_KERAS_VERSION and config["backend"] == "tensorflow", f"{json_path}: version")
+    check_config_layers(config, model, str(json_path), keras3=False)
+    with h5py.File(weights_path, "r") as f:
+        check("model_weights" not in f and "model_config" not in f.attrs, f"{weights_path}: not a weights-only file")
+        verify_legacy_group(f, model, str(weights_path), "tf")
+
+
+# ---------------------------------------------------------------------------------------------
+# Broken files (bad/): each is one of the valid files above with exactly one thing changed
+# ---------------------------------------------------------------------------------------------
+BAD_DIR = "bad"
+ABSURD_DIM = 2**30  # a dataset declared (2**30, 2**30) float32 (4 EiB) with no chunk written
+ABSURD_BATCH_DIM = 2**40  # the largest dimension a config may declare for strata
+BAD_ERRORS = ("io_error", "value_error", "shape_error", "error")  # "error": the base strata::error
+
+
+def keras_members(path):
+    with zipfile.ZipFile(path) as zf:
+        return [(i.filename, zf.read(i.filename)) for i in zf.infolist()]
+
+
+def h5_edit(image, edit):
+    """`edit(f)` on an HDF5 image opened read-write; returns the new bytes. Objects are deleted
+    before anything is created in their place (h5py's attribute overwrite renames through a random
+    temporary name). HDF5 only gives back freed space at the end of the file, so a deleted object's
+    bytes may stay in the file, unreferenced; the output is still the same on every run."""
+    buf = io.BytesIO(image)
+    with h5py.File(buf, "r+") as f:
+        edit(f)
+    return buf.getvalue()
+
+
+def h5_replace_dataset(f, path, **kwargs):
+    head, _, leaf = path.rpartition("/")
+    group = f[head] if head else f
+    del group[leaf]
+    return group.create_dataset(leaf, track_times=False, **kwargs)
+
+
+def h5_replace_names(group, attr, items):
+    kind = h5_attr_kind(group, attr)
+    del group.attrs[attr]
+    h5_bytes_list_attr(group, attr, items, fixed_length=kind[0] == "fixed")
+    check(h5_attr_kind(group, attr) == kind, f"{attr}: string type {h5_attr_kind(group, attr)}, expected {kind}")
+
+
+def h5_replace_model_config(f, config):
+    del f.attrs["model_config"]
+    f.attrs["model_config"] = json.dumps(config).encode("utf8")  # bytes: variable-length ASCII, as written
+
+
+def json_diff(a, b, path="$"):
+    """Paths where two JSON values differ (a changed leaf or a changed list length counts once)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b):
+            return [path]
+        return [p for k in a for p in json_diff(a[k], b[k], f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [p for i, (x, y) in enumerate(zip(a, b)) for p in json_diff(x, y, f"{path}[{i}]")]
+    return [] if a == b and type(a) is type(b) else [path]
+
+
+def json_changed_under(a, b, where):
+    """Whether a and b differ, and only at or below the path `where` (json_diff's spelling)."""
+    diff = json_diff(a, b)
+    return bool(diff) and all(p == where or p.startswith(where + "[") or p.startswith(where + ".") for p in diff)
+
+
+def h5_tree(image):
+    """{path: (kind, shape, attrs)} of every object, for comparing a broken file with its base."""
+    found = {}
+    with h5py.File(io.BytesIO(image), "r") as f:
+        def attrs(obj):
+            return {k: repr(obj.attrs[k]) for k in obj.attrs}
+
+        found["/"] = ("group", None, attrs(f))
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                found[name] = ("dataset", obj.shape, attrs(obj))
+            else:
+                found[name] = ("group", None, attrs(obj))
+
+        f.visititems(visit)
+    return found
+
+
+def h5_changes(before, after):
+    """The object paths whose presence, kind, shape or attributes differ."""
+    a, b = h5_tree(before), h5_tree(after)
+    return sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+
+
+def generate_bad(out):
+    """Writes bad/ from the valid files already in `out`; returns the index entries."""
+    entries = []
+
+    def add(stem, ext, data, base, error, contains, notes, config=None):
+        check(error in BAD_ERRORS, f"{stem}: unknown error kind {error}")
+        check(all(s.isascii() and s for s in contains), f"{stem}: contains must be non-empty ASCII strings")
+        file = f"{BAD_DIR}/{stem}{ext}"
+        check(not (out / file).exists(), f"duplicate bad file {file}")
+        (out / file).write_bytes(data)
+        entry = {"name": f"{BAD_DIR}/{stem}", "file": file}
+        if config is not None:
+            entry["config"] = f"{BAD_DIR}/{stem}.json"
+            (out / entry["config"]).write_bytes(config)
+        entry.update({"derived_from": base, "error": error, "contains": contains, "notes": notes})
+        check(all(e["name"] != entry["name"] for e in entries), f"duplicate bad case {stem}")
+        entries.append(entry)
+
+    # --- .keras, from keras/dense_linear_rank2_bias: Sequential [InputLayer, Dense "dense" (4)] on
+    # [null, 11]; weights layers/dense/vars/0 (kernel (11, 4)) and /1 (bias (4,)).
+    k_base = "keras/dense_linear_rank2_bias"
+    k_path = out / f"{k_base}.keras"
+    k_bytes = k_path.read_bytes()
+    members = keras_members(k_path)
+    check([n for n, _ in members] == ["metadata.json", "config.json", "model.weights.h5"], f"{k_path}: members")
+    k_config_text = dict(members)["config.json"]
+    k_config = json.loads(k_config_text)
+    k_weights = dict(members)["model.weights.h5"]
+    check(k_config["config"]["layers"][1]["config"]["name"] == "dense", f"{k_base}: expected layer 'dense'")
+
+    def keras_with(**replace):
+        """The base archive with members replaced (bytes) or left out (None), same order and stamps."""
+        kept = [(n, replace.get(n, d)) for n, d in members]
+        return keras_zip([(n, d) for n, d in kept if d is not None])
+
+    def keras_weights(edit, want_changed):
+        image = h5_edit(k_weights, edit)
+        changed = h5_changes(k_weights, image)
+        check(changed == want_changed, f"{k_base} weights edit changed {changed}, expected {want_changed}")
+        return keras_with(**{"model.weights.h5": image})
+
+    def keras_config(where, edit):
+        cfg = copy.deepcopy(k_config)
+        edit(cfg)
+        check(json_changed_under(k_config, cfg, where), f"{k_base}: config edit changed {json_diff(k_config, cfg)}")
+        return keras_with(**{"config.json": json.dumps(cfg).encode()})
+
+    add("keras_missing_layer_vars", ".keras",
+        keras_weights(lambda f: f["layers/dense"].__delitem__("vars"), ["layers/dense/vars", "layers/dense/vars/0",
+                                                                        "layers/dense/vars/1"]),
+        k_base, "io_error", ["'dense'", "layers/dense/vars"],
+        "model.weights.h5 without the group layers/dense/vars (the Dense layer's kernel and bias); the empty "
+        "group layers/dense stays")
+    add("keras_kernel_transposed", ".keras",
+        keras_weights(lambda f: h5_replace_dataset(f, "layers/dense/vars/0", data=np.ascontiguousarray(
+            f["layers/dense/vars/0"][()].T)), ["layers/dense/vars/0"]),
+        k_base, "shape_error", ["kernel", "must have shape", "(11, 4)", "(4, 11)"],
+        "layers/dense/vars/0 (the kernel) holds the (4, 11) transpose of the (11, 4) kernel")
+    add("keras_absurd_dataset", ".keras",
+        keras_weights(lambda f: h5_replace_dataset(f, "layers/dense/vars/0", shape=(ABSURD_DIM, ABSURD_DIM),
+                                                   dtype="<f4", chunks=(1024, 1024)), ["layers/dense/vars/0"]),
+        k_base, "shape_error", ["kernel", "must have shape", "1073741824"],
+        "layers/dense/vars/0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no chunk written; "
+        "the shape must be rejected before anything is allocated or read")
+    add("keras_unknown_class_conv2d", ".keras",
+        keras_config("$.config.layers[1].class_name",
+                     lambda c: c["config"]["layers"][1].__setitem__("class_name", "Conv2D")),
+        k_base, "value_error", ["Conv2D", "'dense'"],
+        "config.json: the layer 'dense' has class_name Conv2D (its config is still a Dense config); a Keras "
+        "class strata does not implement")
+    add("keras_absurd_batch_shape", ".keras",
+        keras_config("$.config.layers[0].config.batch_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(
+            "batch_shape", [None, ABSURD_BATCH_DIM, ABSURD_BATCH_DIM])),
+        k_base, "error", ["dense"],
+        "config.json: the InputLayer's batch_shape is [null, 2**40, 2**40] (build_config and build_input_shape "
+        "still say [null, 11]); nothing of that size may be allocated; any strata::error is acceptable")
+    bad_name = b'"name": "dense\xff\xfe"'
+    check(k_config_text.count(b'"name": "dense"') == 1, f"{k_base}: layer name must occur once in config.json")
+    add("keras_config_invalid_utf8", ".keras",
+        keras_with(**{"config.json": k_config_text.replace(b'"name": "dense"', bad_name)}),
+        k_base, "io_error", ["config.json", "JSON"],
+        "config.json: the Dense layer's name is the bytes dense\\xff\\xfe, invalid UTF-8 inside a JSON string")
+    add("keras_no_weights_member", ".keras", keras_with(**{"model.weights.h5": None}),
+        k_base, "io_error", ["model.weights.h5"],
+        "the archive has only metadata.json and config.json")
+    add("keras_no_config_member", ".keras", keras_with(**{"config.json": None}),
+        k_base, "io_error", ["config.json"],
+        "the archive has only metadata.json and model.weights.h5")
+    add("keras_truncated", ".keras", k_bytes[: len(k_bytes) // 2],
+        k_base, "io_error", ["zip"],
+        f"the first half ({len(k_bytes) // 2} of {len(k_bytes)} bytes) of the archive: the local header magic is "
+        "there, the central directory is not")
+    add("keras_gif_magic", ".keras", b"GIF89a" + k_bytes[6:],
+        k_base, "io_error", ["not a Keras model file"],
+        "the archive with its first 6 bytes (PK\\x03\\x04 and the version) replaced by GIF89a: no known magic")
+
+    # --- Legacy full-model .h5, from h5/dense_linear_rank3_bias: Sequential [InputLayer "dense_input",
+    # Dense "dense" (15)] on [null, 3, 6]; model_weights/dense/dense/kernel:0 (6, 15) and bias:0 (15,).
+    h_base = "h5/dense_linear_rank3_bias"
+    h_bytes = (out / f"{h_base}.h5").read_bytes()
+    with h5py.File(io.BytesIO(h_bytes), "r") as f:
+        h_config = json.loads(f.attrs["model_config"])
+        check(_decode_list(f["model_weights"].attrs["layer_names"]) == ["dense"], f"{h_base}: layer_names")
+    check([x["class_name"] for x in h_config["config"]["layers"]] == ["InputLayer", "Dense"], f"{h_base}: layers")
+
+    def h5_with(base_bytes, edit, want_changed, base):
+        image = h5_edit(base_bytes, edit)
+        changed = h5_changes(base_bytes, image)
+        check(changed == want_changed, f"{base} edit changed {changed}, expected {want_changed}")
+        return image
+
+    def h5_config(where, edit):
+        cfg = copy.deepcopy(h_config)
+        edit(cfg)
+        check(json_changed_under(h_config, cfg, where), f"{h_base}: config edit changed {json_diff(h_config, cfg)}")
+        return h5_with(h_bytes, lambda f: h5_replace_model_config(f, cfg), ["/"], h_base)
+
+    add("h5_missing_dataset", ".h5",
+        h5_with(h_bytes, lambda f: f["model_weights/dense/dense"].__delitem__("bias:0"),
+                ["model_weights/dense/dense/bias:0"], h_base),
+        h_base, "io_error", ["'dense'", "bias:0"],
+        "model_weights/dense lists weight_names [dense/kernel:0, dense/bias:0] but has no dataset dense/bias:0")
+    add("h5_kernel_transposed", ".h5",
+        h5_with(h_bytes, lambda f: h5_replace_dataset(f, "model_weights/dense/dense/kernel:0", data=np.ascontiguousarray(
+            f["model_weights/dense/dense/kernel:0"][()].T)), ["model_weights/dense/dense/kernel:0"], h_base),
+        h_base, "shape_error", ["kernel", "must have shape", "(6, 15)", "(15, 6)"],
+        "model_weights/dense/dense/kernel:0 holds the (15, 6) transpose of the (6, 15) kernel")
+    add("h5_absurd_dataset", ".h5",
+        h5_with(h_bytes, lambda f: h5_replace_dataset(f, "model_weights/dense/dense/kernel:0",
+                                                      shape=(ABSURD_DIM, ABSURD_DIM), dtype="<f4", chunks=(1024, 1024)),
+                ["model_weights/dense/dense/kernel:0"], h_base),
+        h_base, "shape_error", ["kernel", "must have shape", "1073741824"],
+        "model_weights/dense/dense/kernel:0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no "
+        "chunk written; the shape must be rejected before anything is allocated or read")
+    add("h5_unknown_class_custom", ".h5",
+        h5_config("$.config.layers[1].class_name",
+                  lambda c: c["config"]["layers"][1].__setitem__("class_name", "MyCustomLayer")),
+        h_base, "value_error", ["MyCustomLayer", "'dense'"],
+        "model_config: the layer 'dense' has class_name MyCustomLayer (a custom layer; its config is still a "
+        "Dense config)")
+    add("h5_absurd_batch_shape", ".h5",
+        h5_config("$.config.layers[0].config.batch_input_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(
+            "batch_input_shape", [None, ABSURD_BATCH_DIM, ABSURD_BATCH_DIM])),
+        h_base, "error", ["dense"],
+        "model_config: the InputLayer dense_input's batch_input_shape is [null, 2**40, 2**40] (the Dense "
+        "layer's own batch_input_shape still says [null, 3, 6]); any strata::error is acceptable")
+    add("h5_layer_name_not_utf8", ".h5",
+        h5_with(h_bytes, lambda f: h5_replace_names(f["model_weights"], "layer_names", [b"dense\xff\xfe"]),
+                ["model_weights"], h_base),
+        h_base, "io_error", ["layer_names"],
+        "model_weights.layer_names is [b'dense\\xff\\xfe'] (invalid UTF-8); the group is still model_weights/dense "
+        "and the config says 'dense'. Renaming the group to the same bytes as well would make a file that loads: "
+        "legacy weights bind by position among the layers with weights, as in Keras, not by name")
+
+    # layer_names naming fewer layers with weights than the model has: a two-layer model.
+    s_base = "h5/seed_lstm5_dense"
+    s_bytes = (out / f"{s_base}.h5").read_bytes()
+    add("h5_layer_names_short", ".h5",
+        h5_with(s_bytes, lambda f: h5_replace_names(f["model_weights"], "layer_names", [b"lstm"]),
+                ["model_weights"], s_base),
+        s_base, "io_error", ["'dense'", "fewer than"],
+        "Sequential LSTM 'lstm' -> Dense 'dense'; model_weights.layer_names is [lstm] (was [lstm, dense]); the "
+        "group model_weights/dense and its weights are still there")
+
+    # A weights-only file given to the single-file loader.
+    w_base = "h5_weights/dense_softmax_rank2_nobias"
+    add("h5_weights_only", ".h5", (out / f"{w_base}.h5").read_bytes(),
+        w_base, "io_error", ["model_config"],
+        "an unchanged weights-only file (save_weights layout, no model_config attribute) loaded with "
+        "load_model(file) instead of load_model(config, file)")
+
+    # --- A weights-only pair: layer_names short, as above, at the file root.
+    p_base = "h5_weights/seed_lstm5_dense"
+    p_bytes = (out / f"{p_base}.h5").read_bytes()
+    add("h5_weights_layer_names_short", ".h5",
+        h5_with(p_bytes, lambda f: h5_replace_names(f, "layer_names", [b"lstm"]), ["/"], p_base),
+        p_base, "io_error", ["'dense'", "fewer than"],
+        "load_model(config, file): the weights file's root layer_names is [lstm] (was [lstm, dense]); the "
+        "config (unchanged) is Sequential LSTM 'lstm' -> Dense 'dense'",
+        config=(out / f"{p_base}.json").read_bytes())
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------------------------
+def clear_owned(out):
+    index = out / "index.json"
+    if index.exists():
+        try:
+            generator = json.loads(index.read_text()).get("generator")
+        except (json.JSONDecodeError, AttributeError):
+            generator = None
+        if generator != GENERATOR:
+            raise FixtureError(f"{index} was not written by {GENERATOR}; refusing to overwrite")
+        index.unlink()
+    for fmt in OWNED_SUFFIXES:
+        d = out / fmt
+        if not d.exists():
+            continue
+        for p in sorted(d.iterdir()):
+            if p.is_file() and p.name.endswith(OWNED_SUFFIXES[fmt]):
+                p.unlink()
+
+
+def build_model(source, opts):
+    model, fixture = load_source(source)
+    if opts.get("functional"):
+        if model.kind == "Functional":
+            raise FixtureError(f"{source} is already Functional")
+        model = to_functional(model, fixture["inputs"][0]["label"])
+    return model, fixture
+
+
+def generate(out, quiet=False):
+    out.mkdir(parents=True, exist_ok=True)
+    clear_owned(out)
+    for fmt in OWNED_SUFFIXES:
+        (out / fmt).mkdir(exist_ok=True)
+    cases = []
+    kinds = {}
+
+    def add(name, fmt, file, source, version, expect, notes, model, extra=None):
+        kinds.setdefault(fmt, set()).add(model.kind)
+        entry = {"name": name, "format": fmt, "file": file}
+        if extra and "config" in extra:
+            entry["config"] = extra.pop("config")
+        entry.update({"source": source, "keras_version": version, "expect": expect, "notes": notes})
+        if extra:
+            entry.update(extra)
+        check(all(c["name"] != name for c in cases), f"duplicate case name {name}")
+        cases.append(entry)
+        if not quiet:
+            print(f"  {file:62s} {model.kind:10s} {version:6s} {expect}")
+
+    for source, opts in KERAS_CASES:
+        model, fixture = build_model(source, opts)
+        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        expect = opts.get("expect", "match")
+        hard = has_hard_sigmoid(model)
+        check(hard == (expect == "differs"), f"{source}: .keras hard_sigmoid cases must be 'differs' (and only those)")
+        path = out / "keras" / f"{stem}.keras"
+        write_keras(model, path)
+        verify_keras(path, model)
+        notes = describe(model)
+        extra = {}
+        if opts.get("functional"):
+            notes += "; the TF.js Sequential rebuilt as a Functional model"
+        if expect == "differs":
+            outputs = keras3_dense_outputs(model, fixture)
+            outputs["source"] = source
+            out_file = f"keras/{stem}.keras3_outputs.json"
+            (out / out_file).write_text(json.dumps(outputs))
+            extra["keras3_outputs"] = out_file
+            notes += ("; Keras 3 hard_sigmoid is clip(x/6+0.5): the TF.js outputs (clip(0.2x+0.5)) must NOT "
+                      "match; keras3_outputs holds the Keras 3 result")
+        add(f"keras/{stem}", "keras", f"keras/{stem}.keras", source, KERAS3_VERSION, expect, notes, model, extra)
+
+    for source, opts in H5_CASES:
+        model, _ = build_model(source, opts)
+        flavour = "old" if opts.get("old") else "tf"
+        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        stem += "_nocolon" if flavour == "old" else ""
+        path = out / "h5" / f"{stem}.h5"
+        write_h5(model, path, flavour)
+        verify_h5(path, model, flavour)
+        notes = describe(model)
+        if opts.get("functional"):
+            notes += "; the TF.js Sequential rebuilt as a Functional model"
+        if flavour == "old":
+            notes += ("; Keras 2.2.4/Theano spelling: weight names without ':0' or lstm_cell scope, root attrs "
+                      "written as bytes, layer_names/weight_names as fixed-length strings, no top_level_model_weights")
+        if has_hard_sigmoid(model):
+            notes += "; hard_sigmoid = clip(0.2x+0.5) (Keras 2), same as TF.js"
+        version = TF_KERAS_VERSION if flavour == "tf" else OLD_KERAS_VERSION
+        add(f"h5/{stem}", "h5", f"h5/{stem}.h5", source, version, opts.get("expect", "match"), notes, model)
+
+    for source, opts in H5_WEIGHTS_CASES:
+        model, _ = build_model(source, opts)
+        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        weights_path = out / "h5_weights" / f"{stem}.h5"
+        json_path = out / "h5_weights" / f"{stem}.json"
+        write_h5_weights(model, weights_path, json_path)
+        verify_h5_weights(weights_path, json_path, model)
+        notes = describe(model) + "; legacy save_weights layout + model.to_json()"
+        if opts.get("functional"):
+            notes += "; the TF.js Sequential rebuilt as a Functional model"
+        if has_hard_sigmoid(model):
+            notes += "; hard_sigmoid = clip(0.2x+0.5) (Keras 2), same as TF.js"
+        add(f"h5_weights/{stem}", "h5_weights", f"h5_weights/{stem}.h5", source, TF_KERAS_VERSION,
+            opts.get("expect", "match"), notes, model, {"config": f"h5_weights/{stem}.json"})
+
+    for fmt in FORMATS:
+        check(kinds.get(fmt) == {"Sequential", "Functional"}, f"{fmt}: needs Sequential and Functional cases")
+    bad = generate_bad(out)
+    if not quiet:
+        for entry in bad:
+            print(f"  {entry['file']:62s} {entry['error']}")
+    index = {"format_version": 1, "generator": GENERATOR, "cases": cases, "bad": bad}
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    return cases, bad
+
+
+def tree_digest(root):
+    digest = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            digest[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return digest
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default tests/io/fixtures)")
+    parser.add_argument("--verify-determinism", action="store_true",
+                        help="also generate twice into temporary directories and compare every byte")
+    args = parser.parse_args(argv)
+    try:
+        print(f"writing {args.out}")
+        cases, bad = generate(args.out)
+        sizes = {}
+        for c in cases + bad:
+            for key in ("file", "config", "keras3_outputs"):
+                if key in c:
+                    sizes[c[key]] = (args.out / c[key]).stat().st_size
+        total = sum(sizes.values()) + (args.out / "index.json").stat().st_size
+        per_format = {f: sum(1 for c in cases if c["format"] == f) for f in FORMATS}
+        print(f"{len(cases)} cases ({', '.join(f'{k}: {v}' for k, v in per_format.items())}); "
+              f"{sum(1 for c in cases if c['expect'] == 'differs')} expected to differ; {len(bad)} broken files "
+              f"({sum((args.out / b['file']).stat().st_size for b in bad)} bytes)")
+        print(f"total size of tests/io/fixtures files written: {total} bytes ({total / 1024:.1f} KiB); "
+              f"largest file {max(sizes.values())} bytes")
+        print("self-check passed: every file reopened, configs and weights match the reference fixtures")
+        if args.verify_determinism:
+            with tempfile.TemporaryDirectory() as tmp:
+                a, b = Path(tmp) / "a", Path(tmp) / "b"
+                generate(a, quiet=True)
+                generate(b, quiet=True)
+                da, db, dout = tree_digest(a), tree_digest(b), tree_digest(args.out)
+                check(da == db, "two runs differ")
+                check(da == dout, "a run into another directory differs from --out")
+            print(f"determinism: two more runs gave byte-identical files ({len(da)} files)")
+    except FixtureError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
