@@ -248,7 +248,7 @@ Model<T> load_keras3(const std::string& bytes, const std::string& source) {
   const json config = parse_json(zip.read("config.json", limit), source + ": config.json");
   if (!zip.has("model.weights.h5")) {
     throw io_error(concat("strata::load_model(", source, "): the archive has no model.weights.h5",
-                             zip.has("model.weights.npz") ? " (model.weights.npz is not supported)" : ""));
+                          zip.has("model.weights.npz") ? " (model.weights.npz is not supported)" : ""));
   }
   auto image = std::make_shared<std::string>(zip.read("model.weights.h5", limit));
   auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source + ": model.weights.h5"));

@@ -148,9 +148,13 @@ inline std::vector<std::string> string_attribute(const File& f, hid_t loc, const
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
     std::vector<char*> ptrs(count, nullptr);
-    if (H5Aread(attr.get(), mem.get(), ptrs.data()) < 0) throw io_error(who + " cannot be read");
-    for (char* p : ptrs) result.emplace_back(p == nullptr ? "" : p);
+    const herr_t read = H5Aread(attr.get(), mem.get(), ptrs.data());
+    if (read >= 0) {
+      for (char* p : ptrs) result.emplace_back(p == nullptr ? "" : p);
+    }
+    // Frees what HDF5 allocated, also after a failed read (null entries are skipped).
     H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    if (read < 0) throw io_error(who + " cannot be read");
     return result;
   }
   const std::size_t size = H5Tget_size(type.get());
