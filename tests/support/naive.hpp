@@ -136,6 +136,110 @@ LstmOutput<T> lstm(const std::vector<T>& x, std::size_t batch, std::size_t time,
   return out;
 }
 
+/// The recurrent layers' options for rnn() below.
+struct RnnConfig {
+  std::string kind = "lstm";  // "lstm", "gru" or "simple_rnn"
+  std::size_t units = 1;
+  std::string activation = "tanh";
+  std::string recurrent_activation = "sigmoid";
+  bool reset_after = true;  // GRU only
+  bool return_sequences = false;
+  bool go_backwards = false;
+  bool zero_output_for_mask = false;
+};
+
+/// Number of gate blocks per kind: 4 (LSTM), 3 (GRU), 1 (SimpleRNN).
+inline std::size_t rnn_gates(const RnnConfig& cfg) { return cfg.kind == "lstm" ? 4 : cfg.kind == "gru" ? 3 : 1; }
+
+/// LSTM, GRU or SimpleRNN on x (batch, time, features) from the Keras equations, one sample, step
+/// and unit at a time. bias: empty, (G u), or for a reset_after GRU (2, 3u). h0/c0 empty = zeros.
+/// mask (batch * time, 1 = keep) or empty: Keras' TensorFlow-backend rule -- at a masked step the
+/// states stay, the output is the previous output (zeros before any), or 0 with
+/// zero_output_for_mask.
+template <class T>
+LstmOutput<T> rnn(const std::vector<T>& x, std::size_t batch, std::size_t time, std::size_t features,
+                  const std::vector<T>& kernel, const std::vector<T>& recurrent, const std::vector<T>& bias,
+                  const RnnConfig& cfg, const std::vector<T>& h0 = {}, const std::vector<T>& c0 = {},
+                  const std::vector<int>& mask = {}) {
+  const std::size_t u = cfg.units;
+  const std::size_t g = rnn_gates(cfg) * u;
+  const std::string& ra = cfg.recurrent_activation;
+  const std::string& a = cfg.activation;
+  LstmOutput<T> out;
+  out.output.assign(cfg.return_sequences ? batch * time * u : batch * u, T(0));
+  out.h.assign(batch * u, T(0));
+  out.c.assign(batch * u, T(0));
+  const auto dot_x = [&](const T* xt, std::size_t j) {
+    T acc = T(0);
+    for (std::size_t k = 0; k < features; ++k) acc += xt[k] * kernel[k * g + j];
+    return acc;
+  };
+  const auto dot_h = [&](const std::vector<T>& h, std::size_t j) {
+    T acc = T(0);
+    for (std::size_t k = 0; k < u; ++k) acc += h[k] * recurrent[k * g + j];
+    return acc;
+  };
+  const auto b_in = [&](std::size_t j) { return bias.empty() ? T(0) : bias[j]; };
+  const auto b_rec = [&](std::size_t j) { return bias.empty() ? T(0) : bias[g + j]; };
+  for (std::size_t b = 0; b < batch; ++b) {
+    std::vector<T> h(u, T(0)), c(u, T(0)), prev_out(u, T(0));
+    if (!h0.empty()) std::copy(h0.begin() + b * u, h0.begin() + (b + 1) * u, h.begin());
+    if (!c0.empty()) std::copy(c0.begin() + b * u, c0.begin() + (b + 1) * u, c.begin());
+    for (std::size_t s = 0; s < time; ++s) {
+      const std::size_t t = cfg.go_backwards ? time - 1 - s : s;
+      const T* xt = x.data() + (b * time + t) * features;
+      std::vector<T> nh(u), nc = c;
+      if (cfg.kind == "lstm") {
+        for (std::size_t j = 0; j < u; ++j) {
+          const auto z = [&](std::size_t q) { return b_in(q * u + j) + dot_x(xt, q * u + j) + dot_h(h, q * u + j); };
+          const T i = activate(ra, z(0)), f = activate(ra, z(1)), gg = activate(a, z(2)), o = activate(ra, z(3));
+          nc[j] = f * c[j] + i * gg;
+          nh[j] = o * activate(a, nc[j]);
+        }
+      } else if (cfg.kind == "gru") {
+        std::vector<T> zg(u), rg(u);
+        for (std::size_t j = 0; j < u; ++j) {
+          if (cfg.reset_after) {
+            zg[j] = activate(ra, dot_x(xt, j) + b_in(j) + dot_h(h, j) + b_rec(j));
+            rg[j] = activate(ra, dot_x(xt, u + j) + b_in(u + j) + dot_h(h, u + j) + b_rec(u + j));
+          } else {
+            zg[j] = activate(ra, dot_x(xt, j) + b_in(j) + dot_h(h, j));
+            rg[j] = activate(ra, dot_x(xt, u + j) + b_in(u + j) + dot_h(h, u + j));
+          }
+        }
+        std::vector<T> rh(u);
+        for (std::size_t k = 0; k < u; ++k) rh[k] = rg[k] * h[k];
+        for (std::size_t j = 0; j < u; ++j) {
+          T hh;
+          if (cfg.reset_after) {
+            hh = activate(a, dot_x(xt, 2 * u + j) + b_in(2 * u + j) + rg[j] * (dot_h(h, 2 * u + j) + b_rec(2 * u + j)));
+          } else {
+            hh = activate(a, dot_x(xt, 2 * u + j) + b_in(2 * u + j) + dot_h(rh, 2 * u + j));
+          }
+          nh[j] = zg[j] * h[j] + (T(1) - zg[j]) * hh;
+        }
+      } else {
+        for (std::size_t j = 0; j < u; ++j) nh[j] = activate(a, dot_x(xt, j) + b_in(j) + dot_h(h, j));
+      }
+      const bool kept = mask.empty() || mask[b * time + t] != 0;
+      std::vector<T> o(u, T(0));
+      if (kept) {
+        h = nh;
+        c = nc;
+        o = h;
+      } else if (!cfg.zero_output_for_mask) {
+        o = prev_out;
+      }
+      prev_out = o;
+      if (cfg.return_sequences) std::copy(o.begin(), o.end(), out.output.begin() + (b * time + s) * u);
+    }
+    if (!cfg.return_sequences) std::copy(prev_out.begin(), prev_out.end(), out.output.begin() + b * u);
+    std::copy(h.begin(), h.end(), out.h.begin() + b * u);
+    std::copy(c.begin(), c.end(), out.c.begin() + b * u);
+  }
+  return out;
+}
+
 }  // namespace naive
 
 #endif  // STRATA_TESTS_NAIVE_HPP

@@ -87,6 +87,24 @@ AnyTensor<typename Layer::Scalar> call_any(const Layer& layer, const AnyTensor<t
   return y;
 }
 
+/// The data and shape of a layer input given as a typed Tensor / TensorMap (checked at compile
+/// time: scalar type, Rank, RowMajor) or an AnyTensor (checked at run time by the layer).
+template <class T, int Rank, class X>
+std::pair<const T*, Shape> sequence_input(const X& x, const std::string& who) {
+  if constexpr (std::is_same_v<X, AnyTensor<T>>) {
+    if (x.empty()) throw shape_error(concat(who, ": the input tensor is empty (it holds no tensor)"));
+    return {x.data(), x.shape()};
+  } else {
+    static_assert(is_tensor_input_v<X, T>,
+                  "strata: the input must be a strata::Tensor, TensorMap or AnyTensor of the layer's scalar type.");
+    static_assert(X::NumIndices == Rank,
+                  "strata: the input has the wrong rank for this layer (see its documentation).");
+    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
+                  "strata: layers take RowMajor tensors (numpy's layout).");
+    return {x.data(), shape_of(x)};
+  }
+}
+
 /// Checks that forward() was handed an output buffer of the size compute_output_shape gives.
 inline void check_output_size(const std::string& who, const Shape& out_shape, Index output_size) {
   if (out_shape.size() != output_size) {

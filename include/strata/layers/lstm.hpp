@@ -16,6 +16,8 @@
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
+#include "../detail/recurrent.hpp"
+#include "../mask.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -23,10 +25,11 @@ namespace strata {
 
 /// Options of LSTM, set by chaining: `LSTMOptions().return_sequences(true).go_backwards(true)`.
 /// Defaults are Keras 3's. The common setters (activation, default "tanh"; use_bias; input_dim;
-/// seed; name) are described in detail::LayerOptions.
-class LSTMOptions : public detail::LayerOptions<LSTMOptions> {
+/// seed; name) are described in detail::LayerOptions, the recurrent ones (return_sequences,
+/// return_state, go_backwards, stateful, zero_output_for_mask) in detail::RecurrentOptions.
+class LSTMOptions : public detail::RecurrentOptions<LSTMOptions> {
  public:
-  LSTMOptions() : LayerOptions("tanh") {}
+  LSTMOptions() : RecurrentOptions("tanh") {}
 
   /// Keras `recurrent_activation` (gates); default "sigmoid" (Keras 3, tf.keras 2; Keras <= 2.2 and
   /// tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
@@ -43,43 +46,13 @@ class LSTMOptions : public detail::LayerOptions<LSTMOptions> {
     unit_forget_bias_ = on;
     return *this;
   }
-  /// Keras `return_sequences`: output (batch, time, units) instead of (batch, units); default false.
-  LSTMOptions& return_sequences(bool on) {
-    return_sequences_ = on;
-    return *this;
-  }
-  /// Keras `return_state`: outputs() gives [output, h, c]; default false.
-  LSTMOptions& return_state(bool on) {
-    return_state_ = on;
-    return *this;
-  }
-  /// Keras `go_backwards`: consume the sequence last step first; the output sequence stays in
-  /// processing order, as in Keras. Default false.
-  LSTMOptions& go_backwards(bool on) {
-    go_backwards_ = on;
-    return *this;
-  }
-  /// Keras `stateful`: each call starts from the final state of the previous call (sample i
-  /// continues sample i); reset_states() forgets it. Default false.
-  LSTMOptions& stateful(bool on) {
-    stateful_ = on;
-    return *this;
-  }
 
   const std::string& recurrent_activation() const { return recurrent_activation_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
-  bool return_sequences() const { return return_sequences_; }
-  bool return_state() const { return return_state_; }
-  bool go_backwards() const { return go_backwards_; }
-  bool stateful() const { return stateful_; }
 
  private:
   std::string recurrent_activation_ = "sigmoid";
   bool unit_forget_bias_ = true;
-  bool return_sequences_ = false;
-  bool return_state_ = false;
-  bool go_backwards_ = false;
-  bool stateful_ = false;
 };
 
 namespace detail {
@@ -120,6 +93,9 @@ void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent
 template <class T>
 class LSTMCell {
  public:
+  /// h and the carry c.
+  static constexpr int state_count = 2;
+
   LSTMCell() = default;
   LSTMCell(Index units, Activation activation, Activation recurrent_activation)
       : units_(units), activation_(activation), recurrent_activation_(recurrent_activation) {}
@@ -136,6 +112,8 @@ class LSTMCell {
 
   Index units() const { return units_; }
   Index features() const { return features_; }
+  /// Scratch scalars per row: z.
+  Index work_size() const { return 4 * units_; }
   Activation activation() const { return activation_; }
   Activation recurrent_activation() const { return recurrent_activation_; }
 
@@ -209,15 +187,13 @@ class LSTM {
       : units_(units),
         use_bias_(options.use_bias()),
         unit_forget_bias_(options.unit_forget_bias()),
-        return_sequences_(options.return_sequences()),
-        return_state_(options.return_state()),
-        go_backwards_(options.go_backwards()),
-        stateful_(options.stateful()),
+        core_(options),
         seed_(options.seed()),
         name_(options.name()) {
     if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
-    activation_ = parse_gate_activation(options.activation(), "activation");
-    recurrent_activation_ = parse_gate_activation(options.recurrent_activation(), "recurrent_activation");
+    activation_ = detail::parse_recurrent_activation(options.activation(), "activation", describe());
+    recurrent_activation_ =
+        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", describe());
     if (options.input_dim() < 0) {
       throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
     }
@@ -229,14 +205,21 @@ class LSTM {
   Activation recurrent_activation() const { return recurrent_activation_; }
   bool use_bias() const { return use_bias_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
-  bool return_sequences() const { return return_sequences_; }
-  bool return_state() const { return return_state_; }
-  bool go_backwards() const { return go_backwards_; }
-  bool stateful() const { return stateful_; }
+  bool return_sequences() const { return core_.return_sequences(); }
+  bool return_state() const { return core_.return_state(); }
+  bool go_backwards() const { return core_.go_backwards(); }
+  bool stateful() const { return core_.stateful(); }
+  bool zero_output_for_mask() const { return core_.zero_output_for_mask(); }
   const std::string& name() const { return name_; }
   bool built() const { return input_dim_ > 0; }
   Index input_dim() const { return input_dim_; }
   std::string describe() const { return detail::describe_layer(class_name, name_); }
+
+  /// Changes go_backwards, name or zero_output_for_mask of a constructed layer (Bidirectional
+  /// derives its backward layer this way); weights are kept.
+  void set_go_backwards(bool on) { core_.set_go_backwards(on); }
+  void set_zero_output_for_mask(bool on) { core_.set_zero_output_for_mask(on); }
+  void set_name(std::string name) { name_ = std::move(name); }
 
   /// Keras build: initial weights for `features` inputs per step. Calling it again re-initialises
   /// them (the same ones again when a seed is set).
@@ -301,14 +284,11 @@ class LSTM {
 
   /// Forgets the stored state of a stateful layer: the next call starts from zeros, at any batch
   /// size (Keras reset_states()).
-  void reset_states() {
-    state_ = LSTMState<T>{};
-    has_state_ = false;
-  }
+  void reset_states() { core_.reset_states(); }
   /// Whether a stateful layer holds a state from an earlier call.
-  bool has_states() const { return has_state_; }
+  bool has_states() const { return core_.has_states(); }
   /// The stored state of a stateful layer (empty tensors when there is none).
-  const LSTMState<T>& states() const { return state_; }
+  LSTMState<T> states() const { return LSTMState<T>{core_.states()[0], core_.states()[1]}; }
 
   static constexpr int output_rank(int input_rank) { return input_rank == 3 ? dynamic_rank : invalid_rank; }
 
@@ -316,24 +296,22 @@ class LSTM {
   /// another rank, another feature size or an empty time axis; value_error when not built.
   Shape compute_output_shape(const Shape& input) const {
     require_built("call");
-    if (input.rank() != 3 || input[2] != input_dim_) {
-      throw shape_error(detail::concat(describe(), ": input must have rank 3 (batch, time, features=", input_dim_,
-                                       "); got shape ", input.to_string()));
-    }
-    if (input[1] == 0) {
-      throw shape_error(
-          detail::concat(describe(), ": input must have at least one time step; got shape ", input.to_string()));
-    }
-    (void)input.size();
-    return return_sequences_ ? Shape{input[0], input[1], units_} : Shape{input[0], units_};
+    return core_.output_shape(input, input_dim_, units_, describe());
   }
+
+  /// Keras compute_mask: the output mask for an input mask -- the same mask with
+  /// return_sequences, else none (null).
+  const Mask* compute_mask(const Mask* mask) const { return core_.output_mask(mask); }
 
   /// Low-level call on raw row-major memory; output must hold compute_output_shape(input_shape).
   /// Starts from zeros, or from the stored state when stateful (and then stores the final one).
-  void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
+  /// mask: (batch, time) or null.
+  void forward(const T* input, const Shape& input_shape, T* output, Index output_size,
+               const Mask* mask = nullptr) const {
     const Shape out_shape = compute_output_shape(input_shape);
     detail::check_output_size(describe(), out_shape, output_size);
-    run_with_state(input, input_shape, nullptr, output, nullptr, nullptr);
+    core_.check_inputs({nullptr, nullptr}, mask, input_shape, units_, describe(), {"h", "c"});
+    core_.run(cell_, input, input_shape, {nullptr, nullptr}, mask, output, {nullptr, nullptr}, describe());
   }
 
   /// Keras `lstm(x)` on a rank-3 Tensor or TensorMap; returns the output (AnyTensor of rank 3 or 2).
@@ -347,35 +325,42 @@ class LSTM {
   /// The same on a tensor of run-time rank; another rank than 3 throws shape_error.
   AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
 
+  /// Keras `lstm(x, mask=mask)`: masked steps (false) are skipped; see docs/masking.md.
+  template <class X>
+  AnyTensor<T> operator()(const X& x, const Mask& mask) const {
+    return call(x, mask).output;
+  }
+
   /// Keras `lstm(x, initial_state=[h0, c0])`: returns the output.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  template <class X>
   AnyTensor<T> operator()(const X& x, const LSTMState<T>& initial_state) const {
     return call(x, initial_state).output;
   }
 
   /// The output and the final state [h, c], from zeros (or the stored state when stateful).
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  template <class X>
   LSTMResult<T> call(const X& x) const {
-    static_assert(X::NumIndices == 3, "strata::LSTM: the input must have rank 3 (batch, time, features).");
-    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
-                  "strata::LSTM: the input must be RowMajor (numpy's layout).");
-    return call_impl(x.data(), detail::shape_of(x), nullptr);
+    return call_impl(x, nullptr, nullptr);
   }
   /// The output and the final state, starting from initial_state (each (batch, units)); like
   /// Keras, an initial state given here takes precedence over a stateful layer's stored state.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  template <class X>
   LSTMResult<T> call(const X& x, const LSTMState<T>& initial_state) const {
-    static_assert(X::NumIndices == 3, "strata::LSTM: the input must have rank 3 (batch, time, features).");
-    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
-                  "strata::LSTM: the input must be RowMajor (numpy's layout).");
-    return call_impl(x.data(), detail::shape_of(x), &initial_state);
+    return call_impl(x, &initial_state, nullptr);
   }
-  LSTMResult<T> call(const AnyTensor<T>& x) const { return call_impl(x.data(), any_shape(x), nullptr); }
-  LSTMResult<T> call(const AnyTensor<T>& x, const LSTMState<T>& initial_state) const {
-    return call_impl(x.data(), any_shape(x), &initial_state);
+  /// The same with a mask (batch, time).
+  template <class X>
+  LSTMResult<T> call(const X& x, const Mask& mask) const {
+    return call_impl(x, nullptr, &mask);
   }
-  AnyTensor<T> operator()(const AnyTensor<T>& x, const LSTMState<T>& initial_state) const {
-    return call(x, initial_state).output;
+  template <class X>
+  LSTMResult<T> call(const X& x, const LSTMState<T>& initial_state, const Mask& mask) const {
+    return call_impl(x, &initial_state, &mask);
+  }
+  /// The general form: initial_state and mask may be null.
+  template <class X>
+  LSTMResult<T> call(const X& x, const LSTMState<T>* initial_state, const Mask* mask) const {
+    return call_impl(x, initial_state, mask);
   }
 
   /// Keras' return value as a list: [output], or [output, h, c] with return_state.
@@ -387,20 +372,17 @@ class LSTM {
   std::vector<AnyTensor<T>> outputs(const X& x, const LSTMState<T>& initial_state) const {
     return to_outputs(call(x, initial_state));
   }
-
-  bool carries_state() const { return stateful_; }
-  int output_count() const { return return_state_ ? 3 : 1; }
-
- private:
-  Activation parse_gate_activation(const std::string& name, const char* option) const {
-    const Activation a = parse_activation(name, describe());
-    if (!is_elementwise(a)) {
-      throw value_error(detail::concat(describe(), ": ", option, " '", name,
-                                       "' is not supported (it mixes the units of a state; use an element-wise one)"));
-    }
-    return a;
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const LSTMState<T>* initial_state, const Mask* mask) const {
+    return to_outputs(call(x, initial_state, mask));
   }
 
+  bool carries_state() const { return core_.stateful(); }
+  int output_count() const { return core_.return_state() ? 3 : 1; }
+  /// Number of state tensors (h, c).
+  static constexpr int state_count = 2;
+
+ private:
   void require_built(const char* what) const { detail::require_built(built(), describe(), what, "LSTMOptions"); }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
@@ -415,108 +397,25 @@ class LSTM {
   std::vector<AnyTensor<T>> to_outputs(LSTMResult<T> r) const {
     std::vector<AnyTensor<T>> out;
     out.push_back(std::move(r.output));
-    if (return_state_) {
+    if (core_.return_state()) {
       out.emplace_back(std::move(r.h));
       out.emplace_back(std::move(r.c));
     }
     return out;
   }
 
-  Shape any_shape(const AnyTensor<T>& x) const {
-    if (x.empty()) throw shape_error(detail::concat(describe(), ": the input tensor is empty (it holds no tensor)"));
-    return x.shape();
-  }
-
-  void check_state(const Tensor<T, 2>& s, const char* which, Index batch) const {
-    if (s.dimension(0) != batch || s.dimension(1) != units_) {
-      throw shape_error(detail::concat(describe(), ": initial state ", which, " must have shape (batch=", batch,
-                                       ", units=", units_, "); got ", detail::shape_of(s).to_string()));
-    }
-  }
-
-  LSTMResult<T> call_impl(const T* x, const Shape& in, const LSTMState<T>* initial) const {
+  template <class X>
+  LSTMResult<T> call_impl(const X& x, const LSTMState<T>* initial, const Mask* mask) const {
+    const auto [data, in] = detail::sequence_input<T, 3>(x, describe());
     LSTMResult<T> result;
     result.output = AnyTensor<T>::uninitialized(compute_output_shape(in));
-    const Index batch = in[0];
-    if (initial != nullptr) {
-      check_state(initial->h, "h", batch);
-      check_state(initial->c, "c", batch);
-    }
-    result.h = Tensor<T, 2>(batch, units_);
-    result.c = Tensor<T, 2>(batch, units_);
-    run_with_state(x, in, initial, result.output.data(), result.h.data(), result.c.data());
+    const std::array<const Tensor<T, 2>*, 2> init{initial != nullptr ? &initial->h : nullptr,
+                                                  initial != nullptr ? &initial->c : nullptr};
+    core_.check_inputs(init, mask, in, units_, describe(), {"h", "c"});
+    result.h = Tensor<T, 2>(in[0], units_);
+    result.c = Tensor<T, 2>(in[0], units_);
+    core_.run(cell_, data, in, init, mask, result.output.data(), {result.h.data(), result.c.data()}, describe());
     return result;
-  }
-
-  // Picks the initial state (given, stored or zeros), runs, and stores the final state if stateful.
-  void run_with_state(const T* x, const Shape& in, const LSTMState<T>* initial, T* out, T* h_final, T* c_final) const {
-    const Index batch = in[0];
-    const T* h0 = nullptr;
-    const T* c0 = nullptr;
-    // Keras keeps a stateful layer's batch size fixed (its state variables have that shape).
-    if (stateful_ && has_state_ && state_.h.dimension(0) != batch) {
-      throw shape_error(detail::concat(describe(), ": stateful layer holds states for batch ", state_.h.dimension(0),
-                                       "; got shape ", in.to_string(), " (call reset_states() to change the batch)"));
-    }
-    if (initial != nullptr) {
-      h0 = initial->h.data();
-      c0 = initial->c.data();
-    } else if (stateful_ && has_state_) {
-      h0 = state_.h.data();
-      c0 = state_.c.data();
-    }
-    if (!stateful_ || batch == 0) {
-      run(x, in, h0, c0, out, h_final, c_final);
-      return;
-    }
-    LSTMState<T> next{Tensor<T, 2>(batch, units_), Tensor<T, 2>(batch, units_)};
-    run(x, in, h0, c0, out, next.h.data(), next.c.data());
-    if (h_final != nullptr) std::copy(next.h.data(), next.h.data() + next.h.size(), h_final);
-    if (c_final != nullptr) std::copy(next.c.data(), next.c.data() + next.c.size(), c_final);
-    state_ = std::move(next);
-    has_state_ = true;
-  }
-
-  // The recurrence. Input (batch, time, features) row-major; h0, c0 (batch, units) or null for
-  // zeros; out as compute_output_shape; h_final, c_final (batch, units) or null. Rows never
-  // interact, so each thread runs its own block of rows through the whole sequence.
-  void run(const T* x, const Shape& in, const T* h0, const T* c0, T* out, T* h_final, T* c_final) const {
-    const Index batch = in[0];
-    const Index steps = in[1];
-    const Index features = in[2];
-    const Index u = units_;
-    const Index g = 4 * u;
-    if (batch == 0) return;
-    std::vector<T, Eigen::aligned_allocator<T>> z(static_cast<std::size_t>(batch * g));
-    std::vector<T, Eigen::aligned_allocator<T>> c(static_cast<std::size_t>(batch * u), T(0));
-    std::vector<T, Eigen::aligned_allocator<T>> h_zero;
-    if (c0 != nullptr) std::copy(c0, c0 + batch * u, c.begin());
-    if (h0 == nullptr) h_zero.assign(static_cast<std::size_t>(batch * u), T(0));
-    // With return_sequences each step's h is written straight into its output slot, and the next
-    // step reads it from there; otherwise the output itself is the running h.
-    const Index out_ld = return_sequences_ ? steps * u : u;
-    const double flops_per_row = 2.0 * static_cast<double>(steps) * static_cast<double>((features + u) * g);
-    detail::parallel_rows(batch, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
-                          [&](Index r0, Index r1) {
-                            const Index rows = r1 - r0;
-                            const T* h_prev = (h0 != nullptr ? h0 : h_zero.data()) + r0 * u;
-                            Index h_prev_ld = u;
-                            T* out_rows = out + r0 * out_ld;
-                            for (Index s = 0; s < steps; ++s) {
-                              const Index t = go_backwards_ ? steps - 1 - s : s;
-                              T* h_out = return_sequences_ ? out_rows + s * u : out_rows;
-                              cell_.step(rows, x + r0 * steps * features + t * features, steps * features, h_prev,
-                                         h_prev_ld, z.data() + r0 * g, c.data() + r0 * u, h_out, out_ld);
-                              h_prev = h_out;
-                              h_prev_ld = out_ld;
-                            }
-                            if (h_final != nullptr) {
-                              for (Index b = 0; b < rows; ++b) {
-                                std::copy(h_prev + b * h_prev_ld, h_prev + b * h_prev_ld + u, h_final + (r0 + b) * u);
-                              }
-                            }
-                          });
-    if (c_final != nullptr) std::copy(c.begin(), c.end(), c_final);
   }
 
   Index units_;
@@ -524,10 +423,7 @@ class LSTM {
   Activation recurrent_activation_ = Activation::sigmoid;
   bool use_bias_;
   bool unit_forget_bias_;
-  bool return_sequences_;
-  bool return_state_;
-  bool go_backwards_;
-  bool stateful_;
+  detail::RecurrentCore<T, 2> core_;
   std::optional<std::uint64_t> seed_;
   std::string name_;
   Index input_dim_ = 0;
@@ -535,9 +431,6 @@ class LSTM {
   Tensor<T, 2> recurrent_kernel_;
   Tensor<T, 1> bias_;
   detail::LSTMCell<T> cell_;
-  // The stored state of a stateful layer: updated by const calls, as Keras updates it in call().
-  mutable LSTMState<T> state_;
-  mutable bool has_state_ = false;
 };
 
 }  // namespace strata

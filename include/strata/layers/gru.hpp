@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_LAYERS_GRU_HPP
+#define STRATA_LAYERS_GRU_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../activations.hpp"
+#include "../detail/chunks.hpp"
+#include "../detail/gemm.hpp"
+#include "../detail/init.hpp"
+#include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../detail/recurrent.hpp"
+#include "../mask.hpp"
+#include "../tensor.hpp"
+
+namespace strata {
+
+/// Options of GRU, set by chaining: `GRUOptions().return_sequences(true).reset_after(false)`.
+/// Defaults are Keras 3's. Common setters: detail::LayerOptions and detail::RecurrentOptions.
+class GRUOptions : public detail::RecurrentOptions<GRUOptions> {
+ public:
+  GRUOptions() : RecurrentOptions("tanh") {}
+
+  /// Keras `recurrent_activation` (the z and r gates); default "sigmoid" (Keras 3, tf.keras 2;
+  /// Keras <= 2.2 and tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
+  GRUOptions& recurrent_activation(std::string name) {
+    recurrent_activation_ = std::move(name);
+    return *this;
+  }
+  GRUOptions& recurrent_activation(Activation a) {
+    recurrent_activation_ = std::string(activation_name(a));
+    return *this;
+  }
+  /// Keras `reset_after`: apply the reset gate after the recurrent product, with separate input
+  /// and recurrent biases (bias shape (2, 3u)); default true (Keras 3, tf.keras 2). false is
+  /// Keras <= 2.2's and tfjs' variant (bias (3u,)).
+  GRUOptions& reset_after(bool on) {
+    reset_after_ = on;
+    return *this;
+  }
+
+  const std::string& recurrent_activation() const { return recurrent_activation_; }
+  bool reset_after() const { return reset_after_; }
+
+ private:
+  std::string recurrent_activation_ = "sigmoid";
+  bool reset_after_ = true;
+};
+
+namespace detail {
+
+/// The GRU step on packed weights: one step for a block of rows, without allocating.
+template <class T>
+class GRUCell {
+ public:
+  static constexpr int state_count = 1;
+
+  GRUCell() = default;
+  GRUCell(Index units, Activation activation, Activation recurrent_activation, bool reset_after)
+      : units_(units),
+        activation_(activation),
+        recurrent_activation_(recurrent_activation),
+        reset_after_(reset_after) {}
+
+  /// Packs row-major kernel (features, 3u), recurrent kernel (u, 3u) and bias -- (2, 3u) with
+  /// reset_after, else (3u) -- or null.
+  void set(const T* kernel, Index features, const T* recurrent, const T* bias) {
+    const Index u = units_;
+    features_ = features;
+    kernel_.pack(kernel, features, 3 * u);
+    has_bias_ = bias != nullptr;
+    if (reset_after_) {
+      recurrent_.pack(recurrent, u, 3 * u);
+      if (has_bias_) {
+        input_bias_.pack(bias, 1, 3 * u);
+        recurrent_bias_.pack(bias + 3 * u, 1, 3 * u);
+      }
+    } else {
+      recurrent_ = pack_columns(recurrent, u, 3 * u, 0, 2 * u);
+      recurrent_h_ = pack_columns(recurrent, u, 3 * u, 2 * u, u);
+      if (has_bias_) input_bias_.pack(bias, 1, 3 * u);
+    }
+  }
+
+  Index units() const { return units_; }
+  Index features() const { return features_; }
+  /// Scratch per row: x . W (3u), h . U (3u), r * h (u).
+  Index work_size() const { return 7 * units_; }
+
+  /// h_out = GRU(x, h_prev) for `rows` rows (h_out may equal h_prev). Keras 3's arithmetic:
+  ///   reset_after: xz = x W + b0, hz = h U + b1, z = ra(xz_z + hz_z), r = ra(xz_r + hz_r),
+  ///                hh = a(xz_h + r * hz_h)
+  ///   otherwise:   xz = x W + b, z = ra(xz_z + h U_z), r = ra(xz_r + h U_r),
+  ///                hh = a(xz_h + (r * h) U_h)
+  ///   h = z * h_prev + (1 - z) * hh
+  void step(Index rows, const T* x, Index ldx, const T* h_prev, Index ld_prev, T* work, T* /*carry*/, T* h_out,
+            Index ld_out) const {
+    const Index u = units_;
+    T* xz = work;
+    T* hz = work + rows * 3 * u;
+    T* rh = work + rows * 6 * u;
+    const GemmTerm<T> x_term{x, ldx, &kernel_};
+    gemm(rows, 3 * u, &x_term, 1, has_bias_ ? &input_bias_ : nullptr, xz, 3 * u);
+    const GemmTerm<T> h_term{h_prev, ld_prev, &recurrent_};
+    Chunk<T> cz, cr, ch, cx, cp;
+    if (reset_after_) {
+      gemm(rows, 3 * u, &h_term, 1, has_bias_ ? &recurrent_bias_ : nullptr, hz, 3 * u);
+      for (Index b = 0; b < rows; ++b) {
+        const T* xr = xz + b * 3 * u;
+        const T* hr = hz + b * 3 * u;
+        for (Index j = 0; j < u; j += chunk_size<T>) {
+          const Index n = std::min<Index>(chunk_size<T>, u - j);
+          load_chunk(cz, xr + j, n);
+          load_chunk(cx, hr + j, n);
+          cz = cz + cx;
+          apply_chunk(recurrent_activation_, cz);
+          load_chunk(cr, xr + u + j, n);
+          load_chunk(cx, hr + u + j, n);
+          cr = cr + cx;
+          apply_chunk(recurrent_activation_, cr);
+          load_chunk(ch, xr + 2 * u + j, n);
+          load_chunk(cx, hr + 2 * u + j, n);
+          ch = ch + cr * cx;
+          apply_chunk(activation_, ch);
+          load_chunk(cp, h_prev + b * ld_prev + j, n);
+          cp = cz * cp + (T(1) - cz) * ch;
+          store_chunk(cp, h_out + b * ld_out + j, n);
+        }
+      }
+      return;
+    }
+    // reset_after = false: the z and r gates first (z kept in hz's z block), then (r * h) U_h.
+    gemm<T>(rows, 2 * u, &h_term, 1, nullptr, hz, 2 * u);
+    for (Index b = 0; b < rows; ++b) {
+      const T* xr = xz + b * 3 * u;
+      T* hr = hz + b * 2 * u;
+      for (Index j = 0; j < u; j += chunk_size<T>) {
+        const Index n = std::min<Index>(chunk_size<T>, u - j);
+        load_chunk(cz, xr + j, n);
+        load_chunk(cx, hr + j, n);
+        cz = cz + cx;
+        apply_chunk(recurrent_activation_, cz);
+        store_chunk(cz, hr + j, n);
+        load_chunk(cr, xr + u + j, n);
+        load_chunk(cx, hr + u + j, n);
+        cr = cr + cx;
+        apply_chunk(recurrent_activation_, cr);
+        load_chunk(cp, h_prev + b * ld_prev + j, n);
+        cr = cr * cp;
+        store_chunk(cr, rh + b * u + j, n);
+      }
+    }
+    const GemmTerm<T> rh_term{rh, u, &recurrent_h_};
+    gemm<T>(rows, u, &rh_term, 1, nullptr, hz + u, 2 * u);
+    for (Index b = 0; b < rows; ++b) {
+      const T* xr = xz + b * 3 * u;
+      const T* hr = hz + b * 2 * u;
+      for (Index j = 0; j < u; j += chunk_size<T>) {
+        const Index n = std::min<Index>(chunk_size<T>, u - j);
+        load_chunk(ch, xr + 2 * u + j, n);
+        load_chunk(cx, hr + u + j, n);
+        ch = ch + cx;
+        apply_chunk(activation_, ch);
+        load_chunk(cz, hr + j, n);
+        load_chunk(cp, h_prev + b * ld_prev + j, n);
+        cp = cz * cp + (T(1) - cz) * ch;
+        store_chunk(cp, h_out + b * ld_out + j, n);
+      }
+    }
+  }
+
+ private:
+  Index units_ = 0;
+  Index features_ = 0;
+  Activation activation_ = Activation::tanh;
+  Activation recurrent_activation_ = Activation::sigmoid;
+  bool reset_after_ = true;
+  PackedMatrix<T> kernel_;
+  PackedMatrix<T> recurrent_;    // all of U (reset_after) or its z and r blocks
+  PackedMatrix<T> recurrent_h_;  // U's h block (reset_after = false)
+  PackedMatrix<T> input_bias_;
+  PackedMatrix<T> recurrent_bias_;
+  bool has_bias_ = false;
+};
+
+}  // namespace detail
+
+/// Keras `GRU(units, ...)` on (batch, time, features).
+///
+/// Gate blocks are ordered z (update), r (reset), h (candidate), as in Keras; see
+/// detail::GRUCell::step for the formulas of both variants. Weights, as Keras' get_weights():
+/// [kernel (features, 3u), recurrent_kernel (u, 3u), bias] with bias (2, 3u) -- row 0 the input
+/// bias, row 1 the recurrent bias -- when reset_after (Keras 3's default), else (3u,); no bias
+/// without use_bias. Initial weights as Keras: glorot_uniform kernel, orthogonal recurrent
+/// kernel, zero bias.
+///
+/// Output: (batch, time, units) with return_sequences, else (batch, units) (AnyTensor). With
+/// return_state, outputs() gives [output, h]. A stateful GRU updates its stored state in every
+/// call, so it must not be called from two threads at once.
+template <class T>
+class GRU : public detail::SingleStateRecurrent<GRU<T>, T> {
+  static_assert(std::is_floating_point_v<T>, "strata::GRU: the scalar type must be float or double.");
+  friend class detail::SingleStateRecurrent<GRU<T>, T>;
+
+ public:
+  static constexpr const char* class_name = "GRU";
+
+  /// Throws value_error for units < 1, input_dim < 0, an unknown activation name, or softmax /
+  /// log_softmax as an activation.
+  explicit GRU(Index units, const GRUOptions& options = GRUOptions())
+      : units_(units),
+        use_bias_(options.use_bias()),
+        reset_after_(options.reset_after()),
+        core_(options),
+        seed_(options.seed()),
+        name_(options.name()) {
+    if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
+    activation_ = detail::parse_recurrent_activation(options.activation(), "activation", describe());
+    recurrent_activation_ =
+        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", describe());
+    if (options.input_dim() < 0) {
+      throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
+    }
+    if (options.input_dim() > 0) build(options.input_dim());
+  }
+
+  Index units() const { return units_; }
+  Activation activation() const { return activation_; }
+  Activation recurrent_activation() const { return recurrent_activation_; }
+  bool use_bias() const { return use_bias_; }
+  bool reset_after() const { return reset_after_; }
+  const std::string& name() const { return name_; }
+  bool built() const { return input_dim_ > 0; }
+  Index input_dim() const { return input_dim_; }
+  std::string describe() const { return detail::describe_layer(class_name, name_); }
+  void set_go_backwards(bool on) { core_.set_go_backwards(on); }
+  void set_zero_output_for_mask(bool on) { core_.set_zero_output_for_mask(on); }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  /// Keras build: initial weights for `features` inputs per step.
+  void build(Index features) {
+    if (features < 1)
+      throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
+    const Index g = 3 * units_;
+    auto gen = detail::Generator::from(seed_);
+    Tensor<T, 2> kernel(features, g);
+    detail::glorot_uniform(kernel.data(), features, g, gen);
+    Tensor<T, 2> recurrent(units_, g);
+    detail::orthogonal(recurrent.data(), units_, g, gen);
+    AnyTensor<T> bias;
+    if (use_bias_) {
+      bias = AnyTensor<T>::uninitialized(bias_shape());
+      std::fill(bias.data(), bias.data() + bias.size(), T(0));
+    }
+    assign(std::move(kernel), std::move(recurrent), std::move(bias));
+  }
+
+  /// Keras get_weights(): [kernel (features, 3u), recurrent_kernel (u, 3u), bias ((2, 3u) or (3u,))].
+  Weights<T> get_weights() const {
+    require_built("get_weights");
+    Weights<T> w{kernel_, recurrent_kernel_};
+    if (use_bias_) w.push_back(bias_);
+    return w;
+  }
+
+  /// Keras set_weights(); builds the layer if needed. Throws shape_error on a wrong count or shape.
+  void set_weights(const Weights<T>& weights) {
+    const Index g = 3 * units_;
+    detail::check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
+                               use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
+    const Index features = built() ? input_dim_ : detail::features_from_kernel(weights[0], g, describe());
+    const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
+    const auto& recurrent = detail::check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
+    AnyTensor<T> bias;
+    if (use_bias_) {
+      if (weights[2].shape() != bias_shape()) {
+        throw shape_error(
+            detail::concat(describe(), ": weight 2 (bias) must have shape ", bias_shape().to_string(),
+                           reset_after_ ? " (reset_after: input and recurrent bias)" : " (reset_after=False)", "; got ",
+                           weights[2].empty() ? std::string("an empty tensor") : weights[2].shape().to_string()));
+      }
+      bias = weights[2];
+    }
+    assign(kernel, recurrent, std::move(bias));
+  }
+
+  const Tensor<T, 2>& kernel() const {
+    require_built("kernel");
+    return kernel_;
+  }
+  const Tensor<T, 2>& recurrent_kernel() const {
+    require_built("recurrent_kernel");
+    return recurrent_kernel_;
+  }
+  /// The bias: (2, 3u) with reset_after, else (3u,); empty without use_bias.
+  const AnyTensor<T>& bias() const { return bias_; }
+  const detail::GRUCell<T>& cell() const {
+    require_built("cell");
+    return cell_;
+  }
+  /// Keras count_params().
+  Index count_params() const {
+    require_built("count_params");
+    return 3 * units_ * (input_dim_ + units_) + (use_bias_ ? bias_shape().size() : 0);
+  }
+
+ private:
+  Shape bias_shape() const { return reset_after_ ? Shape{2, 3 * units_} : Shape{3 * units_}; }
+  const detail::RecurrentCore<T, 1>& core() const { return core_; }
+  detail::RecurrentCore<T, 1>& core() { return core_; }
+  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "GRUOptions"); }
+
+  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, AnyTensor<T> bias) {
+    input_dim_ = kernel.dimension(0);
+    kernel_ = std::move(kernel);
+    recurrent_kernel_ = std::move(recurrent);
+    bias_ = std::move(bias);
+    cell_ = detail::GRUCell<T>(units_, activation_, recurrent_activation_, reset_after_);
+    cell_.set(kernel_.data(), input_dim_, recurrent_kernel_.data(), use_bias_ ? bias_.data() : nullptr);
+  }
+
+  Index units_;
+  Activation activation_ = Activation::tanh;
+  Activation recurrent_activation_ = Activation::sigmoid;
+  bool use_bias_;
+  bool reset_after_;
+  detail::RecurrentCore<T, 1> core_;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+  Index input_dim_ = 0;
+  Tensor<T, 2> kernel_;
+  Tensor<T, 2> recurrent_kernel_;
+  AnyTensor<T> bias_;
+  detail::GRUCell<T> cell_;
+};
+
+}  // namespace strata
+
+#endif  // STRATA_LAYERS_GRU_HPP
