@@ -29,6 +29,12 @@ inline double lstm_step_flops(double features, double units) {
 inline double lstm_flops(double sequences, double steps, double features, double units) {
   return sequences * steps * lstm_step_flops(features, units);
 }
+/// One GRU step for one sequence: 2*F*3u + 2*u*3u (either reset_after variant).
+inline double gru_step_flops(double features, double units) {
+  return 2.0 * features * 3.0 * units + 2.0 * units * 3.0 * units;
+}
+/// One SimpleRNN step for one sequence: 2*F*u + 2*u*u.
+inline double rnn_step_flops(double features, double units) { return 2.0 * features * units + 2.0 * units * units; }
 /// A Dense on `rows` rows: 2*F*units per row.
 inline double dense_flops(double rows, double features, double units) { return 2.0 * rows * features * units; }
 
@@ -41,7 +47,23 @@ inline double flops() { return lstm_flops(batch, steps, features, units) + dense
 
 namespace w2 {  // LSTM(256, return_sequences) on (64, 100, 128) -> TimeDistributed(Dense(128))
 constexpr int batch = 64, steps = 100, features = 128, units = 256, out = 128;
-inline double flops() { return lstm_flops(batch, steps, features, units) + dense_flops(batch * steps, units, out); }
+/// The TimeDistributed(Dense(128)) head on the recurrent layer's (64, 100, width) output.
+inline double head_flops(int width) { return dense_flops(batch * steps, width, out); }
+inline double lstm_layer_flops() { return lstm_flops(batch, steps, features, units); }
+inline double flops() { return lstm_layer_flops() + head_flops(units); }
+
+// The W2-shaped variants (same input, units and head; the recurrent layer changes). "_layer"
+// benchmarks time the recurrent layer alone, so their count leaves the head out.
+/// W2GRU: GRU(256, reset_after, return_sequences) -> TimeDistributed(Dense(128)).
+inline double gru_layer_flops() { return batch * steps * gru_step_flops(features, units); }
+inline double gru_flops() { return gru_layer_flops() + head_flops(units); }
+/// W2BiLSTM: Bidirectional(LSTM(256, return_sequences), concat) -> TimeDistributed(Dense(128)) on
+/// 512 features: twice the LSTM.
+inline double bilstm_layer_flops() { return 2.0 * lstm_layer_flops(); }
+inline double bilstm_flops() { return bilstm_layer_flops() + head_flops(2 * units); }
+/// W2RNN: SimpleRNN(256, tanh, return_sequences) -> TimeDistributed(Dense(128)).
+inline double rnn_layer_flops() { return batch * steps * rnn_step_flops(features, units); }
+inline double rnn_flops() { return rnn_layer_flops() + head_flops(units); }
 }  // namespace w2
 
 namespace w3 {  // LSTM(input 1, hidden H) -> Dense(1), batch 1, one step per call, state carried

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// strata_bench: the workloads W1-W5 on strata (public API only), plus, from reference_bench.cpp,
-// the machine's limits (an FMA-loop peak and Eigen's own GEMM on W4's 2-D shape).
+// strata_bench: the workloads W1-W5, and W2's GRU, Bidirectional(LSTM) and SimpleRNN variants, on
+// strata (public API only), plus, from reference_bench.cpp, the machine's limits (an FMA-loop
+// peak and Eigen's own GEMM on W4's 2-D shape).
 //
 //   strata_bench [--threads=N] [Google Benchmark flags]
 //
 // Names: BM_<workload>_strata[_<variant>][/H:<units>]; strata_bench_torch registers the libtorch
-// counterpart as BM_<workload>_torch[/H:<units>], which is how benchmarks/compare pairs them.
+// counterpart as BM_<workload>_torch[_<variant>][/H:<units>] (the variant only where libtorch has
+// one of its own, e.g. "_layer"), which is how benchmarks/compare pairs them.
 #include <strata/strata.hpp>
 
 #if __has_include(<strata/streaming.hpp>)
@@ -55,11 +57,17 @@ int apply_strata_threads(int n) {
   return strata_bench_detail::thread_count_of(num_threads());
 }
 
+using strata::Bidirectional;
+using strata::BidirectionalOptions;
 using strata::Dense;
 using strata::DenseOptions;
+using strata::GRU;
+using strata::GRUOptions;
 using strata::LSTM;
 using strata::LSTMOptions;
 using strata::Shape;
+using strata::SimpleRNN;
+using strata::SimpleRNNOptions;
 using strata::Tensor;
 using strata::TimeDistributed;
 
@@ -97,6 +105,53 @@ void BM_W2(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   set_flops(state, w2::flops());
+}
+
+// ---- W2-shaped recurrent variants: `layer` (return_sequences, built for 128 features) on W2's
+// (64, 100, 128) input, then, with `head`, TimeDistributed(Dense(128)) on its (64, 100, width)
+// output; without it the recurrent layer alone (the "_layer" benchmarks).
+template <class Layer>
+void run_w2_recurrent(benchmark::State& state, const Layer& layer, int width, bool head, double flops) {
+  const TimeDistributed<Dense<float>> td(Dense<float>(w2::out, DenseOptions().input_dim(width).seed(2)));
+  const auto x = random_tensor<3>({w2::batch, w2::steps, w2::features}, 12);
+  for (auto _ : state) {
+    Tensor<float, 3> h = layer(x);
+    if (head) {
+      Tensor<float, 3> y = td(h);
+      benchmark::DoNotOptimize(y.data());
+    } else {
+      benchmark::DoNotOptimize(h.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, flops);
+}
+
+/// W2 itself without the head: LSTM(256, return_sequences) alone.
+void BM_W2_layer(benchmark::State& state) {
+  const LSTM<float> lstm(w2::units, LSTMOptions().return_sequences(true).input_dim(w2::features).seed(1));
+  run_w2_recurrent(state, lstm, w2::units, false, w2::lstm_layer_flops());
+}
+
+/// W2GRU: GRU(256, reset_after = true: PyTorch's formula, Keras 3's default).
+void BM_W2GRU(benchmark::State& state, bool head) {
+  const GRU<float> gru(w2::units,
+                       GRUOptions().reset_after(true).return_sequences(true).input_dim(w2::features).seed(1));
+  run_w2_recurrent(state, gru, w2::units, head, head ? w2::gru_flops() : w2::gru_layer_flops());
+}
+
+/// W2BiLSTM: Bidirectional(LSTM(256), merge_mode "concat"), a (64, 100, 512) output.
+void BM_W2BiLSTM(benchmark::State& state, bool head) {
+  const Bidirectional<LSTM<float>> bi(
+      LSTM<float>(w2::units, LSTMOptions().return_sequences(true).input_dim(w2::features).seed(1)),
+      BidirectionalOptions().merge_mode("concat"));
+  run_w2_recurrent(state, bi, 2 * w2::units, head, head ? w2::bilstm_flops() : w2::bilstm_layer_flops());
+}
+
+/// W2RNN: SimpleRNN(256, tanh).
+void BM_W2RNN(benchmark::State& state, bool head) {
+  const SimpleRNN<float> rnn(w2::units, SimpleRNNOptions().return_sequences(true).input_dim(w2::features).seed(1));
+  run_w2_recurrent(state, rnn, w2::units, head, head ? w2::rnn_flops() : w2::rnn_layer_flops());
 }
 
 // ---- W3: LSTM(input 1, hidden H) -> Dense(1), batch 1, 48,000 samples one step at a time.
@@ -253,6 +308,13 @@ void register_strata_benchmarks(int threads) {
   add("BM_W1_strata_td", [](benchmark::State& s) { BM_W1(s, true); })->Unit(benchmark::kMicrosecond);
   add("BM_W1_strata_dense", [](benchmark::State& s) { BM_W1(s, false); })->Unit(benchmark::kMicrosecond);
   add("BM_W2_strata", BM_W2);
+  add("BM_W2_strata_layer", BM_W2_layer);
+  add("BM_W2GRU_strata", [](benchmark::State& s) { BM_W2GRU(s, true); });
+  add("BM_W2GRU_strata_layer", [](benchmark::State& s) { BM_W2GRU(s, false); });
+  add("BM_W2BiLSTM_strata", [](benchmark::State& s) { BM_W2BiLSTM(s, true); });
+  add("BM_W2BiLSTM_strata_layer", [](benchmark::State& s) { BM_W2BiLSTM(s, false); });
+  add("BM_W2RNN_strata", [](benchmark::State& s) { BM_W2RNN(s, true); });
+  add("BM_W2RNN_strata_layer", [](benchmark::State& s) { BM_W2RNN(s, false); });
   for (const int h : w3::hidden_sizes()) {
     add("BM_W3_strata_layer_call/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3_layer_call(s, h); });
   }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // strata_bench_torch: the workloads W1-W5 on libtorch (torch::nn::LSTM and torch::nn::Linear,
-// batch_first, under NoGradGuard), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
+// batch_first, under NoGradGuard), W2's variants (torch::nn::GRU, bidirectional torch::nn::LSTM,
+// torch::nn::RNN), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
 //
 //   strata_bench_torch [--threads=N] [Google Benchmark flags]
 //
 // It is a separate process so that it can run with its own environment (OPENBLAS_CORETYPE,
 // OMP_WAIT_POLICY): benchmarks/compare sets those on this command only. Names mirror
-// strata_bench's: BM_<workload>_torch[/H:<units>].
+// strata_bench's: BM_<workload>_torch[_<variant>][/H:<units>].
 //
 // Threads: torch::set_num_threads(N) sets libtorch's OpenMP pool; libtorch calls the system BLAS
 // (libblas.so.3), which, when it is OpenBLAS, has a thread pool of its own that defaults to every
@@ -69,6 +70,57 @@ void BM_W2(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   set_flops(state, w2::flops());
+}
+
+// ---- W2-shaped recurrent variants: `rnn` (batch_first, 128 -> 256) on W2's (64, 100, 128) input,
+// all steps, then, with `head`, Linear(width, 128); without it the recurrent module alone (the
+// "_layer" benchmarks). GRU, LSTM and RNN all return (output, state), output first.
+template <class Module>
+void run_w2_recurrent(benchmark::State& state, Module& rnn, int width, bool head, double flops) {
+  torch::NoGradGuard no_grad;
+  torch::nn::Linear linear(width, w2::out);
+  rnn->eval();
+  linear->eval();
+  const Tensor x = random_tensor({w2::batch, w2::steps, w2::features}, 12);
+  for (auto _ : state) {
+    Tensor h = std::get<0>(rnn->forward(x));
+    if (head) {
+      Tensor y = linear->forward(h);
+      benchmark::DoNotOptimize(y.data_ptr<float>());
+    } else {
+      benchmark::DoNotOptimize(h.data_ptr<float>());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, flops);
+}
+
+/// W2 itself without the head: LSTM(256) alone.
+void BM_W2_layer(benchmark::State& state) {
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w2::features, w2::units).batch_first(true));
+  run_w2_recurrent(state, lstm, w2::units, false, w2::lstm_layer_flops());
+}
+
+/// W2GRU: torch::nn::GRU(128, 256), i.e. Keras' GRU with reset_after = true.
+void BM_W2GRU(benchmark::State& state, bool head) {
+  torch::manual_seed(1);
+  torch::nn::GRU gru(torch::nn::GRUOptions(w2::features, w2::units).batch_first(true));
+  run_w2_recurrent(state, gru, w2::units, head, head ? w2::gru_flops() : w2::gru_layer_flops());
+}
+
+/// W2BiLSTM: torch::nn::LSTM(128, 256, bidirectional), a (64, 100, 512) output, then Linear(512, 128).
+void BM_W2BiLSTM(benchmark::State& state, bool head) {
+  torch::manual_seed(1);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w2::features, w2::units).batch_first(true).bidirectional(true));
+  run_w2_recurrent(state, lstm, 2 * w2::units, head, head ? w2::bilstm_flops() : w2::bilstm_layer_flops());
+}
+
+/// W2RNN: torch::nn::RNN(128, 256, tanh).
+void BM_W2RNN(benchmark::State& state, bool head) {
+  torch::manual_seed(1);
+  torch::nn::RNN rnn(torch::nn::RNNOptions(w2::features, w2::units).nonlinearity(torch::kTanh).batch_first(true));
+  run_w2_recurrent(state, rnn, w2::units, head, head ? w2::rnn_flops() : w2::rnn_layer_flops());
 }
 
 // ---- W3: LSTM(1 -> H), batch 1, fed one (1, 1, 1) step at a time carrying (h, c), then Linear(H, 1).
@@ -187,6 +239,13 @@ void register_torch_benchmarks(int threads) {
 
   add("BM_W1_torch", BM_W1)->Unit(benchmark::kMicrosecond);
   add("BM_W2_torch", BM_W2);
+  add("BM_W2_torch_layer", BM_W2_layer);
+  add("BM_W2GRU_torch", [](benchmark::State& s) { BM_W2GRU(s, true); });
+  add("BM_W2GRU_torch_layer", [](benchmark::State& s) { BM_W2GRU(s, false); });
+  add("BM_W2BiLSTM_torch", [](benchmark::State& s) { BM_W2BiLSTM(s, true); });
+  add("BM_W2BiLSTM_torch_layer", [](benchmark::State& s) { BM_W2BiLSTM(s, false); });
+  add("BM_W2RNN_torch", [](benchmark::State& s) { BM_W2RNN(s, true); });
+  add("BM_W2RNN_torch_layer", [](benchmark::State& s) { BM_W2RNN(s, false); });
   for (const int h : w3::hidden_sizes()) {
     add("BM_W3_torch/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3(s, h); });
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "mask.hpp"
 #include "shape.hpp"
 #include "tensor.hpp"
 
@@ -32,6 +33,22 @@ inline std::string declared_shape_string(const DeclaredShape& shape) {
   return s + ")";
 }
 
+/// A Keras time-step mask travelling with a tensor of a Model: (batch, time), true = keep; null
+/// when the tensor has none. Shared, so layers that pass a mask on do not copy it.
+using MaskPtr = std::shared_ptr<const Mask>;
+
+/// What a mask-aware layer call returns: the outputs and one mask per output (null = none).
+template <class T>
+struct MaskedOutputs {
+  std::vector<AnyTensor<T>> tensors;
+  std::vector<MaskPtr> masks;
+};
+
+/// How the masks of a layer's outputs follow from its inputs' masks when the layer has no
+/// call_masked (Keras supports_masking): dropped (Flatten, Reshape), or the first input's mask
+/// passed on to every output unchanged (Dense, TimeDistributed, Activation, Dropout).
+enum class MaskRule { drop, pass };
+
 /// One layer of a Model behind a uniform call: a list of input tensors in, a list of outputs out.
 /// Model owns its layers through these; strata::load_model fills them from a Keras file, and
 /// they can be made by hand for layers of one's own.
@@ -39,8 +56,14 @@ template <class T>
 struct ModelLayer {
   std::string name;
   std::string class_name;
-  /// Computes the outputs; may update state (a stateful LSTM).
+  /// Computes the outputs without masks; may update state (a stateful LSTM).
   std::function<std::vector<AnyTensor<T>>(const std::vector<AnyTensor<T>>&)> call;
+  /// Optional mask-aware call, used instead of `call` by Model: the inputs with their masks
+  /// (null = none) -> the outputs with theirs. Layers that make masks (Masking, Embedding with
+  /// mask_zero) or take them (LSTM, GRU, SimpleRNN, Bidirectional) have one.
+  std::function<MaskedOutputs<T>(const std::vector<AnyTensor<T>>&, const std::vector<MaskPtr>&)> call_masked;
+  /// The output masks of a layer without call_masked.
+  MaskRule mask_rule = MaskRule::drop;
   /// The output shapes for given input shapes (validates them; throws shape_error).
   std::function<std::vector<Shape>(const std::vector<Shape>&)> output_shapes;
   /// Forgets stored state; empty for layers without state.
@@ -51,7 +74,9 @@ struct ModelLayer {
 
 /// A Keras model at inference: input tensors, a graph of layers (a chain for Sequential, a DAG for
 /// Functional), output tensors. Keras `model.predict(x)` is `model.predict({x})`; layers used at
-/// several places of the graph (shared layers) keep one set of weights.
+/// several places of the graph (shared layers) keep one set of weights. Keras masks travel with the
+/// tensors (ModelLayer::call_masked and mask_rule): Masking and Embedding(mask_zero) make them,
+/// Dense-like layers pass them on, recurrent layers take them; see docs/loading-models.md.
 ///
 /// Not thread-safe when it has stateful layers (predict updates their state).
 template <class T>
@@ -90,8 +115,9 @@ class Model {
   /// node's index (its outputs are TensorRef{index, k}). Call with the same shared_ptr again for a
   /// shared layer. Inbound tensors must already exist, which keeps nodes in topological order.
   std::size_t add_node(std::shared_ptr<ModelLayer<T>> layer, std::vector<TensorRef> inbound, std::size_t output_count) {
-    if (!layer || !layer->call || !layer->output_shapes) {
-      throw value_error(detail::concat(describe(), ": add_node needs a layer with call and output_shapes"));
+    if (!layer || (!layer->call && !layer->call_masked) || !layer->output_shapes) {
+      throw value_error(
+          detail::concat(describe(), ": add_node needs a layer with call (or call_masked) and output_shapes"));
     }
     for (const TensorRef& ref : inbound) check_ref(ref, layer->name);
     if (output_count == 0) throw value_error(detail::concat(describe(), ": layer '", layer->name, "' has no outputs"));
@@ -153,21 +179,40 @@ class Model {
   std::vector<AnyTensor<T>> predict(const std::vector<AnyTensor<T>>& inputs) {
     check_inputs(inputs);
     // Each node's outputs, released once no later node needs them.
+    // Masks follow the tensors: masks[n][k] is the mask of output k of node n (null: none).
     std::vector<std::vector<AnyTensor<T>>> values(nodes_.size());
+    std::vector<std::vector<MaskPtr>> masks(nodes_.size());
     std::vector<std::size_t> uses = use_counts();
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const Node& node = nodes_[n];
       if (!node.layer) {
         values[n].push_back(inputs[node.input_index]);
+        masks[n].emplace_back();
         continue;
       }
       std::vector<AnyTensor<T>> args;
+      std::vector<MaskPtr> arg_masks;
       args.reserve(node.inbound.size());
-      for (const TensorRef& ref : node.inbound) args.push_back(values[ref.node][ref.index]);
       for (const TensorRef& ref : node.inbound) {
-        if (--uses[ref.node] == 0) values[ref.node].clear();
+        args.push_back(values[ref.node][ref.index]);
+        arg_masks.push_back(masks[ref.node][ref.index]);
       }
-      values[n] = node.layer->call(args);
+      for (const TensorRef& ref : node.inbound) {
+        if (--uses[ref.node] == 0) {
+          values[ref.node].clear();
+          masks[ref.node].clear();
+        }
+      }
+      if (node.layer->call_masked) {
+        MaskedOutputs<T> out = node.layer->call_masked(args, arg_masks);
+        values[n] = std::move(out.tensors);
+        masks[n] = std::move(out.masks);
+        masks[n].resize(values[n].size());
+      } else {
+        values[n] = node.layer->call(args);
+        const MaskPtr passed = node.layer->mask_rule == MaskRule::pass && !arg_masks.empty() ? arg_masks[0] : MaskPtr();
+        masks[n].assign(values[n].size(), passed);
+      }
       if (values[n].size() != node.output_count) {
         throw value_error(detail::concat(describe(), ": layer '", node.layer->name, "' gave ", values[n].size(),
                                          " outputs; expected ", node.output_count));

@@ -151,3 +151,32 @@ TEST_CASE("no allocation: a whole LSTM call allocates per call, not per step", "
   CHECK(short_count > 0);
   CHECK(long_count == short_count);
 }
+
+TEST_CASE("no allocation per step: a whole-sequence RNN call allocates the same for 5 and 200 steps",
+          "[allocation][recurrent]") {
+  // The recurrence allocates its scratch before the time loop; a count that grew with the number
+  // of steps would mean an allocation inside it. Masked and unmasked paths, every RNN layer.
+  const auto run = [](const auto& layer, Index steps, bool masked) {
+    strata::Tensor<float, 3> x(3, steps, 4);
+    test::fill_uniform(x.data(), x.size());
+    strata::Mask mask(3, steps);
+    mask.setConstant(true);
+    mask(1, 0) = false;
+    const strata::Shape shape{3, steps, 4};
+    std::vector<float> y(static_cast<std::size_t>(layer.compute_output_shape(shape).size()));
+    return count_allocations(
+        [&] { layer.forward(x.data(), shape, y.data(), static_cast<Index>(y.size()), masked ? &mask : nullptr); });
+  };
+  const LSTM<float> lstm(16, LSTMOptions().input_dim(4).seed(1).return_sequences(true));
+  const strata::GRU<float> gru(16, strata::GRUOptions().input_dim(4).seed(2).return_sequences(true));
+  const strata::GRU<float> gru_v1(16, strata::GRUOptions().input_dim(4).seed(3).reset_after(false));
+  const strata::SimpleRNN<float> rnn(16, strata::SimpleRNNOptions().input_dim(4).seed(4).return_sequences(true));
+  for (bool masked : {false, true}) {
+    INFO("masked " << masked);
+    CHECK(run(lstm, 5, masked) == run(lstm, 200, masked));
+    CHECK(run(gru, 5, masked) == run(gru, 200, masked));
+    CHECK(run(gru_v1, 5, masked) == run(gru_v1, 200, masked));
+    CHECK(run(rnn, 5, masked) == run(rnn, 200, masked));
+    CHECK(run(gru, 5, masked) > 0);  // the counter does see the scratch allocations
+  }
+}

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <strata/strata.hpp>
 #include <string>
 #include <vector>
@@ -33,13 +34,19 @@ json read_json(const std::string& path) {
   return json::parse(in);
 }
 
+// Weights and inputs in the fixtures are float32 values written as the shortest decimal that
+// reads back as that float32 (float32 = true rounds them there); outputs are plain decimals
+// (float32 values from tfjs, float64 ones from PyTorch).
 template <class T>
-AnyTensor<T> tensor_from(const json& j) {
+AnyTensor<T> tensor_from(const json& j, bool float32 = false) {
   Shape shape;
   for (const auto& d : j.at("shape")) shape.push_back(d.get<Index>());
   std::vector<T> values;
   values.reserve(j.at("data").size());
-  for (const auto& v : j.at("data")) values.push_back(static_cast<T>(v.get<double>()));
+  for (const auto& v : j.at("data")) {
+    const double d = v.get<double>();
+    values.push_back(float32 ? static_cast<T>(static_cast<float>(d)) : static_cast<T>(d));
+  }
   return AnyTensor<T>::from_values(shape, values);
 }
 
@@ -58,9 +65,40 @@ std::string activation_for(const std::string& keras_name, const json& fixture) {
   return keras_name;
 }
 
-// A built layer behind a uniform call: inputs (the tensor, then any initial states) -> outputs.
+// A layer's outputs and, for each, the Keras mask it carries (none: nullopt).
 template <class T>
-using Call = std::function<std::vector<AnyTensor<T>>(const std::vector<AnyTensor<T>>&)>;
+struct Flow {
+  std::vector<AnyTensor<T>> tensors;
+  std::vector<std::optional<strata::Mask>> masks;
+};
+
+// A built layer behind a uniform call: inputs (the tensor, then any initial states) and the mask
+// of the first input (or null) -> outputs with their masks.
+template <class T>
+using Call = std::function<Flow<T>(const std::vector<AnyTensor<T>>&, const strata::Mask*)>;
+
+// Keras' mask passing for layers that leave the mask alone (Dense, TimeDistributed, Activation,
+// Dropout) or drop it (Flatten, Reshape).
+template <class T>
+Flow<T> pass_mask(AnyTensor<T> y, const strata::Mask* mask, bool keeps_mask) {
+  Flow<T> f;
+  f.tensors.push_back(std::move(y));
+  f.masks.push_back(keeps_mask && mask != nullptr ? std::optional<strata::Mask>(*mask) : std::nullopt);
+  return f;
+}
+
+// An RNN layer's outputs: the output (two with merge_mode None) carries compute_mask's mask;
+// states carry none.
+template <class T, class L>
+Flow<T> rnn_flow(const L& layer, std::vector<AnyTensor<T>> outs, const strata::Mask* mask, std::size_t sequences) {
+  Flow<T> f;
+  const strata::Mask* out_mask = layer.compute_mask(mask);
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    f.masks.push_back(k < sequences && out_mask != nullptr ? std::optional<strata::Mask>(*out_mask) : std::nullopt);
+  }
+  f.tensors = std::move(outs);
+  return f;
+}
 
 template <class T>
 strata::Dense<T> make_dense(const json& cfg, const json& fixture) {
@@ -87,17 +125,61 @@ strata::LSTM<T> make_lstm(const json& cfg, const json& fixture) {
 }
 
 template <class T>
+strata::GRU<T> make_gru(const json& cfg, const json& fixture) {
+  return strata::GRU<T>(
+      cfg.at("units").get<Index>(),
+      strata::GRUOptions()
+          .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
+          .recurrent_activation(activation_for(cfg.at("recurrent_activation").get<std::string>(), fixture))
+          .use_bias(cfg.at("use_bias").get<bool>())
+          .reset_after(cfg.value("reset_after", false))
+          .return_sequences(cfg.at("return_sequences").get<bool>())
+          .return_state(cfg.at("return_state").get<bool>())
+          .go_backwards(cfg.at("go_backwards").get<bool>())
+          .stateful(cfg.at("stateful").get<bool>())
+          .name(cfg.value("name", "")));
+}
+
+template <class T>
+strata::SimpleRNN<T> make_simple_rnn(const json& cfg, const json& fixture) {
+  return strata::SimpleRNN<T>(cfg.at("units").get<Index>(),
+                              strata::SimpleRNNOptions()
+                                  .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
+                                  .use_bias(cfg.at("use_bias").get<bool>())
+                                  .return_sequences(cfg.at("return_sequences").get<bool>())
+                                  .return_state(cfg.at("return_state").get<bool>())
+                                  .go_backwards(cfg.at("go_backwards").get<bool>())
+                                  .stateful(cfg.at("stateful").get<bool>())
+                                  .name(cfg.value("name", "")));
+}
+
+// Hands the RNN layer of Keras class `cls` (LSTM, GRU or SimpleRNN) to `use`; false for others.
+template <class T, class Use>
+bool with_rnn_layer(const std::string& cls, const json& cfg, const json& fixture, Use&& use) {
+  if (cls == "LSTM") {
+    use(make_lstm<T>(cfg, fixture));
+  } else if (cls == "GRU") {
+    use(make_gru<T>(cfg, fixture));
+  } else if (cls == "SimpleRNN") {
+    use(make_simple_rnn<T>(cfg, fixture));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+template <class T>
 strata::Weights<T> weights_from(const json& layer) {
   strata::Weights<T> w;
-  for (const auto& entry : layer.at("weights")) w.push_back(tensor_from<T>(entry));
+  for (const auto& entry : layer.at("weights")) w.push_back(tensor_from<T>(entry, true));
   return w;
 }
 
 template <class T, class L>
-Call<T> single_output(std::shared_ptr<L> layer) {
-  return [layer](const std::vector<AnyTensor<T>>& in) {
+Call<T> single_output(std::shared_ptr<L> layer, bool keeps_mask) {
+  return [layer, keeps_mask](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
     REQUIRE(in.size() == 1);
-    return std::vector<AnyTensor<T>>{(*layer)(in[0])};
+    return pass_mask<T>((*layer)(in[0]), mask, keeps_mask);
   };
 }
 
@@ -152,6 +234,16 @@ bool with_single_output_layer(const std::string& cls, const json& cfg, const jso
   return true;
 }
 
+// The initial state of an RNN layer from the extra inputs of its call.
+template <class T, class L>
+auto state_from(const std::vector<AnyTensor<T>>& in, std::size_t first) {
+  if constexpr (std::is_same_v<L, strata::LSTM<T>>) {
+    return strata::LSTMState<T>{in[first].template get<2>(), in[first + 1].template get<2>()};
+  } else {
+    return in[first].template get<2>();
+  }
+}
+
 template <class T>
 Call<T> build_layer(const json& layer, const json& fixture) {
   const std::string cls = layer.at("class_name");
@@ -161,18 +253,64 @@ Call<T> build_layer(const json& layer, const json& fixture) {
   const auto as_call = [&](auto built) {
     auto shared = std::make_shared<decltype(built)>(std::move(built));
     shared->set_weights(weights);
-    call = single_output<T>(shared);
+    // Flatten and Reshape do not support masking in Keras: the mask stops there.
+    call = single_output<T>(shared, cls != "Flatten" && cls != "Reshape");
   };
   if (with_single_output_layer<T>(cls, cfg, fixture, as_call)) return call;
-  if (cls == "LSTM") {
-    auto lstm = std::make_shared<strata::LSTM<T>>(make_lstm<T>(cfg, fixture));
-    lstm->set_weights(weights);
-    return [lstm](const std::vector<AnyTensor<T>>& in) {
-      if (in.size() == 3) {
-        return lstm->outputs(in[0], strata::LSTMState<T>{in[1].template get<2>(), in[2].template get<2>()});
-      }
+  const auto as_rnn = [&](auto built) {
+    using L = decltype(built);
+    auto rnn = std::make_shared<L>(std::move(built));
+    rnn->set_weights(weights);
+    call = [rnn](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
+      REQUIRE((in.size() == 1 || in.size() == 1 + L::state_count));
+      if (in.size() == 1) return rnn_flow<T>(*rnn, rnn->outputs(in[0], nullptr, mask), mask, 1);
+      const auto state = state_from<T, L>(in, 1);
+      return rnn_flow<T>(*rnn, rnn->outputs(in[0], &state, mask), mask, 1);
+    };
+  };
+  if (with_rnn_layer<T>(cls, cfg, fixture, as_rnn)) return call;
+  if (cls == "Bidirectional") {
+    const json& inner = cfg.at("layer");
+    const auto mode = cfg.at("merge_mode").is_null() ? std::string("none") : cfg.at("merge_mode").get<std::string>();
+    const auto as_bidi = [&](auto rnn_layer) {
+      using L = decltype(rnn_layer);
+      auto bi = std::make_shared<strata::Bidirectional<L>>(std::move(rnn_layer),
+                                                           strata::BidirectionalOptions().merge_mode(mode));
+      bi->set_weights(weights);
+      const std::size_t sequences = mode == "none" ? 2 : 1;
+      call = [bi, sequences](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
+        REQUIRE((in.size() == 1 || in.size() == 1 + 2 * L::state_count));
+        if (in.size() == 1) return rnn_flow<T>(*bi, bi->outputs(in[0], nullptr, nullptr, mask), mask, sequences);
+        const auto fs = state_from<T, L>(in, 1);
+        const auto bs = state_from<T, L>(in, 1 + L::state_count);
+        return rnn_flow<T>(*bi, bi->outputs(in[0], &fs, &bs, mask), mask, sequences);
+      };
+    };
+    if (with_rnn_layer<T>(inner.at("class_name"), inner.at("config"), fixture, as_bidi)) return call;
+    FAIL("unsupported layer in Bidirectional " << inner.at("class_name"));
+  }
+  if (cls == "Masking") {
+    auto masking = std::make_shared<strata::Masking<T>>(static_cast<T>(cfg.at("mask_value").get<double>()),
+                                                        strata::MaskingOptions().name(cfg.value("name", "")));
+    return [masking](const std::vector<AnyTensor<T>>& in, const strata::Mask* /*mask*/) {
       REQUIRE(in.size() == 1);
-      return lstm->outputs(in[0]);
+      Flow<T> f;
+      f.tensors.push_back((*masking)(in[0]));
+      f.masks.emplace_back(masking->compute_mask(in[0]));
+      return f;
+    };
+  }
+  if (cls == "Embedding") {
+    auto emb = std::make_shared<strata::Embedding<T>>(
+        cfg.at("input_dim").get<Index>(), cfg.at("output_dim").get<Index>(),
+        strata::EmbeddingOptions().mask_zero(cfg.value("mask_zero", false)).name(cfg.value("name", "")));
+    emb->set_weights(weights);
+    return [emb](const std::vector<AnyTensor<T>>& in, const strata::Mask* /*mask*/) {
+      REQUIRE(in.size() == 1);
+      Flow<T> f;
+      f.tensors.push_back((*emb)(in[0]));
+      f.masks.push_back(in[0].shape().rank() == 2 ? emb->compute_mask(in[0]) : std::nullopt);
+      return f;
     };
   }
   if (cls == "TimeDistributed") {
@@ -183,10 +321,7 @@ Call<T> build_layer(const json& layer, const json& fixture) {
       as_call(strata::TimeDistributed<decltype(inner_layer)>(std::move(inner_layer), name));
     };
     if (with_single_output_layer<T>(inner_cls, inner.at("config"), fixture, wrapped)) return call;
-    if (inner_cls == "LSTM") {
-      wrapped(make_lstm<T>(inner.at("config"), fixture));
-      return call;
-    }
+    if (with_rnn_layer<T>(inner_cls, inner.at("config"), fixture, wrapped)) return call;
     FAIL("unsupported wrapped layer " << inner_cls);
   }
   FAIL("unsupported layer " << cls);
@@ -194,6 +329,8 @@ Call<T> build_layer(const json& layer, const json& fixture) {
 }
 
 // The model as tfjs saved it: a Sequential chain, or a Functional ("Model") graph of the layers.
+// Masks flow with the tensors as in Keras. A fixture's "call_mask" is the explicit mask its one
+// layer was called with (the model file cannot hold it).
 template <class T>
 class Model {
  public:
@@ -211,48 +348,65 @@ class Model {
       order_.push_back(name);
       calls_[name] = build_layer<T>(*layer_entries[name], fixture);
     }
+    if (fixture.contains("call_mask")) {
+      const json& cm = fixture.at("call_mask");
+      call_mask_ = strata::Mask(cm.at("shape")[0].get<Index>(), cm.at("shape")[1].get<Index>());
+      for (std::size_t i = 0; i < cm.at("data").size(); ++i) call_mask_->data()[i] = cm.at("data")[i].get<int>() != 0;
+      REQUIRE(order_.size() == 1);
+    }
   }
 
   std::vector<AnyTensor<T>> predict(const std::vector<AnyTensor<T>>& inputs) const {
+    const strata::Mask* given = call_mask_ ? &*call_mask_ : nullptr;
     if (sequential_) {
-      std::vector<AnyTensor<T>> x = inputs;
-      for (const auto& name : order_) x = calls_.at(name)(x);
-      return x;
+      Flow<T> x{inputs, {}};
+      std::optional<strata::Mask> mask;
+      for (const auto& name : order_) {
+        const strata::Mask* m = given != nullptr ? given : (mask ? &*mask : nullptr);
+        x = calls_.at(name)(x.tensors, m);
+        mask = x.masks.empty() ? std::nullopt : x.masks[0];
+      }
+      return x.tensors;
     }
     // Functional: tensors are keyed "layer:node:index"; inputs by the input layers' names. A layer
     // called several times (a shared layer) has one inbound node per call, and node n's outputs are
     // "layer:n:k". A node runs once all its inbound tensors exist, so the order of the layer list
     // does not matter (node 1 of a shared layer may need a layer listed after it).
     std::map<std::string, AnyTensor<T>> tensors;
+    std::map<std::string, std::optional<strata::Mask>> masks;
     const json& input_layers = config_.at("input_layers");
     REQUIRE(input_layers.size() == inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) tensors[key(input_layers[i])] = inputs[i];
     struct Pending {
       std::string layer;
       std::size_t node;
-      const json* refs;
+      std::vector<std::string> refs;
     };
     std::vector<Pending> pending;
     for (const auto& l : config_.at("layers")) {
       if (l.at("class_name") == "InputLayer") continue;
       const json& nodes = l.at("inbound_nodes");
       REQUIRE(!nodes.empty());
-      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), n, &nodes[n]});
+      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), n, node_refs(nodes[n])});
     }
     while (!pending.empty()) {
       std::vector<Pending> blocked;
       for (const auto& p : pending) {
         bool ready = true;
-        for (const auto& ref : *p.refs) ready = ready && tensors.count(key(ref)) == 1;
+        for (const auto& ref : p.refs) ready = ready && tensors.count(ref) == 1;
         if (!ready) {
           blocked.push_back(p);
           continue;
         }
         std::vector<AnyTensor<T>> args;
-        for (const auto& ref : *p.refs) args.push_back(tensors.at(key(ref)));
-        auto outs = calls_.at(p.layer)(args);
-        for (std::size_t k = 0; k < outs.size(); ++k) {
-          tensors[p.layer + ":" + std::to_string(p.node) + ":" + std::to_string(k)] = std::move(outs[k]);
+        for (const auto& ref : p.refs) args.push_back(tensors.at(ref));
+        const auto& first_mask = masks[p.refs[0]];
+        const strata::Mask* m = given != nullptr ? given : (first_mask ? &*first_mask : nullptr);
+        Flow<T> outs = calls_.at(p.layer)(args, m);
+        for (std::size_t k = 0; k < outs.tensors.size(); ++k) {
+          const std::string out_key = p.layer + ":" + std::to_string(p.node) + ":" + std::to_string(k);
+          tensors[out_key] = std::move(outs.tensors[k]);
+          if (k < outs.masks.size()) masks[out_key] = outs.masks[k];
         }
       }
       INFO("nodes whose inputs never become available: " << blocked.size());
@@ -270,18 +424,108 @@ class Model {
            std::to_string(ref[2].get<int>());
   }
 
+  // The tensors a node consumes, in call order: tfjs / Keras 2 write a list of [layer, node,
+  // index, kwargs]; Keras 3 writes {"args": [...], "kwargs": {"initial_state": [...]}} with
+  // keras_history references.
+  static std::vector<std::string> node_refs(const json& node) {
+    std::vector<std::string> refs;
+    if (node.is_array()) {
+      for (const auto& ref : node) refs.push_back(key(ref));
+      return refs;
+    }
+    const auto add = [&](const json& t) { refs.push_back(key(t.at("config").at("keras_history"))); };
+    for (const auto& a : node.at("args")) add(a);
+    if (node.contains("kwargs") && node.at("kwargs").contains("initial_state")) {
+      for (const auto& t : node.at("kwargs").at("initial_state")) add(t);
+    }
+    return refs;
+  }
+
   bool sequential_ = true;
   json config_;
   std::vector<std::string> order_;
   std::map<std::string, Call<T>> calls_;
+  std::optional<strata::Mask> call_mask_;
 };
+
+// Where tfjs and Keras 3 (TensorFlow backend) differ on masked steps, Keras 3 wins: the fixture's
+// "formulas" say which tfjs rule it shows, and the expected output is turned into Keras 3's.
+//  - masked_output_before_first_step = initial_h: tfjs outputs h0 at the masked steps before a
+//    sample's first kept step; TensorFlow outputs 0 there.
+//  - bidirectional_masked_output = previous: tfjs' Bidirectional repeats the previous output at
+//    masked steps; Keras 3 forces zero_output_for_mask on its layers when they return sequences.
+// Returns how many expected values changed (nonzero in tfjs, 0 in Keras 3).
+int keras3_changes = 0;
+bool keras3_applies = false;  // the fixture has an output where the rules above apply
+
+template <class T>
+int to_keras3(const json& fixture, const std::vector<AnyTensor<T>>& inputs, std::size_t output, AnyTensor<T>& want) {
+  const json formulas = fixture.value("formulas", json::object());
+  const bool initial_h = formulas.value("masked_output_before_first_step", "") == "initial_h";
+  const bool bidi_previous = formulas.value("bidirectional_masked_output", "") == "previous";
+  if (!initial_h && !bidi_previous) return 0;
+  // The mask: the explicit call mask, else the Masking layer's or Embedding's on the first input.
+  std::optional<strata::Mask> mask;
+  const json* rnn = nullptr;
+  for (const auto& l : fixture.at("model_config").at("config").at("layers")) {
+    const std::string cls = l.at("class_name");
+    if (cls == "Masking") {
+      mask = strata::Masking<T>(static_cast<T>(l.at("config").at("mask_value").get<double>())).compute_mask(inputs[0]);
+    }
+    if (cls == "Embedding" && l.at("config").value("mask_zero", false)) {
+      const Shape& in = inputs[0].shape();
+      mask = strata::Mask(in[0], in[1]);
+      for (Index i = 0; i < in.size(); ++i) mask->data()[i] = inputs[0].data()[i] != T(0);
+    }
+    if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN" || cls == "Bidirectional") rnn = &l.at("config");
+  }
+  if (fixture.contains("call_mask")) {
+    const json& cm = fixture.at("call_mask");
+    mask = strata::Mask(cm.at("shape")[0].get<Index>(), cm.at("shape")[1].get<Index>());
+    for (std::size_t i = 0; i < cm.at("data").size(); ++i) mask->data()[i] = cm.at("data")[i].get<int>() != 0;
+  }
+  REQUIRE(mask.has_value());
+  REQUIRE(rnn != nullptr);
+  const bool bidi = rnn->contains("layer");
+  const json& rcfg = bidi ? rnn->at("layer").at("config") : *rnn;
+  const bool sequences = rcfg.at("return_sequences").get<bool>();
+  // Only sequence outputs of the RNN differ (states and last outputs agree).
+  const std::size_t sequence_outputs = bidi && rnn->at("merge_mode").is_null() ? 2 : 1;
+  if (!sequences || output >= sequence_outputs || want.shape().rank() != 3) return 0;
+  const Index batch = want.shape()[0], steps = want.shape()[1], width = want.shape()[2];
+  keras3_applies = true;
+  int changed = 0;
+  const auto zero = [&](Index b, Index s) {
+    for (Index j = 0; j < width; ++j) {
+      T& v = want.data()[(b * steps + s) * width + j];
+      if (v != T(0)) ++changed;
+      v = T(0);
+    }
+  };
+  for (Index b = 0; b < batch; ++b) {
+    if (bidi_previous && bidi) {
+      for (Index t = 0; t < steps; ++t) {
+        if (!(*mask)(b, t)) zero(b, t);
+      }
+    }
+    if (initial_h && !bidi) {
+      const bool backwards = rcfg.at("go_backwards").get<bool>();
+      for (Index s = 0; s < steps; ++s) {
+        const Index t = backwards ? steps - 1 - s : s;
+        if ((*mask)(b, t)) break;
+        zero(b, s);
+      }
+    }
+  }
+  return changed;
+}
 
 // Runs one fixture in scalar type T; returns the largest absolute error over all outputs.
 template <class T>
 double run_fixture(const json& fixture) {
   Model<T> model(fixture);
   std::vector<AnyTensor<T>> inputs;
-  for (const auto& in : fixture.at("inputs")) inputs.push_back(tensor_from<T>(in));
+  for (const auto& in : fixture.at("inputs")) inputs.push_back(tensor_from<T>(in, true));
   std::vector<AnyTensor<T>> got;
   if (fixture.value("call_sequence", false)) {
     // A stateful model fed the inputs one after the other; one output per call.
@@ -297,7 +541,8 @@ double run_fixture(const json& fixture) {
   REQUIRE(got.size() == expected.size());
   double worst = 0;
   for (std::size_t k = 0; k < got.size(); ++k) {
-    const AnyTensor<T> want = tensor_from<T>(expected[k]);
+    AnyTensor<T> want = tensor_from<T>(expected[k]);
+    keras3_changes += to_keras3(fixture, inputs, k, want);
     INFO("output " << k << " (" << expected[k].value("label", "") << ")");
     REQUIRE(got[k].shape() == want.shape());
     for (Index i = 0; i < want.size(); ++i) {
@@ -321,15 +566,73 @@ TEST_CASE("keras parity: strata reproduces the tfjs (Keras) fixtures", "[parity]
     ++ran;
     DYNAMIC_SECTION(id) {
       const json fixture = read_json(dir + "/" + entry.at("file").get<std::string>());
+      keras3_changes = 0;
+      keras3_applies = false;
       const double err_float = run_fixture<float>(fixture);
       const double err_double = run_fixture<double>(fixture);
       if (report) std::cout << "parity " << id << " float " << err_float << " double " << err_double << "\n";
       CHECK(err_float <= 1e-5);
       CHECK(err_double <= 1e-5);
+      // A fixture marked as showing a tfjs / Keras 3 difference must actually show it.
+      if (keras3_applies) {
+        INFO("values where tfjs differs from Keras 3: " << keras3_changes);
+        CHECK(keras3_changes > 0);
+      }
     }
   }
   // A misspelt STRATA_FIXTURE must not pass by running nothing.
   REQUIRE(ran > 0);
+}
+
+TEST_CASE("keras parity: GRU reset_after=True against PyTorch's GRU (tools/torch-reference)", "[parity][torch]") {
+  // tfjs cannot build this variant (Keras 3's default); PyTorch computes it, in float64, with
+  // weights mapped to Keras' layout (gate blocks r, z, n -> z, r, h; bias rows input, recurrent).
+  const std::string dir = STRATA_TORCH_FIXTURE_DIR;
+  const json index = read_json(dir + "/index.json");
+  const char* only = std::getenv("STRATA_FIXTURE");
+  // A tfjs fixture's run, or the cross-check's (the next test case).
+  if (only != nullptr && (std::string(only).rfind("torch/", 0) != 0 || std::string(only) == "torch/crosscheck")) return;
+  const bool report = std::getenv("STRATA_PARITY_REPORT") != nullptr;
+  int ran = 0;
+  for (const auto& entry : index.at("cases")) {
+    const std::string id = "torch/" + entry.at("name").get<std::string>();
+    if (only != nullptr && id != only) continue;
+    ++ran;
+    DYNAMIC_SECTION(id) {
+      const json fixture = read_json(dir + "/" + entry.at("file").get<std::string>());
+      REQUIRE(fixture.at("reference") == "pytorch");
+      const double err_float = run_fixture<float>(fixture);
+      const double err_double = run_fixture<double>(fixture);
+      if (report) std::cout << "parity " << id << " float " << err_float << " double " << err_double << "\n";
+      CHECK(err_float <= 1e-5);
+      CHECK(err_double <= 1e-12);
+    }
+  }
+  REQUIRE(ran > 0);
+}
+
+TEST_CASE("keras parity: the PyTorch GRU mapping agrees with tfjs where both GRU variants coincide",
+          "[parity][torch]") {
+  // With the recurrent kernel's h block and the recurrent bias's h part zero, reset_after=True
+  // (PyTorch) and reset_after=False (tfjs, bias = row 0 + row 1) compute the same function. Both
+  // references ran the same weights and input: their outputs must agree without strata involved.
+  const char* only = std::getenv("STRATA_FIXTURE");
+  if (only != nullptr && std::string(only) != "torch/crosscheck") return;
+  const json torch = read_json(std::string(STRATA_TORCH_FIXTURE_DIR) + "/gru_crosscheck.json");
+  const json tfjs = read_json(std::string(STRATA_FIXTURE_DIR) + "/gru/gru_torch_crosscheck.json");
+  REQUIRE(torch.at("inputs")[0].at("data") == tfjs.at("inputs")[0].at("data"));
+  const auto a = tensor_from<double>(torch.at("outputs")[0]);
+  const auto b = tensor_from<double>(tfjs.at("outputs")[0]);
+  REQUIRE(a.shape() == b.shape());
+  double worst = 0;
+  for (Index i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+  CHECK(worst < 1e-6);
+  // And the h block is really zero, so the case tests the mapping of z, r and the kernel.
+  const auto rk = tensor_from<double>(torch.at("layers")[0].at("weights")[1]);
+  const Index u = rk.shape()[0];
+  for (Index k = 0; k < u; ++k) {
+    for (Index j = 2 * u; j < 3 * u; ++j) CHECK(rk.data()[k * 3 * u + j] == 0.0);
+  }
 }
 
 TEST_CASE("keras parity: Keras 3's hard_sigmoid differs from the Keras 2 formula the tfjs fixtures use", "[parity]") {

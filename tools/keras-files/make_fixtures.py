@@ -48,6 +48,7 @@ except ImportError:  # e.g. a pyenv python3 first on PATH: retry with Debian's p
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 REFERENCE_DIR = REPO / "tests" / "reference" / "fixtures"
+TORCH_DIR = REPO / "tests" / "reference" / "fixtures_torch"  # PyTorch GRU(reset_after=True), Keras 3 configs
 DEFAULT_OUT = REPO / "tests" / "io" / "fixtures"
 GENERATOR = "tools/keras-files/make_fixtures.py"
 
@@ -83,6 +84,16 @@ KERAS_CASES = [
     ("lstm_initial_state/init_state_state_seq_rec_sigmoid", {}),
     ("lstm_stateful/stateful_seq_rec_sigmoid", {}),
     ("dense/dense_hard_sigmoid_rank3_bias", {"expect": "differs"}),
+    # Recurrent layers, Bidirectional, masks. "torch:<case>" = tests/reference/fixtures_torch/<case>.json, whose
+    # model_config is already a Keras 3 config (GRU reset_after=True).
+    ("torch:gru_ra_seq", {}),
+    ("torch:gru_ra_init_state_state_backwards_seq", {}),
+    ("torch:bidi_gru_ra_concat_seq", {}),
+    ("gru/gru_seq_rec_sigmoid", {}),
+    ("simple_rnn/simple_rnn_backwards_seq", {}),
+    ("bidirectional/bidi_lstm_concat_seq", {}),
+    ("masking/masking_lstm_seq", {}),
+    ("embedding/emb_mask_lstm_last", {}),
 ]
 
 H5_CASES = [
@@ -101,6 +112,11 @@ H5_CASES = [
     ("lstm_stacked/stacked2_mixed_rec_hard_sigmoid", {"old": True}),
     ("time_distributed_dense/td_dense_rank3_hard_sigmoid_bias", {"old": True}),
     ("lstm_initial_state/init_state_seq_rec_sigmoid", {"old": True}),
+    ("gru/gru_state_last_rec_sigmoid", {}),
+    ("simple_rnn/simple_rnn_state_seq", {}),
+    ("bidirectional/bidi_gru_sum_seq", {}),
+    ("masking/masking_gru_seq", {}),
+    ("embedding/emb_mask_bidi_lstm_seq", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -137,9 +153,10 @@ class Layer:
 
     def __init__(self, name, cls):
         self.name = name
-        self.cls = cls  # "InputLayer" | "Dense" | "LSTM" | "TimeDistributed"
+        self.cls = cls  # "InputLayer" | "Dense" | "LSTM" | "GRU" | "SimpleRNN" | "TimeDistributed" | ...
         self.opts = {}
-        self.inner = None  # the wrapped layer of a TimeDistributed
+        self.inner = None  # the wrapped layer of a TimeDistributed, the forward layer of a Bidirectional
+        self.backward = None  # the backward layer of a Bidirectional
         self.weights = []  # [(short_name, float32 ndarray)]
         self.inbound = []
         self.batch_shape = None  # InputLayer batch shape, or the first Sequential layer's
@@ -174,21 +191,37 @@ def _shape(s):
 def _opts_from_tfjs(cls, cfg):
     if cls == "Dense":
         return {"units": int(cfg["units"]), "activation": cfg["activation"], "use_bias": bool(cfg["use_bias"])}
-    if cls == "LSTM":
+    if cls in RNN_CLASSES:
         for key in ("dropout", "recurrent_dropout"):
-            check(not cfg.get(key), f"LSTM {cfg['name']}: {key} != 0 is not supported here")
-        check(not cfg.get("unroll"), f"LSTM {cfg['name']}: unroll is not supported here")
-        return {
-            "units": int(cfg["units"]),
-            "activation": cfg["activation"],
-            "recurrent_activation": cfg["recurrent_activation"],
+            check(not cfg.get(key), f"{cls} {cfg['name']}: {key} != 0 is not supported here")
+        check(not cfg.get("unroll"), f"{cls} {cfg['name']}: unroll is not supported here")
+        opts = {"units": int(cfg["units"]), "activation": cfg["activation"]}
+        if cls != "SimpleRNN":
+            opts["recurrent_activation"] = cfg["recurrent_activation"]
+        opts.update({
             "use_bias": bool(cfg["use_bias"]),
             "return_sequences": bool(cfg["return_sequences"]),
             "return_state": bool(cfg["return_state"]),
             "go_backwards": bool(cfg["go_backwards"]),
             "stateful": bool(cfg["stateful"]),
-        }
+        })
+        if cls == "GRU":  # tfjs always writes false; the torch fixtures (Keras 3) true
+            opts["reset_after"] = bool(cfg["reset_after"])
+        return opts
+    if cls == "Masking":
+        return {"mask_value": cfg["mask_value"]}
+    if cls == "Embedding":
+        return {"input_dim": int(cfg["input_dim"]), "output_dim": int(cfg["output_dim"]),
+                "mask_zero": bool(cfg["mask_zero"])}
     raise FixtureError(f"unsupported layer class {cls}")
+
+
+RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN")
+CELL_NAMES = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
+
+
+def _strip(name, prefix):
+    return name[len(prefix):] if name.startswith(prefix) else name
 
 
 def _layer_from_tfjs(entry):
@@ -199,9 +232,27 @@ def _layer_from_tfjs(entry):
         inner_entry = cfg["layer"]
         layer.inner = Layer(inner_entry["config"]["name"], inner_entry["class_name"])
         layer.inner.opts = _opts_from_tfjs(inner_entry["class_name"], inner_entry["config"])
+    elif cls == "Bidirectional":
+        # tfjs: "layer" is the user's layer (name "lstm"), no backward_layer; Keras 3: "layer" is the forward layer
+        # ("forward_lstm") and "backward_layer" the backward one. Either way: forward_<base>, backward_<base>.
+        layer = Layer(cfg["name"], cls)
+        inner_entry = cfg["layer"]
+        base = _strip(inner_entry["config"]["name"], "forward_")
+        layer.inner = Layer("forward_" + base, inner_entry["class_name"])
+        layer.inner.opts = _opts_from_tfjs(inner_entry["class_name"], inner_entry["config"])
+        layer.backward = Layer("backward_" + base, inner_entry["class_name"])
+        if cfg.get("backward_layer"):
+            back = cfg["backward_layer"]
+            check(back["class_name"] == inner_entry["class_name"], f"{cfg['name']}: backward_layer class")
+            check(back["config"]["name"] == "backward_" + base, f"{cfg['name']}: backward_layer name")
+            layer.backward.opts = _opts_from_tfjs(back["class_name"], back["config"])
+        else:
+            layer.backward.opts = dict(layer.inner.opts, go_backwards=not layer.inner.opts["go_backwards"])
+        check(layer.backward.opts["go_backwards"] != layer.inner.opts["go_backwards"], f"{cfg['name']}: go_backwards")
+        layer.opts = {"merge_mode": cfg.get("merge_mode", "concat")}
     elif cls == "InputLayer":
         layer = Layer(cfg["name"], cls)
-        layer.batch_shape = _shape(cfg["batch_input_shape"])
+        layer.batch_shape = _shape(cfg.get("batch_input_shape", cfg.get("batch_shape")))
     else:
         layer = Layer(cfg["name"], cls)
         layer.opts = _opts_from_tfjs(cls, cfg)
@@ -210,7 +261,9 @@ def _layer_from_tfjs(entry):
     return layer
 
 
-WEIGHT_ORDER = {"Dense": ["kernel", "bias"], "LSTM": ["kernel", "recurrent_kernel", "bias"]}
+WEIGHT_ORDER = {"Dense": ["kernel", "bias"], "LSTM": ["kernel", "recurrent_kernel", "bias"],
+                "GRU": ["kernel", "recurrent_kernel", "bias"], "SimpleRNN": ["kernel", "recurrent_kernel", "bias"],
+                "Embedding": ["embeddings"], "Masking": []}
 
 
 def _float32_array(w):
@@ -223,19 +276,36 @@ def _float32_array(w):
     return arr.reshape(w["shape"])
 
 
+def _k3_refs(node):
+    """Keras 3 inbound node {"args": [...], "kwargs": {"initial_state": [...]}} -> [(layer, node, index)]."""
+    tensors = list(node["args"]) + list(node.get("kwargs", {}).get("initial_state", []))
+    check(set(node.get("kwargs", {})) <= {"initial_state", "training", "mask"}, "unexpected call kwargs")
+    return [tuple(t["config"]["keras_history"]) for t in tensors]
+
+
 def load_source(source):
-    """Reads tests/reference/fixtures/<source>.json into (Model, fixture dict)."""
-    path = REFERENCE_DIR / f"{source}.json"
+    """Reads tests/reference/fixtures/<source>.json (or fixtures_torch/<case>.json for "torch:<case>") into
+    (Model, fixture dict)."""
+    if source.startswith("torch:"):
+        path = TORCH_DIR / f"{source[6:]}.json"
+    else:
+        path = REFERENCE_DIR / f"{source}.json"
     fixture = json.loads(path.read_text())
     mc = fixture["model_config"]
     cfg = mc["config"]
     model = Model("Sequential" if mc["class_name"] == "Sequential" else "Functional", cfg["name"])
-    for entry in cfg["layers"]:
+    entries = list(cfg["layers"])
+    if model.kind == "Sequential" and entries[0]["class_name"] == "InputLayer":  # Keras 3: explicit InputLayer
+        first = dict(entries[1], config=dict(entries[1]["config"], batch_input_shape=entries[0]["config"]["batch_shape"]))
+        entries = [first] + entries[2:]
+    for entry in entries:
         layer = _layer_from_tfjs(entry)
         if model.kind == "Functional":
             nodes = entry.get("inbound_nodes", [])
             check(len(nodes) <= 1, f"{source}: shared layers are not supported")
-            if nodes:
+            if nodes and isinstance(nodes[0], dict):
+                layer.inbound = [(n, int(i), int(t)) for n, i, t in _k3_refs(nodes[0])]
+            elif nodes:
                 layer.inbound = [(t[0], int(t[1]), int(t[2])) for t in nodes[0]]
                 check(all(t[3] == {} for t in nodes[0]), f"{source}: call kwargs are not supported")
         model.layers.append(layer)
@@ -250,8 +320,14 @@ def load_source(source):
     for layer in model.weight_layers():
         entry = by_name[layer.name]
         check(entry["class_name"] == layer.cls, f"{source}: class mismatch for {layer.name}")
-        core = layer.inner if layer.cls == "TimeDistributed" else layer
+        core = layer.inner if layer.cls in ("TimeDistributed", "Bidirectional") else layer
         expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
+        if layer.cls == "Bidirectional":
+            expected = expected * 2  # the forward layer's, then the backward layer's
+            halves = [f"{layer.name}/{sub.name}/" for sub in (layer.inner, layer.backward)]
+            prefixes = [halves[0]] * (len(expected) // 2) + [halves[1]] * (len(expected) // 2)
+            check(all(w["name"].startswith(p) for w, p in zip(entry["weights"], prefixes)),
+                  f"{source}: {layer.name} weights are not forward then backward")
         got = [w["name"].split("/")[-1] for w in entry["weights"]]
         check(got == expected, f"{source}: {layer.name} weights {got}, expected {expected}")
         layer.weights = [(n, _float32_array(w)) for n, w in zip(expected, entry["weights"])]
@@ -284,12 +360,30 @@ def _out_shapes(layer, in_shapes):
     if layer.cls == "Dense":
         s = in_shapes[0]
         return [s[:-1] + [layer.opts["units"]]]
-    if layer.cls == "LSTM":
+    if layer.cls in RNN_CLASSES:
         s = in_shapes[0]
-        check(len(s) == 3, f"LSTM {layer.name} needs a rank-3 input, got {s}")
+        check(len(s) == 3, f"{layer.cls} {layer.name} needs a rank-3 input, got {s}")
         u = layer.opts["units"]
         out = [s[0], s[1], u] if layer.opts["return_sequences"] else [s[0], u]
-        return [out, [s[0], u], [s[0], u]] if layer.opts["return_state"] else [out]
+        states = 2 if layer.cls == "LSTM" else 1
+        return [out] + [[s[0], u]] * states if layer.opts["return_state"] else [out]
+    if layer.cls == "Bidirectional":
+        for sub in (layer.inner, layer.backward):
+            sub.in_shapes = in_shapes[:1]
+            sub.out_shapes = _out_shapes(sub, in_shapes[:1])
+        outs = layer.inner.out_shapes
+        main = copy.deepcopy(outs[0])
+        if layer.opts["merge_mode"] is None:
+            mains = [main, copy.deepcopy(main)]
+        else:
+            if layer.opts["merge_mode"] == "concat":
+                main[-1] *= 2
+            mains = [main]
+        return mains + outs[1:] * 2
+    if layer.cls == "Masking":
+        return [list(in_shapes[0])]
+    if layer.cls == "Embedding":
+        return [list(in_shapes[0]) + [layer.opts["output_dim"]]]
     if layer.cls == "TimeDistributed":
         s = in_shapes[0]
         check(len(s) >= 3, f"TimeDistributed {layer.name} needs rank >= 3, got {s}")
@@ -324,7 +418,7 @@ def infer_shapes(model):
 
 def has_hard_sigmoid(model):
     for layer in model.weight_layers():
-        core = layer.inner if layer.cls == "TimeDistributed" else layer
+        core = layer.inner if layer.cls in ("TimeDistributed", "Bidirectional") else layer
         if "hard_sigmoid" in (core.opts.get("activation"), core.opts.get("recurrent_activation")):
             return True
     return False
@@ -335,11 +429,18 @@ def describe(model):
         if layer.cls == "TimeDistributed":
             return f"TimeDistributed({one(layer.inner)})"
         o = layer.opts
+        if layer.cls == "Bidirectional":
+            return f"Bidirectional({one(layer.inner)}, merge_mode={o['merge_mode']})"
+        if layer.cls == "Masking":
+            return f"Masking({o['mask_value']})"
+        if layer.cls == "Embedding":
+            return f"Embedding({o['input_dim']}, {o['output_dim']}{', mask_zero' if o['mask_zero'] else ''})"
         bits = [str(o["units"]), o["activation"]]
-        if layer.cls == "LSTM":
-            bits.append("rec=" + o["recurrent_activation"])
-            for flag in ("return_sequences", "return_state", "go_backwards", "stateful"):
-                if o[flag]:
+        if layer.cls in RNN_CLASSES:
+            if "recurrent_activation" in o:
+                bits.append("rec=" + o["recurrent_activation"])
+            for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "reset_after"):
+                if o.get(flag):
                     bits.append(flag)
         if not o["use_bias"]:
             bits.append("no bias")
@@ -435,7 +536,8 @@ def k3_layer_config(layer):
             "kernel_constraint": None,
             "bias_constraint": None,
         })
-    elif layer.cls == "LSTM":
+    elif layer.cls in RNN_CLASSES:
+        # LSTM/GRU/SimpleRNN.get_config(): the RNN keys, then the cell's (GRU: reset_after before seed).
         cfg.update({
             "return_sequences": o["return_sequences"],
             "return_state": o["return_state"],
@@ -445,12 +547,18 @@ def k3_layer_config(layer):
             "zero_output_for_mask": False,
             "units": o["units"],
             "activation": k3_activation(o["activation"]),
-            "recurrent_activation": k3_activation(o["recurrent_activation"]),
+        })
+        if layer.cls != "SimpleRNN":
+            cfg["recurrent_activation"] = k3_activation(o["recurrent_activation"])
+        cfg.update({
             "use_bias": o["use_bias"],
             "kernel_initializer": k3_initializer("Zeros"),
             "recurrent_initializer": k3_initializer("Zeros"),
             "bias_initializer": k3_initializer("Zeros"),
-            "unit_forget_bias": True,
+        })
+        if layer.cls == "LSTM":
+            cfg["unit_forget_bias"] = True
+        cfg.update({
             "kernel_regularizer": None,
             "recurrent_regularizer": None,
             "bias_regularizer": None,
@@ -460,10 +568,29 @@ def k3_layer_config(layer):
             "bias_constraint": None,
             "dropout": 0.0,
             "recurrent_dropout": 0.0,
-            "seed": None,
         })
+        if layer.cls == "GRU":
+            cfg["reset_after"] = o["reset_after"]
+        cfg["seed"] = None
     elif layer.cls == "TimeDistributed":
         cfg["layer"] = k3_serialize_layer(layer.inner)
+    elif layer.cls == "Bidirectional":
+        # Bidirectional.get_config(): merge_mode, the forward layer, and always the backward layer.
+        cfg["merge_mode"] = o["merge_mode"]
+        cfg["layer"] = k3_serialize_layer(layer.inner)
+        cfg["backward_layer"] = k3_serialize_layer(layer.backward)
+    elif layer.cls == "Masking":
+        cfg["mask_value"] = o["mask_value"]
+    elif layer.cls == "Embedding":
+        cfg.update({
+            "input_dim": o["input_dim"],
+            "output_dim": o["output_dim"],
+            "embeddings_initializer": k3_initializer("Zeros"),
+            "embeddings_regularizer": None,
+            "activity_regularizer": None,
+            "embeddings_constraint": None,
+            "mask_zero": o["mask_zero"],
+        })
     else:
         raise FixtureError(f"k3: unsupported {layer.cls}")
     return cfg
@@ -472,7 +599,7 @@ def k3_layer_config(layer):
 def k3_build_config(layer):
     # Layer.get_build_config(): the bound arguments of build(). RNN.build(sequences_shape,
     # initial_state_shape=None) called with an initial_state records two shapes -> "shapes_dict".
-    if layer.cls == "LSTM" and len(layer.in_shapes) == 3:
+    if layer.cls in RNN_CLASSES and len(layer.in_shapes) > 1:
         return {"shapes_dict": {"sequences_shape": layer.in_shapes[0], "initial_state_shape": layer.in_shapes[1:]}}
     return {"input_shape": layer.in_shapes[0]}
 
@@ -487,11 +614,11 @@ def k3_serialize_layer(layer):
     }
 
 
-def k3_input_layer(name, batch_shape):
+def k3_input_layer(name, batch_shape, dtype="float32"):
     return {
         "module": "keras.layers",
         "class_name": "InputLayer",
-        "config": {"batch_shape": batch_shape, "dtype": "float32", "sparse": False, "name": name},
+        "config": {"batch_shape": batch_shape, "dtype": dtype, "sparse": False, "name": name},
         "registered_name": None,
     }
 
@@ -505,10 +632,10 @@ def k3_inbound_node(layer):
     Layer.__call__ adds training=<signature default> when not None, and mask=None when call() has a
     mask argument and exactly one tensor argument."""
     refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
-    if layer.cls == "LSTM" and len(refs) == 3:
+    if layer.cls in RNN_CLASSES + ("Bidirectional",) and len(refs) > 1:
         return {"args": [refs[0]], "kwargs": {"initial_state": refs[1:], "training": False}}
     check(len(refs) == 1, f"{layer.name}: unexpected inbound tensors")
-    if layer.cls == "LSTM":
+    if layer.cls in RNN_CLASSES + ("Bidirectional",):
         kwargs = {"training": False, "mask": None}
     elif layer.cls == "TimeDistributed":
         kwargs = {"mask": None}
@@ -520,7 +647,8 @@ def k3_inbound_node(layer):
 def k3_model_config(model):
     if model.kind == "Sequential":
         batch_shape = model.layers[0].batch_shape
-        layers = [k3_input_layer("input_layer", batch_shape)] + [k3_serialize_layer(x) for x in model.layers]
+        dtype = "int32" if model.layers[0].cls == "Embedding" else "float32"  # token ids
+        layers = [k3_input_layer("input_layer", batch_shape, dtype)] + [k3_serialize_layer(x) for x in model.layers]
         return {
             "module": "keras",
             "class_name": "Sequential",
@@ -598,9 +726,19 @@ def k3_save_layer_state(h5, path, layer):
     arrays = [a for _, a in layer.weights]
     if layer.cls == "Dense":
         k3_vars(h5, path, layer.name, arrays)
-    elif layer.cls == "LSTM":
+    elif layer.cls in RNN_CLASSES:
         k3_vars(h5, path, layer.name)
-        k3_vars(h5, f"{path}/cell", "lstm_cell", arrays)
+        k3_vars(h5, f"{path}/cell", CELL_NAMES[layer.cls], arrays)
+    elif layer.cls == "Bidirectional":
+        k3_vars(h5, path, layer.name)
+        half = len(layer.weights) // 2
+        for attr, sub, weights in (("forward_layer", layer.inner, layer.weights[:half]),
+                                   ("backward_layer", layer.backward, layer.weights[half:])):
+            sub = copy.copy(sub)
+            sub.weights = weights
+            k3_save_layer_state(h5, f"{path}/{attr}", sub)
+    elif layer.cls in ("Masking", "Embedding"):
+        k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
         inner = copy.copy(layer.inner)
@@ -684,7 +822,8 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
             "kernel_constraint": None,
             "bias_constraint": None,
         })
-    elif layer.cls == "LSTM":
+    elif layer.cls in RNN_CLASSES:
+        check(flavour == "tf" or layer.cls == "LSTM", f"{layer.cls}: only the tf.keras spelling is written")
         cfg.update({
             "return_sequences": o["return_sequences"],
             "return_state": o["return_state"],
@@ -694,15 +833,18 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
         })
         if flavour == "tf":
             cfg["time_major"] = False
+        cfg.update({"units": o["units"], "activation": o["activation"]})
+        if layer.cls != "SimpleRNN":
+            cfg["recurrent_activation"] = o["recurrent_activation"]
         cfg.update({
-            "units": o["units"],
-            "activation": o["activation"],
-            "recurrent_activation": o["recurrent_activation"],
             "use_bias": o["use_bias"],
             "kernel_initializer": init("Zeros"),
             "recurrent_initializer": init("Zeros"),
             "bias_initializer": init("Zeros"),
-            "unit_forget_bias": True,
+        })
+        if layer.cls == "LSTM":
+            cfg["unit_forget_bias"] = True
+        cfg.update({
             "kernel_regularizer": None,
             "recurrent_regularizer": None,
             "bias_regularizer": None,
@@ -712,7 +854,34 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
             "bias_constraint": None,
             "dropout": 0.0,
             "recurrent_dropout": 0.0,
-            "implementation": 2 if flavour == "tf" else 1,
+        })
+        if layer.cls != "SimpleRNN":
+            cfg["implementation"] = 2 if flavour == "tf" else 1
+        if layer.cls == "GRU":
+            cfg["reset_after"] = o["reset_after"]
+    elif layer.cls == "Bidirectional":
+        # tf_keras Bidirectional.get_config: the wrapped layer (the user's, go_backwards false, its own name) and
+        # merge_mode; backward_layer only when one was given (not here).
+        check(flavour == "tf", "Bidirectional: only the tf.keras spelling is written")
+        inner = copy.copy(layer.inner)
+        inner.name = _strip(inner.name, "forward_")
+        cfg["layer"] = {"module": "keras.layers", "class_name": inner.cls,
+                        "config": legacy_layer_config(inner, flavour), "registered_name": None}
+        cfg["merge_mode"] = o["merge_mode"]
+    elif layer.cls == "Masking":
+        check(flavour == "tf", "Masking: only the tf.keras spelling is written")
+        cfg["mask_value"] = o["mask_value"]
+    elif layer.cls == "Embedding":
+        check(flavour == "tf", "Embedding: only the tf.keras spelling is written")
+        cfg.update({
+            "input_dim": o["input_dim"],
+            "output_dim": o["output_dim"],
+            "embeddings_initializer": init("Zeros"),
+            "embeddings_regularizer": None,
+            "activity_regularizer": None,
+            "embeddings_constraint": None,
+            "mask_zero": o["mask_zero"],
+            "input_length": None,
         })
     elif layer.cls == "TimeDistributed":
         inner = {"class_name": layer.inner.cls, "config": legacy_layer_config(layer.inner, flavour)}
@@ -772,11 +941,19 @@ def legacy_weight_names(layer, flavour):
     """Variable names as h5 weight_names. tf.keras 2.15: `<layer>/kernel:0`, LSTM cell weights under
     the cell's name scope `<layer>/lstm_cell/...:0`, a TimeDistributed's inner weights under the
     wrapper's scope `<td>/kernel:0`. Keras 2.2.4 + Theano: `<layer>/kernel` (no cell scope, no :0)."""
+    suffix = ":0" if flavour == "tf" else ""
+    if layer.cls == "Bidirectional":
+        # bidirectional/forward_lstm/lstm_cell/kernel:0 ..., then bidirectional/backward_lstm/...
+        half = len(layer.weights) // 2
+        names = []
+        for i, (short, _) in enumerate(layer.weights):
+            sub = layer.inner if i < half else layer.backward
+            names.append(f"{layer.name}/{sub.name}/{CELL_NAMES[sub.cls]}/{short}{suffix}")
+        return names
     core = layer.inner if layer.cls == "TimeDistributed" else layer
     scope = layer.name
-    if flavour == "tf" and core.cls == "LSTM":
-        scope += "/lstm_cell"
-    suffix = ":0" if flavour == "tf" else ""
+    if flavour == "tf" and core.cls in RNN_CLASSES:
+        scope += "/" + CELL_NAMES[core.cls]
     return [f"{scope}/{short}{suffix}" for short, _ in layer.weights]
 
 
@@ -876,7 +1053,7 @@ def same_array(got, want, what):
 def walk_layer_configs(node, found):
     """Collects {name: (class_name, config)} for every serialized layer dict in a model config."""
     if isinstance(node, dict):
-        if node.get("class_name") in ("InputLayer", "Dense", "LSTM", "TimeDistributed") and isinstance(node.get("config"), dict):
+        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES and isinstance(node.get("config"), dict):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
@@ -890,7 +1067,12 @@ def check_config_layers(config, model, what, keras3):
     found = {}
     walk_layer_configs(config, found)
     for layer in model.weight_layers():
-        for item in ([layer, layer.inner] if layer.inner else [layer]):
+        items = [layer] + [x for x in (layer.inner, layer.backward) if x is not None]
+        if layer.cls == "Bidirectional" and not keras3:  # tf.keras writes the wrapped layer under its own name
+            inner = copy.copy(layer.inner)
+            inner.name = _strip(inner.name, "forward_")
+            items = [layer, inner]
+        for item in items:
             check(item.name in found, f"{what}: layer {item.name} missing from the config")
             cls, cfg = found[item.name]
             check(cls == item.cls, f"{what}: {item.name} is {cls}, expected {item.cls}")
@@ -935,14 +1117,25 @@ def verify_keras(path, model):
                 base = base["layer"]
                 check(base["vars"].attrs["name"] == inner_cfg["config"]["name"], f"{path}: {key}/layer/vars name")
                 cls = inner_cfg["class_name"]
-            if cls == "LSTM":
-                check(len(base["vars"]) == 0, f"{path}: {key} LSTM vars not empty")
-                base = base["cell"]
-                check(base["vars"].attrs["name"] == "lstm_cell", f"{path}: {key} cell vars name")
             arrays = want[cfg["name"]]
-            check(sorted(base["vars"].keys()) == [str(i) for i in range(len(arrays))], f"{path}: {key} var keys")
-            for i, arr in enumerate(arrays):
-                same_array(base["vars"][str(i)][()], arr, f"{path}: {key} var {i}")
+            groups = [(base, cls, arrays)]
+            if cls == "Bidirectional":
+                check(len(base["vars"]) == 0, f"{path}: {key} Bidirectional vars not empty")
+                half = len(arrays) // 2
+                cls = cfg["layer"]["class_name"]
+                groups = [(base["forward_layer"], cls, arrays[:half]), (base["backward_layer"], cls, arrays[half:])]
+                check(base["forward_layer"]["vars"].attrs["name"] == cfg["layer"]["config"]["name"], f"{path}: forward")
+                check(base["backward_layer"]["vars"].attrs["name"] == cfg["backward_layer"]["config"]["name"],
+                      f"{path}: backward")
+            for group, group_cls, group_arrays in groups:
+                if group_cls in RNN_CLASSES:
+                    check(len(group["vars"]) == 0, f"{path}: {key} {group_cls} vars not empty")
+                    group = group["cell"]
+                    check(group["vars"].attrs["name"] == CELL_NAMES[group_cls], f"{path}: {key} cell vars name")
+                check(sorted(group["vars"].keys()) == [str(i) for i in range(len(group_arrays))],
+                      f"{path}: {key} var keys")
+                for i, arr in enumerate(group_arrays):
+                    same_array(group["vars"][str(i)][()], arr, f"{path}: {key} var {i}")
 
 
 def _decode_list(values):
@@ -1293,6 +1486,11 @@ def build_model(source, opts):
     return model, fixture
 
 
+def source_stem(source):
+    """File stem of a case: the reference case name ("torch:<case>" -> "torch_<case>")."""
+    return "torch_" + source[6:] if source.startswith("torch:") else source.split("/")[1]
+
+
 def generate(out, quiet=False):
     out.mkdir(parents=True, exist_ok=True)
     clear_owned(out)
@@ -1316,7 +1514,7 @@ def generate(out, quiet=False):
 
     for source, opts in KERAS_CASES:
         model, fixture = build_model(source, opts)
-        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        stem = source_stem(source) + ("_functional" if opts.get("functional") else "")
         expect = opts.get("expect", "match")
         hard = has_hard_sigmoid(model)
         check(hard == (expect == "differs"), f"{source}: .keras hard_sigmoid cases must be 'differs' (and only those)")
@@ -1340,7 +1538,7 @@ def generate(out, quiet=False):
     for source, opts in H5_CASES:
         model, _ = build_model(source, opts)
         flavour = "old" if opts.get("old") else "tf"
-        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        stem = source_stem(source) + ("_functional" if opts.get("functional") else "")
         stem += "_nocolon" if flavour == "old" else ""
         path = out / "h5" / f"{stem}.h5"
         write_h5(model, path, flavour)
@@ -1358,7 +1556,7 @@ def generate(out, quiet=False):
 
     for source, opts in H5_WEIGHTS_CASES:
         model, _ = build_model(source, opts)
-        stem = source.split("/")[1] + ("_functional" if opts.get("functional") else "")
+        stem = source_stem(source) + ("_functional" if opts.get("functional") else "")
         weights_path = out / "h5_weights" / f"{stem}.h5"
         json_path = out / "h5_weights" / f"{stem}.json"
         write_h5_weights(model, weights_path, json_path)

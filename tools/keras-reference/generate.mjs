@@ -175,6 +175,7 @@ function drawWeights(model, rng, wScale, bScale) {
       let scale;
       if (base === 'bias') scale = bScale;
       else if (base === 'kernel' || base === 'recurrent_kernel') scale = wScale / Math.sqrt(shape[0]);
+      else if (base === 'embeddings') scale = 1;
       else throw new Error(`unexpected weight ${w.originalName}`);
       const data = new Float32Array(n);
       for (let i = 0; i < n; ++i) data[i] = rng.f32(scale);
@@ -223,7 +224,17 @@ function compare(a, b) {
 }
 
 /** Run a model. kind 'predict': one call on all inputs; 'stateful': one call per input batch. */
-function runModel(model, kind, inputs) {
+function runModel(model, kind, inputs, spec = null) {
+  if (kind === 'call_mask') {
+    // the model's only non-input layer, called eagerly with the explicit mask (and the other inputs as initial state)
+    return tf.tidy(() => {
+      const layers = modelLayers(model);
+      if (layers.length !== 1) throw new Error('call_mask needs a model with exactly one layer');
+      const kw = { mask: tf.tensor(spec.callMask.data, spec.callMask.shape, 'bool') };
+      if (inputs.length > 1) kw.initialState = inputs.slice(1);
+      return snapshot(toList(layers[0].apply(inputs[0], kw)));
+    });
+  }
   if (kind === 'predict') {
     return tf.tidy(() => snapshot(toList(model.predict(inputs.length === 1 ? inputs[0] : inputs))));
   }
@@ -265,7 +276,7 @@ function writeModelDir(dir, artifacts) {
 }
 
 /** Reload the saved artifacts with tfjs itself and re-run: checks the saved model. */
-async function reloadCheck(artifacts, kind, inputs, expected) {
+async function reloadCheck(artifacts, kind, inputs, expected, spec = null) {
   let loaded;
   try {
     loaded = await tf.loadLayersModel(tf.io.fromMemory({
@@ -277,7 +288,7 @@ async function reloadCheck(artifacts, kind, inputs, expected) {
     return { status: 'load_failed', error: String(e.message).split('\n')[0] };
   }
   try {
-    const got = runModel(loaded, kind, inputs);
+    const got = runModel(loaded, kind, inputs, spec);
     const c = compare(got, expected);
     return { status: c.bitwise ? 'bitwise_equal' : 'mismatch', max_abs_diff: c.max_abs_diff };
   } catch (e) {
@@ -983,6 +994,649 @@ addFunctional('branch_activation_dropout', {
   more: `${DROPOUT_NOTE} hard_sigmoid is the Keras 2 formula (see "formulas").`,
 });
 
+// ===========================================================================
+// Recurrent layers beyond LSTM: GRU, SimpleRNN, Bidirectional, masking,
+// Embedding, explicit call masks. Sizes are small: batch 1-4, time 1-7,
+// features 1-6, units 1-8 (unless a case fixes them).
+// ===========================================================================
+const STATE_LABELS = { lstm: ['h', 'c'], gru: ['h'], simple_rnn: ['h'] };
+const CELL_CLASS = { lstm: 'LSTM', gru: 'GRU', simple_rnn: 'SimpleRNN' };
+
+/** An LSTM / GRU / SimpleRNN layer with zeros initialisers. For GRU, `rec` undefined keeps the tfjs default
+ *  (hardSigmoid); LSTM needs it explicitly; SimpleRNN has none. The layer name defaults to the cell kind. */
+function rnnLayer(cell, o) {
+  const { activation = 'tanh', recurrentActivation, ...rest } = o;
+  const base = {
+    name: cell, kernelInitializer: 'zeros', recurrentInitializer: 'zeros', biasInitializer: 'zeros',
+    activation: act(activation), ...rest,
+  };
+  if (cell === 'lstm') return lstm({ ...base, activation, recurrentActivation });
+  if (cell === 'gru') {
+    return tf.layers.gru(recurrentActivation === undefined ? base : { ...base, recurrentActivation: act(recurrentActivation) });
+  }
+  if (cell === 'simple_rnn') {
+    if (recurrentActivation !== undefined) throw new Error('SimpleRNN has no recurrent_activation');
+    return tf.layers.simpleRNN(base);
+  }
+  throw new Error(`unknown cell ${cell}`);
+}
+function smallSizes(rng, fixed = {}) {
+  return {
+    batch: fixed.batch ?? R(rng, 1, 4), time: fixed.time ?? R(rng, 1, 7),
+    feat: fixed.feat ?? R(rng, 1, 6), units: fixed.units ?? R(rng, 1, 8),
+  };
+}
+const recText = o => (o.cell === 'simple_rnn' ? '' :
+  `recurrent_activation=${o.rec ?? 'hard_sigmoid (tfjs default, not passed)'}, `);
+const rnnDesc = (s, o) => `${CELL_CLASS[o.cell]}(units=${s.units}, activation=${o.activation ?? 'tanh'}, ${recText(o)}` +
+  `use_bias=${o.useBias ?? true}, return_sequences=${!!o.seq}, return_state=${!!o.state}, go_backwards=${!!o.back}` +
+  `${o.cell === 'gru' ? ', reset_after=false' : ''}) on input [${s.batch},${s.time},${s.feat}]`;
+const rnnCfg = (s, o) => ({
+  units: s.units, activation: o.activation ?? 'tanh', useBias: o.useBias ?? true, returnSequences: !!o.seq,
+  returnState: !!o.state, goBackwards: !!o.back, ...(o.cell === 'simple_rnn' ? {} : { recurrentActivation: o.rec }),
+});
+const wDefault = o => o.w ?? (o.rec === 'hard_sigmoid' || (o.cell === 'gru' && o.rec === undefined) ? 3.5 : 2);
+const GO_BACKWARDS_NOTE = ' go_backwards: the input is processed from t=T-1 down to 0 and the output sequence is in ' +
+  'PROCESSING order (output[:,0] belongs to input step T-1), not flipped back; see checks.go_backwards.';
+
+/** go_backwards output vs. the same layer run forwards on the time-reversed input (any cell kind). */
+function rnnGoBackwardsCheck(ctx, s, cell, cfg) {
+  const fwd = seqModel('go_backwards_twin', [rnnLayer(cell, { ...cfg, goBackwards: false, returnState: false, inputShape: [s.time, s.feat] })]);
+  copyWeights(ctx.models[0], fwd);
+  const rev = tf.reverse(ctx.inputs[0], 1);
+  const got = runModel(fwd, 'predict', [rev]);
+  const c = compare(ctx.outputs.slice(0, 1), got);
+  fwd.dispose(); rev.dispose();
+  return {
+    go_backwards: {
+      description: 'output of this go_backwards layer compared with a forward layer with the same weights run on the ' +
+        'time-reversed input (reverse(x, axis=1)); equal => output is in processing order (not flipped back)',
+      bitwise_equal: c.bitwise, max_abs_diff: c.max_abs_diff,
+    },
+  };
+}
+
+function addRnnCase(group, name, o) {
+  // o: {cell, rec, activation, useBias, seq, state, back, fixed, w}
+  const w = wDefault(o);
+  cases.push({
+    group, name,
+    notes: s => rnnDesc(s, o) + '.' +
+      (o.state ? ` Functional model; outputs are [output, ${STATE_LABELS[o.cell].join(', ')}] (Keras return_state order).` : '') +
+      (o.back ? GO_BACKWARDS_NOTE : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => smallSizes(rng, o.fixed),
+    build: s => {
+      const cfg = rnnCfg(s, o);
+      let model;
+      if (o.state) {
+        const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+        model = tf.model({ name, inputs: x, outputs: rnnLayer(o.cell, cfg).apply(x) });
+      } else {
+        model = seqModel(name, [rnnLayer(o.cell, { ...cfg, inputShape: [s.time, s.feat] })]);
+      }
+      const spec = {
+        models: [{ suffix: '', model }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1,
+        outputLabels: o.state ? ['output', ...STATE_LABELS[o.cell]] : ['y'],
+      };
+      if (o.back) spec.extraChecks = ctx => rnnGoBackwardsCheck(ctx, s, o.cell, cfg);
+      return spec;
+    },
+  });
+}
+
+function addRnnStateful(group, name, o) {
+  // o: {cell, rec, seq}
+  const w = wDefault(o);
+  cases.push({
+    group, name, callSequence: true,
+    notes: s => `Stateful ${CELL_CLASS[o.cell]}(units=${s.units}, ${recText(o)}return_sequences=${o.seq}, stateful=true) ` +
+      `with batch_input_shape [${s.batch},${s.time},${s.feat}]. CALL SEQUENCE: reset_states(); y1 = predict(x1); ` +
+      `y2 = predict(x2): inputs are [x1, x2] (both fed to the single model input, in order) and outputs are [y1, y2]. ` +
+      `The state carried from call 1 into call 2 is the final h of call 1. See checks.stateful. ` +
+      `Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => smallSizes(rng),
+    build: s => {
+      const mk = (nm, stateful) => seqModel(nm, [rnnLayer(o.cell, {
+        ...rnnCfg(s, o), stateful, batchInputShape: stateful ? [s.batch, s.time, s.feat] : [null, null, s.feat],
+      })]);
+      return {
+        models: [{ suffix: '', model: mk(name, true) }],
+        inputs: [{ label: 'x1', shape: [s.batch, s.time, s.feat] }, { label: 'x2', shape: [s.batch, s.time, s.feat] }],
+        kind: 'stateful', wScale: w, bScale: 0.5, xScale: 1, outputLabels: ['y1', 'y2'],
+        extraChecks: ctx => statefulCheck(ctx, s, o, mk),
+      };
+    },
+  });
+}
+
+function addRnnInitState(group, name, o) {
+  const w = wDefault(o);
+  const st = STATE_LABELS[o.cell].map(l => l + '0');
+  cases.push({
+    group, name,
+    notes: s => `Functional model, inputs [x, ${st.join(', ')}] with x [${s.batch},${s.time},${s.feat}], ` +
+      `${st.join('/')} [${s.batch},${s.units}]: ` + rnnDesc(s, o) + `, called with initial_state=[${st.join(', ')}]. ` +
+      `${st.join(', ')} uniform(-1,1). tfjs serialises the initial state as extra inbound tensors of the layer node ` +
+      `(inbound_nodes [[x],${st.map(l => `[${l}]`).join(',')}]), Keras-2 style.` +
+      (o.state ? ` Outputs are [output, ${STATE_LABELS[o.cell].join(', ')}].` : '') + (o.back ? GO_BACKWARDS_NOTE : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => smallSizes(rng),
+    build: s => {
+      const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+      const states = st.map(l => tf.input({ name: l, shape: [s.units] }));
+      const outs = rnnLayer(o.cell, rnnCfg(s, o)).apply(x, { initialState: states });
+      return {
+        models: [{ suffix: '', model: tf.model({ name, inputs: [x, ...states], outputs: outs }) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }, ...st.map(l => ({ label: l, shape: [s.batch, s.units] }))],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1,
+        outputLabels: o.state ? ['output', ...STATE_LABELS[o.cell]] : ['y'],
+      };
+    },
+  });
+}
+
+// ---- 13. gru ---------------------------------------------------------------
+// tfjs GRU = Keras GRU with reset_after=false (tfjs throws for reset_after=true and always writes
+// "reset_after": false). Gate blocks along 3u: z, r, h.
+addRnnCase('gru', 'gru_last_rec_sigmoid', { cell: 'gru', rec: 'sigmoid' });
+addRnnCase('gru', 'gru_seq_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', seq: true });
+addRnnCase('gru', 'gru_seq_rec_default_hard_sigmoid', { cell: 'gru', seq: true });
+addRnnCase('gru', 'gru_last_rec_hard_sigmoid', { cell: 'gru', rec: 'hard_sigmoid' });
+addRnnCase('gru', 'gru_state_last_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', state: true });
+addRnnCase('gru', 'gru_state_seq_rec_hard_sigmoid', { cell: 'gru', rec: 'hard_sigmoid', state: true, seq: true });
+addRnnCase('gru', 'gru_backwards_last_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', back: true });
+addRnnCase('gru', 'gru_backwards_state_seq_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', back: true, seq: true, state: true });
+addRnnCase('gru', 'gru_nobias_seq_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', useBias: false, seq: true });
+addRnnCase('gru', 'gru_act_relu_seq_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', activation: 'relu', seq: true, w: 1 });
+addRnnCase('gru', 'gru_act_relu_last_rec_hard_sigmoid', { cell: 'gru', rec: 'hard_sigmoid', activation: 'relu', w: 1.5 });
+addRnnCase('gru', 'gru_edge_t1_f1_u1', { cell: 'gru', rec: 'sigmoid', seq: true, fixed: { time: 1, feat: 1, units: 1 } });
+addRnnCase('gru', 'gru_edge_b1_f1_u1_state', { cell: 'gru', rec: 'sigmoid', state: true, fixed: { batch: 1, feat: 1, units: 1 } });
+addRnnStateful('gru', 'gru_stateful_last_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', seq: false });
+addRnnStateful('gru', 'gru_stateful_seq_rec_hard_sigmoid', { cell: 'gru', rec: 'hard_sigmoid', seq: true });
+addRnnInitState('gru', 'gru_init_state_seq_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', seq: true });
+addRnnInitState('gru', 'gru_init_state_state_backwards_rec_sigmoid', { cell: 'gru', rec: 'sigmoid', state: true, back: true });
+
+// ---- 14. simple_rnn --------------------------------------------------------
+addRnnCase('simple_rnn', 'simple_rnn_last', { cell: 'simple_rnn' });
+addRnnCase('simple_rnn', 'simple_rnn_seq', { cell: 'simple_rnn', seq: true });
+addRnnCase('simple_rnn', 'simple_rnn_state_seq', { cell: 'simple_rnn', seq: true, state: true });
+addRnnCase('simple_rnn', 'simple_rnn_backwards_seq', { cell: 'simple_rnn', seq: true, back: true });
+addRnnCase('simple_rnn', 'simple_rnn_backwards_state_last', { cell: 'simple_rnn', state: true, back: true });
+addRnnCase('simple_rnn', 'simple_rnn_nobias_last', { cell: 'simple_rnn', useBias: false });
+addRnnCase('simple_rnn', 'simple_rnn_act_relu_seq', { cell: 'simple_rnn', activation: 'relu', seq: true, w: 1 });
+addRnnCase('simple_rnn', 'simple_rnn_act_sigmoid_seq', { cell: 'simple_rnn', activation: 'sigmoid', seq: true });
+addRnnCase('simple_rnn', 'simple_rnn_edge_t1_f1_u1', { cell: 'simple_rnn', seq: true, fixed: { time: 1, feat: 1, units: 1 } });
+addRnnStateful('simple_rnn', 'simple_rnn_stateful_seq', { cell: 'simple_rnn', seq: true });
+addRnnInitState('simple_rnn', 'simple_rnn_init_state_last', { cell: 'simple_rnn' });
+addRnnInitState('simple_rnn', 'simple_rnn_init_state_state_seq', { cell: 'simple_rnn', seq: true, state: true });
+
+// ---- 15. bidirectional -----------------------------------------------------
+const bidi = (cell, cfg, merge, extra = {}) =>
+  tf.layers.bidirectional({ name: 'bidirectional', layer: rnnLayer(cell, cfg), mergeMode: merge, ...extra });
+/** Output labels of a Bidirectional layer, in tfjs order. */
+function bidiLabels(cell, merge, state) {
+  const outs = merge === null ? ['forward_output', 'backward_output'] : ['output'];
+  if (!state) return outs;
+  return [...outs, ...STATE_LABELS[cell].map(l => 'forward_' + l), ...STATE_LABELS[cell].map(l => 'backward_' + l)];
+}
+const BIDI_NOTE = 'Bidirectional: the forward copy runs on x; the backward copy is the same layer config with ' +
+  'go_backwards=true (weights listed after the forward ones). With return_sequences the backward sequence is ' +
+  'flipped back to input order before merging (concat = [forward, backward] on the last axis; sum; mul; ave = ' +
+  '0.5*(f+b); null = two separate outputs).';
+
+function addBidiCase(name, o) {
+  // o: {cell, rec, merge (string|null), seq, state, head: undefined|'td_dense'|'dense', w}
+  const w = wDefault(o);
+  cases.push({
+    group: 'bidirectional', name,
+    notes: s => `Bidirectional(${rnnDesc(s, o).replace(/ on input.*/, '')}, merge_mode=${o.merge}) on input ` +
+      `[${s.batch},${s.time},${s.feat}]` +
+      (o.head === 'td_dense' ? ` -> TimeDistributed(Dense(${s.dunits}, linear))` : '') +
+      (o.head === 'dense' ? ` -> Dense(${s.dunits}, tanh)` : '') + `. ${BIDI_NOTE}` +
+      (o.state || o.merge === null ? ` Outputs are [${bidiLabels(o.cell, o.merge, o.state).join(', ')}] (tfjs order).` : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => ({ ...smallSizes(rng), dunits: R(rng, 1, 8) }),
+    build: s => {
+      const cfg = rnnCfg(s, o);
+      let model;
+      if (o.state || o.merge === null) {
+        const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+        model = tf.model({ name, inputs: x, outputs: bidi(o.cell, cfg, o.merge).apply(x) });
+      } else {
+        const layers = [bidi(o.cell, cfg, o.merge, { inputShape: [s.time, s.feat] })];
+        if (o.head === 'td_dense') layers.push(td(dense({ name: 'dense', units: s.dunits })));
+        if (o.head === 'dense') layers.push(dense({ name: 'dense', units: s.dunits, activation: 'tanh' }));
+        model = seqModel(name, layers);
+      }
+      return {
+        models: [{ suffix: '', model }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1,
+        outputLabels: o.head ? ['y'] : (o.state || o.merge === null ? bidiLabels(o.cell, o.merge, o.state) : ['y']),
+      };
+    },
+  });
+}
+addBidiCase('bidi_lstm_concat_seq', { cell: 'lstm', rec: 'sigmoid', merge: 'concat', seq: true });
+addBidiCase('bidi_lstm_concat_last', { cell: 'lstm', rec: 'sigmoid', merge: 'concat' });
+addBidiCase('bidi_gru_sum_seq', { cell: 'gru', rec: 'sigmoid', merge: 'sum', seq: true });
+addBidiCase('bidi_simple_rnn_mul_seq', { cell: 'simple_rnn', merge: 'mul', seq: true });
+addBidiCase('bidi_lstm_ave_last_rec_hard_sigmoid', { cell: 'lstm', rec: 'hard_sigmoid', merge: 'ave' });
+addBidiCase('bidi_gru_ave_seq', { cell: 'gru', rec: 'sigmoid', merge: 'ave', seq: true });
+addBidiCase('bidi_gru_none_seq', { cell: 'gru', rec: 'sigmoid', merge: null, seq: true });
+addBidiCase('bidi_lstm_none_last', { cell: 'lstm', rec: 'sigmoid', merge: null });
+addBidiCase('bidi_lstm_concat_state_seq', { cell: 'lstm', rec: 'sigmoid', merge: 'concat', seq: true, state: true });
+addBidiCase('bidi_gru_none_state_seq', { cell: 'gru', rec: 'sigmoid', merge: null, seq: true, state: true });
+addBidiCase('bidi_simple_rnn_sum_state_last', { cell: 'simple_rnn', merge: 'sum', state: true });
+addBidiCase('bidi_lstm_concat_seq_td_dense', { cell: 'lstm', rec: 'sigmoid', merge: 'concat', seq: true, head: 'td_dense' });
+addBidiCase('bidi_gru_concat_last_dense', { cell: 'gru', rec: 'sigmoid', merge: 'concat', head: 'dense' });
+addBidiCase('bidi_simple_rnn_concat_seq_dense', { cell: 'simple_rnn', merge: 'concat', seq: true, head: 'dense' });
+
+// ---- masks: helpers ---------------------------------------------------------
+// Mask patterns: per sample, the time steps that are MASKED (mask 0 / equal to mask_value / token 0).
+const MASK_PATTERNS = [[0, 1], [4, 5], [2, 3], [0, 3, 5]]; // leading, trailing, middle, mixed (T = 6)
+const patternText = (patterns, batch) => patterns.slice(0, batch).map((p, b) => `sample ${b}: [${p}]`).join('; ');
+const isMasked = (patterns, b, t) => patterns[b].includes(t);
+/** Input draw: uniform(-1,1)*scale, then every feature of the masked steps set to maskValue. */
+const maskedDraw = (patterns, maskValue) => (rng, shape, scale) => {
+  const [B, T, F] = shape;
+  const data = new Float32Array(B * T * F);
+  for (let i = 0; i < data.length; ++i) data[i] = rng.f32(scale);
+  for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) {
+    if (isMasked(patterns, b, t)) for (let f = 0; f < F; ++f) data[(b * T + t) * F + f] = Math.fround(maskValue);
+  }
+  return tf.tensor(data, shape, 'float32');
+};
+/** call_mask ({shape, data}: 1 keep, 0 masked) from the patterns. */
+function callMaskOf(patterns, B, T) {
+  const data = [];
+  for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) data.push(isMasked(patterns, b, t) ? 0 : 1);
+  return { shape: [B, T], data };
+}
+
+/**
+ * Self-check of the masked-step outputs of a return_sequences RNN fed by the mask directly. For each direction,
+ * in processing order, a masked step's output is compared with (a) the previous processed step's output (or the
+ * initial h at the first step: zeros, or the given h0) and (b) zeros.
+ * dirs: [{offset, width, backwards}] column slices of the output's last axis; the sequence is in input order for
+ * Bidirectional halves (backwards=true means processing order is t = T-1 .. 0) and in processing order for a
+ * go_backwards layer (pass processingOrderOutput=true).
+ */
+function maskedStepsCheck(out, patterns, dirs, h0 = null) {
+  const [B, T, U] = out.shape;
+  let prevEq = 0, zeroEq = 0, total = 0, leadingTotal = 0, leadingEqH0 = 0;
+  for (const d of dirs) {
+    for (let b = 0; b < B; ++b) {
+      let seenUnmasked = false;
+      for (let k = 0; k < T; ++k) {
+        const t = d.backwards && !d.processingOrderOutput ? T - 1 - k : k; // output row
+        const tin = d.backwards ? T - 1 - k : k; // input time step processed at step k
+        const row = i => out.data[(b * T + t) * U + d.offset + i];
+        const masked = isMasked(patterns, b, tin);
+        if (!masked) { seenUnmasked = true; continue; }
+        ++total;
+        let isPrev = true, isZero = true, isH0 = h0 !== null;
+        for (let i = 0; i < d.width; ++i) {
+          let prev;
+          if (k === 0) prev = h0 ? h0.data[b * h0.shape[1] + i] : 0;
+          else {
+            const tp = d.backwards && !d.processingOrderOutput ? T - k : k - 1;
+            prev = out.data[(b * T + tp) * U + d.offset + i];
+          }
+          if (!Object.is(row(i) + 0, prev + 0)) isPrev = false;
+          if (row(i) !== 0) isZero = false;
+          if (h0 !== null && row(i) !== h0.data[b * h0.shape[1] + i]) isH0 = false;
+        }
+        if (isPrev) ++prevEq;
+        if (isZero) ++zeroEq;
+        if (!seenUnmasked) { ++leadingTotal; if (isH0) ++leadingEqH0; }
+      }
+    }
+  }
+  const r = {
+    description: 'masked time steps (per direction, in processing order): how many outputs equal the previous ' +
+      'processed step\'s output (the initial h at the first step), and how many are all zeros',
+    masked_steps: total, equal_previous_output: prevEq, all_zero: zeroEq,
+  };
+  if (h0 !== null) Object.assign(r, { leading_masked_steps: leadingTotal, leading_equal_h0: leadingEqH0 });
+  return { masked_steps: r };
+}
+
+// ---- 16. masking -----------------------------------------------------------
+const masking = (maskValue, extra = {}) => tf.layers.masking({ name: 'masking', maskValue, ...extra });
+function addMaskingCase(name, o) {
+  // o: {maskValue, layers(s, first) -> layers after Masking, desc(s), time, batch, patterns?, check?(s) -> dirs,
+  //     bidi?, w?, state?}
+  const patterns = o.patterns ?? MASK_PATTERNS;
+  const w = o.w ?? 2;
+  cases.push({
+    group: 'masking', name,
+    notes: s => `Masking(mask_value=${o.maskValue}) -> ${o.desc(s)}, on input [${s.batch},${s.time},${s.feat}]. ` +
+      `Masked time steps (every feature == mask_value): ${patternText(patterns, s.batch)}. Masking outputs 0 at ` +
+      'masked steps (x * any(x != mask_value, -1)) and passes the mask (B, T) on; at a masked step an RNN keeps its ' +
+      'state and emits its previous output (see checks.masked_steps).' +
+      (o.bidi ? ' tfjs Bidirectional does NOT zero the masked steps (Keras 3 sets zero_output_for_mask=return_sequences ' +
+        'on its sublayers and emits 0 there): see formulas.bidirectional_masked_output.' : '') + (o.more ? ' ' + o.more : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => ({ batch: o.batch ?? 4, time: o.time ?? 6, feat: R(rng, 1, 6), units: R(rng, 1, 8), units2: R(rng, 1, 8) }),
+    build: s => {
+      const first = masking(o.maskValue, { inputShape: [s.time, s.feat] });
+      const spec = {
+        models: [{ suffix: '', model: seqModel(name, [first, ...o.layers(s)]) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat], draw: maskedDraw(patterns, o.maskValue) }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+        formulas: o.bidi ? { bidirectional_masked_output: 'previous' } : undefined,
+      };
+      if (o.check) spec.extraChecks = ctx => maskedStepsCheck(ctx.outputs[0], patterns, o.check(s));
+      return spec;
+    },
+  });
+}
+const seqDir = (s, back = false) => [{ offset: 0, width: s.units, backwards: back, processingOrderOutput: true }];
+addMaskingCase('masking_lstm_seq', {
+  maskValue: 0, layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)`, check: s => seqDir(s),
+});
+addMaskingCase('masking_lstm_last', {
+  maskValue: 0, layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid' })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=false)`,
+  more: 'The last output is the h after the last UNMASKED step (trailing masked steps keep it).',
+});
+addMaskingCase('masking_lstm_seq_backwards', {
+  maskValue: -1, layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true, goBackwards: true })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true, go_backwards=true)`,
+  check: s => seqDir(s, true), more: 'go_backwards reverses the mask together with the input; the output is in processing order.',
+});
+addMaskingCase('masking_gru_seq', {
+  maskValue: 0.5, layers: s => [rnnLayer('gru', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `GRU(${s.units}, recurrent_activation=sigmoid, return_sequences=true, reset_after=false)`, check: s => seqDir(s),
+});
+addMaskingCase('masking_gru_last_backwards', {
+  maskValue: 0, layers: s => [rnnLayer('gru', { units: s.units, recurrentActivation: 'hard_sigmoid', goBackwards: true })],
+  desc: s => `GRU(${s.units}, recurrent_activation=hard_sigmoid, return_sequences=false, go_backwards=true, reset_after=false)`,
+  w: 3.5,
+});
+addMaskingCase('masking_simple_rnn_seq_backwards', {
+  maskValue: 0, layers: s => [rnnLayer('simple_rnn', { units: s.units, returnSequences: true, goBackwards: true })],
+  desc: s => `SimpleRNN(${s.units}, tanh, return_sequences=true, go_backwards=true)`, check: s => seqDir(s, true),
+});
+addMaskingCase('masking_simple_rnn_last', {
+  maskValue: -1, layers: s => [rnnLayer('simple_rnn', { units: s.units })],
+  desc: s => `SimpleRNN(${s.units}, tanh, return_sequences=false)`,
+});
+addMaskingCase('masking_bidi_lstm_seq', {
+  maskValue: 0, bidi: true,
+  layers: s => [bidi('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true }, 'concat')],
+  desc: s => `Bidirectional(LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true), merge_mode=concat)`,
+  check: s => [{ offset: 0, width: s.units, backwards: false }, { offset: s.units, width: s.units, backwards: true }],
+});
+addMaskingCase('masking_bidi_gru_last', {
+  maskValue: 0, layers: s => [bidi('gru', { units: s.units, recurrentActivation: 'sigmoid' }, 'concat')],
+  desc: s => `Bidirectional(GRU(${s.units}, recurrent_activation=sigmoid, return_sequences=false), merge_mode=concat)`,
+});
+addMaskingCase('masking_dense_lstm_seq', {
+  maskValue: 0,
+  layers: s => [dense({ name: 'dense', units: s.units2, activation: 'tanh' }),
+    rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `Dense(${s.units2}, tanh) -> LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)`,
+  check: s => seqDir(s),
+  more: 'Dense passes the mask on unchanged; it computes its output at masked steps normally (tanh(0*K + b)).',
+});
+addMaskingCase('masking_td_dense_gru_seq', {
+  maskValue: 0,
+  layers: s => [td(dense({ name: 'dense', units: s.units2, activation: 'relu' })),
+    rnnLayer('gru', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `TimeDistributed(Dense(${s.units2}, relu)) -> GRU(${s.units}, recurrent_activation=sigmoid, return_sequences=true)`,
+  check: s => seqDir(s), more: 'TimeDistributed passes the mask on unchanged (tfjs does not give it to the inner Dense).',
+});
+addMaskingCase('masking_stacked_lstm_seq_last', {
+  maskValue: 0,
+  layers: s => [rnnLayer('lstm', { units: s.units2, recurrentActivation: 'sigmoid', returnSequences: true }),
+    rnnLayer('lstm', { name: 'lstm_1', units: s.units, recurrentActivation: 'sigmoid' })],
+  desc: s => `LSTM(${s.units2}, recurrent_activation=sigmoid, return_sequences=true) -> LSTM(${s.units}, ` +
+    'recurrent_activation=sigmoid, return_sequences=false)',
+  more: 'The first LSTM (return_sequences) passes the mask on to the second.',
+});
+addMaskingCase('masking_lstm_seq_fully_masked_sample', {
+  maskValue: 0, batch: 3, patterns: [[0, 1, 2, 3, 4, 5], [1, 4], [5]],
+  layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)`, check: s => seqDir(s),
+  more: 'Sample 0 is masked at every step: tfjs outputs the initial state (zeros) at every step for it.',
+});
+
+// ---- 17. embedding ---------------------------------------------------------
+// Integer inputs (B, T) are written as numbers in the fixture ("dtype": "int32" on the input); the tfjs model input
+// is float32 and Embedding casts it to int32.
+const ZERO_PATTERNS = [[0, 1], [5], [2, 3], [0, 4, 5]];
+const intDraw = (vocab, patterns) => (rng, shape) => {
+  const [B, T] = shape;
+  const data = new Float32Array(B * T);
+  for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) {
+    const v = rng.int(1, vocab - 1);
+    data[b * T + t] = isMasked(patterns, b, t) ? 0 : v;
+  }
+  return tf.tensor(data, shape, 'float32');
+};
+const embedding = (s, maskZero, extra = {}) =>
+  tf.layers.embedding({ name: 'embedding', inputDim: s.vocab, outputDim: s.edim, maskZero, embeddingsInitializer: 'zeros', ...extra });
+function addEmbeddingCase(name, o) {
+  // o: {maskZero, layers(s) -> layers after Embedding, desc(s), check?(s), bidi?}
+  const w = o.w ?? 2;
+  cases.push({
+    group: 'embedding', name,
+    notes: s => `Embedding(input_dim=${s.vocab}, output_dim=${s.edim}, mask_zero=${o.maskZero}) -> ${o.desc(s)}, on integer ` +
+      `input [${s.batch},${s.time}] (token ids in 1..${s.vocab - 1}; id 0 at: ${patternText(ZERO_PATTERNS, s.batch)}). ` +
+      (o.maskZero ? 'mask_zero: id 0 is masked (mask = ids != 0) and the RNN keeps its state there.' :
+        'mask_zero=false: id 0 is an ordinary row of the table.') +
+      (o.bidi ? ' Masked outputs of the tfjs Bidirectional: see formulas.bidirectional_masked_output.' : '') +
+      ` Embeddings uniform(-1,1), kernels uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5.`,
+    sizes: rng => ({ batch: 4, time: 6, vocab: R(rng, 3, 12), edim: R(rng, 1, 6), units: R(rng, 1, 8) }),
+    build: s => {
+      const spec = {
+        models: [{ suffix: '', model: seqModel(name, [embedding(s, o.maskZero, { inputShape: [s.time] }), ...o.layers(s)]) }],
+        inputs: [{ label: 'x', dtype: 'int32', shape: [s.batch, s.time], draw: intDraw(s.vocab, ZERO_PATTERNS) }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1, outputLabels: ['y'],
+        formulas: o.bidi ? { bidirectional_masked_output: 'previous' } : undefined,
+      };
+      if (o.check) spec.extraChecks = ctx => maskedStepsCheck(ctx.outputs[0], ZERO_PATTERNS, o.check(s));
+      return spec;
+    },
+  });
+}
+addEmbeddingCase('emb_mask_lstm_last', {
+  maskZero: true, layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid' })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=false)`,
+});
+addEmbeddingCase('emb_mask_gru_seq', {
+  maskZero: true, layers: s => [rnnLayer('gru', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `GRU(${s.units}, recurrent_activation=sigmoid, return_sequences=true, reset_after=false)`, check: s => seqDir(s),
+});
+addEmbeddingCase('emb_mask_simple_rnn_seq_backwards', {
+  maskZero: true, layers: s => [rnnLayer('simple_rnn', { units: s.units, returnSequences: true, goBackwards: true })],
+  desc: s => `SimpleRNN(${s.units}, tanh, return_sequences=true, go_backwards=true)`, check: s => seqDir(s, true),
+});
+addEmbeddingCase('emb_mask_bidi_lstm_seq', {
+  maskZero: true, bidi: true,
+  layers: s => [bidi('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true }, 'concat')],
+  desc: s => `Bidirectional(LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true), merge_mode=concat)`,
+  check: s => [{ offset: 0, width: s.units, backwards: false }, { offset: s.units, width: s.units, backwards: true }],
+});
+addEmbeddingCase('emb_mask_dense', {
+  maskZero: true, layers: s => [dense({ name: 'dense', units: s.units, activation: 'tanh' })],
+  desc: s => `Dense(${s.units}, tanh) on the rank-3 embedding output (the mask passes through and changes nothing)`,
+});
+addEmbeddingCase('emb_nomask_lstm_seq', {
+  maskZero: false, layers: s => [rnnLayer('lstm', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)`,
+});
+addEmbeddingCase('emb_nomask_flatten_dense', {
+  maskZero: false, layers: s => [flatten(), dense({ name: 'dense', units: s.units })],
+  desc: s => `Flatten -> Dense(${s.units}, linear) (Flatten gives [B, T*output_dim])`,
+});
+addEmbeddingCase('emb_nomask_dense', {
+  maskZero: false, layers: s => [dense({ name: 'dense', units: s.units, activation: 'sigmoid' })],
+  desc: s => `Dense(${s.units}, sigmoid) on the rank-3 embedding output`,
+});
+
+// ---- 18. rnn_explicit_mask -------------------------------------------------
+// One RNN layer called eagerly as layer.apply(x, {mask}) with a (B, T) boolean mask that no layer computes. The
+// model config cannot hold that mask, so the fixture carries it as the top-level "call_mask".
+function addExplicitMaskCase(name, o) {
+  // o: {cell, rec, seq, state, back, bidi: merge mode or undefined}
+  const w = wDefault(o);
+  const labels = o.bidi !== undefined ? bidiLabels(o.cell, o.bidi, o.state) :
+    (o.state ? ['output', ...STATE_LABELS[o.cell]] : ['y']);
+  cases.push({
+    group: 'rnn_explicit_mask', name,
+    notes: s => (o.bidi !== undefined ? `Bidirectional(${rnnDesc(s, o).replace(/ on input.*/, '')}, merge_mode=${o.bidi})` :
+      rnnDesc(s, o)) + `, on input [${s.batch},${s.time},${s.feat}], called as layer.apply(x, {mask: call_mask}) ` +
+      `with the explicit boolean mask in "call_mask" (1 keep, 0 masked; masked steps: ${patternText(MASK_PATTERNS, s.batch)}). ` +
+      'The model config does not contain the mask; a C++ test must pass call_mask to the layer. x is NOT modified at ' +
+      'masked steps (its values there must be ignored).' + (o.back ? GO_BACKWARDS_NOTE : '') +
+      (labels.length > 1 ? ` Outputs are [${labels.join(', ')}].` : '') +
+      (o.bidi !== undefined ? ' Masked outputs of the tfjs Bidirectional: see formulas.bidirectional_masked_output.' : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => ({ ...smallSizes(rng, { batch: 4, time: 6 }) }),
+    build: s => {
+      const cfg = rnnCfg(s, o);
+      const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+      const layer = o.bidi !== undefined ? bidi(o.cell, cfg, o.bidi) : rnnLayer(o.cell, cfg);
+      const spec = {
+        models: [{ suffix: '', model: tf.model({ name, inputs: x, outputs: layer.apply(x) }) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }],
+        kind: 'call_mask', callMask: callMaskOf(MASK_PATTERNS, s.batch, s.time),
+        wScale: w, bScale: 0.5, xScale: 1, outputLabels: labels,
+        formulas: o.bidi !== undefined && o.seq ? { bidirectional_masked_output: 'previous' } : undefined,
+      };
+      if (o.seq) {
+        spec.extraChecks = ctx => maskedStepsCheck(ctx.outputs[0], MASK_PATTERNS, o.bidi === 'concat'
+          ? [{ offset: 0, width: s.units, backwards: false }, { offset: s.units, width: s.units, backwards: true }]
+          : seqDir(s, !!o.back));
+      }
+      return spec;
+    },
+  });
+}
+addExplicitMaskCase('explicit_mask_lstm_seq', { cell: 'lstm', rec: 'sigmoid', seq: true });
+addExplicitMaskCase('explicit_mask_gru_last_backwards', { cell: 'gru', rec: 'sigmoid', back: true });
+addExplicitMaskCase('explicit_mask_simple_rnn_state_seq', { cell: 'simple_rnn', seq: true, state: true });
+addExplicitMaskCase('explicit_mask_lstm_state_seq_backwards', { cell: 'lstm', rec: 'sigmoid', seq: true, state: true, back: true });
+addExplicitMaskCase('explicit_mask_gru_state_last', { cell: 'gru', rec: 'hard_sigmoid', state: true });
+addExplicitMaskCase('explicit_mask_bidi_lstm_concat_seq', { cell: 'lstm', rec: 'sigmoid', seq: true, bidi: 'concat' });
+addExplicitMaskCase('explicit_mask_bidi_gru_none_state_last', { cell: 'gru', rec: 'sigmoid', state: true, bidi: null });
+
+// ---- 19. mask_initial_state ------------------------------------------------
+// Nonzero initial state + leading masked steps: tfjs (and Keras 3 JAX/numpy) emit h0 at the masked steps before the
+// first unmasked one; the Keras TF backend (and tf.keras 2) emits zeros there.
+const LEADING_PATTERNS = [[0, 1], [0], [0, 1, 2, 4], [3]];
+function addMaskInitCase(name, o) {
+  // o: {cell, rec, back, state, explicit (call mask instead of Masking), maskValue, patterns}
+  const w = wDefault(o);
+  const P = o.patterns ?? LEADING_PATTERNS;
+  const st = STATE_LABELS[o.cell].map(l => l + '0');
+  const labels = o.state ? ['output', ...STATE_LABELS[o.cell]] : ['y'];
+  cases.push({
+    group: 'mask_initial_state', name,
+    notes: s => `Functional model, inputs [x, ${st.join(', ')}]: ` +
+      (o.explicit ? '' : `Masking(mask_value=${o.maskValue}) -> `) + rnnDesc(s, { ...o, seq: true }) +
+      `, called with initial_state=[${st.join(', ')}] (uniform(-1,1), nonzero)` +
+      (o.explicit ? ' and an explicit mask: layer.apply(x, {mask: call_mask, initialState}) (see "call_mask")' : '') +
+      `. Masked steps (per sample, input time indices): ${patternText(P, s.batch)}; several samples start ` +
+      'with masked steps. At a masked step BEFORE the first unmasked one (in processing order) tfjs emits the initial h ' +
+      '(rnn(): output = step_output*mask + h_prev*(1-mask)), as do the Keras 3 JAX and numpy backends; the Keras 3 ' +
+      'TensorFlow backend and tf.keras 2 emit zeros there. formulas.masked_output_before_first_step = "initial_h" ' +
+      'records which one this fixture holds; checks.masked_steps verifies it.' + (o.back ? GO_BACKWARDS_NOTE : '') +
+      (o.state ? ` Outputs are [${labels.join(', ')}].` : '') +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => smallSizes(rng, { batch: 4, time: 6 }),
+    build: s => {
+      const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+      const states = st.map(l => tf.input({ name: l, shape: [s.units] }));
+      const layer = rnnLayer(o.cell, rnnCfg(s, { ...o, seq: true }));
+      const seqIn = o.explicit ? x : masking(o.maskValue).apply(x);
+      const outs = layer.apply(seqIn, { initialState: states });
+      const spec = {
+        models: [{ suffix: '', model: tf.model({ name, inputs: [x, ...states], outputs: outs }) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat], draw: o.explicit ? undefined : maskedDraw(P, o.maskValue) },
+          ...st.map(l => ({ label: l, shape: [s.batch, s.units] }))],
+        kind: o.explicit ? 'call_mask' : 'predict',
+        callMask: o.explicit ? callMaskOf(P, s.batch, s.time) : undefined,
+        wScale: w, bScale: 0.5, xScale: 1, outputLabels: labels,
+        formulas: { masked_output_before_first_step: 'initial_h' },
+      };
+      spec.extraChecks = ctx => maskedStepsCheck(ctx.outputs[0], P, seqDir(s, !!o.back), snapshot([ctx.inputs[1]])[0]);
+      return spec;
+    },
+  });
+}
+addMaskInitCase('mask_init_lstm_seq', { cell: 'lstm', rec: 'sigmoid', maskValue: 0 });
+addMaskInitCase('mask_init_gru_seq', { cell: 'gru', rec: 'sigmoid', maskValue: 0 });
+addMaskInitCase('mask_init_simple_rnn_seq_explicit', { cell: 'simple_rnn', explicit: true });
+// tfjs 4.22 cannot predict Masking -> RNN(initial_state, return_state): execute() shares one kwargs object between
+// the per-output-tensor apply() calls of a multi-output node once a mask exists, RNN.apply stores initialState in
+// it, and the second call throws "When inputs is an array, neither initialState or constants should be provided".
+// So return_state is covered here only with an explicit call mask.
+addMaskInitCase('mask_init_gru_state_seq_explicit', { cell: 'gru', rec: 'hard_sigmoid', state: true, explicit: true });
+addMaskInitCase('mask_init_lstm_seq_backwards', { cell: 'lstm', rec: 'sigmoid', back: true, maskValue: 0,
+  patterns: [[4, 5], [5], [1, 3, 4, 5], [2]] }); // go_backwards: leading in processing order = trailing in input order
+
+// ---- gru/gru_torch_crosscheck ------------------------------------------------
+// Cross-check of the PyTorch -> Keras GRU(reset_after=true) mapping (tools/torch-reference): with the h block of
+// the recurrent kernel and of the recurrent bias equal to zero, reset_after true and false coincide. The torch script
+// writes the Keras-order weights, the input and its float64 output; this case runs the same numbers through the tfjs
+// GRU (reset_after=false, bias = bias[0] + bias[1]).
+const CROSSCHECK_FILE = path.join(REPO_ROOT, 'tools', 'torch-reference', 'gru_crosscheck_keras.json');
+if (fs.existsSync(CROSSCHECK_FILE)) {
+  const src = JSON.parse(fs.readFileSync(CROSSCHECK_FILE, 'utf8'));
+  const [B, T, F] = src.x.shape, u = src.units;
+  // the file holds float32 values as shortest float32 decimals: parse, then round to float32
+  const f32 = a => a.map(v => Math.fround(v));
+  const b = f32(src.bias.data); // (2, 3u)
+  const biasSum = [];
+  for (let i = 0; i < 3 * u; ++i) {
+    const v = b[i] + b[3 * u + i];
+    if (Math.fround(v) !== v) throw new Error('crosscheck bias[0] + bias[1] is not exactly a float32');
+    biasSum.push(v);
+  }
+  for (let r = 0; r < u; ++r) for (let c = 2 * u; c < 3 * u; ++c) {
+    if (Math.fround(src.recurrent_kernel.data[r * 3 * u + c]) !== 0) throw new Error('crosscheck recurrent kernel h block is not zero');
+  }
+  for (let c = 2 * u; c < 3 * u; ++c) if (b[3 * u + c] !== 0) throw new Error('crosscheck recurrent bias h part is not zero');
+  cases.push({
+    group: 'gru', name: 'gru_torch_crosscheck',
+    notes: () => `GRU(units=${u}, activation=tanh, recurrent_activation=sigmoid, reset_after=false, return_sequences=` +
+      `${src.return_sequences}) on input [${B},${T},${F}], with the weights and input of the PyTorch fixture ` +
+      `${src.torch_fixture} (GRU reset_after=true, computed in float64 by tools/torch-reference/make_gru_fixtures.py). ` +
+      'There the h block of the recurrent kernel and the h part of the recurrent bias are zero, so reset_after true ' +
+      'and false give the same function; here bias = bias[0] + bias[1] of the torch fixture (exact in float32). ' +
+      'Weights and input are NOT drawn from this case\'s PRNG (seed unused); they come from ' +
+      'tools/torch-reference/gru_crosscheck_keras.json. checks.torch_crosscheck compares with the torch output.',
+    sizes: () => ({}),
+    build: () => ({
+      models: [{ suffix: '', model: seqModel('gru_torch_crosscheck', [rnnLayer('gru', {
+        units: u, recurrentActivation: 'sigmoid', returnSequences: !!src.return_sequences, inputShape: [T, F],
+      })]) }],
+      inputs: [{ label: 'x', shape: [B, T, F] }],
+      kind: 'predict', outputLabels: ['y'],
+      fixedValues: {
+        weights: [tf.tensor(f32(src.kernel.data), src.kernel.shape), tf.tensor(f32(src.recurrent_kernel.data), src.recurrent_kernel.shape),
+          tf.tensor(biasSum, [3 * u])],
+        inputs: [tf.tensor(f32(src.x.data), [B, T, F])],
+      },
+      extraChecks: ctx => {
+        const got = ctx.outputs[0].data, want = src.y.data;
+        if (got.length !== want.length) throw new Error('crosscheck output size mismatch');
+        let m = 0;
+        for (let i = 0; i < got.length; ++i) m = Math.max(m, Math.abs(got[i] - want[i]));
+        return { torch_crosscheck: { description: 'max |tfjs output - torch float64 output| (fixtures_torch/' + src.torch_fixture + ')', max_abs_diff: m } };
+      },
+    }),
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------
@@ -998,10 +1652,21 @@ async function runCase(def) {
     ++attempts;
     if (attempts > MAX_ATTEMPTS) throw new Error(`${def.group}/${def.name}: no draw with |output| <= ${MAX_ABS_OUTPUT}`);
     if (inputs) tf.dispose(inputs);
-    drawWeights(models[0], rng, spec.wScale, spec.bScale);
+    if (spec.fixedValues) {
+      // fixed weights and inputs (not drawn): one layer, one attempt
+      modelLayers(models[0])[0].setWeights(spec.fixedValues.weights);
+      inputs = spec.fixedValues.inputs;
+    } else {
+      drawWeights(models[0], rng, spec.wScale, spec.bScale);
+      inputs = spec.inputs.map(i => (i.draw ? i.draw(rng, i.shape, spec.xScale)
+        : drawInput(rng, i.shape, i.label === 'h0' || i.label === 'c0' ? 1 : spec.xScale)));
+    }
     for (const m of models.slice(1)) copyWeights(models[0], m);
-    inputs = spec.inputs.map(i => drawInput(rng, i.shape, i.label === 'h0' || i.label === 'c0' ? 1 : spec.xScale));
-    outputsPerModel = models.map(m => runModel(m, spec.kind, inputs));
+    outputsPerModel = models.map(m => runModel(m, spec.kind, inputs, spec));
+    if (spec.fixedValues) {
+      if (outputsPerModel.some(o => maxAbs(o) > MAX_ABS_OUTPUT)) throw new Error(`${def.group}/${def.name}: |output| > ${MAX_ABS_OUTPUT}`);
+      break;
+    }
     if (outputsPerModel.every(o => maxAbs(o) <= MAX_ABS_OUTPUT)) break;
   }
 
@@ -1020,7 +1685,8 @@ async function runCase(def) {
     const name = def.name + spec.models[mi].suffix;
     const artifacts = await captureArtifacts(model);
     const modelConfig = artifacts.modelTopology;
-    const reload = await reloadCheck(artifacts, spec.kind, inputs, outputsPerModel[mi]);
+    const reload = await reloadCheck(artifacts, spec.kind, inputs, outputsPerModel[mi], spec);
+    const formulas = (formulasFor(modelConfig) || spec.formulas) ? { ...formulasFor(modelConfig), ...spec.formulas } : undefined;
     const outs = outputsPerModel[mi];
     if (outs.length !== spec.outputLabels.length) throw new Error(`${name}: ${outs.length} outputs, labels ${spec.outputLabels}`);
     const fixture = {
@@ -1029,10 +1695,11 @@ async function runCase(def) {
       tfjs_version: tf.version['tfjs-layers'], backend: tf.getBackend(),
       notes: def.notes(s) + (attempts > 1 ? ` (${attempts} draws from the case PRNG were needed to keep every |output| <= ${MAX_ABS_OUTPUT}.)` : ''),
       call_sequence: def.callSequence ? true : undefined,
-      formulas: formulasFor(modelConfig),
+      formulas,
+      call_mask: spec.callMask,
       model_config: modelConfig,
       layers: layersSection(model, modelConfig),
-      inputs: inputSnaps.map((t, i) => ({ label: spec.inputs[i].label, shape: t.shape, data: new F32(t.data) })),
+      inputs: inputSnaps.map((t, i) => ({ label: spec.inputs[i].label, dtype: spec.inputs[i].dtype, shape: t.shape, data: new F32(t.data) })),
       outputs: outs.map((t, i) => ({ label: spec.outputLabels[i], shape: t.shape, data: new F32(t.data) })),
       pair: pair ? {
         partners: spec.models.map(m => `${def.group}/${def.name}${m.suffix}`),
@@ -1047,7 +1714,7 @@ async function runCase(def) {
     writeModelDir(path.join(groupDir, name), artifacts);
     written.push({
       name, group: def.group, file: `${def.group}/${name}.json`, model_json: `${def.group}/${name}/model.json`,
-      seed, call_sequence: def.callSequence ? true : undefined,
+      seed, call_sequence: def.callSequence ? true : undefined, call_mask: spec.callMask ? true : undefined,
       formulas: fixture.formulas, checks: fixture.checks, pair: fixture.pair,
     });
   }
@@ -1087,7 +1754,8 @@ function prepareOutDir() {
 prepareOutDir();
 const all = [];
 for (const def of cases) {
-  const w = await runCase(def);
+  let w;
+  try { w = await runCase(def); } catch (e) { console.error(`FAILED in ${def.group}/${def.name}`); throw e; }
   all.push(...w);
 }
 
@@ -1098,6 +1766,8 @@ const summary = {
   pairs: all.filter(c => c.pair && c.pair.partners[0] === `${c.group}/${c.name}`).map(c => ({ case: `${c.group}/${c.name}`, bitwise_identical: c.pair.bitwise_identical, max_abs_diff: c.pair.max_abs_diff })),
   go_backwards: all.filter(c => c.checks.go_backwards).map(c => ({ case: `${c.group}/${c.name}`, bitwise_equal: c.checks.go_backwards.bitwise_equal })),
   stateful: all.filter(c => c.checks.stateful).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.stateful, description: undefined })),
+  masked_steps: all.filter(c => c.checks.masked_steps).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.masked_steps, description: undefined })),
+  torch_crosscheck: all.filter(c => c.checks.torch_crosscheck).map(c => ({ case: `${c.group}/${c.name}`, max_abs_diff: c.checks.torch_crosscheck.max_abs_diff })),
 };
 const index = {
   format_version: FORMAT_VERSION,
@@ -1108,7 +1778,7 @@ const index = {
   count: all.length,
   groups,
   cases: all.map(c => ({ name: c.name, group: c.group, file: c.file, model_json: c.model_json, seed: c.seed,
-    call_sequence: c.call_sequence, formulas: c.formulas })),
+    call_sequence: c.call_sequence, call_mask: c.call_mask, formulas: c.formulas })),
   check_summary: summary,
 };
 fs.writeFileSync(path.join(outDir, 'index.json'), toJson(index) + '\n', 'utf8');
@@ -1119,4 +1789,6 @@ for (const [g, names] of Object.entries(groups)) console.log(`  ${g}: ${names.le
 console.log(`tfjs reload not bitwise-equal: ${summary.reload_not_bitwise.length ? '\n    ' + summary.reload_not_bitwise.join('\n    ') : 'none'}`);
 for (const p of summary.pairs) console.log(`  pair ${p.case} (+ partner): bitwise_identical=${p.bitwise_identical} max_abs_diff=${p.max_abs_diff}`);
 for (const p of summary.go_backwards) console.log(`  go_backwards ${p.case}: equals forward-on-reversed bitwise=${p.bitwise_equal}`);
+for (const p of summary.masked_steps) console.log(`  masked_steps ${p.case}: ${p.masked_steps} masked, ${p.equal_previous_output} equal previous, ${p.all_zero} all zero${p.leading_masked_steps !== undefined ? `, leading ${p.leading_masked_steps} (== h0: ${p.leading_equal_h0})` : ''}`);
+for (const p of summary.torch_crosscheck) console.log(`  torch_crosscheck ${p.case}: max_abs_diff=${p.max_abs_diff}`);
 for (const p of summary.stateful) console.log(`  stateful ${p.case}: y2 matches twin on concat=${p.y2_matches_twin_on_concatenation} (max diff ${p.y2_max_abs_diff}), reset reproduces=${p.reset_states_reproduces}`);

@@ -367,6 +367,11 @@ class SingleStateRecurrent {
   /// initial state given here takes precedence over a stateful layer's stored state, as in Keras.
   template <class X>
   RNNResult<T> call(const X& x, const Tensor<T, 2>* initial_state, const Mask* mask) const {
+    if constexpr (is_tensor_input_v<X, T>) {
+      static_assert(X::NumIndices == 3,
+                    "strata::GRU and strata::SimpleRNN: the input must have rank 3 (batch, time, features); for rank "
+                    "4 wrap the layer in TimeDistributed.");
+    }
     const auto [data, in] = sequence_input<T, 3>(x, self().describe());
     RNNResult<T> result;
     result.output = AnyTensor<T>::uninitialized(compute_output_shape(in));

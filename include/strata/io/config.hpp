@@ -13,16 +13,24 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "../error.hpp"
 #include "../layers/activation.hpp"
+#include "../layers/bidirectional.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/embedding.hpp"
 #include "../layers/flatten.hpp"
+#include "../layers/gru.hpp"
 #include "../layers/lstm.hpp"
+#include "../layers/masking.hpp"
 #include "../layers/reshape.hpp"
+#include "../layers/simple_rnn.hpp"
+#include "../mask.hpp"
 #include "../model.hpp"
 
 namespace strata::io {
@@ -32,11 +40,18 @@ using json = nlohmann::json;
 /// Which Keras wrote a file; decides version-dependent behaviour (hard_sigmoid).
 struct KerasFlavor {
   int major = 3;
+  int minor = 0;
   bool tfjs = false;
-  std::string version;  // as recorded in the file
+  bool tf_keras = false;  // "2.x.y-tf": tf.keras
+  std::string version;    // as recorded in the file
 
   /// Keras 3 computes hard_sigmoid as clip(x/6 + 0.5); Keras 1, 2 and tfjs as clip(0.2x + 0.5).
   bool keras3_hard_sigmoid() const { return major >= 3 && !tfjs; }
+
+  /// Defaults of options a config may lack: standalone Keras <= 2.2.x (and files without a
+  /// version, which predate it) and tfjs default GRU reset_after to false and the LSTM/GRU
+  /// recurrent_activation to hard_sigmoid; tf.keras, Keras >= 2.3 and Keras 3 to true and sigmoid.
+  bool pre_2_3_defaults() const { return tfjs || (!tf_keras && (major < 2 || (major == 2 && minor < 3))); }
 
   /// From a recorded version: "3.6.0", "2.15.0", "tfjs-layers 4.22.0"; empty -> Keras 2 (files
   /// that do not record a version predate Keras 3).
@@ -57,6 +72,14 @@ struct KerasFlavor {
       any = true;
     }
     f.major = any ? major : 2;
+    if (any && i < v.size() && v[i] == '.') {
+      ++i;
+      int minor = 0;
+      while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])) && minor < 1000)
+        minor = minor * 10 + (v[i++] - '0');
+      f.minor = minor;
+    }
+    f.tf_keras = v.find("-tf") != std::string::npos;
     return f;
   }
 };
@@ -74,6 +97,10 @@ struct WeightRequest {
   std::vector<std::string> variable_names;
   /// The shapes the layer needs, from its config and its input shape.
   std::vector<Shape> shapes;
+  /// Weights spread over several groups (Bidirectional: forward_layer/cell/vars, then
+  /// backward_layer/cell/vars): each group's path and how many of the weights it holds, in
+  /// order. Empty: all are in keras3_path.
+  std::vector<std::pair<std::string, std::size_t>> keras3_groups;
 
   std::string describe() const { return "layer '" + layer_name + "' (" + class_name + ")"; }
 };
@@ -407,6 +434,11 @@ inline void check_raw(const std::vector<RawWeight>& raw, const WeightRequest& re
   }
 }
 
+template <class L>
+struct is_bidirectional : std::false_type {};
+template <class L>
+struct is_bidirectional<Bidirectional<L>> : std::true_type {};
+
 /// A layer built from its config: the runtime layer and how to bind its weights.
 template <class T>
 struct Built {
@@ -439,7 +471,8 @@ class Builder {
     }
 
     std::map<TensorKey, typename Model<T>::TensorRef> tensors;
-    std::map<TensorKey, Shape> shapes;  // None as 1, for the weight shapes
+    std::map<TensorKey, Shape> shapes;    // None as 1, for the weight shapes
+    std::map<TensorKey, int> mask_ranks;  // rank of each tensor's mask (Keras _keras_mask), 0: none
     // Inputs first, in the declared order.
     for (const TensorKey& in : spec.inputs) {
       const LayerSpec* ls = find(spec, in.layer);
@@ -454,6 +487,7 @@ class Builder {
       Shape concrete;
       for (Index d : shape) concrete.push_back(d < 0 ? 1 : d);
       shapes[in] = concrete;
+      mask_ranks[in] = 0;
     }
     // Layer calls, each once its inputs exist (configs list layers in a topological order, but
     // a shared layer's later calls may come after other layers).
@@ -471,9 +505,11 @@ class Builder {
           for (const TensorKey& k : call) ready = ready && tensors.count(k) > 0;
           if (!ready) break;
           std::vector<Shape> in_shapes;
+          std::vector<int> in_masks;
           std::vector<typename Model<T>::TensorRef> refs;
           for (const TensorKey& k : call) {
             in_shapes.push_back(shapes.at(k));
+            in_masks.push_back(mask_ranks.at(k));
             refs.push_back(tensors.at(k));
           }
           const std::string who = who_ + ", layer '" + ls.name + "' (" + ls.class_name + ")";
@@ -482,11 +518,13 @@ class Builder {
                 make_layer(ls.class_name, ls.name, ls.config, in_shapes, keys[i], weighted[i], who, ls.name);
           }
           const std::vector<Shape> out = layer_objects[i]->output_shapes(in_shapes);
+          const std::vector<int> out_masks = output_mask_ranks(ls, in_shapes, in_masks, out.size(), who);
           const std::size_t node = model.add_node(layer_objects[i], refs, out.size());
           for (std::size_t k = 0; k < out.size(); ++k) {
             const TensorKey key{ls.name, next_call[i], k};
             tensors[key] = typename Model<T>::TensorRef{node, k};
             shapes[key] = out[k];
+            mask_ranks[key] = out_masks[k];
           }
           ++next_call[i];
           progress = true;
@@ -522,7 +560,7 @@ class Builder {
   }
 
   static bool has_weights(const std::string& cls, const json& cfg) {
-    if (cls == "Dense" || cls == "LSTM") return true;
+    if (cls == "Dense" || cls == "Embedding" || is_recurrent(cls)) return true;
     if (cls == "TimeDistributed" && cfg.is_object() && cfg.contains("layer") && cfg.at("layer").is_object()) {
       const json& inner = cfg.at("layer");
       return has_weights(inner.value("class_name", ""), inner.contains("config") ? inner.at("config") : json());
@@ -556,19 +594,6 @@ class Builder {
     auto layer = std::make_shared<ModelLayer<T>>();
     layer->name = name;
     layer->class_name = cls;
-    if (cls == "Dense" || cls == "LSTM") {
-      if (cls == "LSTM" && in.size() != 1 && in.size() != 3) {
-        throw value_error(
-            concat(who, ": takes an input and optionally [h0, c0]; the model gives it ", in.size(), " tensors"));
-      }
-      if (cls == "Dense") single(in, who);
-      Unit unit = make_unit(cls, name, cfg, in[0], key + "/", weighted_index, who, /*wrapped=*/false, owner);
-      layer->call = unit.call;
-      layer->output_shapes = unit.output_shapes;
-      layer->reset_states = unit.reset_states;
-      layer->param_count = unit.param_count;
-      return layer;
-    }
     if (cls == "TimeDistributed") {
       const Shape& x = single(in, who);
       if (x.rank() < 3) {
@@ -581,6 +606,9 @@ class Builder {
           inner_cfg.is_object() && inner_cfg.contains("name") && inner_cfg.at("name").is_string()
               ? inner_cfg.at("name").get<std::string>()
               : inner_cls;
+      if (inner_cls == "Masking" || inner_cls == "Embedding") {
+        throw value_error(concat(who, ": ", inner_cls, " inside TimeDistributed is not supported"));
+      }
       Shape slice;
       slice.push_back(merged_extent(x, who));
       for (int d = 2; d < x.rank(); ++d) slice.push_back(x[d]);
@@ -634,26 +662,110 @@ class Builder {
         return out;
       };
       layer->param_count = unit.param_count;
+      layer->mask_rule = MaskRule::pass;  // Keras and tfjs pass the input mask on
       return layer;
     }
-    if (cls == "Dropout" || cls == "SpatialDropout1D" || cls == "GaussianNoise" || cls == "GaussianDropout" ||
-        cls == "ActivityRegularization") {
+    if (is_dropout_like(cls)) {
       single(in, who);
       layer->call = [](const std::vector<AnyTensor<T>>& a) { return std::vector<AnyTensor<T>>{a.at(0)}; };
       layer->output_shapes = [who](const std::vector<Shape>& s) { return std::vector<Shape>{single(s, who)}; };
+      layer->mask_rule = MaskRule::pass;
       return layer;
     }
-    Unit unit = make_unit(cls, name, cfg, single(in, who), key + "/", weighted_index, who, false, owner);
+    if (is_recurrent(cls)) {
+      const std::size_t states = state_inputs(cls, cfg, who);
+      if (in.empty() || (in.size() != 1 && in.size() != 1 + states)) {
+        throw value_error(concat(who, ": takes an input and optionally ", states, " initial state tensors; the model ",
+                                 "gives it ", in.size(), " tensors"));
+      }
+    } else {
+      single(in, who);
+    }
+    Unit unit = make_unit(cls, name, cfg, in[0], key + "/", weighted_index, who, /*wrapped=*/false, owner);
     layer->call = unit.call;
     layer->output_shapes = unit.output_shapes;
     layer->reset_states = unit.reset_states;
     layer->param_count = unit.param_count;
+    if (unit.call_masked) {
+      layer->call_masked = [f = unit.call_masked](const std::vector<AnyTensor<T>>& a, const std::vector<MaskPtr>& m) {
+        return f(a, m.empty() ? MaskPtr() : m[0]);
+      };
+    }
+    // Keras supports_masking: Dense and Activation pass the mask on; Flatten and Reshape do not.
+    layer->mask_rule = cls == "Dense" || cls == "Activation" ? MaskRule::pass : MaskRule::drop;
     return layer;
+  }
+
+  static bool is_dropout_like(const std::string& cls) {
+    return cls == "Dropout" || cls == "SpatialDropout1D" || cls == "GaussianNoise" || cls == "GaussianDropout" ||
+           cls == "ActivityRegularization";
+  }
+  static bool is_recurrent(const std::string& cls) {
+    return cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN" || cls == "Bidirectional";
+  }
+  /// Whether a layer config is, or wraps, a recurrent layer (which would take a mask).
+  static bool has_recurrent(const std::string& cls, const json& cfg) {
+    if (is_recurrent(cls)) return true;
+    if (cls == "TimeDistributed" && cfg.is_object() && cfg.contains("layer") && cfg.at("layer").is_object()) {
+      const json& inner = cfg.at("layer");
+      return has_recurrent(inner.value("class_name", ""), inner.contains("config") ? inner.at("config") : json());
+    }
+    return false;
+  }
+  /// The wrapped layer's config of a Bidirectional.
+  static const json& bidirectional_inner(const json& cfg, const std::string& who) {
+    return member(member(cfg, "layer", who), "config", who);
+  }
+  /// Number of initial-state tensors a recurrent layer takes (and gives with return_state).
+  static std::size_t state_inputs(const std::string& cls, const json& cfg, const std::string& who) {
+    if (cls == "LSTM") return 2;
+    if (cls == "Bidirectional") {
+      return 2 * (string_member(member(cfg, "layer", who), "class_name", who) == "LSTM" ? 2 : 1);
+    }
+    return 1;
+  }
+
+  /// The ranks of the masks of a layer call's outputs (0 = none) from its inputs' (Keras
+  /// compute_mask), checked before anything runs: strata's recurrent layers take (batch, time)
+  /// masks only, and not inside TimeDistributed.
+  static std::vector<int> output_mask_ranks(const LayerSpec& ls, const std::vector<Shape>& in,
+                                            const std::vector<int>& in_masks, std::size_t outputs,
+                                            const std::string& who) {
+    const std::string& cls = ls.class_name;
+    const json& cfg = ls.config;
+    const int mask = in_masks.empty() ? 0 : in_masks[0];
+    std::vector<int> out(outputs, 0);
+    if (cls == "Masking") {
+      out[0] = in[0].rank() - 1;
+    } else if (cls == "Embedding") {
+      out[0] = bool_option(cfg, "mask_zero", false, who) ? in[0].rank() : 0;
+    } else if (is_recurrent(cls)) {
+      if (mask != 0 && mask != 2) {
+        throw value_error(concat(who, ": receives a mask of rank ", mask,
+                                 "; recurrent layers take (batch, time) masks, which Masking and "
+                                 "Embedding(mask_zero) make from (batch, time, ...) inputs"));
+      }
+      const json& rnn_cfg = cls == "Bidirectional" ? bidirectional_inner(cfg, who) : cfg;
+      const bool none_merge = cls == "Bidirectional" && cfg.contains("merge_mode") && cfg.at("merge_mode").is_null();
+      if (mask == 2 && bool_option(rnn_cfg, "return_sequences", false, who)) {
+        for (std::size_t k = 0; k < (none_merge ? 2u : 1u) && k < outputs; ++k) out[k] = 2;
+      }
+    } else if (cls == "TimeDistributed" || cls == "Dense" || cls == "Activation" || is_dropout_like(cls)) {
+      if (mask != 0 && has_recurrent(cls, cfg)) {
+        throw value_error(concat(who,
+                                 ": receives a mask, which would have to reach the recurrent layer it wraps; "
+                                 "masks inside TimeDistributed are not supported"));
+      }
+      std::fill(out.begin(), out.end(), mask);
+    }
+    return out;
   }
 
   /// A layer that can also sit inside TimeDistributed.
   struct Unit {
     std::function<std::vector<AnyTensor<T>>(const std::vector<AnyTensor<T>>&)> call;
+    /// Mask-aware call (layers that make or take masks): the first input's mask in.
+    std::function<MaskedOutputs<T>(const std::vector<AnyTensor<T>>&, const MaskPtr&)> call_masked;
     std::function<std::vector<Shape>(const std::vector<Shape>&)> output_shapes;
     std::function<void()> reset_states;
     Index param_count = 0;
@@ -664,6 +776,264 @@ class Builder {
     const std::vector<RawWeight> raw = read_(req);
     check_raw(raw, req, who);
     return to_weights<T>(raw);
+  }
+
+  /// A recurrent layer's options, read from its config.
+  struct RnnSpec {
+    std::string cls;
+    Index units = 0;
+    bool use_bias = true;
+    bool return_sequences = false;
+    bool return_state = false;
+    bool go_backwards = false;
+    bool stateful = false;
+    bool zero_output_for_mask = false;
+    bool reset_after = false;
+    std::string activation;
+    std::string recurrent_activation;
+  };
+
+  RnnSpec rnn_spec(const std::string& cls, const json& cfg, const std::string& who) const {
+    if (!cfg.is_object()) throw io_error(concat(who, ": the layer config must be an object"));
+    reject_options(cfg, who);
+    RnnSpec s;
+    s.cls = cls;
+    s.units = int_option(cfg, "units", who);
+    s.use_bias = bool_option(cfg, "use_bias", true, who);
+    s.return_sequences = bool_option(cfg, "return_sequences", false, who);
+    s.return_state = bool_option(cfg, "return_state", false, who);
+    s.go_backwards = bool_option(cfg, "go_backwards", false, who);
+    s.stateful = bool_option(cfg, "stateful", false, who);
+    s.zero_output_for_mask = bool_option(cfg, "zero_output_for_mask", false, who);
+    s.activation = activation_option(cfg, "activation", "tanh", flavor_, who);
+    if (cls != "SimpleRNN") {
+      // Keras <= 2.2 and tfjs default to hard_sigmoid; tf.keras, Keras >= 2.3 and 3 to sigmoid.
+      s.recurrent_activation = activation_option(cfg, "recurrent_activation",
+                                                 flavor_.pre_2_3_defaults() ? "hard_sigmoid" : "sigmoid", flavor_, who);
+    }
+    if (cls == "GRU") s.reset_after = bool_option(cfg, "reset_after", !flavor_.pre_2_3_defaults(), who);
+    return s;
+  }
+
+  template <class L>
+  static L make_rnn(const RnnSpec& s, const std::string& name) {
+    auto common = [&](auto options) {
+      options.activation(s.activation)
+          .use_bias(s.use_bias)
+          .return_sequences(s.return_sequences)
+          .return_state(s.return_state)
+          .go_backwards(s.go_backwards)
+          .stateful(s.stateful)
+          .zero_output_for_mask(s.zero_output_for_mask)
+          .name(name);
+      return options;
+    };
+    if constexpr (std::is_same_v<L, LSTM<T>>) {
+      LSTMOptions o = common(LSTMOptions());
+      o.recurrent_activation(s.recurrent_activation);
+      return L(s.units, o);
+    } else if constexpr (std::is_same_v<L, GRU<T>>) {
+      GRUOptions o = common(GRUOptions());
+      o.recurrent_activation(s.recurrent_activation).reset_after(s.reset_after);
+      return L(s.units, o);
+    } else {
+      return L(s.units, common(SimpleRNNOptions()));
+    }
+  }
+
+  /// Variable names and shapes of a recurrent layer (Keras get_weights() order).
+  static void rnn_weights(const RnnSpec& s, Index features, const std::string& prefix, std::vector<std::string>& names,
+                          std::vector<Shape>& shapes) {
+    const Index g = (s.cls == "LSTM" ? 4 : s.cls == "GRU" ? 3 : 1) * s.units;
+    names.push_back(prefix + "kernel");
+    shapes.push_back(Shape{features, g});
+    names.push_back(prefix + "recurrent_kernel");
+    shapes.push_back(Shape{s.units, g});
+    if (!s.use_bias) return;
+    if (s.cls == "GRU") {
+      names.push_back(prefix + (s.reset_after ? "bias (the config has reset_after=true: input and recurrent biases, "
+                                                "(2, 3*units))"
+                                              : "bias (the config has reset_after=false: one bias, (3*units,))"));
+      shapes.push_back(s.reset_after ? Shape{2, g} : Shape{g});
+      return;
+    }
+    names.push_back(prefix + "bias");
+    shapes.push_back(Shape{g});
+  }
+
+  template <class S>
+  static S state_of(const std::vector<AnyTensor<T>>& a, std::size_t first) {
+    if constexpr (std::is_same_v<S, LSTMState<T>>) {
+      return S{a[first].template get<2>(), a[first + 1].template get<2>()};
+    } else {
+      return a[first].template get<2>();
+    }
+  }
+
+  /// Keras' output list of a recurrent layer called on a[0], with initial states a[1...] if given.
+  template <class L>
+  static std::vector<AnyTensor<T>> call_rnn(const L& l, const std::vector<AnyTensor<T>>& a, const Mask* mask) {
+    if constexpr (is_bidirectional<L>::value) {
+      using S = typename L::State;
+      if (a.size() == 1) return l.outputs(a[0], nullptr, nullptr, mask);
+      const std::size_t half = (a.size() - 1) / 2;
+      const S f = state_of<S>(a, 1);
+      const S b = state_of<S>(a, 1 + half);
+      return l.outputs(a[0], &f, &b, mask);
+    } else if constexpr (std::is_same_v<L, LSTM<T>>) {
+      if (a.size() == 1) return l.outputs(a[0], nullptr, mask);
+      const LSTMState<T> s = state_of<LSTMState<T>>(a, 1);
+      return l.outputs(a[0], &s, mask);
+    } else {
+      if (a.size() == 1) return l.outputs(a[0], nullptr, mask);
+      const Tensor<T, 2> h = a[1].template get<2>();
+      return l.outputs(a[0], &h, mask);
+    }
+  }
+
+  /// A recurrent layer (LSTM, GRU, SimpleRNN or Bidirectional of one) as a unit: the input, then
+  /// optionally `states` initial states; outputs the `main` output(s) (two for a Bidirectional
+  /// without merge), then with return_state its final states.
+  template <class L>
+  static Unit rnn_unit(std::shared_ptr<L> rnn, std::size_t states, std::size_t main, Index units,
+                       const std::string& who) {
+    Unit unit;
+    unit.stateful = rnn->carries_state();
+    unit.call_masked = [rnn, states, main, units, who](const std::vector<AnyTensor<T>>& a, const MaskPtr& mask) {
+      if (a.empty() || (a.size() != 1 && a.size() != 1 + states)) {
+        throw value_error(concat(who, ": takes an input and optionally ", states, " initial state tensors; got ",
+                                 a.size(), " tensors"));
+      }
+      for (std::size_t k = 1; k < a.size(); ++k) {
+        if (a[k].rank() != 2) {
+          throw shape_error(concat(who, ": initial state ", k - 1, " must have shape (batch, ", units, "); got ",
+                                   a[k].shape().to_string()));
+        }
+      }
+      if (mask) {
+        const Shape x = a[0].shape();
+        if (x.rank() != 3 || mask->dimension(0) != x[0] || mask->dimension(1) != x[1]) {
+          throw shape_error(concat(who, ": the mask it receives has shape (", mask->dimension(0), ", ",
+                                   mask->dimension(1), "); it must be (batch, time) of its input ", x.to_string()));
+        }
+      }
+      MaskedOutputs<T> out;
+      out.tensors = call_rnn(*rnn, a, mask.get());
+      out.masks.resize(out.tensors.size());
+      // Keras compute_mask: the input mask on the output sequence(s), none on the states.
+      if (rnn->compute_mask(mask.get()) != nullptr) {
+        for (std::size_t k = 0; k < main && k < out.masks.size(); ++k) out.masks[k] = mask;
+      }
+      return out;
+    };
+    unit.call = [f = unit.call_masked](const std::vector<AnyTensor<T>>& a) { return f(a, MaskPtr()).tensors; };
+    unit.output_shapes = [rnn, states, main, units, who](const std::vector<Shape>& s) {
+      if (s.empty() || (s.size() != 1 && s.size() != 1 + states)) {
+        throw value_error(concat(who, ": takes an input and optionally ", states, " initial state tensors; got ",
+                                 s.size(), " tensors"));
+      }
+      const Shape out = rnn->compute_output_shape(s[0]);
+      const Shape state{s[0][0], units};
+      for (std::size_t k = 1; k < s.size(); ++k) {
+        if (s[k] != state) {
+          throw shape_error(concat(who, ": initial state ", k - 1, " must have shape ", state.to_string(),
+                                   "; the model gives ", s[k].to_string()));
+        }
+      }
+      std::vector<Shape> result(main, out);
+      if (rnn->return_state()) result.insert(result.end(), states, state);
+      return result;
+    };
+    unit.reset_states = [rnn] { rnn->reset_states(); };
+    unit.param_count = rnn->count_params();
+    return unit;
+  }
+
+  template <class L>
+  Unit single_rnn_unit(const RnnSpec& spec, const std::string& name, Index features, const std::string& path,
+                       std::size_t weighted_index, const std::string& who, const std::string& owner) {
+    auto rnn = std::make_shared<L>(make_rnn<L>(spec, name));
+    WeightRequest req{owner, spec.cls, weighted_index, path + "cell/vars", {}, {}, {}};
+    rnn_weights(spec, features, "", req.variable_names, req.shapes);
+    rnn->set_weights(fetch(req, who));
+    return rnn_unit(rnn, spec.cls == "LSTM" ? 2 : 1, 1, spec.units, who);
+  }
+
+  static std::string strip_prefix(const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+  }
+
+  /// Keras Bidirectional: `layer` is the forward layer; Keras 3 also writes `backward_layer`
+  /// (tfjs and Keras 2 only when one was given), else the backward layer is `layer` with
+  /// go_backwards flipped.
+  template <class L>
+  Unit bidirectional_unit(const std::string& name, const json& cfg, const std::string& inner_cls, const Shape& x,
+                          const std::string& path, std::size_t weighted_index, const std::string& who,
+                          const std::string& owner) {
+    const json& inner_cfg = bidirectional_inner(cfg, who);
+    const std::string inner_name = inner_cfg.value("name", to_snake_case(inner_cls));
+    const std::string fwho = who + ", forward layer";
+    const RnnSpec fspec = rnn_spec(inner_cls, inner_cfg, fwho);
+    MergeMode mode = MergeMode::concat;
+    if (cfg.contains("merge_mode")) {
+      const json& m = cfg.at("merge_mode");
+      if (m.is_null()) {
+        mode = MergeMode::none;
+      } else if (m.is_string() && (m == "concat" || m == "sum" || m == "mul" || m == "ave")) {
+        mode = BidirectionalOptions().merge_mode(m.get<std::string>()).merge_mode();
+      } else {
+        throw value_error(concat(who, ": merge_mode ", m.dump().substr(0, 100),
+                                 " is not supported (concat, sum, mul, ave or null are)"));
+      }
+    }
+    const BidirectionalOptions options = BidirectionalOptions().merge_mode(mode).name(name);
+    std::shared_ptr<Bidirectional<L>> bidi;
+    RnnSpec bspec = fspec;
+    bspec.go_backwards = !fspec.go_backwards;
+    std::string backward_name = "backward_" + strip_prefix(inner_name, "forward_");
+    if (cfg.contains("backward_layer") && !cfg.at("backward_layer").is_null()) {
+      const json& back = cfg.at("backward_layer");
+      const std::string back_cls = string_member(back, "class_name", who);
+      if (back_cls != inner_cls) {
+        throw value_error(concat(who, ": backward_layer is a ", back_cls, " and layer a ", inner_cls,
+                                 "; strata needs both of one class"));
+      }
+      const json& back_cfg = member(back, "config", who);
+      const std::string bwho = who + ", backward layer";
+      bspec = rnn_spec(back_cls, back_cfg, bwho);
+      if (bspec.go_backwards == fspec.go_backwards) {
+        throw value_error(
+            concat(who, ": backward_layer must have the opposite go_backwards of layer; both have go_backwards=",
+                   fspec.go_backwards ? "true" : "false"));
+      }
+      if (bspec.return_sequences != fspec.return_sequences || bspec.return_state != fspec.return_state ||
+          bspec.stateful != fspec.stateful) {
+        throw value_error(
+            concat(who, ": backward_layer must have the return_sequences, return_state and stateful ", "of layer"));
+      }
+      if (bspec.units != fspec.units) {
+        throw value_error(concat(who, ": backward_layer has ", bspec.units, " units and layer ", fspec.units,
+                                 "; strata needs the same"));
+      }
+      backward_name = back_cfg.value("name", backward_name);
+      bidi = std::make_shared<Bidirectional<L>>(make_rnn<L>(fspec, inner_name), make_rnn<L>(bspec, backward_name),
+                                                options);
+    } else {
+      bidi = std::make_shared<Bidirectional<L>>(make_rnn<L>(fspec, inner_name), options);
+    }
+    bidi->forward_layer().set_name("forward_" + strip_prefix(inner_name, "forward_"));
+    bidi->backward_layer().set_name(backward_name);
+    // Keras 3: <path>/forward_layer/cell/vars and <path>/backward_layer/cell/vars; legacy .h5 and
+    // TF.js: one list under the Bidirectional's name, the forward layer's weights first.
+    WeightRequest req{owner, "Bidirectional", weighted_index, path + "forward_layer/cell/vars", {}, {}, {}};
+    rnn_weights(fspec, x[2], "forward_layer ", req.variable_names, req.shapes);
+    const std::size_t forward_count = req.shapes.size();
+    rnn_weights(bspec, x[2], "backward_layer ", req.variable_names, req.shapes);
+    req.keras3_groups = {{path + "forward_layer/cell/vars", forward_count},
+                         {path + "backward_layer/cell/vars", req.shapes.size() - forward_count}};
+    bidi->set_weights(fetch(req, who));
+    return rnn_unit(bidi, static_cast<std::size_t>(2 * L::state_count), mode == MergeMode::none ? 2 : 1, fspec.units,
+                    who);
   }
 
   Unit make_unit(const std::string& cls, const std::string& name, const json& cfg, const Shape& x,
@@ -683,7 +1053,7 @@ class Builder {
                      .use_bias(bias)
                      .name(name));
       WeightRequest req{
-          owner, cls, weighted_index, path + "vars", {"kernel", "bias"}, {Shape{features, units}, Shape{units}}};
+          owner, cls, weighted_index, path + "vars", {"kernel", "bias"}, {Shape{features, units}, Shape{units}}, {}};
       if (!bias) {
         req.variable_names.pop_back();
         req.shapes.pop_back();
@@ -696,64 +1066,77 @@ class Builder {
       unit.param_count = dense->count_params();
       return unit;
     }
-    if (cls == "LSTM") {
-      const Index units = int_option(cfg, "units", who);
-      const bool bias = bool_option(cfg, "use_bias", true, who);
-      const bool stateful = bool_option(cfg, "stateful", false, who);
-      const bool return_state = bool_option(cfg, "return_state", false, who);
-      if (wrapped && return_state) {
+    if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN" || cls == "Bidirectional") {
+      if (x.rank() != 3) throw shape_error(concat(who, ": input must have rank 3; got ", x.to_string()));
+      if (cls == "Bidirectional") {
+        const std::string inner_cls = string_member(member(cfg, "layer", who), "class_name", who);
+        if (wrapped && bool_option(bidirectional_inner(cfg, who), "return_state", false, who)) {
+          throw value_error(concat(who, ": return_state inside TimeDistributed is not supported"));
+        }
+        if (inner_cls == "LSTM") {
+          return bidirectional_unit<LSTM<T>>(name, cfg, inner_cls, x, path, weighted_index, who, owner);
+        }
+        if (inner_cls == "GRU") {
+          return bidirectional_unit<GRU<T>>(name, cfg, inner_cls, x, path, weighted_index, who, owner);
+        }
+        if (inner_cls == "SimpleRNN") {
+          return bidirectional_unit<SimpleRNN<T>>(name, cfg, inner_cls, x, path, weighted_index, who, owner);
+        }
+        throw value_error(concat(who, ": wraps a '", inner_cls,
+                                 "' layer, which is not supported (Bidirectional of LSTM, GRU or SimpleRNN is)"));
+      }
+      const RnnSpec spec = rnn_spec(cls, cfg, who);
+      if (wrapped && spec.return_state) {
         throw value_error(concat(who, ": return_state inside TimeDistributed is not supported"));
       }
-      if (x.rank() != 3) throw shape_error(concat(who, ": input must have rank 3; got ", x.to_string()));
-      const Index features = x[2];
-      auto lstm = std::make_shared<LSTM<T>>(
-          units, LSTMOptions()
-                     .activation(activation_option(cfg, "activation", "tanh", flavor_, who))
-                     .recurrent_activation(activation_option(cfg, "recurrent_activation", "sigmoid", flavor_, who))
-                     .use_bias(bias)
-                     .return_sequences(bool_option(cfg, "return_sequences", false, who))
-                     .return_state(return_state)
-                     .go_backwards(bool_option(cfg, "go_backwards", false, who))
-                     .stateful(stateful)
-                     .name(name));
-      WeightRequest req{owner,
-                        cls,
-                        weighted_index,
-                        path + "cell/vars",
-                        {"kernel", "recurrent_kernel", "bias"},
-                        {Shape{features, 4 * units}, Shape{units, 4 * units}, Shape{4 * units}}};
-      if (!bias) {
-        req.variable_names.pop_back();
-        req.shapes.pop_back();
+      if (cls == "LSTM") return single_rnn_unit<LSTM<T>>(spec, name, x[2], path, weighted_index, who, owner);
+      if (cls == "GRU") return single_rnn_unit<GRU<T>>(spec, name, x[2], path, weighted_index, who, owner);
+      return single_rnn_unit<SimpleRNN<T>>(spec, name, x[2], path, weighted_index, who, owner);
+    }
+    if (cls == "Masking") {
+      double value = 0;
+      if (cfg.contains("mask_value") && !cfg.at("mask_value").is_null()) {
+        if (!cfg.at("mask_value").is_number()) {
+          throw io_error(concat(who, ": mask_value must be a number; got ", cfg.at("mask_value").dump()));
+        }
+        value = cfg.at("mask_value").get<double>();
       }
-      lstm->set_weights(fetch(req, who));
-      unit.stateful = stateful;
-      unit.call = [lstm, who](const std::vector<AnyTensor<T>>& a) {
-        if (a.size() == 3) {
-          for (std::size_t k = 1; k < 3; ++k) {
-            if (a[k].rank() != 2) {
-              throw shape_error(concat(who, ": initial state ", k - 1, " must have shape (batch, ", lstm->units(),
-                                       "); got ", a[k].shape().to_string()));
-            }
-          }
-          return lstm->outputs(a[0], LSTMState<T>{a[1].template get<2>(), a[2].template get<2>()});
-        }
-        return lstm->outputs(a.at(0));
+      auto masking = std::make_shared<Masking<T>>(static_cast<T>(value), MaskingOptions().name(name));
+      unit = stateless(masking, who);
+      // Keras compute_mask: any(x != mask_value, axis=-1); strata's masks are (batch, time), so
+      // for other ranks the output has none (a later recurrent layer is rejected at load time).
+      unit.call_masked = [masking](const std::vector<AnyTensor<T>>& a, const MaskPtr&) {
+        MaskedOutputs<T> out;
+        out.tensors.push_back(strata::detail::call_any(*masking, a.at(0)));
+        out.masks.emplace_back();
+        if (a[0].rank() == 3)
+          out.masks[0] = std::make_shared<const Mask>(masking->compute_mask(a[0].data(), a[0].shape()));
+        return out;
       };
-      unit.output_shapes = [lstm, who](const std::vector<Shape>& s) {
-        const Shape out = lstm->compute_output_shape(s.at(0));
-        const Shape state{s.at(0)[0], lstm->units()};
-        for (std::size_t k = 1; k < s.size(); ++k) {
-          if (s[k] != state) {
-            throw shape_error(concat(who, ": initial state ", k - 1, " must have shape ", state.to_string(),
-                                     "; the model gives ", s[k].to_string()));
-          }
+      return unit;
+    }
+    if (cls == "Embedding") {
+      // input_length (Keras 2, tfjs) only declared the input shape: ignored.
+      const Index input_dim = int_option(cfg, "input_dim", who);
+      const Index output_dim = int_option(cfg, "output_dim", who);
+      const bool mask_zero = bool_option(cfg, "mask_zero", false, who);
+      auto embedding =
+          std::make_shared<Embedding<T>>(input_dim, output_dim, EmbeddingOptions().mask_zero(mask_zero).name(name));
+      embedding->set_weights(fetch(
+          WeightRequest{owner, cls, weighted_index, path + "vars", {"embeddings"}, {Shape{input_dim, output_dim}}, {}},
+          who));
+      unit = stateless(embedding, who);
+      unit.param_count = embedding->count_params();
+      unit.call_masked = [embedding](const std::vector<AnyTensor<T>>& a, const MaskPtr&) {
+        MaskedOutputs<T> out;
+        out.tensors.push_back(strata::detail::call_any(*embedding, a.at(0)));
+        out.masks.emplace_back();
+        if (embedding->mask_zero() && a[0].rank() == 2) {
+          std::optional<Mask> m = embedding->compute_mask(a[0].data(), a[0].shape());
+          if (m) out.masks[0] = std::make_shared<const Mask>(std::move(*m));
         }
-        if (lstm->return_state()) return std::vector<Shape>{out, state, state};
-        return std::vector<Shape>{out};
+        return out;
       };
-      unit.reset_states = [lstm] { lstm->reset_states(); };
-      unit.param_count = lstm->count_params();
       return unit;
     }
     if (cls == "Flatten") {

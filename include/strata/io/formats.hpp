@@ -73,25 +73,29 @@ inline std::string dir_of(const std::string& path) {
 inline WeightReader keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
   return [file](const WeightRequest& req) {
     const std::string who = "strata::load_model(" + file->source() + "), " + req.describe();
-    std::string path = req.keras3_path;
-    // tf.keras 2.12-2.14 wrote the same tree under _layer_checkpoint_dependencies.
-    if (!hdf5::exists(file->id(), path) && path.rfind("layers/", 0) == 0) {
-      const std::string alt = "_layer_checkpoint_dependencies/" + path.substr(7);
-      if (hdf5::exists(file->id(), alt)) path = alt;
-    }
-    if (!hdf5::exists(file->id(), path)) {
-      throw io_error(concat(who, ": the weights file has no group '", req.keras3_path, "'"));
-    }
-    hdf5::Handle group = hdf5::open_group(*file, file->id(), path);
-    const std::size_t stored = hdf5::link_count(group.get());
-    if (stored != req.shapes.size()) {
-      throw shape_error(
-          concat(who, ": needs ", req.shapes.size(), " weight arrays; the file has ", stored, " in '", path, "'"));
-    }
+    auto groups = req.keras3_groups;
+    if (groups.empty()) groups.emplace_back(req.keras3_path, req.shapes.size());
     std::vector<RawWeight> out;
-    for (std::size_t i = 0; i < req.shapes.size(); ++i) {
-      out.push_back(
-          hdf5::read_dataset(*file, group.get(), std::to_string(i), req.shapes[i], who + ", " + req.variable_names[i]));
+    for (const auto& [wanted, count] : groups) {
+      std::string path = wanted;
+      // tf.keras 2.12-2.14 wrote the same tree under _layer_checkpoint_dependencies.
+      if (!hdf5::exists(file->id(), path) && path.rfind("layers/", 0) == 0) {
+        const std::string alt = "_layer_checkpoint_dependencies/" + path.substr(7);
+        if (hdf5::exists(file->id(), alt)) path = alt;
+      }
+      if (!hdf5::exists(file->id(), path)) {
+        throw io_error(concat(who, ": the weights file has no group '", wanted, "'"));
+      }
+      hdf5::Handle group = hdf5::open_group(*file, file->id(), path);
+      const std::size_t stored = hdf5::link_count(group.get());
+      if (stored != count) {
+        throw shape_error(concat(who, ": needs ", count, " weight arrays; the file has ", stored, " in '", path, "'"));
+      }
+      for (std::size_t i = 0; i < count && out.size() < req.shapes.size(); ++i) {
+        const std::size_t k = out.size();
+        out.push_back(hdf5::read_dataset(*file, group.get(), std::to_string(i), req.shapes[k],
+                                         who + ", " + req.variable_names[k]));
+      }
     }
     return out;
   };
@@ -394,11 +398,20 @@ inline WeightReader tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std
                                        std::shared_ptr<std::size_t> used) {
   return [weights, source, used](const WeightRequest& req) {
     const std::string who = "strata::load_model(" + source + "), " + req.describe();
-    // Saved by tfjs or converted from .h5: "<layer>/<var>"; converted from .keras: the HDF5 path.
-    for (const std::string& prefix : {req.layer_name + "/", req.keras3_path + "/"}) {
+    // Saved by tfjs or converted from .h5: "<layer>/<var>"; converted from .keras: the HDF5
+    // path(s), group by group.
+    std::vector<std::vector<std::string>> candidates{{req.layer_name + "/"}, {}};
+    if (req.keras3_groups.empty()) {
+      candidates[1].push_back(req.keras3_path + "/");
+    } else {
+      for (const auto& group : req.keras3_groups) candidates[1].push_back(group.first + "/");
+    }
+    for (const auto& prefixes : candidates) {
       std::vector<RawWeight> out;
-      for (const auto& [name, raw] : weights->entries) {
-        if (name.rfind(prefix, 0) == 0) out.push_back(raw);
+      for (const std::string& prefix : prefixes) {
+        for (const auto& [name, raw] : weights->entries) {
+          if (name.rfind(prefix, 0) == 0) out.push_back(raw);
+        }
       }
       if (!out.empty()) {
         *used += out.size();
