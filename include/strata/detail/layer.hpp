@@ -123,6 +123,15 @@ void check_weight_count(const Weights<T>& weights, std::size_t expected, const s
   }
 }
 
+/// set_weights of a layer without weights: accepts only an empty list.
+template <class T>
+void check_no_weights(const Weights<T>& weights, const std::string& who) {
+  if (!weights.empty()) {
+    throw shape_error(concat(who, ": set_weights expects an empty list (the layer has no weights); got ",
+                             weights.size(), " array", weights.size() == 1 ? "" : "s"));
+  }
+}
+
 /// Checks one weight's shape; returns it as a typed tensor.
 template <int Rank, class T>
 const Tensor<T, Rank>& check_weight(const AnyTensor<T>& w, const Shape& expected, const std::string& who,

@@ -110,6 +110,13 @@ class GRUCell {
     gemm(rows, 3 * u, &x_term, 1, has_bias_ ? &input_bias_ : nullptr, xz, 3 * u);
     const GemmTerm<T> h_term{h_prev, ld_prev, &recurrent_};
     Chunk<T> cz, cr, ch, cx, cp;
+    // g = act(a + b) on n values.
+    const auto gate = [&cx](Chunk<T>& g, const T* a, const T* b, Index n, Activation act) {
+      load_chunk(g, a, n);
+      load_chunk(cx, b, n);
+      g = g + cx;
+      apply_chunk(act, g);
+    };
     if (reset_after_) {
       gemm(rows, 3 * u, &h_term, 1, has_bias_ ? &recurrent_bias_ : nullptr, hz, 3 * u);
       for (Index b = 0; b < rows; ++b) {
@@ -117,14 +124,8 @@ class GRUCell {
         const T* hr = hz + b * 3 * u;
         for (Index j = 0; j < u; j += chunk_size<T>) {
           const Index n = std::min<Index>(chunk_size<T>, u - j);
-          load_chunk(cz, xr + j, n);
-          load_chunk(cx, hr + j, n);
-          cz = cz + cx;
-          apply_chunk(recurrent_activation_, cz);
-          load_chunk(cr, xr + u + j, n);
-          load_chunk(cx, hr + u + j, n);
-          cr = cr + cx;
-          apply_chunk(recurrent_activation_, cr);
+          gate(cz, xr + j, hr + j, n, recurrent_activation_);
+          gate(cr, xr + u + j, hr + u + j, n, recurrent_activation_);
           load_chunk(ch, xr + 2 * u + j, n);
           load_chunk(cx, hr + 2 * u + j, n);
           ch = ch + cr * cx;
@@ -143,15 +144,9 @@ class GRUCell {
       T* hr = hz + b * 2 * u;
       for (Index j = 0; j < u; j += chunk_size<T>) {
         const Index n = std::min<Index>(chunk_size<T>, u - j);
-        load_chunk(cz, xr + j, n);
-        load_chunk(cx, hr + j, n);
-        cz = cz + cx;
-        apply_chunk(recurrent_activation_, cz);
+        gate(cz, xr + j, hr + j, n, recurrent_activation_);
         store_chunk(cz, hr + j, n);
-        load_chunk(cr, xr + u + j, n);
-        load_chunk(cx, hr + u + j, n);
-        cr = cr + cx;
-        apply_chunk(recurrent_activation_, cr);
+        gate(cr, xr + u + j, hr + u + j, n, recurrent_activation_);
         load_chunk(cp, h_prev + b * ld_prev + j, n);
         cr = cr * cp;
         store_chunk(cr, rh + b * u + j, n);
@@ -164,10 +159,7 @@ class GRUCell {
       const T* hr = hz + b * 2 * u;
       for (Index j = 0; j < u; j += chunk_size<T>) {
         const Index n = std::min<Index>(chunk_size<T>, u - j);
-        load_chunk(ch, xr + 2 * u + j, n);
-        load_chunk(cx, hr + u + j, n);
-        ch = ch + cx;
-        apply_chunk(activation_, ch);
+        gate(ch, xr + 2 * u + j, hr + u + j, n, activation_);
         load_chunk(cz, hr + j, n);
         load_chunk(cp, h_prev + b * ld_prev + j, n);
         cp = cz * cp + (T(1) - cz) * ch;

@@ -50,14 +50,10 @@ class Masking {
   std::string describe() const { return detail::describe_layer(class_name, name_); }
   bool built() const { return true; }
   void build(Index /*features*/) {}
+  /// Keras get_weights(): an empty list.
   Weights<T> get_weights() const { return {}; }
-  /// Accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) {
-    if (!weights.empty()) {
-      throw shape_error(detail::concat(describe(), ": set_weights expects an empty list (no weights); got ",
-                                       weights.size(), " arrays"));
-    }
-  }
+  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
+  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
   Index count_params() const { return 0; }
 
   static constexpr int output_rank(int input_rank) { return input_rank >= 2 ? input_rank : invalid_rank; }

@@ -83,13 +83,7 @@ class Reshape {
   /// Keras get_weights(): an empty list.
   Weights<T> get_weights() const { return {}; }
   /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) {
-    if (!weights.empty()) {
-      throw shape_error(detail::concat(describe(),
-                                       ": set_weights expects an empty list (the layer has no weights); got ",
-                                       weights.size(), " array", weights.size() == 1 ? "" : "s"));
-    }
-  }
+  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
   /// Keras count_params(): 0.
   Index count_params() const { return 0; }
 
