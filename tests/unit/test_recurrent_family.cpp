@@ -213,7 +213,7 @@ TEST_CASE("masks: the TensorFlow rule for leading masked steps with a nonzero in
   }
 }
 
-TEST_CASE("masks: an all-true mask gives bitwise the unmasked result; a fully masked row keeps its state", "[mask]") {
+TEST_CASE("masks: an all-true mask gives bitwise the unmasked result, a fully masked row keeps its state", "[mask]") {
   LSTM<float> lstm(5, LSTMOptions().input_dim(3).seed(9).return_sequences(true).return_state(true));
   Tensor<float, 3> x = test::random_tensor<float, 3>(4, 6, 3);
   Mask all(4, 6);

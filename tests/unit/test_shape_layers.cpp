@@ -209,7 +209,7 @@ TEMPLATE_TEST_CASE("Flatten: (B, d1..dk) -> (B, d1*...*dk) in row-major order, r
   }
 }
 
-TEMPLATE_TEST_CASE("Flatten: rank 1 (B,) becomes (B, 1) as in Keras 3; empty axes stay empty", "[shape][flatten]",
+TEMPLATE_TEST_CASE("Flatten: rank 1 (B,) becomes (B, 1) as in Keras 3, empty axes stay empty", "[shape][flatten]",
                    float, double) {
   using T = TestType;
   Flatten<T> flatten;
@@ -462,7 +462,7 @@ TEST_CASE("Reshape: errors name the layer, the target shape and the input shape"
   CHECK_NOTHROW(Reshape<float>({1, 1, 1, 1, 1, 1, -1}));
 }
 
-TEMPLATE_TEST_CASE("TimeDistributed(Reshape) reshapes every slice; Reshape alone reshapes the whole sample",
+TEMPLATE_TEST_CASE("TimeDistributed(Reshape) reshapes every slice, Reshape alone reshapes the whole sample",
                    "[shape][reshape][time_distributed]", float, double) {
   using T = TestType;
   const Index batch = test::random_int(1, 4), time = test::random_int(1, 5);
@@ -615,7 +615,7 @@ TEMPLATE_TEST_CASE("Dropout is the identity at inference, any rank and rate", "[
   CHECK(strata::shape_of(dropout(Tensor<T, 2>(0, 3))) == (Shape{0, 3}));
 }
 
-TEST_CASE("Dropout: rate must be in [0, 1)", "[shape][dropout][errors]") {
+TEST_CASE("Dropout: rate must be at least 0 and below 1", "[shape][dropout][errors]") {
   for (double rate :
        {-0.1, 1.0, 1.5, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
     INFO("rate " << rate);

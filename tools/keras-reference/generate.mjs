@@ -1235,6 +1235,98 @@ addBidiCase('bidi_lstm_concat_seq_td_dense', { cell: 'lstm', rec: 'sigmoid', mer
 addBidiCase('bidi_gru_concat_last_dense', { cell: 'gru', rec: 'sigmoid', merge: 'concat', head: 'dense' });
 addBidiCase('bidi_simple_rnn_concat_seq_dense', { cell: 'simple_rnn', merge: 'concat', seq: true, head: 'dense' });
 
+// Bidirectional with initial_state: Keras splits the state list in half, the first half for the forward layer and
+// the second for the backward layer (LSTM [h_f, c_f, h_b, c_b]; GRU/SimpleRNN [h_f, h_b]). The model inputs are
+// [x, forward_h0, (forward_c0,) backward_h0, (backward_c0)], in that order.
+const bidiStateInputLabels = cell => ['forward', 'backward'].flatMap(d => STATE_LABELS[cell].map(l => `${d}_${l}0`));
+
+/** Compose the Bidirectional output from two separate layers: a forward one started from the first half of the
+ *  states and a go_backwards one started from the second half (same weights), merged as tfjs does. */
+function bidiInitStateCheck(ctx, s, o, cfg) {
+  const nSt = STATE_LABELS[o.cell].length;
+  const run = (states, back) => {
+    const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+    const st = states.map((_, i) => tf.input({ name: `s${i}`, shape: [s.units] }));
+    const layer = rnnLayer(o.cell, { ...cfg, name: back ? 'backward_twin' : 'forward_twin', goBackwards: back });
+    const m = tf.model({ name: 'bidi_twin', inputs: [x, ...st], outputs: layer.apply(x, { initialState: st }) });
+    const w = modelLayers(ctx.models[0])[0].getWeights();
+    const half = w.length / 2;
+    layer.setWeights(back ? w.slice(half) : w.slice(0, half));
+    const out = tf.tidy(() => toList(m.predict([ctx.inputs[0], ...states])).map(t => t.clone()));
+    m.dispose();
+    return out;
+  };
+  const compose = stateInputs => {
+    const f = run(stateInputs.slice(0, nSt), false), b = run(stateInputs.slice(nSt), true);
+    const res = tf.tidy(() => {
+      let y = f[0], yRev = b[0];
+      if (o.seq) yRev = tf.reverse(yRev, 1);
+      let outs;
+      if (o.merge === 'concat') outs = [tf.concat([y, yRev], -1)];
+      else if (o.merge === 'sum') outs = [tf.add(y, yRev)];
+      else if (o.merge === 'ave') outs = [tf.mul(0.5, tf.add(y, yRev))];
+      else if (o.merge === 'mul') outs = [tf.mul(y, yRev)];
+      else outs = [y, yRev];
+      if (o.state) outs = [...outs, ...f.slice(1), ...b.slice(1)];
+      return snapshot(outs);
+    });
+    tf.dispose([...f, ...b]);
+    return res;
+  };
+  const twin = compare(ctx.outputs, compose(ctx.inputs.slice(1)));
+  const zeros = ctx.inputs.slice(1).map(t => tf.zerosLike(t));
+  const zeroRun = runModel(ctx.models[0], 'predict', [ctx.inputs[0], ...zeros]);
+  tf.dispose(zeros);
+  const z = compare(ctx.outputs, zeroRun);
+  return {
+    bidi_initial_state: {
+      description: 'twin_*: the outputs compared with a forward layer started from the first half of the state inputs ' +
+        'and a go_backwards layer started from the second half (same weights), merged like tfjs (backward sequence ' +
+        'flipped back first); zero_state_max_abs_diff: max |output - output of this model with all state inputs zero| ' +
+        '(> 0: the states are applied)',
+      twin_bitwise_equal: twin.bitwise, twin_max_abs_diff: twin.max_abs_diff,
+      zero_state_max_abs_diff: z.max_abs_diff,
+    },
+  };
+}
+
+function addBidiInitStateCase(name, o) {
+  // o: {cell, rec, merge (string|null), seq, state, w}
+  const w = wDefault(o);
+  const st = bidiStateInputLabels(o.cell);
+  const nSt = STATE_LABELS[o.cell].length;
+  const outLabels = o.state || o.merge === null ? bidiLabels(o.cell, o.merge, o.state) : ['y'];
+  cases.push({
+    group: 'bidirectional', name,
+    notes: s => `Functional model, inputs [x, ${st.join(', ')}] with x [${s.batch},${s.time},${s.feat}], ` +
+      `${st.join('/')} [${s.batch},${s.units}]: Bidirectional(${rnnDesc(s, o).replace(/ on input.*/, '')}, ` +
+      `merge_mode=${o.merge}) called with initial_state=[${st.join(', ')}]. Keras/tfjs split the state list in half: ` +
+      `[${st.slice(0, nSt).join(', ')}] start the forward layer, [${st.slice(nSt).join(', ')}] the backward ` +
+      `(go_backwards) layer. States uniform(-1,1). tfjs serialises the states as extra inbound tensors of the ` +
+      `Bidirectional node (inbound_nodes [[x],${st.map(l => `[${l}]`).join(',')}]), Keras-2 style. ${BIDI_NOTE}` +
+      (o.state || o.merge === null ? ` Outputs are [${outLabels.join(', ')}] (tfjs order).` : '') +
+      ' checks.bidi_initial_state compares with two separately run layers and with the zero-state run.' +
+      ` Kernel/recurrent weights uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1).`,
+    sizes: rng => smallSizes(rng),
+    build: s => {
+      const cfg = rnnCfg(s, o);
+      const x = tf.input({ name: 'x', shape: [s.time, s.feat] });
+      const states = st.map(l => tf.input({ name: l, shape: [s.units] }));
+      const outs = bidi(o.cell, cfg, o.merge).apply(x, { initialState: states });
+      return {
+        models: [{ suffix: '', model: tf.model({ name, inputs: [x, ...states], outputs: outs }) }],
+        inputs: [{ label: 'x', shape: [s.batch, s.time, s.feat] }, ...st.map(l => ({ label: l, shape: [s.batch, s.units] }))],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: 1,
+        outputLabels: outLabels,
+        extraChecks: ctx => bidiInitStateCheck(ctx, s, o, cfg),
+      };
+    },
+  });
+}
+addBidiInitStateCase('bidi_lstm_concat_seq_init_state', { cell: 'lstm', rec: 'sigmoid', merge: 'concat', seq: true });
+addBidiInitStateCase('bidi_gru_sum_last_init_state', { cell: 'gru', rec: 'sigmoid', merge: 'sum' });
+addBidiInitStateCase('bidi_simple_rnn_none_state_seq_init_state', { cell: 'simple_rnn', merge: null, seq: true, state: true });
+
 // ---- masks: helpers ---------------------------------------------------------
 // Mask patterns: per sample, the time steps that are MASKED (mask 0 / equal to mask_value / token 0).
 const MASK_PATTERNS = [[0, 1], [4, 5], [2, 3], [0, 3, 5]]; // leading, trailing, middle, mixed (T = 6)
@@ -1768,6 +1860,7 @@ const summary = {
   stateful: all.filter(c => c.checks.stateful).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.stateful, description: undefined })),
   masked_steps: all.filter(c => c.checks.masked_steps).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.masked_steps, description: undefined })),
   torch_crosscheck: all.filter(c => c.checks.torch_crosscheck).map(c => ({ case: `${c.group}/${c.name}`, max_abs_diff: c.checks.torch_crosscheck.max_abs_diff })),
+  bidi_initial_state: all.filter(c => c.checks.bidi_initial_state).map(c => ({ case: `${c.group}/${c.name}`, ...c.checks.bidi_initial_state, description: undefined })),
 };
 const index = {
   format_version: FORMAT_VERSION,
@@ -1790,5 +1883,6 @@ console.log(`tfjs reload not bitwise-equal: ${summary.reload_not_bitwise.length 
 for (const p of summary.pairs) console.log(`  pair ${p.case} (+ partner): bitwise_identical=${p.bitwise_identical} max_abs_diff=${p.max_abs_diff}`);
 for (const p of summary.go_backwards) console.log(`  go_backwards ${p.case}: equals forward-on-reversed bitwise=${p.bitwise_equal}`);
 for (const p of summary.masked_steps) console.log(`  masked_steps ${p.case}: ${p.masked_steps} masked, ${p.equal_previous_output} equal previous, ${p.all_zero} all zero${p.leading_masked_steps !== undefined ? `, leading ${p.leading_masked_steps} (== h0: ${p.leading_equal_h0})` : ''}`);
+for (const p of summary.bidi_initial_state) console.log(`  bidi_initial_state ${p.case}: equals split-state twin bitwise=${p.twin_bitwise_equal}, max diff vs zero state ${p.zero_state_max_abs_diff}`);
 for (const p of summary.torch_crosscheck) console.log(`  torch_crosscheck ${p.case}: max_abs_diff=${p.max_abs_diff}`);
 for (const p of summary.stateful) console.log(`  stateful ${p.case}: y2 matches twin on concat=${p.y2_matches_twin_on_concatenation} (max diff ${p.y2_max_abs_diff}), reset reproduces=${p.reset_states_reproduces}`);
