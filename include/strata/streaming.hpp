@@ -31,7 +31,7 @@ class LSTMStream {
                                        " has go_backwards, which needs the whole sequence; it cannot be streamed"));
     }
     const Index u = cell_.units();
-    z_.resize(static_cast<std::size_t>(batch * 4 * u));
+    z_.assign(static_cast<std::size_t>(batch * cell_.work_size()), T(0));
     c_.assign(static_cast<std::size_t>(batch * u), T(0));
     h_.assign(static_cast<std::size_t>(batch * u), T(0));
   }
@@ -89,15 +89,16 @@ class StaticLSTMStream {
   using Packet = typename Eigen::internal::packet_traits<T>::type;
   static constexpr int P = detail::packet_size<T>;
   static constexpr int G = 4 * Units;
-  static constexpr int GP = (G + P - 1) / P;  // packets per padded row of z
-  static constexpr int GW = GP * P;           // padded row width
-  static constexpr int Group = 8;             // packets accumulated in registers at once
+  static constexpr int GP = (G + P - 1) / P;                    // packets per padded row of z
+  static constexpr int GW = GP * P;                             // padded row width
+  static constexpr int Group = 8;                               // packets accumulated in registers at once
+  static constexpr Index ZW = detail::lstm_z_stride<T>(Units);  // z as the gate pass reads it
+  static_assert(ZW >= GW, "strata::StaticLSTMStream: the gate pass's row must hold the padded product row.");
 
  public:
   /// Copies the weights of a built `layer` with `Features` inputs and `Units` units; throws
   /// shape_error if the sizes differ, value_error for go_backwards or an unbuilt layer.
-  explicit StaticLSTMStream(const LSTM<T>& layer)
-      : activation_(layer.activation()), recurrent_activation_(layer.recurrent_activation()) {
+  explicit StaticLSTMStream(const LSTM<T>& layer) : gates_(Units, layer.activation(), layer.recurrent_activation()) {
     if (!layer.built() || layer.input_dim() != Features || layer.units() != Units) {
       throw shape_error(detail::concat("strata::StaticLSTMStream<", Features, ", ", Units, ">: ", layer.describe(),
                                        " must be built with input_dim ", Features, " and units ", Units, "; it has ",
@@ -109,6 +110,7 @@ class StaticLSTMStream {
     }
     w_.fill(T(0));
     u_.fill(T(0));
+    z_.fill(T(0));
     b_.fill(T(0));
     for (int k = 0; k < Features; ++k) std::copy_n(layer.kernel().data() + k * G, G, w_.data() + k * GW);
     for (int k = 0; k < Units; ++k) std::copy_n(layer.recurrent_kernel().data() + k * G, G, u_.data() + k * GW);
@@ -139,7 +141,7 @@ class StaticLSTMStream {
       }
       for (int q = 0; q < count; ++q) pstore(z_.data() + (p0 + q) * P, acc[q]);
     }
-    detail::lstm_gates<T>(1, Units, activation_, recurrent_activation_, z_.data(), c_.data(), h_.data(), Units);
+    gates_(1, z_.data(), c_.data(), h_.data(), Units);
     return h_.data();
   }
 
@@ -153,12 +155,11 @@ class StaticLSTMStream {
   }
 
  private:
-  Activation activation_;
-  Activation recurrent_activation_;
+  detail::LSTMGates<T> gates_;
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Features * GW> w_;
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Units * GW> u_;
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, GW> b_;
-  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, GW> z_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, ZW> z_;
   std::array<T, Units> h_;
   std::array<T, Units> c_;
 };

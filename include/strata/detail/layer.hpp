@@ -106,10 +106,13 @@ std::pair<const T*, Shape> sequence_input(const X& x, const std::string& who) {
 }
 
 /// Checks that forward() was handed an output buffer of the size compute_output_shape gives.
-inline void check_output_size(const std::string& who, const Shape& out_shape, Index output_size) {
+// Takes the layer, not its description: describe() builds a string, which forward() must not pay
+// for (or allocate) on every call when the size is right.
+template <class Layer>
+void check_output_size(const Layer& layer, const Shape& out_shape, Index output_size) {
   if (out_shape.size() != output_size) {
-    throw shape_error(concat(who, ": output buffer holds ", output_size, " values; shape ", out_shape.to_string(),
-                             " needs ", out_shape.size()));
+    throw shape_error(concat(layer.describe(), ": output buffer holds ", output_size, " values; shape ",
+                             out_shape.to_string(), " needs ", out_shape.size()));
   }
 }
 

@@ -337,7 +337,7 @@ class SingleStateRecurrent {
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size,
                const Mask* mask = nullptr) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    check_output_size(self().describe(), out_shape, output_size);
+    check_output_size(self(), out_shape, output_size);
     self().core().check_inputs({nullptr}, mask, input_shape, self().units(), self().describe(), {"h"});
     self().core().run(self().cell(), input, input_shape, {nullptr}, mask, output, {nullptr}, self().describe());
   }

@@ -92,7 +92,7 @@ class ActivationLayer {
   /// two must not overlap.
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     // Rows of the last axis: softmax needs them; element-wise activations only split the work.
     const int rank = input_shape.rank();
     const Index cols = rank >= 2 ? input_shape.back() : 1;

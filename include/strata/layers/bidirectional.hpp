@@ -186,7 +186,7 @@ class Bidirectional {
       throw value_error(describe() + ": merge_mode none gives two outputs; call outputs() instead of forward()");
     }
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     const ConstTensorMap<T, 3> x(input, input_shape[0], input_shape[1], input_shape[2]);
     std::vector<AnyTensor<T>> out = outputs(x, nullptr, nullptr, mask);
     std::copy(out[0].data(), out[0].data() + output_size, output);

@@ -129,7 +129,7 @@ class Dense {
   /// Low-level call on raw row-major memory: output must hold compute_output_shape(input_shape).
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     const Index rows = input_shape.product(0, input_shape.rank() - 1);
     const double flops_per_row = 2.0 * static_cast<double>(input_dim_) * static_cast<double>(units_);
     detail::parallel_rows(rows, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
@@ -154,7 +154,9 @@ class Dense {
   int output_count() const { return 1; }
 
  private:
-  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "DenseOptions"); }
+  void require_built(const char* what) const {
+    if (!built()) detail::require_built(false, describe(), what, "DenseOptions");
+  }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);

@@ -117,7 +117,7 @@ class Embedding {
   template <class I>
   void forward_indices(const I* ids, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     const Index n = input_shape.size();
     for (Index i = 0; i < n; ++i) check_index(ids[i], i, input_shape);
     for (Index i = 0; i < n; ++i) {

@@ -94,7 +94,7 @@ class Flatten {
   /// Low-level call on raw row-major memory: a copy of the values (none when output == input).
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     if (input != output && output_size > 0) {
       std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
     }

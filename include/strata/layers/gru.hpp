@@ -307,7 +307,9 @@ class GRU : public detail::SingleStateRecurrent<GRU<T>, T> {
   Shape bias_shape() const { return reset_after_ ? Shape{2, 3 * units_} : Shape{3 * units_}; }
   const detail::RecurrentCore<T, 1>& core() const { return core_; }
   detail::RecurrentCore<T, 1>& core() { return core_; }
-  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "GRUOptions"); }
+  void require_built(const char* what) const {
+    if (!built()) detail::require_built(false, describe(), what, "GRUOptions");
+  }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, AnyTensor<T> bias) {
     input_dim_ = kernel.dimension(0);

@@ -58,14 +58,14 @@ class LSTMOptions : public detail::RecurrentOptions<LSTMOptions> {
 namespace detail {
 
 /// The gate update after z = x . W + h . U + b: c = f * c + i * g, h = o * a(c), for `rows` rows
-/// of z (rows, 4u), c (rows, u) in place and h (row stride ld_h). Row by row and chunk by chunk,
-/// so each element's result depends on its own inputs only.
+/// of z (row stride ldz >= 4u), c (rows, u) in place and h (row stride ld_h). Row by row and chunk by
+/// chunk, so each element's result depends on its own inputs only. Any activations.
 template <class T>
-void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent_activation, const T* z, T* c, T* h,
-                Index ld_h) {
+void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent_activation, const T* z, Index ldz,
+                T* c, T* h, Index ld_h) {
   Chunk<T> gi, gf, gg, go, cc;
   for (Index b = 0; b < rows; ++b) {
-    const T* zr = z + b * 4 * u;
+    const T* zr = z + b * ldz;
     T* cr = c + b * u;
     T* hr = h + b * ld_h;
     for (Index j = 0; j < u; j += chunk_size<T>) {
@@ -88,6 +88,105 @@ void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent
   }
 }
 
+/// The row stride of z an LSTM with u units works on: 4u when u fills whole chunks, else padded so
+/// that a full chunk read at any gate offset stays inside its own row (see LSTMGates).
+template <class T>
+constexpr Index lstm_z_stride(Index u) {
+  constexpr Index C = chunk_size<T>;
+  return u % C == 0 ? 4 * u : (4 * u + C - 1 + C - 1) / C * C;
+}
+
+/// The LSTM gate pass, with a fast path for Keras' default activations (tanh, sigmoid).
+///
+/// The fast path first applies the activations to whole chunks of each z row in one sweep, the
+/// sigmoid as 0.5 tanh(0.5 x) + 0.5 so that one kernel serves every column (y = s tanh(s x) + 1 - s,
+/// s = 0.5 on the i, f, o blocks and 1 on g), then updates c and h chunk by chunk, reading the
+/// gates with full (possibly overlapping) chunk loads from the padded row. This keeps every SIMD
+/// lane busy when u is not a multiple of the chunk size (W1's u = 5) and takes the per-element
+/// activation switch out of the loop. sigmoid through tanh differs from Eigen's logistic by a few
+/// 1e-8 (absolute); every element still goes through the same instructions, so results stay
+/// independent of batch size, position and thread count.
+template <class T>
+class LSTMGates {
+ public:
+  static constexpr Index C = chunk_size<T>;
+
+  LSTMGates() = default;
+  LSTMGates(Index units, Activation activation, Activation recurrent_activation)
+      : units_(units),
+        ldz_(lstm_z_stride<T>(units)),
+        activation_(activation),
+        recurrent_activation_(recurrent_activation),
+        fast_(activation == Activation::tanh && recurrent_activation == Activation::sigmoid) {
+    if (fast_) {
+      const Index width = (4 * units + C - 1) / C * C;
+      scale_.assign(static_cast<std::size_t>(width), T(1));
+      for (Index j = 0; j < 4 * units; ++j) {
+        if (j < 2 * units || j >= 3 * units) scale_[static_cast<std::size_t>(j)] = T(0.5);
+      }
+    }
+  }
+
+  /// The row stride of z, and so the scratch scalars per row.
+  Index ldz() const { return ldz_; }
+
+  /// z (rows, ldz), overwritten; c (rows, u) in place; h (row stride ld_h).
+  void operator()(Index rows, T* z, T* c, T* h, Index ld_h) const {
+    if (!fast_) {
+      lstm_gates(rows, units_, activation_, recurrent_activation_, z, ldz_, c, h, ld_h);
+      return;
+    }
+    using ChunkMap = Eigen::Map<Chunk<T>>;
+    using ConstChunkMap = Eigen::Map<const Chunk<T>>;
+    const Index u = units_;
+    const Index width = static_cast<Index>(scale_.size());
+    const auto activate_row = [&](Index b) {
+      T* zr = z + b * ldz_;
+      for (Index j = 0; j < width; j += C) {
+        const ConstChunkMap s(scale_.data() + j);
+        ChunkMap v(zr + j);
+        v = s * (s * v).tanh() + (T(1) - s);
+      }
+    };
+    Chunk<T> cc;
+    const auto update_row = [&](Index b) {
+      const T* zr = z + b * ldz_;
+      T* cr = c + b * u;
+      T* hr = h + b * ld_h;
+      for (Index j = 0; j < u; j += C) {
+        const Index n = std::min<Index>(C, u - j);
+        const ConstChunkMap gi(zr + j), gf(zr + u + j), gg(zr + 2 * u + j), go(zr + 3 * u + j);
+        load_chunk(cc, cr + j, n);
+        cc = gf * cc + gi * gg;
+        store_chunk(cc, cr + j, n);
+        cc = go * cc.tanh();
+        store_chunk(cc, hr + j, n);
+      }
+    };
+    if (u % C == 0) {
+      // Gate loads coincide with the activation's stores: row by row, while the row is in L1.
+      for (Index b = 0; b < rows; ++b) {
+        activate_row(b);
+        update_row(b);
+      }
+    } else {
+      // The update's loads straddle the activation's stores, and a load right behind such stores
+      // cannot be forwarded from the store buffer (a stall of some 20 cycles): all rows' activations
+      // first, so that the stores have drained when the updates read them.
+      for (Index b = 0; b < rows; ++b) activate_row(b);
+      for (Index b = 0; b < rows; ++b) update_row(b);
+    }
+  }
+
+ private:
+  Index units_ = 0;
+  Index ldz_ = 0;
+  Activation activation_ = Activation::tanh;
+  Activation recurrent_activation_ = Activation::sigmoid;
+  bool fast_ = false;
+  std::vector<T, Eigen::aligned_allocator<T>> scale_;
+};
+
 /// The LSTM recurrence on packed weights, shared by LSTM and the streaming classes: one step
 /// for a block of rows, without allocating.
 template <class T>
@@ -98,7 +197,10 @@ class LSTMCell {
 
   LSTMCell() = default;
   LSTMCell(Index units, Activation activation, Activation recurrent_activation)
-      : units_(units), activation_(activation), recurrent_activation_(recurrent_activation) {}
+      : units_(units),
+        activation_(activation),
+        recurrent_activation_(recurrent_activation),
+        gates_(units, activation, recurrent_activation) {}
 
   /// Packs row-major kernel (features, 4u), recurrent kernel (u, 4u) and bias (4u) or null.
   void set(const T* kernel, Index features, const T* recurrent, const T* bias) {
@@ -112,26 +214,25 @@ class LSTMCell {
 
   Index units() const { return units_; }
   Index features() const { return features_; }
-  /// Scratch scalars per row: z.
-  Index work_size() const { return 4 * units_; }
+  /// Scratch scalars per row: z, padded (lstm_z_stride).
+  Index work_size() const { return gates_.ldz(); }
   Activation activation() const { return activation_; }
   Activation recurrent_activation() const { return recurrent_activation_; }
 
-  /// One step for `rows` rows: z = x . W + h_prev . U + b into z (rows, 4u), then c (rows, u)
+  /// One step for `rows` rows: z = x . W + h_prev . U + b into z (rows, work_size()), then c (rows, u)
   /// updated in place and h written to h_out (row stride ld_out; may equal h_prev).
   void step(Index rows, const T* x, Index ldx, const T* h_prev, Index ld_prev, T* z, T* c, T* h_out,
             Index ld_out) const {
     const Index g = 4 * units_;
     const GemmTerm<T> terms[2] = {{x, ldx, &kernel_}, {h_prev, ld_prev, &recurrent_}};
-    gemm(rows, g, terms, 2, has_bias_ ? &bias_ : nullptr, z, g);
-    gates(rows, z, c, h_out, ld_out);
+    gemm(rows, g, terms, 2, has_bias_ ? &bias_ : nullptr, z, gates_.ldz());
+    gates_(rows, z, c, h_out, ld_out);
   }
+
+  /// The gate pass alone, on z (rows, work_size()) as step() leaves it after the product.
+  void gates(Index rows, T* z, T* c, T* h, Index ld_h) const { gates_(rows, z, c, h, ld_h); }
 
  private:
-  void gates(Index rows, const T* z, T* c, T* h, Index ld_h) const {
-    lstm_gates(rows, units_, activation_, recurrent_activation_, z, c, h, ld_h);
-  }
-
   Index units_ = 0;
   Index features_ = 0;
   Activation activation_ = Activation::tanh;
@@ -140,6 +241,7 @@ class LSTMCell {
   PackedMatrix<T> recurrent_;
   PackedMatrix<T> bias_;
   bool has_bias_ = false;
+  LSTMGates<T> gates_;
 };
 
 }  // namespace detail
@@ -309,7 +411,7 @@ class LSTM {
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size,
                const Mask* mask = nullptr) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     core_.check_inputs({nullptr, nullptr}, mask, input_shape, units_, describe(), {"h", "c"});
     core_.run(cell_, input, input_shape, {nullptr, nullptr}, mask, output, {nullptr, nullptr}, describe());
   }
@@ -383,7 +485,9 @@ class LSTM {
   static constexpr int state_count = 2;
 
  private:
-  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "LSTMOptions"); }
+  void require_built(const char* what) const {
+    if (!built()) detail::require_built(false, describe(), what, "LSTMOptions");
+  }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);

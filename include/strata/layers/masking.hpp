@@ -71,7 +71,7 @@ class Masking {
   /// Low-level call: masked steps times 0, the others copied (output may equal input).
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     const Index f = input_shape[input_shape.rank() - 1];
     const Index rows = f == 0 ? 0 : output_size / f;
     for (Index r = 0; r < rows; ++r) {

@@ -175,7 +175,9 @@ class SimpleRNN : public detail::SingleStateRecurrent<SimpleRNN<T>, T> {
  private:
   const detail::RecurrentCore<T, 1>& core() const { return core_; }
   detail::RecurrentCore<T, 1>& core() { return core_; }
-  void require_built(const char* what) const { detail::require_built(built(), describe(), what, "SimpleRNNOptions"); }
+  void require_built(const char* what) const {
+    if (!built()) detail::require_built(false, describe(), what, "SimpleRNNOptions");
+  }
 
   void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);

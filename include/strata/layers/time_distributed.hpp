@@ -100,7 +100,7 @@ class TimeDistributed {
   /// Low-level call on raw row-major memory; output must hold compute_output_shape(input_shape).
   void forward(const Scalar* input, const Shape& input_shape, Scalar* output, Index output_size) const {
     const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(describe(), out_shape, output_size);
+    detail::check_output_size(*this, out_shape, output_size);
     layer_.forward(input, merge(input_shape), output, output_size);
   }
 
