@@ -153,6 +153,10 @@ class LSTMGates {
       const T* zr = z + b * ldz_;
       T* cr = c + b * u;
       T* hr = h + b * ld_h;
+      if constexpr (masked_io) {
+        update_row_masked(u, zr, cr, hr);
+        return;
+      }
       for (Index j = 0; j < u; j += C) {
         const Index n = std::min<Index>(C, u - j);
         const ConstChunkMap gi(zr + j), gf(zr + u + j), gg(zr + 2 * u + j), go(zr + 3 * u + j);
@@ -179,6 +183,37 @@ class LSTMGates {
   }
 
  private:
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  // Eigen 3.4 has masked loads and stores for AVX and AVX-512 float packets: the c and h rows of
+  // a small u then need no copy through a stack chunk (a copy whose wide reload cannot be
+  // forwarded from the narrow stores before it).
+  static constexpr bool masked_io = std::is_same_v<T, float> && packet_size<T> >= 8 && packet_size<T> == C;
+
+  static void update_row_masked(Index u, const T* zr, T* cr, T* hr) {
+    using Eigen::internal::padd;
+    using Eigen::internal::ploadu;
+    using Eigen::internal::pmul;
+    using Eigen::internal::pstoreu;
+    using Eigen::internal::ptanh;
+    using Mask = std::conditional_t<C == 16, std::uint16_t, std::uint8_t>;  // Packet16f, Packet8f
+    for (Index j = 0; j < u; j += C) {
+      const Index n = std::min<Index>(C, u - j);
+      const Mask mask = static_cast<Mask>((1u << n) - 1u);
+      const Packet gi = ploadu<Packet>(zr + j), gf = ploadu<Packet>(zr + u + j);
+      const Packet gg = ploadu<Packet>(zr + 2 * u + j), go = ploadu<Packet>(zr + 3 * u + j);
+      Packet cp = n == C ? ploadu<Packet>(cr + j) : ploadu<Packet>(cr + j, mask);
+      cp = padd(pmul(gf, cp), pmul(gi, gg));
+      const Packet hp = pmul(go, ptanh(cp));
+      if (n == C) {
+        pstoreu(cr + j, cp);
+        pstoreu(hr + j, hp);
+      } else {
+        pstoreu(cr + j, cp, mask);
+        pstoreu(hr + j, hp, mask);
+      }
+    }
+  }
+
   Index units_ = 0;
   Index ldz_ = 0;
   Activation activation_ = Activation::tanh;
