@@ -3,6 +3,8 @@
 #define STRATA_DETAIL_GEMM_HPP
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "chunks.hpp"
@@ -37,6 +39,18 @@ struct GemmConfig {
   static constexpr int tile_rows = 6;                         // rows of A per full register tile
   static constexpr Index block_rows = 72;                     // rows of A kept hot per pass (tiles)
 };
+
+/// Eigen 3.4 stores the first k lanes of a float packet with a lane mask for AVX (8 lanes) and
+/// AVX-512 (16 lanes); elsewhere a partial row goes through a stack copy.
+template <class T>
+inline constexpr bool has_masked_store = std::is_same_v<T, float> && (packet_size<T> == 8 || packet_size<T> == 16);
+
+/// The lane mask of the first count (< packet) lanes, in the type Eigen's masked pstoreu takes.
+template <class T>
+inline auto masked_store_mask(Index count) {
+  using Mask = std::conditional_t<packet_size<T> == 16, std::uint16_t, std::uint8_t>;
+  return static_cast<Mask>((1u << count) - 1u);
+}
 
 /// A (rows, cols) row-major matrix repacked into panels of GemmConfig::panel_width columns, each
 /// panel stored k-major and zero-padded on the right, as the tile kernel streams it.
@@ -131,6 +145,21 @@ inline void gemm_tile(Index i, Index p, Index n, const GemmTerm<T>* terms, int t
       for (int r = 0; r < MR; ++r) {
         STRATA_UNROLL
         for (int q = 0; q < Q; ++q) pstoreu(c + (i + r) * ldc + j0 + q * P, acc[r][j * Q + q]);
+      }
+    } else if constexpr (has_masked_store<T>) {
+      // The last, partial panel: masked stores, not a copy through a stack tile (a memmove call
+      // per row, which dominates narrow products such as W1's 20 gate columns or a Dense(1)).
+      for (int q = 0; q < Q; ++q) {
+        const Index count = std::min<Index>(P, n - j0 - q * P);
+        if (count <= 0) break;
+        for (int r = 0; r < MR; ++r) {
+          T* dst = c + (i + r) * ldc + j0 + q * P;
+          if (count == P) {
+            pstoreu(dst, acc[r][j * Q + q]);
+          } else {
+            pstoreu(dst, acc[r][j * Q + q], masked_store_mask<T>(count));
+          }
+        }
       }
     } else {
       EIGEN_ALIGN_MAX T tmp[NR];

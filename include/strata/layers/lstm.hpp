@@ -187,7 +187,7 @@ class LSTMGates {
   // Eigen 3.4 has masked loads and stores for AVX and AVX-512 float packets: the c and h rows of
   // a small u then need no copy through a stack chunk (a copy whose wide reload cannot be
   // forwarded from the narrow stores before it).
-  static constexpr bool masked_io = std::is_same_v<T, float> && packet_size<T> >= 8 && packet_size<T> == C;
+  static constexpr bool masked_io = has_masked_store<T> && packet_size<T> == C;
 
   static void update_row_masked(Index u, const T* zr, T* cr, T* hr) {
     using Eigen::internal::padd;
@@ -195,10 +195,9 @@ class LSTMGates {
     using Eigen::internal::pmul;
     using Eigen::internal::pstoreu;
     using Eigen::internal::ptanh;
-    using Mask = std::conditional_t<C == 16, std::uint16_t, std::uint8_t>;  // Packet16f, Packet8f
     for (Index j = 0; j < u; j += C) {
       const Index n = std::min<Index>(C, u - j);
-      const Mask mask = static_cast<Mask>((1u << n) - 1u);
+      const auto mask = masked_store_mask<T>(n);
       const Packet gi = ploadu<Packet>(zr + j), gf = ploadu<Packet>(zr + u + j);
       const Packet gg = ploadu<Packet>(zr + 2 * u + j), go = ploadu<Packet>(zr + 3 * u + j);
       Packet cp = n == C ? ploadu<Packet>(cr + j) : ploadu<Packet>(cr + j, mask);
