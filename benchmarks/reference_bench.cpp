@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The machine's limits, linked into strata_bench so they run in the same process and run as
 // strata's figures:
-//   BM_fma_peak           a loop of independent AVX2/FMA multiply-adds (the per-core FLOP ceiling),
+//   BM_fma_peak           a loop of independent FMAs of the widest vector (AVX-512 or AVX2), the
+//                         per-core FLOP ceiling,
 //                         on `threads` threads at once;
 //   BM_gemm_eigen_matrix  Eigen's Matrix product on W4's 2-D shape, RowMajor, C.noalias() = A * B
 //                         (threaded with OpenMP when this file is built with it: Eigen::setNbThreads);
@@ -26,37 +27,45 @@ namespace {
 
 // ---- FMA peak.
 #ifdef __FMA__
-constexpr int fma_accumulators = 12;  // > FMA latency (4-5 cycles) x 2 pipes, and fits 16 ymm registers
+// The widest FMA the build targets: 16-float zmm with AVX-512 (cores with full-width 512-bit FMA
+// units, such as Intel Xeon or AMD Zen 5, do twice the work per instruction of a ymm FMA; on
+// cores that split them in two, such as Zen 4, it does no harm), else 8-float ymm.
+#ifdef __AVX512F__
+using FmaVec = __m512;
+inline FmaVec fma_set1(float v) { return _mm512_set1_ps(v); }
+inline FmaVec fma_madd(FmaVec a, FmaVec b, FmaVec c) { return _mm512_fmadd_ps(a, b, c); }
+inline FmaVec fma_add(FmaVec a, FmaVec b) { return _mm512_add_ps(a, b); }
+inline float fma_sum(FmaVec v) { return _mm512_reduce_add_ps(v); }
+constexpr int fma_lanes = 16;
+constexpr int fma_accumulators = 16;  // > FMA latency (4 cycles) x 2 pipes, within 32 zmm registers
+#else
+using FmaVec = __m256;
+inline FmaVec fma_set1(float v) { return _mm256_set1_ps(v); }
+inline FmaVec fma_madd(FmaVec a, FmaVec b, FmaVec c) { return _mm256_fmadd_ps(a, b, c); }
+inline FmaVec fma_add(FmaVec a, FmaVec b) { return _mm256_add_ps(a, b); }
+inline float fma_sum(FmaVec v) {
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, v);
+  return lanes[0] + lanes[7];
+}
+constexpr int fma_lanes = 8;
+constexpr int fma_accumulators = 12;  // > FMA latency (4-5 cycles) x 2 pipes, within 16 ymm registers
+#endif
 constexpr std::int64_t fma_inner = 1 << 16;
 
-/// n rounds of 12 independent 8-wide FMA chains: 12 * 8 * 2 FLOP per round.
+/// n rounds of fma_accumulators independent FMA chains: fma_accumulators * fma_lanes * 2 FLOP per round.
 __attribute__((noinline)) float fma_loop(std::int64_t n, float mul, float add) {
-  const __m256 m = _mm256_set1_ps(mul);
-  const __m256 c = _mm256_set1_ps(add);
-  __m256 a0 = _mm256_set1_ps(0.10f), a1 = _mm256_set1_ps(0.11f), a2 = _mm256_set1_ps(0.12f);
-  __m256 a3 = _mm256_set1_ps(0.13f), a4 = _mm256_set1_ps(0.14f), a5 = _mm256_set1_ps(0.15f);
-  __m256 a6 = _mm256_set1_ps(0.16f), a7 = _mm256_set1_ps(0.17f), a8 = _mm256_set1_ps(0.18f);
-  __m256 a9 = _mm256_set1_ps(0.19f), a10 = _mm256_set1_ps(0.20f), a11 = _mm256_set1_ps(0.21f);
+  const FmaVec m = fma_set1(mul);
+  const FmaVec c = fma_set1(add);
+  FmaVec acc[fma_accumulators];
+  for (int j = 0; j < fma_accumulators; ++j) acc[j] = fma_set1(0.10f + 0.01f * static_cast<float>(j));
   for (std::int64_t i = 0; i < n; ++i) {
-    a0 = _mm256_fmadd_ps(a0, m, c);
-    a1 = _mm256_fmadd_ps(a1, m, c);
-    a2 = _mm256_fmadd_ps(a2, m, c);
-    a3 = _mm256_fmadd_ps(a3, m, c);
-    a4 = _mm256_fmadd_ps(a4, m, c);
-    a5 = _mm256_fmadd_ps(a5, m, c);
-    a6 = _mm256_fmadd_ps(a6, m, c);
-    a7 = _mm256_fmadd_ps(a7, m, c);
-    a8 = _mm256_fmadd_ps(a8, m, c);
-    a9 = _mm256_fmadd_ps(a9, m, c);
-    a10 = _mm256_fmadd_ps(a10, m, c);
-    a11 = _mm256_fmadd_ps(a11, m, c);
+#pragma GCC unroll 16
+    for (int j = 0; j < fma_accumulators; ++j) acc[j] = fma_madd(acc[j], m, c);
   }
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                               _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
-                                 _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, s);
-  return lanes[0] + lanes[7];
+  FmaVec s = acc[0];
+  for (int j = 1; j < fma_accumulators; ++j) s = fma_add(s, acc[j]);
+  return fma_sum(s);
 }
 #endif
 
@@ -66,7 +75,7 @@ void BM_fma_peak(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(fma_loop(fma_inner, mul, add));
   // Each thread adds its own count; Google Benchmark sums the counters of all threads, and the
   // rate is over the wall time, so GFLOPs is the machine's total with `threads` threads.
-  set_flops(state, static_cast<double>(fma_inner) * fma_accumulators * 8 * 2);
+  set_flops(state, static_cast<double>(fma_inner) * fma_accumulators * fma_lanes * 2);
 #else
   state.SkipWithError("built without FMA (-mfma / -march=native on an FMA machine)");
 #endif

@@ -89,10 +89,11 @@ class StaticLSTMStream {
   using Packet = typename Eigen::internal::packet_traits<T>::type;
   static constexpr int P = detail::packet_size<T>;
   static constexpr int G = 4 * Units;
-  static constexpr int GP = (G + P - 1) / P;                    // packets per padded row of z
-  static constexpr int GW = GP * P;                             // padded row width
-  static constexpr int Group = 8;                               // packets accumulated in registers at once
-  static constexpr Index ZW = detail::lstm_z_stride<T>(Units);  // z as the gate pass reads it
+  static constexpr int GP = (G + P - 1) / P;  // packets per padded row of z
+  static constexpr int GW = GP * P;           // padded row width
+  static constexpr int Group = 8;             // packets accumulated in registers at once
+  // z as the gate pass reads it: padded rows, or the flat layout's z and tanh(c) (LSTMGates).
+  static constexpr Index ZW = std::max<Index>(detail::lstm_z_stride<T>(Units), 5 * Units);
   static_assert(ZW >= GW, "strata::StaticLSTMStream: the gate pass's row must hold the padded product row.");
 
  public:

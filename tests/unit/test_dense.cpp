@@ -421,10 +421,9 @@ TEMPLATE_TEST_CASE("Dense: a zero batch or zero middle dimension gives an empty 
 // ---------------------------------------------------------------------------------------------
 // Batch invariance
 
-TEMPLATE_TEST_CASE("Dense: a sample's output is bitwise the same at any position in a batch of any size",
-                   "[dense][batch-invariance]", float, double) {
-  using T = TestType;
-  const Index features = 17, units = 31;
+// A sample alone and inside batches of several sizes and positions, bitwise, for every activation.
+template <class T>
+void check_dense_batch_invariance(Index features, Index units) {
   const Tensor<T, 2> kernel = random_kernel<T>(features, units);
   const Tensor<T, 1> bias = random_bias<T>(units);
   Tensor<T, 2> sample(1, features);
@@ -454,6 +453,16 @@ TEMPLATE_TEST_CASE("Dense: a sample's output is bitwise the same at any position
         CHECK(same_bits(ys.data() + position * 3 * units, alone_seq.data(), 3 * units));
       }
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("Dense: a sample's output is bitwise the same at any position in a batch of any size",
+                   "[dense][batch-invariance]", float, double) {
+  using T = TestType;
+  // 31 units take the tile kernel, 1 and 2 the dot-product kernel (gemm.hpp).
+  for (const Index units : {Index(31), Index(1), Index(2)}) {
+    INFO("units " << units);
+    check_dense_batch_invariance<T>(17, units);
   }
 }
 

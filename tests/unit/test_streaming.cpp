@@ -93,6 +93,12 @@ TEMPLATE_TEST_CASE("streaming: StaticLSTMStream equals the whole-sequence LSTM b
     check_stream_equals_sequence(lstm, test::random_tensor<T, 3>(1, 12, 3), [&](const T* x) { return stream.step(x); });
   }
   {
+    // 8 units: the gate pass's flat layout (units not a multiple of the packet), W3's H = 8.
+    const LSTM<T> lstm = random_lstm<T>(1, 8);
+    strata::StaticLSTMStream<T, 1, 8> stream(lstm);
+    check_stream_equals_sequence(lstm, test::random_tensor<T, 3>(1, 12, 1), [&](const T* x) { return stream.step(x); });
+  }
+  {
     const LSTM<T> lstm = random_lstm<T>(2, 67);
     strata::StaticLSTMStream<T, 2, 67> stream(lstm);
     check_stream_equals_sequence(lstm, test::random_tensor<T, 3>(1, 6, 2), [&](const T* x) { return stream.step(x); });

@@ -52,8 +52,15 @@ inline auto masked_store_mask(Index count) {
   return static_cast<Mask>((1u << count) - 1u);
 }
 
-/// A (rows, cols) row-major matrix repacked into panels of GemmConfig::panel_width columns, each
-/// panel stored k-major and zero-padded on the right, as the tile kernel streams it.
+/// Products with at most this many columns (a Dense(1) head, a SimpleRNN(1)) use the dot-product
+/// kernel: each output is one vectorised dot product over k, not a chain of k dependent
+/// multiply-adds across a mostly empty panel. The choice depends on the column count alone, so a
+/// given weight matrix always takes the same kernel, whatever the rows around a sample.
+inline constexpr Index dot_max_cols = 2;
+
+/// A (rows, cols) row-major matrix repacked for the kernels: for the tile kernel, panels of
+/// GemmConfig::panel_width columns, each stored k-major and zero-padded on the right; for the
+/// dot kernel (cols <= dot_max_cols), transposed, each column a zero-padded run of k values.
 template <class T>
 class PackedMatrix {
  public:
@@ -65,6 +72,16 @@ class PackedMatrix {
   void pack(const T* src, Index rows, Index cols) {
     rows_ = rows;
     cols_ = cols;
+    dot_ = cols <= dot_max_cols;
+    if (dot_) {
+      panels_ = 0;
+      ldt_ = (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T>;
+      data_.assign(static_cast<std::size_t>(cols * ldt_), T(0));
+      for (Index k = 0; k < rows; ++k) {
+        for (Index j = 0; j < cols; ++j) data_[static_cast<std::size_t>(j * ldt_ + k)] = src[k * cols + j];
+      }
+      return;
+    }
     panels_ = (cols + width - 1) / width;
     data_.assign(static_cast<std::size_t>(panels_ * rows * width), T(0));
     for (Index p = 0; p < panels_; ++p) {
@@ -78,13 +95,19 @@ class PackedMatrix {
   Index rows() const { return rows_; }
   Index cols() const { return cols_; }
   Index panels() const { return panels_; }
+  /// Whether the matrix is packed for the dot kernel.
+  bool dot() const { return dot_; }
   const T* panel(Index p) const { return data_.data() + p * rows_ * width; }
+  /// Dot layout: column j as a zero-padded run of rows() values.
+  const T* column(Index j) const { return data_.data() + j * ldt_; }
 
  private:
   std::vector<T, Eigen::aligned_allocator<T>> data_;
   Index rows_ = 0;
   Index cols_ = 0;
   Index panels_ = 0;
+  Index ldt_ = 0;
+  bool dot_ = false;
 };
 
 /// One term A * B of a product: A is row-major with leading dimension lda and B->rows() columns.
@@ -181,13 +204,58 @@ inline void gemm_rows(Index i, Index panels, Index n, const GemmTerm<T>* terms, 
   for (; p < panels; ++p) gemm_tile<T, MR, 1>(i, p, n, terms, term_count, init, c, ldc);
 }
 
+/// The dot kernel (B packed with dot()): C[i, j] = init[j] + the lane sum of a packet that
+/// accumulates A[i, k] B[k, j] at lane k mod P over every term, k in order within each lane.
+template <class T>
+void gemm_dot(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c,
+              Index ldc) {
+  using Packet = typename GemmConfig<T>::Packet;
+  constexpr int P = GemmConfig<T>::packet;
+  using Eigen::internal::pload;
+  using Eigen::internal::ploadu;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::predux;
+  using Eigen::internal::pset1;
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      Packet acc = pset1<Packet>(T(0));
+      for (int s = 0; s < term_count; ++s) {
+        const T* a = terms[s].a + i * terms[s].lda;
+        const T* b = terms[s].b->column(j);
+        const Index depth = terms[s].b->rows();
+        Index k = 0;
+        for (; k + P <= depth; k += P) acc = pmadd(ploadu<Packet>(a + k), pload<Packet>(b + k), acc);
+        if (k < depth) {
+          // The tail: A's lanes past the end must be zeros, not whatever follows the row (B's
+          // padding is zero, but 0 * inf is NaN).
+          Packet tail;
+          if constexpr (has_masked_store<T> && P == packet_size<T>) {
+            tail = ploadu<Packet>(a + k, masked_store_mask<T>(depth - k));
+          } else {
+            EIGEN_ALIGN_MAX T buf[P] = {};
+            std::copy(a + k, a + depth, buf);
+            tail = pload<Packet>(buf);
+          }
+          acc = pmadd(tail, pload<Packet>(b + k), acc);
+        }
+      }
+      const T sum = predux(acc);
+      c[i * ldc + j] = init != nullptr ? init->column(j)[0] + sum : sum;
+    }
+  }
+}
+
 /// C[i, j] = init[j] + sum over terms of sum_k A[i, k] B[k, j], for i < m and j < n, where every
-/// term's B has n columns (init: a packed 1 x n row, or null for zero).
+/// term's B has n columns (init: a packed 1 x n row, or null for zero), all packed alike.
 template <class T>
 void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c, Index ldc) {
   using Config = GemmConfig<T>;
   constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
+  if (n <= dot_max_cols) {
+    gemm_dot(m, n, terms, term_count, init, c, ldc);
+    return;
+  }
   const Index panels = (n + Config::panel_width - 1) / Config::panel_width;
   const Index full = m - m % MR;
   // Full tiles: blocks of rows, and within a block every panel across all its tiles, so one

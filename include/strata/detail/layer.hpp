@@ -66,7 +66,7 @@ auto call_tensor(const Layer& layer, const X& x) {
   const Shape in = shape_of(x);
   const Shape out_shape = layer.compute_output_shape(in);
   if constexpr (out_rank >= 0) {
-    Tensor<T, out_rank> y(to_dims<out_rank>(out_shape));
+    Tensor<T, out_rank> y = new_tensor<T, out_rank>(to_dims<out_rank>(out_shape));
     layer.forward(x.data(), in, y.data(), y.size());
     return y;
   } else {
