@@ -88,6 +88,57 @@ void lstm_gates(Index rows, Index u, Activation activation, Activation recurrent
   }
 }
 
+/// tanh on a float packet for the LSTM gate pass: Eigen's rational approximation (the clamp,
+/// coefficients and small-argument rule of its generic_fast_tanh_float), with the numerator's
+/// degree-6 polynomial in x^2 evaluated by Estrin's scheme, not Horner's. Why: a streamed LSTM
+/// step is one long dependency chain with two tanh on it, and Estrin's three levels of
+/// multiply-adds instead of six take about a quarter off each tanh's latency. The rounding
+/// differs from Eigen's ptanh by at most a few units in the last place; every LSTM path (batch,
+/// LSTMStream, StaticLSTMStream) uses this one, so they stay bitwise equal.
+template <class Packet>
+inline Packet gate_tanh(const Packet& a) {
+  using namespace Eigen::internal;  // NOLINT(google-build-using-namespace): packet primitives
+  const Packet x = pmax(pmin(a, pset1<Packet>(7.99881172180175781f)), pset1<Packet>(-7.99881172180175781f));
+  const Packet tiny = pcmp_lt(pabs(a), pset1<Packet>(0.0004f));
+  const Packet y = pmul(x, x);
+  const Packet y2 = pmul(y, y);
+  const Packet y4 = pmul(y2, y2);
+  const Packet t0 = pmadd(y, pset1<Packet>(6.37261928875436e-04f), pset1<Packet>(4.89352455891786e-03f));
+  const Packet t1 = pmadd(y, pset1<Packet>(5.12229709037114e-08f), pset1<Packet>(1.48572235717979e-05f));
+  const Packet t2 = pmadd(y, pset1<Packet>(2.00018790482477e-13f), pset1<Packet>(-8.60467152213735e-11f));
+  const Packet u0 = pmadd(y2, t1, t0);
+  const Packet u1 = pmadd(y2, pset1<Packet>(-2.76076847742355e-16f), t2);
+  const Packet p = pmul(x, pmadd(y4, u1, u0));
+  Packet q = pmadd(y, pset1<Packet>(1.19825839466702e-06f), pset1<Packet>(1.18534705686654e-04f));
+  q = pmadd(y, q, pset1<Packet>(2.26843463243900e-03f));
+  q = pmadd(y, q, pset1<Packet>(4.89352518554385e-03f));
+  return pselect(tiny, x, pdiv(p, q));
+}
+
+/// The gate pass's tanh on one packet: gate_tanh for float, Eigen's ptanh otherwise.
+template <class T, class Packet>
+inline Packet lstm_tanh(const Packet& x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return gate_tanh(x);
+  } else {
+    return Eigen::internal::ptanh(x);
+  }
+}
+
+/// The same in place on a chunk, packet by packet (Eigen's array tanh for other scalars).
+template <class T>
+inline void lstm_tanh_chunk(Chunk<T>& c) {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  constexpr int P = packet_size<T>;
+  if constexpr (std::is_same_v<T, float> && P > 1 && chunk_size<T> % P == 0) {
+    for (int i = 0; i < chunk_size<T>; i += P) {
+      Eigen::internal::pstoreu(c.data() + i, gate_tanh(Eigen::internal::ploadu<Packet>(c.data() + i)));
+    }
+  } else {
+    c = c.tanh();
+  }
+}
+
 /// The row stride of z an LSTM with u units works on: 4u when u fills whole chunks, else padded so
 /// that a full chunk read at any gate offset stays inside its own row (see LSTMGates).
 template <class T>
@@ -168,7 +219,9 @@ class LSTMGates {
       for (Index j = 0; j < width; j += C) {
         const ConstChunkMap s(scale_.data() + j);
         ChunkMap v(zr + j);
-        v = s * (s * v).tanh() + (T(1) - s);
+        Chunk<T> t = s * v;
+        lstm_tanh_chunk(t);
+        v = s * t + (T(1) - s);
       }
     };
     Chunk<T> cc;
@@ -186,7 +239,8 @@ class LSTMGates {
         load_chunk(cc, cr + j, n);
         cc = gf * cc + gi * gg;
         store_chunk(cc, cr + j, n);
-        cc = go * cc.tanh();
+        lstm_tanh_chunk(cc);
+        cc = go * cc;
         store_chunk(cc, hr + j, n);
       }
     };
@@ -220,7 +274,6 @@ class LSTMGates {
     using Eigen::internal::pmul;
     using Eigen::internal::pset1;
     using Eigen::internal::pstoreu;
-    using Eigen::internal::ptanh;
     const Index u = units_;
     const Index period = static_cast<Index>(scale_.size());
     const Packet one = pset1<Packet>(T(1));
@@ -231,7 +284,7 @@ class LSTMGates {
       const Index n = std::min<Index>(C, nz - j);
       const Packet sc = ploadu<Packet>(scale_.data() + phase);
       const Packet v = n == C ? ploadu<Packet>(z + j) : ploadu<Packet>(z + j, masked_store_mask<T>(n));
-      const Packet y = pmadd(sc, ptanh(pmul(sc, v)), Eigen::internal::psub(one, sc));
+      const Packet y = pmadd(sc, lstm_tanh<T>(pmul(sc, v)), Eigen::internal::psub(one, sc));
       if (n == C) {
         pstoreu(z + j, y);
       } else {
@@ -268,10 +321,10 @@ class LSTMGates {
     for (Index j = 0; j < nc; j += C) {
       const Index n = std::min<Index>(C, nc - j);
       if (n == C) {
-        pstoreu(t + j, ptanh(ploadu<Packet>(c + j)));
+        pstoreu(t + j, lstm_tanh<T>(ploadu<Packet>(c + j)));
       } else {
         const auto mask = masked_store_mask<T>(n);
-        pstoreu(t + j, ptanh(ploadu<Packet>(c + j, mask)), mask);
+        pstoreu(t + j, lstm_tanh<T>(ploadu<Packet>(c + j, mask)), mask);
       }
     }
     // 4. h = o tanh(c), row by row.
@@ -296,7 +349,6 @@ class LSTMGates {
     using Eigen::internal::ploadu;
     using Eigen::internal::pmul;
     using Eigen::internal::pstoreu;
-    using Eigen::internal::ptanh;
     for (Index j = 0; j < u; j += C) {
       const Index n = std::min<Index>(C, u - j);
       const auto mask = masked_store_mask<T>(n);
@@ -304,7 +356,7 @@ class LSTMGates {
       const auto load = [&](const T* p) { return n == C ? ploadu<Packet>(p) : ploadu<Packet>(p, mask); };
       const Packet go = load(zr + 3 * u + j);
       const Packet cp = padd(pmul(load(zr + u + j), load(cr + j)), pmul(load(zr + j), load(zr + 2 * u + j)));
-      const Packet hp = pmul(go, ptanh(cp));
+      const Packet hp = pmul(go, lstm_tanh<T>(cp));
       if (n == C) {
         pstoreu(cr + j, cp);
         pstoreu(hr + j, hp);
