@@ -52,15 +52,19 @@ inline auto masked_store_mask(Index count) {
   return static_cast<Mask>((1u << count) - 1u);
 }
 
-/// Products with at most this many columns (a Dense(1) head, a SimpleRNN(1)) use the dot-product
-/// kernel: each output is one vectorised dot product over k, not a chain of k dependent
-/// multiply-adds across a mostly empty panel. The choice depends on the column count alone, so a
-/// given weight matrix always takes the same kernel, whatever the rows around a sample.
+/// Products with at most dot_max_cols columns (a Dense(1) head, a SimpleRNN(1)) and a depth (k
+/// summed over the terms) of at least dot_min_depth use the dot-product kernel: each output is
+/// one vectorised dot product over k, not a chain of k dependent multiply-adds across a mostly
+/// empty panel. Below that depth the chain is short and the dot product's lane sum costs more.
+/// The choice depends on the weights' shapes alone, so a given layer always takes the same
+/// kernel, whatever the rows around a sample.
 inline constexpr Index dot_max_cols = 2;
+inline constexpr Index dot_min_depth = 8;
 
 /// A (rows, cols) row-major matrix repacked for the kernels: for the tile kernel, panels of
-/// GemmConfig::panel_width columns, each stored k-major and zero-padded on the right; for the
-/// dot kernel (cols <= dot_max_cols), transposed, each column a zero-padded run of k values.
+/// GemmConfig::panel_width columns, each stored k-major and zero-padded on the right; when
+/// cols <= dot_max_cols also for the dot kernel, transposed, each column a zero-padded run of k
+/// values.
 template <class T>
 class PackedMatrix {
  public:
@@ -73,14 +77,10 @@ class PackedMatrix {
     rows_ = rows;
     cols_ = cols;
     dot_ = cols <= dot_max_cols;
-    if (dot_) {
-      panels_ = 0;
-      ldt_ = (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T>;
-      data_.assign(static_cast<std::size_t>(cols * ldt_), T(0));
-      for (Index k = 0; k < rows; ++k) {
-        for (Index j = 0; j < cols; ++j) data_[static_cast<std::size_t>(j * ldt_ + k)] = src[k * cols + j];
-      }
-      return;
+    ldt_ = dot_ ? (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T> : 0;
+    dot_data_.assign(static_cast<std::size_t>(dot_ ? cols * ldt_ : 0), T(0));
+    for (Index k = 0; dot_ && k < rows; ++k) {
+      for (Index j = 0; j < cols; ++j) dot_data_[static_cast<std::size_t>(j * ldt_ + k)] = src[k * cols + j];
     }
     panels_ = (cols + width - 1) / width;
     data_.assign(static_cast<std::size_t>(panels_ * rows * width), T(0));
@@ -95,14 +95,15 @@ class PackedMatrix {
   Index rows() const { return rows_; }
   Index cols() const { return cols_; }
   Index panels() const { return panels_; }
-  /// Whether the matrix is packed for the dot kernel.
+  /// Whether the matrix is also packed for the dot kernel.
   bool dot() const { return dot_; }
   const T* panel(Index p) const { return data_.data() + p * rows_ * width; }
   /// Dot layout: column j as a zero-padded run of rows() values.
-  const T* column(Index j) const { return data_.data() + j * ldt_; }
+  const T* column(Index j) const { return dot_data_.data() + j * ldt_; }
 
  private:
   std::vector<T, Eigen::aligned_allocator<T>> data_;
+  std::vector<T, Eigen::aligned_allocator<T>> dot_data_;
   Index rows_ = 0;
   Index cols_ = 0;
   Index panels_ = 0;
@@ -253,8 +254,12 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
   constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
   if (n <= dot_max_cols) {
-    gemm_dot(m, n, terms, term_count, init, c, ldc);
-    return;
+    Index depth = 0;
+    for (int s = 0; s < term_count; ++s) depth += terms[s].b->rows();
+    if (depth >= dot_min_depth) {
+      gemm_dot(m, n, terms, term_count, init, c, ldc);
+      return;
+    }
   }
   const Index panels = (n + Config::panel_width - 1) / Config::panel_width;
   const Index full = m - m % MR;
