@@ -268,7 +268,6 @@ class LSTMGates {
 
   /// The flat layout's pass (see the class comment): z (rows, 4u) dense, then tanh(c) at z + rows * 4u.
   void flat_pass(Index rows, T* z, T* c, T* h, Index ld_h) const {
-    using Eigen::internal::padd;
     using Eigen::internal::ploadu;
     using Eigen::internal::pmadd;
     using Eigen::internal::pmul;
@@ -308,7 +307,7 @@ class LSTMGates {
         const Index n = std::min<Index>(C, u - j);
         const auto mask = masked_store_mask<T>(n);
         const auto load = [&](const T* p) { return n == C ? ploadu<Packet>(p) : ploadu<Packet>(p, mask); };
-        const Packet cp = padd(pmul(load(zr + u + j), load(cr + j)), pmul(load(zr + j), load(zr + 2 * u + j)));
+        const Packet cp = lstm_carry(load(zr + u + j), load(cr + j), load(zr + j), load(zr + 2 * u + j));
         if (n == C) {
           pstoreu(cr + j, cp);
         } else {
@@ -344,8 +343,15 @@ class LSTMGates {
     }
   }
 
+  /// c = f c + i g with an explicit fused multiply-add. Why explicit: written as two products and
+  /// a sum, the compiler may contract it into an FMA, and which product it fuses can differ
+  /// between the places that inline it; the flat pass and the one-row update must round alike,
+  /// or a sample alone (one row) and in a batch would differ in the last bit.
+  static Packet lstm_carry(const Packet& f, const Packet& c, const Packet& i, const Packet& g) {
+    return Eigen::internal::pmadd(f, c, Eigen::internal::pmul(i, g));
+  }
+
   static void update_row_masked(Index u, const T* zr, T* cr, T* hr) {
-    using Eigen::internal::padd;
     using Eigen::internal::ploadu;
     using Eigen::internal::pmul;
     using Eigen::internal::pstoreu;
@@ -355,7 +361,7 @@ class LSTMGates {
       // Masked loads where the chunk is partial: the flat layout's rows have no padding.
       const auto load = [&](const T* p) { return n == C ? ploadu<Packet>(p) : ploadu<Packet>(p, mask); };
       const Packet go = load(zr + 3 * u + j);
-      const Packet cp = padd(pmul(load(zr + u + j), load(cr + j)), pmul(load(zr + j), load(zr + 2 * u + j)));
+      const Packet cp = lstm_carry(load(zr + u + j), load(cr + j), load(zr + j), load(zr + 2 * u + j));
       const Packet hp = pmul(go, lstm_tanh<T>(cp));
       if (n == C) {
         pstoreu(cr + j, cp);
