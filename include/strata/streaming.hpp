@@ -92,8 +92,8 @@ class StaticLSTMStream {
   static constexpr int GP = (G + P - 1) / P;  // packets per padded row of z
   static constexpr int GW = GP * P;           // padded row width
   static constexpr int Group = 8;             // packets accumulated in registers at once
-  // z as the gate pass reads it: padded rows, or the flat layout's z and tanh(c) (LSTMGates).
-  static constexpr Index ZW = std::max<Index>(detail::lstm_z_stride<T>(Units), 5 * Units);
+  // z as the gate pass reads it (one row: the flat layout's tanh(c) scratch is not used).
+  static constexpr Index ZW = detail::lstm_z_stride<T>(Units);
   static_assert(ZW >= GW, "strata::StaticLSTMStream: the gate pass's row must hold the padded product row.");
 
  public:

@@ -52,6 +52,34 @@ inline auto masked_store_mask(Index count) {
   return static_cast<Mask>((1u << count) - 1u);
 }
 
+/// The first count (1 to the packet size) values at src in a packet, the other lanes zero and not
+/// read: a masked load where the packet has one, else through a zeroed stack copy.
+template <class T, class Packet = typename Eigen::internal::packet_traits<T>::type>
+inline Packet load_first(const T* src, Index count) {
+  if (count == packet_size<T>) return Eigen::internal::ploadu<Packet>(src);
+  if constexpr (has_masked_store<T>) {
+    return Eigen::internal::ploadu<Packet>(src, masked_store_mask<T>(count));
+  } else {
+    EIGEN_ALIGN_MAX T buf[packet_size<T>] = {};
+    std::copy(src, src + count, buf);
+    return Eigen::internal::pload<Packet>(buf);
+  }
+}
+
+/// Stores the first count (1 to the packet size) lanes of p at dst, and nothing past them.
+template <class T, class Packet>
+inline void store_first(T* dst, const Packet& p, Index count) {
+  if (count == packet_size<T>) {
+    Eigen::internal::pstoreu(dst, p);
+  } else if constexpr (has_masked_store<T>) {
+    Eigen::internal::pstoreu(dst, p, masked_store_mask<T>(count));
+  } else {
+    EIGEN_ALIGN_MAX T buf[packet_size<T>];
+    Eigen::internal::pstore(buf, p);
+    std::copy(buf, buf + count, dst);
+  }
+}
+
 /// Products with at most dot_max_cols columns (a Dense(1) head, a SimpleRNN(1)) and a depth (k
 /// summed over the terms) of at least dot_min_depth use the dot-product kernel: each output is
 /// one vectorised dot product over k, not a chain of k dependent multiply-adds across a mostly
@@ -76,10 +104,10 @@ class PackedMatrix {
   void pack(const T* src, Index rows, Index cols) {
     rows_ = rows;
     cols_ = cols;
-    dot_ = cols <= dot_max_cols;
-    ldt_ = dot_ ? (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T> : 0;
-    dot_data_.assign(static_cast<std::size_t>(dot_ ? cols * ldt_ : 0), T(0));
-    for (Index k = 0; dot_ && k < rows; ++k) {
+    const bool dot = cols <= dot_max_cols;
+    ldt_ = dot ? (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T> : 0;
+    dot_data_.assign(static_cast<std::size_t>(cols * ldt_), T(0));
+    for (Index k = 0; dot && k < rows; ++k) {
       for (Index j = 0; j < cols; ++j) dot_data_[static_cast<std::size_t>(j * ldt_ + k)] = src[k * cols + j];
     }
     panels_ = (cols + width - 1) / width;
@@ -95,10 +123,8 @@ class PackedMatrix {
   Index rows() const { return rows_; }
   Index cols() const { return cols_; }
   Index panels() const { return panels_; }
-  /// Whether the matrix is also packed for the dot kernel.
-  bool dot() const { return dot_; }
   const T* panel(Index p) const { return data_.data() + p * rows_ * width; }
-  /// Dot layout: column j as a zero-padded run of rows() values.
+  /// Dot layout (cols() <= dot_max_cols): column j as a zero-padded run of rows() values.
   const T* column(Index j) const { return dot_data_.data() + j * ldt_; }
 
  private:
@@ -108,7 +134,6 @@ class PackedMatrix {
   Index cols_ = 0;
   Index panels_ = 0;
   Index ldt_ = 0;
-  bool dot_ = false;
 };
 
 /// One term A * B of a product: A is row-major with leading dimension lda and B->rows() columns.
@@ -170,26 +195,14 @@ inline void gemm_tile(Index i, Index p, Index n, const GemmTerm<T>* terms, int t
         STRATA_UNROLL
         for (int q = 0; q < Q; ++q) pstoreu(c + (i + r) * ldc + j0 + q * P, acc[r][j * Q + q]);
       }
-    } else if constexpr (has_masked_store<T>) {
-      // The last, partial panel: masked stores, not a copy through a stack tile (a memmove call
-      // per row, which dominates narrow products such as W1's 20 gate columns or a Dense(1)).
+    } else {
+      // The last, partial panel: masked stores where the packet has them (a copy through a stack
+      // tile costs a memmove call per row, which dominates narrow products such as W1's 20 gate
+      // columns).
       for (int q = 0; q < Q; ++q) {
         const Index count = std::min<Index>(P, n - j0 - q * P);
         if (count <= 0) break;
-        for (int r = 0; r < MR; ++r) {
-          T* dst = c + (i + r) * ldc + j0 + q * P;
-          if (count == P) {
-            pstoreu(dst, acc[r][j * Q + q]);
-          } else {
-            pstoreu(dst, acc[r][j * Q + q], masked_store_mask<T>(count));
-          }
-        }
-      }
-    } else {
-      EIGEN_ALIGN_MAX T tmp[NR];
-      for (int r = 0; r < MR; ++r) {
-        for (int q = 0; q < Q; ++q) pstoreu(tmp + q * P, acc[r][j * Q + q]);
-        std::copy(tmp, tmp + (n - j0), c + (i + r) * ldc + j0);
+        for (int r = 0; r < MR; ++r) store_first(c + (i + r) * ldc + j0 + q * P, acc[r][j * Q + q], count);
       }
     }
   }
@@ -226,19 +239,9 @@ void gemm_dot(Index m, Index n, const GemmTerm<T>* terms, int term_count, const 
         const Index depth = terms[s].b->rows();
         Index k = 0;
         for (; k + P <= depth; k += P) acc = pmadd(ploadu<Packet>(a + k), pload<Packet>(b + k), acc);
-        if (k < depth) {
-          // The tail: A's lanes past the end must be zeros, not whatever follows the row (B's
-          // padding is zero, but 0 * inf is NaN).
-          Packet tail;
-          if constexpr (has_masked_store<T> && P == packet_size<T>) {
-            tail = ploadu<Packet>(a + k, masked_store_mask<T>(depth - k));
-          } else {
-            EIGEN_ALIGN_MAX T buf[P] = {};
-            std::copy(a + k, a + depth, buf);
-            tail = pload<Packet>(buf);
-          }
-          acc = pmadd(tail, pload<Packet>(b + k), acc);
-        }
+        // The tail: A's lanes past the end must be zeros, not whatever follows the row (B's
+        // padding is zero, but 0 * inf is NaN).
+        if (k < depth) acc = pmadd(load_first<T>(a + k, depth - k), pload<Packet>(b + k), acc);
       }
       const T sum = predux(acc);
       c[i * ldc + j] = init != nullptr ? init->column(j)[0] + sum : sum;

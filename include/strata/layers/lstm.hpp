@@ -177,18 +177,16 @@ class LSTMGates {
         flat_(fast_ && masked_io && units % C != 0) {
     ldz_ = flat_ ? 4 * units : lstm_z_stride<T>(units);
     if (fast_) {
-      // Flat: the column pattern repeats every 4u scalars, and chunks start at multiples of C, so
-      // lcm(4u, C) scales cover every chunk's phase. Per row: one padded row.
+      // Flat: the column pattern repeats every 4u scalars and chunks start at multiples of C, so
+      // lcm(4u, C) scales cover every chunk's phase. Padded rows: one row, its padding at 1.
       const Index g = 4 * units;
       Index period = g;
       while (period % C != 0) period += g;
       const Index width = flat_ ? period : (g + C - 1) / C * C;
       scale_.assign(static_cast<std::size_t>(width), T(1));
-      for (Index j = 0; j < width; ++j) {
+      for (Index j = 0; j < (flat_ ? width : g); ++j) {
         const Index col = j % g;
-        if (j < g || flat_) {
-          if (col < 2 * units || col >= 3 * units) scale_[static_cast<std::size_t>(j)] = T(0.5);
-        }
+        if (col < 2 * units || col >= 3 * units) scale_[static_cast<std::size_t>(j)] = T(0.5);
       }
     }
   }
@@ -266,31 +264,21 @@ class LSTMGates {
   // forwarded from the narrow stores before it).
   static constexpr bool masked_io = has_masked_store<T> && packet_size<T> == C;
 
-  /// The flat layout's pass (see the class comment): z (rows, 4u) dense, then tanh(c) at z + rows * 4u.
+  /// The flat layout's pass (see the class comment): z (rows, 4u) dense; with several rows,
+  /// tanh(c) goes to z + rows * 4u.
   void flat_pass(Index rows, T* z, T* c, T* h, Index ld_h) const {
-    using Eigen::internal::ploadu;
     using Eigen::internal::pmadd;
     using Eigen::internal::pmul;
-    using Eigen::internal::pset1;
-    using Eigen::internal::pstoreu;
     const Index u = units_;
     const Index period = static_cast<Index>(scale_.size());
-    const Packet one = pset1<Packet>(T(1));
+    const Packet one = Eigen::internal::pset1<Packet>(T(1));
     // 1. The gates: y = s tanh(s z) + (1 - s) over all rows * 4u values.
     const Index nz = rows * 4 * u;
-    Index phase = 0;
-    for (Index j = 0; j < nz; j += C) {
+    for (Index j = 0, phase = 0; j < nz; j += C, phase = phase + C == period ? 0 : phase + C) {
       const Index n = std::min<Index>(C, nz - j);
-      const Packet sc = ploadu<Packet>(scale_.data() + phase);
-      const Packet v = n == C ? ploadu<Packet>(z + j) : ploadu<Packet>(z + j, masked_store_mask<T>(n));
-      const Packet y = pmadd(sc, lstm_tanh<T>(pmul(sc, v)), Eigen::internal::psub(one, sc));
-      if (n == C) {
-        pstoreu(z + j, y);
-      } else {
-        pstoreu(z + j, y, masked_store_mask<T>(n));
-      }
-      phase += C;
-      if (phase == period) phase = 0;
+      const Packet sc = Eigen::internal::ploadu<Packet>(scale_.data() + phase);
+      const Packet y = pmadd(sc, lstm_tanh<T>(pmul(sc, load_first<T>(z + j, n))), Eigen::internal::psub(one, sc));
+      store_first(z + j, y, n);
     }
     if (rows == 1) {
       // One row (streaming): the carry's tanh straight from registers, the same operations as
@@ -299,32 +287,21 @@ class LSTMGates {
       return;
     }
     // 2. The carries: c = f c + i g, row by row (the same formula as update_row_masked).
-    T* t = z + nz;
     for (Index b = 0; b < rows; ++b) {
       const T* zr = z + b * 4 * u;
       T* cr = c + b * u;
       for (Index j = 0; j < u; j += C) {
         const Index n = std::min<Index>(C, u - j);
-        const auto mask = masked_store_mask<T>(n);
-        const auto load = [&](const T* p) { return n == C ? ploadu<Packet>(p) : ploadu<Packet>(p, mask); };
-        const Packet cp = lstm_carry(load(zr + u + j), load(cr + j), load(zr + j), load(zr + 2 * u + j));
-        if (n == C) {
-          pstoreu(cr + j, cp);
-        } else {
-          pstoreu(cr + j, cp, mask);
-        }
+        const auto load = [&](const T* p) { return load_first<T>(p, n); };
+        store_first(cr + j, lstm_carry(load(zr + u + j), load(cr + j), load(zr + j), load(zr + 2 * u + j)), n);
       }
     }
     // 3. tanh of all rows * u carries (c is dense: rows * u values).
+    T* t = z + nz;
     const Index nc = rows * u;
     for (Index j = 0; j < nc; j += C) {
       const Index n = std::min<Index>(C, nc - j);
-      if (n == C) {
-        pstoreu(t + j, lstm_tanh<T>(ploadu<Packet>(c + j)));
-      } else {
-        const auto mask = masked_store_mask<T>(n);
-        pstoreu(t + j, lstm_tanh<T>(ploadu<Packet>(c + j, mask)), mask);
-      }
+      store_first(t + j, lstm_tanh<T>(load_first<T>(c + j, n)), n);
     }
     // 4. h = o tanh(c), row by row.
     for (Index b = 0; b < rows; ++b) {
@@ -333,12 +310,7 @@ class LSTMGates {
       T* hr = h + b * ld_h;
       for (Index j = 0; j < u; j += C) {
         const Index n = std::min<Index>(C, u - j);
-        if (n == C) {
-          pstoreu(hr + j, pmul(ploadu<Packet>(zr + 3 * u + j), ploadu<Packet>(tr + j)));
-        } else {
-          const auto mask = masked_store_mask<T>(n);
-          pstoreu(hr + j, pmul(ploadu<Packet>(zr + 3 * u + j, mask), ploadu<Packet>(tr + j, mask)), mask);
-        }
+        store_first(hr + j, pmul(load_first<T>(zr + 3 * u + j, n), load_first<T>(tr + j, n)), n);
       }
     }
   }
@@ -351,25 +323,15 @@ class LSTMGates {
     return Eigen::internal::pmadd(f, c, Eigen::internal::pmul(i, g));
   }
 
+  /// c and h of one row from its activated gates zr (loads masked where a chunk is partial: the
+  /// flat layout's rows have no padding).
   static void update_row_masked(Index u, const T* zr, T* cr, T* hr) {
-    using Eigen::internal::ploadu;
-    using Eigen::internal::pmul;
-    using Eigen::internal::pstoreu;
     for (Index j = 0; j < u; j += C) {
       const Index n = std::min<Index>(C, u - j);
-      const auto mask = masked_store_mask<T>(n);
-      // Masked loads where the chunk is partial: the flat layout's rows have no padding.
-      const auto load = [&](const T* p) { return n == C ? ploadu<Packet>(p) : ploadu<Packet>(p, mask); };
-      const Packet go = load(zr + 3 * u + j);
+      const auto load = [&](const T* p) { return load_first<T>(p, n); };
       const Packet cp = lstm_carry(load(zr + u + j), load(cr + j), load(zr + j), load(zr + 2 * u + j));
-      const Packet hp = pmul(go, lstm_tanh<T>(cp));
-      if (n == C) {
-        pstoreu(cr + j, cp);
-        pstoreu(hr + j, hp);
-      } else {
-        pstoreu(cr + j, cp, mask);
-        pstoreu(hr + j, hp, mask);
-      }
+      store_first(cr + j, cp, n);
+      store_first(hr + j, Eigen::internal::pmul(load(zr + 3 * u + j), lstm_tanh<T>(cp)), n);
     }
   }
 
