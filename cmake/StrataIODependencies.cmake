@@ -1,27 +1,70 @@
-# Finds what strata::io needs: nlohmann-json, the HDF5 C library and libzip (Debian:
-# nlohmann-json3-dev libhdf5-dev libzip-dev, plus pkg-config). HDF5 and libzip are found with
-# pkg-config: CMake's FindHDF5 needs the C language enabled, and Debian 12's libzip CMake package
-# refers to tools (zipcmp) that libzip-dev does not install. Creates the imported targets
-# PkgConfig::strata_hdf5 and PkgConfig::strata_zip and sets STRATA_IO_DEPENDENCIES_FOUND; with
-# STRATA_BUILD_IO=ON a missing dependency is an error, with AUTO strata::io is skipped.
+# Finds what the strata::io library needs: nlohmann-json (to build it), the HDF5 C library and
+# libzip (to link it). HDF5 and libzip are found with pkg-config where it is available; without
+# it, HDF5 with CMake's FindHDF5 and libzip with find_library. (Debian 12's libzip CMake package
+# refers to tools, such as zipcmp, that libzip-dev does not install, so it is not used.) Creates
+# the imported targets strata_dep::hdf5 and strata_dep::zip and sets
+# STRATA_IO_DEPENDENCIES_FOUND. Included by strata's own build and by the installed
+# strataConfig.cmake (with STRATA_IO_NEED_JSON off: a program using strata::io does not need
+# nlohmann-json). With STRATA_BUILD_IO=ON a missing dependency is an error.
 set(_strata_io_required "")
 if(STRATA_BUILD_IO STREQUAL "ON")
   set(_strata_io_required REQUIRED)
 endif()
 set(STRATA_IO_DEPENDENCIES_FOUND FALSE)
-find_package(nlohmann_json 3 QUIET ${_strata_io_required})
-find_package(PkgConfig QUIET ${_strata_io_required})
-if(nlohmann_json_FOUND AND PkgConfig_FOUND)
-  if(NOT TARGET PkgConfig::strata_hdf5)
-    pkg_check_modules(strata_hdf5 QUIET ${_strata_io_required} IMPORTED_TARGET GLOBAL hdf5)
+
+set(_strata_json_ok TRUE)
+if(NOT DEFINED STRATA_IO_NEED_JSON OR STRATA_IO_NEED_JSON)
+  find_package(nlohmann_json 3 QUIET ${_strata_io_required})
+  set(_strata_json_ok ${nlohmann_json_FOUND})
+endif()
+
+find_package(PkgConfig QUIET)
+if(NOT TARGET strata_dep::hdf5)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(strata_hdf5 QUIET IMPORTED_TARGET GLOBAL hdf5)
   endif()
-  if(NOT TARGET PkgConfig::strata_zip)
-    pkg_check_modules(strata_zip QUIET ${_strata_io_required} IMPORTED_TARGET GLOBAL libzip)
-  endif()
-  if(TARGET PkgConfig::strata_hdf5 AND TARGET PkgConfig::strata_zip)
-    set(STRATA_IO_DEPENDENCIES_FOUND TRUE)
+  if(TARGET PkgConfig::strata_hdf5)
+    add_library(strata_dep::hdf5 INTERFACE IMPORTED GLOBAL)
+    target_link_libraries(strata_dep::hdf5 INTERFACE PkgConfig::strata_hdf5)
+  else()
+    # FindHDF5 needs the C language.
+    include(CheckLanguage)
+    check_language(C)
+    if(CMAKE_C_COMPILER)
+      enable_language(C)
+      find_package(HDF5 QUIET COMPONENTS C)
+      if(HDF5_FOUND)
+        add_library(strata_dep::hdf5 INTERFACE IMPORTED GLOBAL)
+        target_include_directories(strata_dep::hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+        target_link_libraries(strata_dep::hdf5 INTERFACE ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES})
+        target_compile_definitions(strata_dep::hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
+      endif()
+    endif()
   endif()
 endif()
-if(NOT STRATA_IO_DEPENDENCIES_FOUND)
-  message(STATUS "strata: strata::io and strata-predict skipped (they need nlohmann-json, pkg-config, HDF5 and libzip)")
+if(NOT TARGET strata_dep::zip)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(strata_zip QUIET IMPORTED_TARGET GLOBAL libzip)
+  endif()
+  if(TARGET PkgConfig::strata_zip)
+    add_library(strata_dep::zip INTERFACE IMPORTED GLOBAL)
+    target_link_libraries(strata_dep::zip INTERFACE PkgConfig::strata_zip)
+  else()
+    find_path(STRATA_ZIP_INCLUDE_DIR zip.h)
+    find_library(STRATA_ZIP_LIBRARY zip)
+    if(STRATA_ZIP_INCLUDE_DIR AND STRATA_ZIP_LIBRARY)
+      add_library(strata_dep::zip INTERFACE IMPORTED GLOBAL)
+      target_include_directories(strata_dep::zip INTERFACE ${STRATA_ZIP_INCLUDE_DIR})
+      target_link_libraries(strata_dep::zip INTERFACE ${STRATA_ZIP_LIBRARY})
+    endif()
+  endif()
+endif()
+
+if(_strata_json_ok AND TARGET strata_dep::hdf5 AND TARGET strata_dep::zip)
+  set(STRATA_IO_DEPENDENCIES_FOUND TRUE)
+elseif(_strata_io_required)
+  message(FATAL_ERROR "strata::io needs nlohmann-json, HDF5 (C library) and libzip")
+endif()
+if(NOT STRATA_IO_DEPENDENCIES_FOUND AND NOT STRATA_IO_NEED_JSON STREQUAL "OFF")
+  message(STATUS "strata: strata::io and strata-predict skipped (they need nlohmann-json, HDF5 and libzip)")
 endif()

@@ -2,6 +2,7 @@
 #ifndef STRATA_MASK_HPP
 #define STRATA_MASK_HPP
 
+#include <memory>
 #include <string>
 
 #include "error.hpp"
@@ -13,6 +14,10 @@ namespace strata {
 /// Embedding(mask_zero) make one; LSTM, GRU, SimpleRNN and Bidirectional take one; Dense and
 /// TimeDistributed leave it unchanged (in Keras they pass it on).
 using Mask = Tensor<bool, 2>;
+
+/// A mask travelling with a tensor of a model graph; null when the tensor has none. Shared, so a
+/// layer that passes its input's mask on does not copy it.
+using MaskPtr = std::shared_ptr<const Mask>;
 
 namespace detail {
 

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
-#include <functional>
-#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "any_layer.hpp"
 #include "error.hpp"
 #include "mask.hpp"
 #include "shape.hpp"
@@ -33,52 +33,27 @@ inline std::string declared_shape_string(const DeclaredShape& shape) {
   return s + ")";
 }
 
-/// A Keras time-step mask travelling with a tensor of a Model: (batch, time), true = keep; null
-/// when the tensor has none. Shared, so layers that pass a mask on do not copy it.
-using MaskPtr = std::shared_ptr<const Mask>;
-
-/// What a mask-aware layer call returns: the outputs and one mask per output (null = none).
-template <class T>
-struct MaskedOutputs {
-  std::vector<AnyTensor<T>> tensors;
-  std::vector<MaskPtr> masks;
-};
-
-/// How the masks of a layer's outputs follow from its inputs' masks when the layer has no
-/// call_masked (Keras supports_masking): dropped (Flatten, Reshape), or the first input's mask
-/// passed on to every output unchanged (Dense, TimeDistributed, Activation, Dropout).
-enum class MaskRule { drop, pass };
-
-/// One layer of a Model behind a uniform call: a list of input tensors in, a list of outputs out.
-/// Model owns its layers through these; strata::load_model fills them from a Keras file, and
-/// they can be made by hand for layers of one's own.
-template <class T>
-struct ModelLayer {
-  std::string name;
-  std::string class_name;
-  /// Computes the outputs without masks; may update state (a stateful LSTM).
-  std::function<std::vector<AnyTensor<T>>(const std::vector<AnyTensor<T>>&)> call;
-  /// Optional mask-aware call, used instead of `call` by Model: the inputs with their masks
-  /// (null = none) -> the outputs with theirs. Layers that make masks (Masking, Embedding with
-  /// mask_zero) or take them (LSTM, GRU, SimpleRNN, Bidirectional) have one.
-  std::function<MaskedOutputs<T>(const std::vector<AnyTensor<T>>&, const std::vector<MaskPtr>&)> call_masked;
-  /// The output masks of a layer without call_masked.
-  MaskRule mask_rule = MaskRule::drop;
-  /// The output shapes for given input shapes (validates them; throws shape_error).
-  std::function<std::vector<Shape>(const std::vector<Shape>&)> output_shapes;
-  /// Forgets stored state; empty for layers without state.
-  std::function<void()> reset_states;
-  /// Number of scalars in the weights (Keras count_params()).
-  Index param_count = 0;
-};
-
 /// A Keras model at inference: input tensors, a graph of layers (a chain for Sequential, a DAG for
-/// Functional), output tensors. Keras `model.predict(x)` is `model.predict({x})`; layers used at
-/// several places of the graph (shared layers) keep one set of weights. Keras masks travel with the
-/// tensors (ModelLayer::call_masked and mask_rule): Masking and Embedding(mask_zero) make them,
-/// Dense-like layers pass them on, recurrent layers take them; see docs/loading-models.md.
+/// Functional), output tensors. strata::load_model builds one from a Keras file; it can also be
+/// assembled in C++ from typed layers:
 ///
-/// Not thread-safe when it has stateful layers (predict updates their state).
+///     strata::Model<float> model("seed", "Sequential");
+///     auto x = model.add_input("x", {-1, 10, 20});                      // Keras Input((10, 20))
+///     auto h = model.add(strata::LSTM<float>(5, lstm_options), x);
+///     auto y = model.add(strata::TimeDistributed<strata::Dense<float>>(dense), h);
+///     model.set_outputs({y});
+///     strata::Tensor<float, 3> out = model.predict(input);             // Keras model.predict
+///
+/// The model owns its layers (AnyLayer, a type-erased handle around each typed layer); a layer
+/// called at several places of the graph (a shared layer) is one layer with one set of weights.
+/// `model.layer<strata::Dense<float>>("dense_1")` hands back the typed layer (for get_weights,
+/// set_weights, or calling it alone). Keras masks travel with the tensors: Masking and
+/// Embedding(mask_zero) make them, Dense-like layers pass them on, recurrent layers take them.
+///
+/// predict takes its inputs as views (no copy), moves each intermediate to its last consumer and
+/// frees it there. Copying a Model copies its layers: copies never share weights or state. The
+/// const predict may run concurrently on one model; it throws value_error for a model with a
+/// stateful layer, whose every call changes the layer (call the non-const predict).
 template <class T>
 class Model {
  public:
@@ -103,30 +78,76 @@ class Model {
       throw shape_error(detail::concat(describe(), ": input '", input_name, "' must have rank 1 to ", max_rank,
                                        " (batch included); got ", declared_shape_string(batch_shape)));
     }
+    for (Index d : batch_shape) {
+      if (d < -1) {
+        throw shape_error(detail::concat(describe(), ": input '", input_name, "' has a negative dimension in ",
+                                         declared_shape_string(batch_shape)));
+      }
+    }
     Node node;
     node.input_index = inputs_.size();
     node.output_count = 1;
     inputs_.push_back(Input{std::move(input_name), std::move(batch_shape), nodes_.size()});
     nodes_.push_back(std::move(node));
+    update_uses();
     return TensorRef{nodes_.size() - 1, 0};
   }
 
-  /// Adds a call of `layer` on `inbound` tensors producing `output_count` tensors; returns the
-  /// node's index (its outputs are TensorRef{index, k}). Call with the same shared_ptr again for a
-  /// shared layer. Inbound tensors must already exist, which keeps nodes in topological order.
-  std::size_t add_node(std::shared_ptr<ModelLayer<T>> layer, std::vector<TensorRef> inbound, std::size_t output_count) {
-    if (!layer || (!layer->call && !layer->call_masked) || !layer->output_shapes) {
-      throw value_error(
-          detail::concat(describe(), ": add_node needs a layer with call (or call_masked) and output_shapes"));
+  /// Adds a layer -- any typed strata layer, a user layer, or an AnyLayer -- to the model without
+  /// calling it; returns its index for call(). `keras_class` is the class name summary() shows
+  /// (default: the layer's own); `name` the name layer() finds it by (default: the layer's own, or
+  /// Keras' default "dense", "dense_1", ... for an unnamed one). Names are unique.
+  template <class L>
+  std::size_t add_layer(L layer, std::string keras_class = {}, std::string name = {}) {
+    AnyLayer<T> any = to_any(std::move(layer));
+    if (name.empty()) name = any.name();
+    if (keras_class.empty()) keras_class = any.keras_class_name();
+    if (name.empty()) {
+      const std::string base = to_snake_case(keras_class);
+      name = base;
+      for (int k = 1; has_layer(name); ++k) name = base + "_" + std::to_string(k);
     }
-    for (const TensorRef& ref : inbound) check_ref(ref, layer->name);
-    if (output_count == 0) throw value_error(detail::concat(describe(), ": layer '", layer->name, "' has no outputs"));
+    if (has_layer(name)) {
+      throw value_error(detail::concat(describe(), ": the model already has a layer named '", name, "'"));
+    }
+    layers_.push_back(LayerEntry{std::move(any), std::move(name), std::move(keras_class)});
+    return layers_.size() - 1;
+  }
+
+  /// Calls layer `layer_index` (from add_layer) on `inbound` tensors, Keras' `layer(inputs)`;
+  /// returns its outputs. Call the same layer again for a shared layer. The inbound tensors must
+  /// exist already, which keeps the graph in topological order.
+  std::vector<TensorRef> call(std::size_t layer_index, std::vector<TensorRef> inbound) {
+    if (layer_index >= layers_.size()) {
+      throw value_error(detail::concat(describe(), ": there is no layer ", layer_index));
+    }
+    const std::string& who = layers_[layer_index].name;
+    if (inbound.empty()) throw value_error(detail::concat(describe(), ": layer '", who, "' is called on no tensor"));
+    for (const TensorRef& ref : inbound) check_ref(ref, who);
+    const auto count = static_cast<std::size_t>(layers_[layer_index].layer.output_count());
+    if (count == 0) throw value_error(detail::concat(describe(), ": layer '", who, "' has no outputs"));
     Node node;
-    node.layer = std::move(layer);
+    node.layer = layer_index;
     node.inbound = std::move(inbound);
-    node.output_count = output_count;
+    node.output_count = count;
     nodes_.push_back(std::move(node));
-    return nodes_.size() - 1;
+    update_uses();
+    std::vector<TensorRef> out;
+    for (std::size_t k = 0; k < count; ++k) out.push_back(TensorRef{nodes_.size() - 1, k});
+    return out;
+  }
+
+  /// add_layer and call in one, for a layer used once: returns the layer's first output (the
+  /// only one, for most layers; call() gives them all).
+  template <class L>
+  TensorRef add(L layer, TensorRef input) {
+    return call(add_layer(std::move(layer)), {input}).front();
+  }
+  /// The same for a layer of several inputs (a recurrent layer's initial states); returns all
+  /// outputs.
+  template <class L>
+  std::vector<TensorRef> add(L layer, std::vector<TensorRef> inputs) {
+    return call(add_layer(std::move(layer)), std::move(inputs));
   }
 
   /// Declares the model outputs, in order.
@@ -134,6 +155,7 @@ class Model {
     for (const TensorRef& ref : outputs) check_ref(ref, "output");
     if (outputs.empty()) throw value_error(detail::concat(describe(), ": a model needs at least one output"));
     outputs_ = std::move(outputs);
+    update_uses();
   }
 
   std::size_t input_count() const { return inputs_.size(); }
@@ -155,92 +177,88 @@ class Model {
     for (const TensorRef& ref : outputs_) names.push_back(tensor_name(ref));
     return names;
   }
-  /// The layers, each once, in the order they were first added.
-  std::vector<std::shared_ptr<const ModelLayer<T>>> layers() const {
-    std::vector<std::shared_ptr<const ModelLayer<T>>> result;
-    for (const Node& node : nodes_) {
-      if (!node.layer) continue;
-      bool seen = false;
-      for (const auto& l : result) seen = seen || l == node.layer;
-      if (!seen) result.push_back(node.layer);
-    }
-    return result;
+
+  /// The layers, each once, in the order they were added (Keras model.layers without inputs).
+  std::size_t layer_count() const { return layers_.size(); }
+  std::vector<std::string> layer_names() const {
+    std::vector<std::string> names;
+    for (const LayerEntry& e : layers_) names.push_back(e.name);
+    return names;
   }
+  /// The Keras class name of layer `index` as the model file gave it ("GaussianNoise" for a layer
+  /// strata runs as Dropout).
+  const std::string& layer_class_name(std::size_t index) const { return entry(index).class_name; }
+  AnyLayer<T>& layer(std::size_t index) { return entry(index).layer; }
+  const AnyLayer<T>& layer(std::size_t index) const { return entry(index).layer; }
+  /// The layer named `layer_name` (Keras model.get_layer(name)); value_error when there is none.
+  AnyLayer<T>& layer(const std::string& layer_name) { return layers_[index_of(layer_name)].layer; }
+  const AnyLayer<T>& layer(const std::string& layer_name) const { return layers_[index_of(layer_name)].layer; }
+  /// The typed layer named `layer_name`: `model.layer<strata::Dense<float>>("dense_1")`. Throws
+  /// value_error when there is none or it has another type (the message names the type).
+  template <class L>
+  L& layer(const std::string& layer_name) {
+    return typed<L>(layer_name);
+  }
+  template <class L>
+  const L& layer(const std::string& layer_name) const {
+    return const_cast<Model*>(this)->template typed<L>(layer_name);
+  }
+
   /// Total number of weight scalars (Keras count_params()).
   Index count_params() const {
     Index n = 0;
-    for (const auto& l : layers()) n += l->param_count;
+    for (const LayerEntry& e : layers_) n += e.layer.count_params();
     return n;
   }
-
-  /// Keras `model.predict(inputs)` (or `model(inputs)`): one tensor per declared input, in order;
-  /// returns one per declared output. Throws shape_error for a wrong count or a shape that
-  /// contradicts a declared (non-None) dimension.
-  std::vector<AnyTensor<T>> predict(const std::vector<AnyTensor<T>>& inputs) {
-    check_inputs(inputs);
-    // Each node's outputs, released once no later node needs them.
-    // Masks follow the tensors: masks[n][k] is the mask of output k of node n (null: none).
-    std::vector<std::vector<AnyTensor<T>>> values(nodes_.size());
-    std::vector<std::vector<MaskPtr>> masks(nodes_.size());
-    std::vector<std::size_t> uses = use_counts();
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      const Node& node = nodes_[n];
-      if (!node.layer) {
-        values[n].push_back(inputs[node.input_index]);
-        masks[n].emplace_back();
-        continue;
-      }
-      std::vector<AnyTensor<T>> args;
-      std::vector<MaskPtr> arg_masks;
-      args.reserve(node.inbound.size());
-      for (const TensorRef& ref : node.inbound) {
-        args.push_back(values[ref.node][ref.index]);
-        arg_masks.push_back(masks[ref.node][ref.index]);
-      }
-      for (const TensorRef& ref : node.inbound) {
-        if (--uses[ref.node] == 0) {
-          values[ref.node].clear();
-          masks[ref.node].clear();
-        }
-      }
-      if (node.layer->call_masked) {
-        MaskedOutputs<T> out = node.layer->call_masked(args, arg_masks);
-        values[n] = std::move(out.tensors);
-        masks[n] = std::move(out.masks);
-        masks[n].resize(values[n].size());
-      } else {
-        values[n] = node.layer->call(args);
-        const MaskPtr passed = node.layer->mask_rule == MaskRule::pass && !arg_masks.empty() ? arg_masks[0] : MaskPtr();
-        masks[n].assign(values[n].size(), passed);
-      }
-      if (values[n].size() != node.output_count) {
-        throw value_error(detail::concat(describe(), ": layer '", node.layer->name, "' gave ", values[n].size(),
-                                         " outputs; expected ", node.output_count));
-      }
+  /// Keras model.get_weights(): every layer's weights, layer after layer.
+  Weights<T> get_weights() const {
+    Weights<T> all;
+    for (const LayerEntry& e : layers_) {
+      for (AnyTensor<T>& w : e.layer.get_weights()) all.push_back(std::move(w));
     }
-    std::vector<AnyTensor<T>> result;
-    for (const TensorRef& ref : outputs_) result.push_back(values[ref.node][ref.index]);
-    return result;
+    return all;
+  }
+  /// Keras model.set_weights(): the list get_weights() gives. Throws shape_error on a wrong count
+  /// or shape (the layers before the failing one keep their new weights).
+  void set_weights(const Weights<T>& weights) {
+    std::size_t at = 0;
+    for (LayerEntry& e : layers_) {
+      const std::size_t n = e.layer.get_weights().size();
+      if (at + n > weights.size()) {
+        throw shape_error(detail::concat(describe(), ": set_weights got ", weights.size(),
+                                         " arrays; the layers need more (layer '", e.name, "' needs ", n, ")"));
+      }
+      e.layer.set_weights(Weights<T>(weights.begin() + static_cast<std::ptrdiff_t>(at),
+                                     weights.begin() + static_cast<std::ptrdiff_t>(at + n)));
+      at += n;
+    }
+    if (at != weights.size()) {
+      throw shape_error(
+          detail::concat(describe(), ": set_weights got ", weights.size(), " arrays; the layers have ", at));
+    }
   }
 
-  /// predict for a model with one input and one output.
-  AnyTensor<T> predict(const AnyTensor<T>& input) {
-    if (inputs_.size() != 1 || outputs_.size() != 1) {
-      throw value_error(detail::concat(describe(), ": predict(tensor) needs one input and one output; the model has ",
-                                       inputs_.size(), " inputs and ", outputs_.size(), " outputs"));
-    }
-    return std::move(predict(std::vector<AnyTensor<T>>{input})[0]);
-  }
+  /// Keras `model.predict(inputs)` (or `model(inputs)`): one tensor per declared input, in order
+  /// (views: nothing is copied); returns one per declared output. Throws shape_error for a wrong
+  /// count or a shape that contradicts a declared (non-None) dimension. Updates stateful layers.
+  std::vector<AnyTensor<T>> predict(const std::vector<TensorView<T>>& inputs) { return run(*this, inputs); }
+  /// The same without changing the model: safe to run concurrently; throws value_error when a
+  /// layer is stateful.
+  std::vector<AnyTensor<T>> predict(const std::vector<TensorView<T>>& inputs) const { return run(*this, inputs); }
+  std::vector<AnyTensor<T>> predict(const std::vector<AnyTensor<T>>& inputs) { return run(*this, views(inputs)); }
+  std::vector<AnyTensor<T>> predict(const std::vector<AnyTensor<T>>& inputs) const { return run(*this, views(inputs)); }
+  /// predict for a model with one input and one output: a Tensor, TensorMap or AnyTensor in.
+  AnyTensor<T> predict(const TensorView<T>& input) { return single(run(*this, one(input))); }
+  AnyTensor<T> predict(const TensorView<T>& input) const { return single(run(*this, one(input))); }
 
   /// Keras `model.reset_states()`: stateful layers forget their state.
   void reset_states() {
-    for (const auto& l : layers()) {
-      if (l->reset_states) l->reset_states();
-    }
+    for (LayerEntry& e : layers_) e.layer.reset_states();
   }
 
   /// The output shapes of every node for the declared input shapes, None kept as -1: computed
-  /// twice with None as 1 and as 2, and the dimensions that differ are None.
+  /// twice with None as 1 and as 2, and the dimensions that differ are None. Also checks every
+  /// layer's input shapes and masks (the loaders call it once after building).
   std::vector<std::vector<DeclaredShape>> node_output_shapes() const {
     const auto a = propagate(1);
     const auto b = propagate(2);
@@ -270,7 +288,7 @@ class Model {
     const bool graph = class_name_ != "Sequential";
     std::vector<std::array<std::string, 4>> rows;
     rows.push_back({"Layer (type)", "Output Shape", "Param #", graph ? "Connected to" : ""});
-    std::vector<const ModelLayer<T>*> counted;
+    std::vector<bool> counted(layers_.size(), false);
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const Node& node = nodes_[n];
       std::string out;
@@ -278,20 +296,20 @@ class Model {
         if (k > 0) out += ", ";
         out += declared_shape_string(shapes[n][k]);
       }
-      if (!node.layer) {
+      if (node.is_input()) {
         if (graph) rows.push_back({inputs_[node.input_index].name + " (InputLayer)", out, "0", "-"});
         continue;
       }
-      bool first_use = true;
-      for (const auto* l : counted) first_use = first_use && l != node.layer.get();
-      if (first_use) counted.push_back(node.layer.get());
+      const LayerEntry& e = layers_[node.layer];
+      const bool first_use = !counted[node.layer];
+      counted[node.layer] = true;
       std::string from;
       for (const TensorRef& ref : node.inbound) {
         if (!from.empty()) from += ", ";
         from += tensor_name(ref);
       }
-      rows.push_back({node.layer->name + " (" + node.layer->class_name + ")", out,
-                      std::to_string(first_use ? node.layer->param_count : 0), graph ? from : ""});
+      rows.push_back({e.name + " (" + e.class_name + ")", out, std::to_string(first_use ? e.layer.count_params() : 0),
+                      graph ? from : ""});
     }
     std::array<std::size_t, 4> width{};
     for (const auto& r : rows) {
@@ -321,20 +339,75 @@ class Model {
     DeclaredShape shape;
     std::size_t node = 0;
   };
+  static constexpr std::size_t no_layer = static_cast<std::size_t>(-1);
   struct Node {
-    std::shared_ptr<ModelLayer<T>> layer;  // null for an input
+    std::size_t layer = no_layer;  // no_layer for an input
     std::vector<TensorRef> inbound;
     std::size_t output_count = 1;
     std::size_t input_index = 0;
+    bool is_input() const { return layer == no_layer; }
   };
+  struct LayerEntry {
+    AnyLayer<T> layer;
+    std::string name;
+    std::string class_name;
+  };
+
+  template <class L>
+  static AnyLayer<T> to_any(L layer) {
+    if constexpr (std::is_same_v<L, AnyLayer<T>>) {
+      if (layer.empty()) throw value_error("strata::Model: add_layer was given an empty AnyLayer");
+      return layer;
+    } else {
+      static_assert(detail::is_layer_v<L>, "strata::Model: add_layer takes a strata layer (or an AnyLayer).");
+      static_assert(std::is_same_v<typename L::Scalar, T>,
+                    "strata::Model: the layer's scalar type must be the model's.");
+      return AnyLayer<T>(std::move(layer));
+    }
+  }
 
   std::string describe() const { return "strata::Model '" + name_ + "'"; }
 
+  const LayerEntry& entry(std::size_t index) const {
+    if (index >= layers_.size()) {
+      throw value_error(detail::concat(describe(), ": there is no layer ", index, " (it has ", layers_.size(), ")"));
+    }
+    return layers_[index];
+  }
+  LayerEntry& entry(std::size_t index) {
+    return const_cast<LayerEntry&>(static_cast<const Model*>(this)->entry(index));
+  }
+
+  bool has_layer(const std::string& layer_name) const {
+    for (const LayerEntry& e : layers_) {
+      if (e.name == layer_name) return true;
+    }
+    return false;
+  }
+
+  std::size_t index_of(const std::string& layer_name) const {
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      if (layers_[i].name == layer_name) return i;
+    }
+    std::string known;
+    for (const LayerEntry& e : layers_) known += (known.empty() ? "" : ", ") + e.name;
+    throw value_error(detail::concat(describe(), ": has no layer named '", layer_name, "' (its layers: ", known, ")"));
+  }
+
+  template <class L>
+  L& typed(const std::string& layer_name) {
+    AnyLayer<T>& any = layers_[index_of(layer_name)].layer;
+    if (L* l = any.template target<L>()) return *l;
+    throw value_error(detail::concat(describe(), ": layer '", layer_name, "' is a ", any.describe(), " (",
+                                     any.type().name(), "), not the type asked for (", typeid(L).name(), ")"));
+  }
+
   std::string tensor_name(const TensorRef& ref) const {
     const Node& node = nodes_[ref.node];
-    if (!node.layer) return inputs_[node.input_index].name;
-    if (node.output_count == 1) return node.layer->name;
-    return node.layer->name + ":" + std::to_string(ref.index);
+    if (node.is_input()) return inputs_[node.input_index].name;
+    const std::string& name = layers_[node.layer].name;
+    if (node.output_count == 1) return name;
+    return name + ":" + std::to_string(ref.index);
   }
 
   void check_ref(const TensorRef& ref, const std::string& who) const {
@@ -344,16 +417,26 @@ class Model {
     }
   }
 
-  std::vector<std::size_t> use_counts() const {
-    std::vector<std::size_t> uses(nodes_.size(), 0);
+  // How many times each tensor is read: by later nodes and as a model output. Kept flat (node n's
+  // outputs start at use_offset_[n]) so predict copies one vector.
+  void update_uses() {
+    use_offset_.assign(nodes_.size() + 1, 0);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) use_offset_[n + 1] = use_offset_[n] + nodes_[n].output_count;
+    uses_.assign(use_offset_.back(), 0);
     for (const Node& node : nodes_) {
-      for (const TensorRef& ref : node.inbound) ++uses[ref.node];
+      for (const TensorRef& ref : node.inbound) ++uses_[use_offset_[ref.node] + ref.index];
     }
-    for (const TensorRef& ref : outputs_) ++uses[ref.node];  // never released
-    return uses;
+    for (const TensorRef& ref : outputs_) ++uses_[use_offset_[ref.node] + ref.index];
   }
 
-  void check_inputs(const std::vector<AnyTensor<T>>& inputs) const {
+  static std::vector<TensorView<T>> views(const std::vector<AnyTensor<T>>& inputs) {
+    return std::vector<TensorView<T>>(inputs.begin(), inputs.end());
+  }
+  static std::vector<TensorView<T>> one(const TensorView<T>& input) { return std::vector<TensorView<T>>{input}; }
+
+  AnyTensor<T> single(std::vector<AnyTensor<T>> out) const { return std::move(out[0]); }
+
+  void check_inputs(const std::vector<TensorView<T>>& inputs) const {
     if (outputs_.empty()) throw value_error(detail::concat(describe(), ": the model has no outputs"));
     if (inputs.size() != inputs_.size()) {
       throw shape_error(detail::concat(describe(), ": expects ", inputs_.size(), " input",
@@ -361,7 +444,7 @@ class Model {
     }
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const DeclaredShape& want = inputs_[i].shape;
-      const Shape got = inputs[i].shape();
+      const Shape& got = inputs[i].shape();
       bool ok = !inputs[i].empty() && got.rank() == static_cast<int>(want.size());
       for (int d = 0; ok && d < got.rank(); ++d)
         ok = want[static_cast<std::size_t>(d)] < 0 || got[d] == want[static_cast<std::size_t>(d)];
@@ -373,22 +456,102 @@ class Model {
     }
   }
 
+  // The graph run, for the const and the non-const predict (Self is `const Model` or `Model`).
+  template <class Self>
+  static std::vector<AnyTensor<T>> run(Self& self, const std::vector<TensorView<T>>& inputs) {
+    self.check_inputs(inputs);
+    const std::size_t node_count = self.nodes_.size();
+    // Each node's outputs and their masks, freed after their last use.
+    std::vector<std::vector<AnyTensor<T>>> values(node_count);
+    std::vector<std::vector<MaskPtr>> masks(node_count);
+    std::vector<std::size_t> uses = self.uses_;
+    GraphCall<T> call;
+    for (std::size_t n = 0; n < node_count; ++n) {
+      const Node& node = self.nodes_[n];
+      if (node.is_input()) continue;
+      call.inputs.clear();
+      call.outputs.clear();
+      call.masks.clear();
+      for (std::size_t i = 0; i < node.inbound.size(); ++i) {
+        const TensorRef& ref = node.inbound[i];
+        GraphInput<T> in;
+        const Node& from = self.nodes_[ref.node];
+        if (from.is_input()) {
+          in.tensor = inputs[from.input_index];
+        } else {
+          AnyTensor<T>& t = values[ref.node][ref.index];
+          in.tensor = TensorView<T>(t);
+          in.mask = masks[ref.node][ref.index];
+          std::size_t& left = uses[self.use_offset_[ref.node] + ref.index];
+          // The last use of a tensor that this call reads once: the layer may take it over.
+          bool once = true;
+          for (std::size_t j = 0; j < node.inbound.size(); ++j) {
+            once = once && (j == i || node.inbound[j].node != ref.node || node.inbound[j].index != ref.index);
+          }
+          if (left == 1 && once) in.owned = &t;
+        }
+        call.inputs.push_back(std::move(in));
+      }
+      if constexpr (std::is_const_v<Self>) {
+        static_cast<const AnyLayer<T>&>(self.layers_[node.layer].layer).call_graph(call);
+      } else {
+        self.layers_[node.layer].layer.call_graph(call);
+      }
+      if (call.outputs.size() != node.output_count || call.masks.size() != node.output_count) {
+        throw value_error(detail::concat(self.describe(), ": layer '", self.layers_[node.layer].name, "' gave ",
+                                         call.outputs.size(), " outputs; expected ", node.output_count));
+      }
+      values[n] = std::move(call.outputs);
+      masks[n] = std::move(call.masks);
+      for (const TensorRef& ref : node.inbound) {
+        std::size_t& left = uses[self.use_offset_[ref.node] + ref.index];
+        if (left > 0) --left;
+        if (left == 0 && !self.nodes_[ref.node].is_input()) {
+          values[ref.node][ref.index] = AnyTensor<T>();
+          masks[ref.node][ref.index].reset();
+        }
+      }
+    }
+    std::vector<AnyTensor<T>> result;
+    result.reserve(self.outputs_.size());
+    for (const TensorRef& ref : self.outputs_) {
+      const Node& from = self.nodes_[ref.node];
+      std::size_t& left = uses[self.use_offset_[ref.node] + ref.index];
+      if (from.is_input()) {
+        result.push_back(inputs[from.input_index].copy());
+      } else if (--left == 0) {
+        result.push_back(std::move(values[ref.node][ref.index]));
+      } else {
+        result.push_back(values[ref.node][ref.index]);  // the same tensor is a later output too
+      }
+    }
+    return result;
+  }
+
   std::vector<std::vector<Shape>> propagate(Index none_as) const {
     std::vector<std::vector<Shape>> shapes(nodes_.size());
+    std::vector<std::vector<int>> mask_ranks(nodes_.size());
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const Node& node = nodes_[n];
-      if (!node.layer) {
+      if (node.is_input()) {
         Shape s;
         for (Index d : inputs_[node.input_index].shape) s.push_back(d < 0 ? none_as : d);
         shapes[n].push_back(s);
+        mask_ranks[n].push_back(0);
         continue;
       }
       std::vector<Shape> args;
-      for (const TensorRef& ref : node.inbound) args.push_back(shapes[ref.node][ref.index]);
-      shapes[n] = node.layer->output_shapes(args);
-      if (shapes[n].size() != node.output_count) {
-        throw value_error(detail::concat(describe(), ": layer '", node.layer->name, "' declares ", shapes[n].size(),
-                                         " output shapes; expected ", node.output_count));
+      std::vector<int> arg_masks;
+      for (const TensorRef& ref : node.inbound) {
+        args.push_back(shapes[ref.node][ref.index]);
+        arg_masks.push_back(mask_ranks[ref.node][ref.index]);
+      }
+      const AnyLayer<T>& layer = layers_[node.layer].layer;
+      shapes[n] = layer.output_shapes(args);
+      mask_ranks[n] = layer.output_mask_ranks(args, arg_masks);
+      if (shapes[n].size() != node.output_count || mask_ranks[n].size() != node.output_count) {
+        throw value_error(detail::concat(describe(), ": layer '", layers_[node.layer].name, "' declares ",
+                                         shapes[n].size(), " output shapes; expected ", node.output_count));
       }
     }
     return shapes;
@@ -397,8 +560,11 @@ class Model {
   std::string name_;
   std::string class_name_;
   std::vector<Input> inputs_;
+  std::vector<LayerEntry> layers_;
   std::vector<Node> nodes_;
   std::vector<TensorRef> outputs_;
+  std::vector<std::size_t> use_offset_;
+  std::vector<std::size_t> uses_;
 };
 
 }  // namespace strata

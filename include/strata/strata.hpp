@@ -2,12 +2,17 @@
 #ifndef STRATA_STRATA_HPP
 #define STRATA_STRATA_HPP
 
-/// strata: Keras layers (Dense, LSTM, TimeDistributed, and the weightless Flatten, Reshape,
-/// ActivationLayer and Dropout) on RowMajor Eigen tensors, with Keras' shapes, weight layouts and
-/// numbers. Include this one header.
+/// strata: Keras layers on RowMajor Eigen tensors, with Keras' shapes, weight layouts and numbers
+/// -- Dense, LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed, Embedding, Masking, Flatten,
+/// Reshape, Activation, Dropout -- the registry of their Keras descriptions, and Model, a graph of
+/// layers (strata::io loads one from a Keras file). Include this one header; the core needs Eigen
+/// only.
 
 #include "activations.hpp"
+#include "any_layer.hpp"
+#include "config.hpp"
 #include "error.hpp"
+#include "layer_config.hpp"
 #include "layers/activation.hpp"
 #include "layers/bidirectional.hpp"
 #include "layers/dense.hpp"
@@ -21,7 +26,10 @@
 #include "layers/simple_rnn.hpp"
 #include "layers/time_distributed.hpp"
 #include "mask.hpp"
+#include "model.hpp"
 #include "parallel.hpp"
+#include "registry.hpp"
+#include "sequential.hpp"
 #include "shape.hpp"
 #include "streaming.hpp"
 #include "tensor.hpp"

@@ -269,6 +269,54 @@ class AnyTensor {
 template <class T>
 using Weights = std::vector<AnyTensor<T>>;
 
+/// A read-only view of a row-major tensor of run-time rank: its data and shape, owned elsewhere.
+/// Made implicitly from a strata::Tensor, TensorMap, ConstTensorMap or AnyTensor, so the calls
+/// that take views (Model::predict, the layers' run-time rank calls) take any of them without a
+/// copy. The viewed memory must outlive the view.
+template <class T>
+class TensorView {
+ public:
+  /// An empty view (rank 0, no data).
+  TensorView() = default;
+  TensorView(const T* data, const Shape& shape) : data_(data), shape_(shape) {}
+  TensorView(const AnyTensor<T>& t)  // NOLINT(google-explicit-constructor)
+      : data_(t.data()), shape_(t.shape()) {}
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
+  TensorView(const X& x)  // NOLINT(google-explicit-constructor)
+      : data_(x.data()), shape_(shape_of(x)) {
+    static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
+                  "strata::TensorView: only RowMajor tensors can be viewed (numpy's layout).");
+  }
+
+  const T* data() const { return data_; }
+  const Shape& shape() const { return shape_; }
+  int rank() const { return shape_.rank(); }
+  Index size() const { return shape_.size(); }
+  /// True for a default-constructed view (or one of an empty AnyTensor).
+  bool empty() const { return shape_.rank() == 0; }
+
+  /// The view as a typed map; throws shape_error if the rank differs.
+  template <int Rank>
+  ConstTensorMap<T, Rank> map() const {
+    if (rank() != Rank) {
+      throw shape_error(detail::concat("strata::TensorView: views a tensor of shape ", shape_.to_string(),
+                                       "; asked for rank ", Rank));
+    }
+    return ConstTensorMap<T, Rank>(data_, detail::to_dims<Rank>(shape_));
+  }
+
+  /// A copy of the viewed values in a tensor of their own.
+  AnyTensor<T> copy() const {
+    AnyTensor<T> t = AnyTensor<T>::uninitialized(shape_);
+    std::copy(data_, data_ + t.size(), t.data());
+    return t;
+  }
+
+ private:
+  const T* data_ = nullptr;
+  Shape shape_;
+};
+
 }  // namespace strata
 
 #endif  // STRATA_TENSOR_HPP

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Shared by the loader fuzz targets: a loader may reject any input, but only with strata's typed
-// errors. Anything else (another exception, a crash, a leak, a sanitizer report) is a finding.
+// errors (strata::load_error for the file, strata::error for running it). Anything else (another exception, a crash, a
+// leak, a sanitizer report) is a finding.
 #ifndef STRATA_FUZZ_COMMON_HPP
 #define STRATA_FUZZ_COMMON_HPP
 

@@ -7,6 +7,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     auto model = strata::io::load_model_from_memory<float>(bytes, "fuzz.h5");
     strata_fuzz::exercise(model);
+  } catch (const strata::load_error&) {
   } catch (const strata::error&) {
   }
   return 0;

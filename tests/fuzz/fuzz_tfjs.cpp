@@ -14,17 +14,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string shard = json_size < size ? std::string(begin + json_size + 1, size - json_size - 1) : std::string();
   try {
     std::map<std::string, std::string> shards;
-    const auto j = nlohmann::json::parse(model_json, nullptr, false);
-    if (j.is_object() && j.contains("weightsManifest") && j["weightsManifest"].is_array()) {
-      for (const auto& group : j["weightsManifest"]) {
-        if (!group.is_object() || !group.contains("paths") || !group["paths"].is_array()) continue;
-        for (const auto& p : group["paths"]) {
-          if (p.is_string()) shards[p.get<std::string>()] = shard;
+    const strata::Config j = strata::io::parse_config(model_json, "fuzz/model.json");
+    const strata::Config* manifest = j.find("weightsManifest");
+    if (manifest != nullptr && manifest->is_list()) {
+      for (const strata::Config& group : manifest->as_list()) {
+        const strata::Config* paths = group.find("paths");
+        if (paths == nullptr || !paths->is_list()) continue;
+        for (const strata::Config& p : paths->as_list()) {
+          if (p.is_string()) shards[p.as_string()] = shard;
         }
       }
     }
     auto model = strata::io::load_tfjs_from_memory<float>(model_json, shards, "fuzz/model.json");
     strata_fuzz::exercise(model);
+  } catch (const strata::load_error&) {
   } catch (const strata::error&) {
   }
   return 0;

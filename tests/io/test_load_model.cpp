@@ -274,7 +274,7 @@ TEST_CASE("load_model: missing, extra and misshapen weights are errors naming th
     extra["name"] = "ghost/bias";
     bad.manifest_weights().push_back(extra);
     bad.shard += bad.shard.substr(0, 4 * 64);
-    CHECK_THROWS_AS(bad.open(), strata::io_error);
+    CHECK_THROWS_AS(bad.open(), strata::model_error);
   }
   SECTION("a kernel of the wrong shape") {
     TfjsModel bad = m;
@@ -283,36 +283,36 @@ TEST_CASE("load_model: missing, extra and misshapen weights are errors naming th
     const auto cols = kernel["shape"][1].get<Index>();
     REQUIRE(cols % 4 == 0);
     kernel["shape"] = {rows * 4, cols / 4};  // same byte count, wrong shape
-    CHECK_THROWS_AS(bad.open(), strata::shape_error);
+    CHECK_THROWS_AS(bad.open(), strata::model_error);
     CHECK_THROWS_WITH(bad.open(), Catch::Contains("kernel") && Catch::Contains("must have shape"));
   }
   SECTION("absurd declared sizes") {
     TfjsModel bad = m;
     bad.manifest_weights()[0]["shape"] = {Index(1) << 40, Index(1) << 40};
-    CHECK_THROWS_AS(bad.open(), strata::error);
+    CHECK_THROWS_AS(bad.open(), strata::load_error);
     TfjsModel huge_input = m;
     huge_input.layers()[0]["config"]["batch_input_shape"] = {nullptr, Index(1) << 40, Index(1) << 40};
-    CHECK_THROWS_AS(huge_input.open(), strata::error);
+    CHECK_THROWS_AS(huge_input.open(), strata::load_error);
     TfjsModel negative = m;
     negative.layers()[0]["config"]["batch_input_shape"] = {nullptr, -3, 2};
     CHECK_THROWS_AS(negative.open(), strata::io_error);
   }
 }
 
-TEST_CASE("load_model: unsupported layers and options are value_errors naming layer and class", "[io][bad]") {
+TEST_CASE("load_model: unsupported layers and options are unsupported_errors naming layer and class", "[io][bad]") {
   TfjsModel m = TfjsModel::load("lstm_stacked/stacked2_seq");
   SECTION("an unknown layer class") {
     TfjsModel bad = m;
     bad.layers()[1]["class_name"] = "Conv2D";
     const std::string name = bad.layers()[1]["config"]["name"];
-    CHECK_THROWS_AS(bad.open(), strata::value_error);
+    CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
     CHECK_THROWS_WITH(
         bad.open(), Catch::Contains("'" + name + "'") && Catch::Contains("Conv2D") && Catch::Contains("not supported"));
   }
   SECTION("a custom activation") {
     TfjsModel bad = m;
     bad.layers()[0]["config"]["activation"] = {{"class_name", "MyActivation"}, {"config", {{"k", 1}}}};
-    CHECK_THROWS_AS(bad.open(), strata::value_error);
+    CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
   }
   SECTION("an unknown activation name") {
     TfjsModel bad = m;
@@ -342,7 +342,7 @@ TEST_CASE("load_model: unsupported layers and options are value_errors naming la
 TEST_CASE("load_model: a stateful LSTM inside TimeDistributed is rejected", "[io][bad]") {
   TfjsModel m = TfjsModel::load("td_lstm/td_lstm_seq");
   m.layers()[0]["config"]["layer"]["config"]["stateful"] = true;
-  CHECK_THROWS_AS(m.open(), strata::value_error);
+  CHECK_THROWS_AS(m.open(), strata::unsupported_error);
   CHECK_THROWS_WITH(m.open(), Catch::Contains("stateful"));
 }
 
@@ -422,7 +422,7 @@ TEST_CASE("load_model: truncated and corrupted .keras and .h5 files are typed er
     DYNAMIC_SECTION(format << " truncated") {
       for (std::size_t n : {std::size_t(4), std::size_t(100), bytes.size() / 4, bytes.size() / 2, bytes.size() - 1}) {
         INFO("first " << n << " bytes");
-        CHECK_THROWS_AS(strata::io::load_model_from_memory<float>(bytes.substr(0, n), path), strata::error);
+        CHECK_THROWS_AS(strata::io::load_model_from_memory<float>(bytes.substr(0, n), path), strata::load_error);
       }
     }
     // libhdf5 (1.10) trusts the structure of the files it reads: some single flipped bytes in a
@@ -435,7 +435,7 @@ TEST_CASE("load_model: truncated and corrupted .keras and .h5 files are typed er
         std::string bad = bytes;
         bad[at] = static_cast<char>(bad[at] ^ 0x5a);
         INFO("byte " << at << " flipped");
-        CHECK_THROWS_AS(strata::io::load_model_from_memory<float>(bad, path), strata::error);
+        CHECK_THROWS_AS(strata::io::load_model_from_memory<float>(bad, path), strata::load_error);
       }
     }
   }
@@ -459,22 +459,22 @@ TEST_CASE("load_model: the broken .keras and .h5 files of tools/keras-files give
       std::string kind = "none";
       try {
         load();
-      } catch (const strata::shape_error& e) {
-        kind = "shape_error";
-        message = e.what();
-      } catch (const strata::value_error& e) {
-        kind = "value_error";
-        message = e.what();
       } catch (const strata::io_error& e) {
         kind = "io_error";
         message = e.what();
-      } catch (const strata::error& e) {
-        kind = "error";
+      } catch (const strata::unsupported_error& e) {
+        kind = "unsupported_error";
+        message = e.what();
+      } catch (const strata::model_error& e) {
+        kind = "model_error";
+        message = e.what();
+      } catch (const strata::load_error& e) {
+        kind = "load_error";
         message = e.what();
       }
       INFO(message);
       const std::string want = entry.at("error");
-      if (want == "error") {
+      if (want == "load_error") {
         CHECK(kind != "none");
       } else {
         CHECK(kind == want);
@@ -489,19 +489,19 @@ TEST_CASE("load_model: recurrent layer options that contradict the weights or ea
     TfjsModel m = TfjsModel::load("gru/gru_seq_rec_sigmoid");
     REQUIRE_NOTHROW(m.open());
     m.layers()[0]["config"]["reset_after"] = true;
-    CHECK_THROWS_AS(m.open(), strata::shape_error);
+    CHECK_THROWS_AS(m.open(), strata::model_error);
     CHECK_THROWS_WITH(m.open(), Catch::Contains("reset_after=true") && Catch::Contains("bias"));
   }
   SECTION("a Bidirectional backward_layer with the forward layer's go_backwards") {
     TfjsModel m = TfjsModel::load("bidirectional/bidi_lstm_concat_seq");
     json& cfg = m.layers()[0]["config"];
     cfg["backward_layer"] = cfg["layer"];
-    CHECK_THROWS_AS(m.open(), strata::value_error);
+    CHECK_THROWS_AS(m.open(), strata::model_error);
     CHECK_THROWS_WITH(m.open(), Catch::Contains("'bidirectional'") && Catch::Contains("go_backwards"));
     cfg["backward_layer"]["config"]["go_backwards"] = true;
     CHECK_NOTHROW(m.open());  // as Keras 3 writes it
     cfg["backward_layer"]["class_name"] = "GRU";
-    CHECK_THROWS_AS(m.open(), strata::value_error);
+    CHECK_THROWS_AS(m.open(), strata::unsupported_error);
   }
   SECTION("an unknown merge_mode, and a wrapped layer that is not recurrent") {
     TfjsModel m = TfjsModel::load("bidirectional/bidi_lstm_concat_seq");
@@ -510,7 +510,7 @@ TEST_CASE("load_model: recurrent layer options that contradict the weights or ea
     CHECK_THROWS_WITH(bad.open(), Catch::Contains("merge_mode") && Catch::Contains("max"));
     TfjsModel dense = m;
     dense.layers()[0]["config"]["layer"]["class_name"] = "Dense";
-    CHECK_THROWS_AS(dense.open(), strata::value_error);
+    CHECK_THROWS_AS(dense.open(), strata::unsupported_error);
   }
 }
 

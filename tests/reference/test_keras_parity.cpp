@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <strata/io.hpp>
 #include <strata/strata.hpp>
 #include <string>
 #include <vector>
@@ -51,18 +52,18 @@ AnyTensor<T> tensor_from(const json& j, bool float32 = false) {
 }
 
 // tfjs writes Keras 2-style configs and computes hard_sigmoid with the Keras 2 formula; the fixture
-// says so in "formulas", and strata's explicit name for that formula is hard_sigmoid_keras2.
-// The difference test below flips this to build the same models with Keras 3's hard_sigmoid.
+// says so in "formulas", and the registry reads configs with the Keras version that wrote them, so
+// a tfjs version maps hard_sigmoid to that formula (strata's hard_sigmoid_keras2). The difference
+// test below flips this to build the same models as a Keras 3 file, with Keras 3's hard_sigmoid.
 bool use_keras3_hard_sigmoid = false;
 
-std::string activation_for(const std::string& keras_name, const json& fixture) {
-  if (keras_name == "hard_sigmoid") {
-    if (use_keras3_hard_sigmoid) return "hard_sigmoid";
+strata::KerasVersion fixture_version(const json& fixture, const json& layer) {
+  if (use_keras3_hard_sigmoid) return strata::KerasVersion::parse("3.6.0");
+  if (layer.dump().find("\"hard_sigmoid\"") != std::string::npos) {
     const auto formulas = fixture.value("formulas", json::object());
     REQUIRE(formulas.value("hard_sigmoid", "") == "keras2");
-    return "hard_sigmoid_keras2";
   }
-  return keras_name;
+  return strata::KerasVersion::parse("tfjs-layers " + fixture.value("tfjs_version", std::string("4.22.0")));
 }
 
 // A layer's outputs and, for each, the Keras mask it carries (none: nullopt).
@@ -77,97 +78,6 @@ struct Flow {
 template <class T>
 using Call = std::function<Flow<T>(const std::vector<AnyTensor<T>>&, const strata::Mask*)>;
 
-// Keras' mask passing for layers that leave the mask alone (Dense, TimeDistributed, Activation,
-// Dropout) or drop it (Flatten, Reshape).
-template <class T>
-Flow<T> pass_mask(AnyTensor<T> y, const strata::Mask* mask, bool keeps_mask) {
-  Flow<T> f;
-  f.tensors.push_back(std::move(y));
-  f.masks.push_back(keeps_mask && mask != nullptr ? std::optional<strata::Mask>(*mask) : std::nullopt);
-  return f;
-}
-
-// An RNN layer's outputs: the output (two with merge_mode None) carries compute_mask's mask;
-// states carry none.
-template <class T, class L>
-Flow<T> rnn_flow(const L& layer, std::vector<AnyTensor<T>> outs, const strata::Mask* mask, std::size_t sequences) {
-  Flow<T> f;
-  const strata::Mask* out_mask = layer.compute_mask(mask);
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    f.masks.push_back(k < sequences && out_mask != nullptr ? std::optional<strata::Mask>(*out_mask) : std::nullopt);
-  }
-  f.tensors = std::move(outs);
-  return f;
-}
-
-template <class T>
-strata::Dense<T> make_dense(const json& cfg, const json& fixture) {
-  return strata::Dense<T>(cfg.at("units").get<Index>(),
-                          strata::DenseOptions()
-                              .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
-                              .use_bias(cfg.at("use_bias").get<bool>())
-                              .name(cfg.value("name", "")));
-}
-
-template <class T>
-strata::LSTM<T> make_lstm(const json& cfg, const json& fixture) {
-  return strata::LSTM<T>(
-      cfg.at("units").get<Index>(),
-      strata::LSTMOptions()
-          .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
-          .recurrent_activation(activation_for(cfg.at("recurrent_activation").get<std::string>(), fixture))
-          .use_bias(cfg.at("use_bias").get<bool>())
-          .return_sequences(cfg.at("return_sequences").get<bool>())
-          .return_state(cfg.at("return_state").get<bool>())
-          .go_backwards(cfg.at("go_backwards").get<bool>())
-          .stateful(cfg.at("stateful").get<bool>())
-          .name(cfg.value("name", "")));
-}
-
-template <class T>
-strata::GRU<T> make_gru(const json& cfg, const json& fixture) {
-  return strata::GRU<T>(
-      cfg.at("units").get<Index>(),
-      strata::GRUOptions()
-          .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
-          .recurrent_activation(activation_for(cfg.at("recurrent_activation").get<std::string>(), fixture))
-          .use_bias(cfg.at("use_bias").get<bool>())
-          .reset_after(cfg.value("reset_after", false))
-          .return_sequences(cfg.at("return_sequences").get<bool>())
-          .return_state(cfg.at("return_state").get<bool>())
-          .go_backwards(cfg.at("go_backwards").get<bool>())
-          .stateful(cfg.at("stateful").get<bool>())
-          .name(cfg.value("name", "")));
-}
-
-template <class T>
-strata::SimpleRNN<T> make_simple_rnn(const json& cfg, const json& fixture) {
-  return strata::SimpleRNN<T>(cfg.at("units").get<Index>(),
-                              strata::SimpleRNNOptions()
-                                  .activation(activation_for(cfg.at("activation").get<std::string>(), fixture))
-                                  .use_bias(cfg.at("use_bias").get<bool>())
-                                  .return_sequences(cfg.at("return_sequences").get<bool>())
-                                  .return_state(cfg.at("return_state").get<bool>())
-                                  .go_backwards(cfg.at("go_backwards").get<bool>())
-                                  .stateful(cfg.at("stateful").get<bool>())
-                                  .name(cfg.value("name", "")));
-}
-
-// Hands the RNN layer of Keras class `cls` (LSTM, GRU or SimpleRNN) to `use`; false for others.
-template <class T, class Use>
-bool with_rnn_layer(const std::string& cls, const json& cfg, const json& fixture, Use&& use) {
-  if (cls == "LSTM") {
-    use(make_lstm<T>(cfg, fixture));
-  } else if (cls == "GRU") {
-    use(make_gru<T>(cfg, fixture));
-  } else if (cls == "SimpleRNN") {
-    use(make_simple_rnn<T>(cfg, fixture));
-  } else {
-    return false;
-  }
-  return true;
-}
-
 template <class T>
 strata::Weights<T> weights_from(const json& layer) {
   strata::Weights<T> w;
@@ -175,157 +85,33 @@ strata::Weights<T> weights_from(const json& layer) {
   return w;
 }
 
-template <class T, class L>
-Call<T> single_output(std::shared_ptr<L> layer, bool keeps_mask) {
-  return [layer, keeps_mask](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
-    REQUIRE(in.size() == 1);
-    return pass_mask<T>((*layer)(in[0]), mask, keeps_mask);
-  };
-}
-
-// Flatten: tfjs omits data_format unless it was given; Keras 3 always writes it.
-template <class T>
-strata::Flatten<T> make_flatten(const json& cfg) {
-  strata::FlattenOptions options;
-  options.name(cfg.value("name", ""));
-  if (cfg.contains("data_format") && cfg.at("data_format").is_string()) {
-    options.data_format(cfg.at("data_format").get<std::string>());
-  }
-  return strata::Flatten<T>(options);
-}
-
-// Reshape: tfjs writes the inferred entry of target_shape as null (Keras writes -1).
-template <class T>
-strata::Reshape<T> make_reshape(const json& cfg) {
-  std::vector<Index> target;
-  for (const auto& d : cfg.at("target_shape")) target.push_back(d.is_null() ? Index(-1) : d.get<Index>());
-  return strata::Reshape<T>(target, strata::ReshapeOptions().name(cfg.value("name", "")));
-}
-
-template <class T>
-strata::ActivationLayer<T> make_activation(const json& cfg, const json& fixture) {
-  return strata::ActivationLayer<T>(activation_for(cfg.at("activation").get<std::string>(), fixture),
-                                    strata::ActivationLayerOptions().name(cfg.value("name", "")));
-}
-
-template <class T>
-strata::Dropout<T> make_dropout(const json& cfg) {
-  return strata::Dropout<T>(cfg.at("rate").get<double>(), strata::DropoutOptions().name(cfg.value("name", "")));
-}
-
-// Constructs the single-output layer of Keras class `cls` from its config and hands it to `use`;
-// returns false when `cls` is not one of them. Shared by plain layers and TimeDistributed's inner
-// layer, so every such layer can also be wrapped.
-template <class T, class Use>
-bool with_single_output_layer(const std::string& cls, const json& cfg, const json& fixture, Use&& use) {
-  if (cls == "Dense") {
-    use(make_dense<T>(cfg, fixture));
-  } else if (cls == "Flatten") {
-    use(make_flatten<T>(cfg));
-  } else if (cls == "Reshape") {
-    use(make_reshape<T>(cfg));
-  } else if (cls == "Activation") {
-    use(make_activation<T>(cfg, fixture));
-  } else if (cls == "Dropout") {
-    use(make_dropout<T>(cfg));
-  } else {
-    return false;
-  }
-  return true;
-}
-
-// The initial state of an RNN layer from the extra inputs of its call.
-template <class T, class L>
-auto state_from(const std::vector<AnyTensor<T>>& in, std::size_t first) {
-  if constexpr (std::is_same_v<L, strata::LSTM<T>>) {
-    return strata::LSTMState<T>{in[first].template get<2>(), in[first + 1].template get<2>()};
-  } else {
-    return in[first].template get<2>();
-  }
-}
-
+// The layer as the loader builds it: its Keras config through strata's registry of Keras classes
+// (the same code path as load_model, so a config key or default read wrong fails here too), the
+// weights from the fixture's get_weights() lists, and Keras' call -- inputs, masks, outputs --
+// through the layer's own graph call.
 template <class T>
 Call<T> build_layer(const json& layer, const json& fixture) {
   const std::string cls = layer.at("class_name");
-  const json& cfg = layer.at("config");
-  const auto weights = weights_from<T>(layer);
-  Call<T> call;
-  const auto as_call = [&](auto built) {
-    auto shared = std::make_shared<decltype(built)>(std::move(built));
-    shared->set_weights(weights);
-    // Flatten and Reshape do not support masking in Keras: the mask stops there.
-    call = single_output<T>(shared, cls != "Flatten" && cls != "Reshape");
+  const strata::Config config = strata::io::parse_config(layer.at("config").dump(), "fixture layer");
+  const strata::LayerConfig<T> layer_config(strata::registry<T>(), cls, config, fixture_version(fixture, layer),
+                                            "keras parity fixture '" + fixture.value("name", std::string()) + "'");
+  auto built = std::make_shared<strata::AnyLayer<T>>(strata::registry<T>().build(layer_config));
+  built->set_weights(weights_from<T>(layer));
+  return [built](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
+    strata::GraphCall<T> call;
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      strata::GraphInput<T> input;
+      input.tensor = strata::TensorView<T>(in[k]);
+      if (k == 0 && mask != nullptr) input.mask = std::make_shared<const strata::Mask>(*mask);
+      call.inputs.push_back(std::move(input));
+    }
+    built->call_graph(call);
+    REQUIRE(call.masks.size() == call.outputs.size());
+    Flow<T> f;
+    f.tensors = std::move(call.outputs);
+    for (const auto& m : call.masks) f.masks.push_back(m ? std::optional<strata::Mask>(*m) : std::nullopt);
+    return f;
   };
-  if (with_single_output_layer<T>(cls, cfg, fixture, as_call)) return call;
-  const auto as_rnn = [&](auto built) {
-    using L = decltype(built);
-    auto rnn = std::make_shared<L>(std::move(built));
-    rnn->set_weights(weights);
-    call = [rnn](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
-      REQUIRE((in.size() == 1 || in.size() == 1 + L::state_count));
-      if (in.size() == 1) return rnn_flow<T>(*rnn, rnn->outputs(in[0], nullptr, mask), mask, 1);
-      const auto state = state_from<T, L>(in, 1);
-      return rnn_flow<T>(*rnn, rnn->outputs(in[0], &state, mask), mask, 1);
-    };
-  };
-  if (with_rnn_layer<T>(cls, cfg, fixture, as_rnn)) return call;
-  if (cls == "Bidirectional") {
-    const json& inner = cfg.at("layer");
-    const auto mode = cfg.at("merge_mode").is_null() ? std::string("none") : cfg.at("merge_mode").get<std::string>();
-    const auto as_bidi = [&](auto rnn_layer) {
-      using L = decltype(rnn_layer);
-      auto bi = std::make_shared<strata::Bidirectional<L>>(std::move(rnn_layer),
-                                                           strata::BidirectionalOptions().merge_mode(mode));
-      bi->set_weights(weights);
-      const std::size_t sequences = mode == "none" ? 2 : 1;
-      call = [bi, sequences](const std::vector<AnyTensor<T>>& in, const strata::Mask* mask) {
-        REQUIRE((in.size() == 1 || in.size() == 1 + 2 * L::state_count));
-        if (in.size() == 1) return rnn_flow<T>(*bi, bi->outputs(in[0], nullptr, nullptr, mask), mask, sequences);
-        const auto fs = state_from<T, L>(in, 1);
-        const auto bs = state_from<T, L>(in, 1 + L::state_count);
-        return rnn_flow<T>(*bi, bi->outputs(in[0], &fs, &bs, mask), mask, sequences);
-      };
-    };
-    if (with_rnn_layer<T>(inner.at("class_name"), inner.at("config"), fixture, as_bidi)) return call;
-    FAIL("unsupported layer in Bidirectional " << inner.at("class_name"));
-  }
-  if (cls == "Masking") {
-    auto masking = std::make_shared<strata::Masking<T>>(static_cast<T>(cfg.at("mask_value").get<double>()),
-                                                        strata::MaskingOptions().name(cfg.value("name", "")));
-    return [masking](const std::vector<AnyTensor<T>>& in, const strata::Mask* /*mask*/) {
-      REQUIRE(in.size() == 1);
-      Flow<T> f;
-      f.tensors.push_back((*masking)(in[0]));
-      f.masks.emplace_back(masking->compute_mask(in[0]));
-      return f;
-    };
-  }
-  if (cls == "Embedding") {
-    auto emb = std::make_shared<strata::Embedding<T>>(
-        cfg.at("input_dim").get<Index>(), cfg.at("output_dim").get<Index>(),
-        strata::EmbeddingOptions().mask_zero(cfg.value("mask_zero", false)).name(cfg.value("name", "")));
-    emb->set_weights(weights);
-    return [emb](const std::vector<AnyTensor<T>>& in, const strata::Mask* /*mask*/) {
-      REQUIRE(in.size() == 1);
-      Flow<T> f;
-      f.tensors.push_back((*emb)(in[0]));
-      f.masks.push_back(in[0].shape().rank() == 2 ? emb->compute_mask(in[0]) : std::nullopt);
-      return f;
-    };
-  }
-  if (cls == "TimeDistributed") {
-    const json& inner = cfg.at("layer");
-    const std::string inner_cls = inner.at("class_name");
-    const std::string name = cfg.value("name", "");
-    const auto wrapped = [&](auto inner_layer) {
-      as_call(strata::TimeDistributed<decltype(inner_layer)>(std::move(inner_layer), name));
-    };
-    if (with_single_output_layer<T>(inner_cls, inner.at("config"), fixture, wrapped)) return call;
-    if (with_rnn_layer<T>(inner_cls, inner.at("config"), fixture, wrapped)) return call;
-    FAIL("unsupported wrapped layer " << inner_cls);
-  }
-  FAIL("unsupported layer " << cls);
-  return {};
 }
 
 // The model as tfjs saved it: a Sequential chain, or a Functional ("Model") graph of the layers.

@@ -33,6 +33,7 @@ using strata::ReshapeOptions;
 using strata::Shape;
 using strata::Tensor;
 using strata::TimeDistributed;
+using strata::TimeDistributedOptions;
 using strata::Weights;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -293,7 +294,8 @@ TEMPLATE_TEST_CASE("TimeDistributed(Flatten) vs Flatten on (B, T, H, W): other s
 
 TEST_CASE("TimeDistributed(Flatten): rank 3 is unchanged, rank 5 nests, rank 2 is rejected",
           "[shape][flatten][time_distributed]") {
-  TimeDistributed<Flatten<float>> td(Flatten<float>(FlattenOptions().name("flat")), "td");
+  TimeDistributed<Flatten<float>> td(Flatten<float>(FlattenOptions().name("flat")),
+                                     TimeDistributedOptions().name("td"));
   const Tensor<float, 3> x3 = test::random_tensor<float, 3>(2, 3, 4);
   CHECK(strata::shape_of(td(x3)) == (Shape{2, 3, 4}));              // each slice (2, 4) is already flat
   CHECK(strata::shape_of(Flatten<float>()(x3)) == (Shape{2, 12}));  // Flatten alone merges T too
@@ -573,11 +575,11 @@ TEST_CASE("ActivationLayer: names and errors", "[shape][activation][errors]") {
   ActivationLayer<float> act("swish", ActivationLayerOptions().name("act"));
   CHECK(act.activation() == strata::Activation::silu);
   CHECK(act.name() == "act");
-  CHECK(act.describe() == "strata::ActivationLayer 'act'");
+  CHECK(act.describe() == "strata::Activation 'act'");
 
   const std::string unknown = thrown_message<strata::value_error>(
       [] { ActivationLayer<float>("leakyrelu", ActivationLayerOptions().name("bad")); });
-  CHECK(has(unknown, "strata::ActivationLayer 'bad'"));
+  CHECK(has(unknown, "strata::Activation 'bad'"));
   CHECK(has(unknown, "unknown activation 'leakyrelu'"));
 
   // Keras would normalise a rank-1 softmax over the batch axis; strata never mixes samples.
@@ -662,9 +664,9 @@ TEMPLATE_TEST_CASE("Flatten, Reshape, ActivationLayer, Dropout: no weights, no s
   using T = TestType;
   check_weightless(Flatten<T>(FlattenOptions().name("f")), "strata::Flatten 'f'");
   check_weightless(Reshape<T>({-1}, ReshapeOptions().name("r")), "strata::Reshape 'r'");
-  check_weightless(ActivationLayer<T>("relu", ActivationLayerOptions().name("a")), "strata::ActivationLayer 'a'");
+  check_weightless(ActivationLayer<T>("relu", ActivationLayerOptions().name("a")), "strata::Activation 'a'");
   check_weightless(Dropout<T>(0.5, DropoutOptions().name("d")), "strata::Dropout 'd'");
   check_weightless(Flatten<T>(), "strata::Flatten");
-  CHECK(TimeDistributed<Flatten<T>>(Flatten<T>(FlattenOptions().name("f")), "td").describe() ==
-        "strata::TimeDistributed(Flatten 'f') 'td'");
+  CHECK(TimeDistributed<Flatten<T>>(Flatten<T>(FlattenOptions().name("f")), TimeDistributedOptions().name("td"))
+            .describe() == "strata::TimeDistributed(Flatten 'f') 'td'");
 }

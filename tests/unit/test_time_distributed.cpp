@@ -18,6 +18,7 @@ using strata::LSTM;
 using strata::LSTMOptions;
 using strata::Tensor;
 using strata::TimeDistributed;
+using strata::TimeDistributedOptions;
 
 // Random dims for a rank-R input, with size 1 and odd sizes likely.
 template <int Rank>
@@ -220,7 +221,8 @@ TEST_CASE("TimeDistributed rejects a stateful or multi-output inner layer", "[ti
 }
 
 TEST_CASE("TimeDistributed errors name the wrapper, the input and the slice", "[time_distributed][errors]") {
-  TimeDistributed<Dense<float>> td(Dense<float>(4, DenseOptions().input_dim(20).name("head")), "td");
+  TimeDistributed<Dense<float>> td(Dense<float>(4, DenseOptions().input_dim(20).name("head")),
+                                   TimeDistributedOptions().name("td"));
   strata::AnyTensor<float> rank2 = test::random_tensor<float, 2>(3, 20);
   CHECK_THROWS_AS(td(rank2), strata::shape_error);
   CHECK_THROWS_WITH(td(rank2), Catch::Contains("strata::TimeDistributed(Dense 'head') 'td'") &&

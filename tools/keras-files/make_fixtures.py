@@ -1192,7 +1192,7 @@ def verify_h5_weights(weights_path, json_path, model):
 BAD_DIR = "bad"
 ABSURD_DIM = 2**30  # a dataset declared (2**30, 2**30) float32 (4 EiB) with no chunk written
 ABSURD_BATCH_DIM = 2**40  # the largest dimension a config may declare for strata
-BAD_ERRORS = ("io_error", "value_error", "shape_error", "error")  # "error": the base strata::error
+BAD_ERRORS = ("io_error", "unsupported_error", "model_error", "load_error")  # "load_error": any of them
 
 
 def keras_members(path):
@@ -1328,26 +1328,26 @@ def generate_bad(out):
     add("keras_kernel_transposed", ".keras",
         keras_weights(lambda f: h5_replace_dataset(f, "layers/dense/vars/0", data=np.ascontiguousarray(
             f["layers/dense/vars/0"][()].T)), ["layers/dense/vars/0"]),
-        k_base, "shape_error", ["kernel", "must have shape", "(11, 4)", "(4, 11)"],
+        k_base, "model_error", ["kernel", "must have shape", "(11, 4)", "(4, 11)"],
         "layers/dense/vars/0 (the kernel) holds the (4, 11) transpose of the (11, 4) kernel")
     add("keras_absurd_dataset", ".keras",
         keras_weights(lambda f: h5_replace_dataset(f, "layers/dense/vars/0", shape=(ABSURD_DIM, ABSURD_DIM),
                                                    dtype="<f4", chunks=(1024, 1024)), ["layers/dense/vars/0"]),
-        k_base, "shape_error", ["kernel", "must have shape", "1073741824"],
+        k_base, "model_error", ["kernel", "must have shape", "1073741824"],
         "layers/dense/vars/0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no chunk written; "
         "the shape must be rejected before anything is allocated or read")
     add("keras_unknown_class_conv2d", ".keras",
         keras_config("$.config.layers[1].class_name",
                      lambda c: c["config"]["layers"][1].__setitem__("class_name", "Conv2D")),
-        k_base, "value_error", ["Conv2D", "'dense'"],
+        k_base, "unsupported_error", ["Conv2D", "'dense'"],
         "config.json: the layer 'dense' has class_name Conv2D (its config is still a Dense config); a Keras "
         "class strata does not implement")
     add("keras_absurd_batch_shape", ".keras",
         keras_config("$.config.layers[0].config.batch_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(
             "batch_shape", [None, ABSURD_BATCH_DIM, ABSURD_BATCH_DIM])),
-        k_base, "error", ["dense"],
+        k_base, "load_error", ["dense"],
         "config.json: the InputLayer's batch_shape is [null, 2**40, 2**40] (build_config and build_input_shape "
-        "still say [null, 11]); nothing of that size may be allocated; any strata::error is acceptable")
+        "still say [null, 11]); nothing of that size may be allocated; any strata::load_error is acceptable")
     bad_name = b'"name": "dense\xff\xfe"'
     check(k_config_text.count(b'"name": "dense"') == 1, f"{k_base}: layer name must occur once in config.json")
     add("keras_config_invalid_utf8", ".keras",
@@ -1397,27 +1397,27 @@ def generate_bad(out):
     add("h5_kernel_transposed", ".h5",
         h5_with(h_bytes, lambda f: h5_replace_dataset(f, "model_weights/dense/dense/kernel:0", data=np.ascontiguousarray(
             f["model_weights/dense/dense/kernel:0"][()].T)), ["model_weights/dense/dense/kernel:0"], h_base),
-        h_base, "shape_error", ["kernel", "must have shape", "(6, 15)", "(15, 6)"],
+        h_base, "model_error", ["kernel", "must have shape", "(6, 15)", "(15, 6)"],
         "model_weights/dense/dense/kernel:0 holds the (15, 6) transpose of the (6, 15) kernel")
     add("h5_absurd_dataset", ".h5",
         h5_with(h_bytes, lambda f: h5_replace_dataset(f, "model_weights/dense/dense/kernel:0",
                                                       shape=(ABSURD_DIM, ABSURD_DIM), dtype="<f4", chunks=(1024, 1024)),
                 ["model_weights/dense/dense/kernel:0"], h_base),
-        h_base, "shape_error", ["kernel", "must have shape", "1073741824"],
+        h_base, "model_error", ["kernel", "must have shape", "1073741824"],
         "model_weights/dense/dense/kernel:0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no "
         "chunk written; the shape must be rejected before anything is allocated or read")
     add("h5_unknown_class_custom", ".h5",
         h5_config("$.config.layers[1].class_name",
                   lambda c: c["config"]["layers"][1].__setitem__("class_name", "MyCustomLayer")),
-        h_base, "value_error", ["MyCustomLayer", "'dense'"],
+        h_base, "unsupported_error", ["MyCustomLayer", "'dense'"],
         "model_config: the layer 'dense' has class_name MyCustomLayer (a custom layer; its config is still a "
         "Dense config)")
     add("h5_absurd_batch_shape", ".h5",
         h5_config("$.config.layers[0].config.batch_input_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(
             "batch_input_shape", [None, ABSURD_BATCH_DIM, ABSURD_BATCH_DIM])),
-        h_base, "error", ["dense"],
+        h_base, "load_error", ["dense"],
         "model_config: the InputLayer dense_input's batch_input_shape is [null, 2**40, 2**40] (the Dense "
-        "layer's own batch_input_shape still says [null, 3, 6]); any strata::error is acceptable")
+        "layer's own batch_input_shape still says [null, 3, 6]); any strata::load_error is acceptable")
     add("h5_layer_name_not_utf8", ".h5",
         h5_with(h_bytes, lambda f: h5_replace_names(f["model_weights"], "layer_names", [b"dense\xff\xfe"]),
                 ["model_weights"], h_base),

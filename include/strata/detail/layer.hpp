@@ -6,6 +6,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../tensor.hpp"
 
@@ -18,8 +19,9 @@ inline constexpr int invalid_rank = -2;
 
 namespace detail {
 
-// The layer concept, which TimeDistributed<Inner> requires of Inner:
+// The layer concept, which TimeDistributed<Inner> requires of Inner and AnyLayer<T> holds:
 //   using Scalar = T;
+//   static constexpr const char* class_name;               // the Keras class name, "Dense"
 //   static constexpr int output_rank(int input_rank);      // a rank, dynamic_rank or invalid_rank
 //   Shape compute_output_shape(const Shape& input) const;  // validates; throws shape_error
 //   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const;
@@ -28,6 +30,10 @@ namespace detail {
 //   std::string describe() const; // "strata::Dense 'name'", used in messages
 //   void build(Index input_features);
 //   Weights<T> get_weights() const; void set_weights(const Weights<T>&);
+// A layer's Keras description (what the registry and a model graph read; see layer_config.hpp
+// and any_layer.hpp) adds: static from_config(const LayerConfig<T>&), and where they apply
+// weight_count(), weight_groups(inputs), mask_rule or output_mask_ranks + call_graph, in_place,
+// takes_mask, output_shapes, reset_states.
 template <class L, class = void>
 struct is_layer : std::false_type {};
 
@@ -76,27 +82,28 @@ auto call_tensor(const Layer& layer, const X& x) {
   }
 }
 
-/// Runs layer on a tensor of run-time rank.
+/// Runs layer on a tensor of run-time rank (an AnyTensor, or any tensor through a TensorView).
 template <class Layer>
-AnyTensor<typename Layer::Scalar> call_any(const Layer& layer, const AnyTensor<typename Layer::Scalar>& x) {
+AnyTensor<typename Layer::Scalar> call_any(const Layer& layer, const TensorView<typename Layer::Scalar>& x) {
   using T = typename Layer::Scalar;
   if (x.empty()) throw shape_error(concat(layer.describe(), ": the input tensor is empty (it holds no tensor)"));
-  const Shape in = x.shape();
-  AnyTensor<T> y = AnyTensor<T>::uninitialized(layer.compute_output_shape(in));
-  layer.forward(x.data(), in, y.data(), y.size());
+  AnyTensor<T> y = AnyTensor<T>::uninitialized(layer.compute_output_shape(x.shape()));
+  layer.forward(x.data(), x.shape(), y.data(), y.size());
   return y;
 }
 
 /// The data and shape of a layer input given as a typed Tensor / TensorMap (checked at compile
-/// time: scalar type, Rank, RowMajor) or an AnyTensor (checked at run time by the layer).
+/// time: scalar type, Rank, RowMajor) or an AnyTensor or TensorView (checked at run time by the
+/// layer).
 template <class T, int Rank, class X>
 std::pair<const T*, Shape> sequence_input(const X& x, const std::string& who) {
-  if constexpr (std::is_same_v<X, AnyTensor<T>>) {
+  if constexpr (std::is_same_v<X, AnyTensor<T>> || std::is_same_v<X, TensorView<T>>) {
     if (x.empty()) throw shape_error(concat(who, ": the input tensor is empty (it holds no tensor)"));
     return {x.data(), x.shape()};
   } else {
     static_assert(is_tensor_input_v<X, T>,
-                  "strata: the input must be a strata::Tensor, TensorMap or AnyTensor of the layer's scalar type.");
+                  "strata: the input must be a strata::Tensor, TensorMap, AnyTensor or TensorView of the layer's "
+                  "scalar type.");
     static_assert(X::NumIndices == Rank,
                   "strata: the input has the wrong rank for this layer (see its documentation).");
     static_assert(static_cast<int>(X::Layout) == static_cast<int>(Eigen::RowMajor),
@@ -114,6 +121,12 @@ void check_output_size(const Layer& layer, const Shape& out_shape, Index output_
     throw shape_error(concat(layer.describe(), ": output buffer holds ", output_size, " values; shape ",
                              out_shape.to_string(), " needs ", out_shape.size()));
   }
+}
+
+/// A single-input layer's input among a graph call's input shapes; value_error for another count.
+inline const Shape& only_input(const std::vector<Shape>& in, const std::string& who) {
+  if (in.size() != 1) throw value_error(concat(who, ": takes one input; it is given ", in.size()));
+  return in[0];
 }
 
 /// Checks a weight list's length against what the layer owns.
@@ -145,6 +158,45 @@ const Tensor<T, Rank>& check_weight(const AnyTensor<T>& w, const Shape& expected
   }
   return w.template get<Rank>();
 }
+
+/// What every layer without weights shares (Flatten, Reshape, Activation, Dropout, Masking): it
+/// is always built, its weight list is empty, it keeps no state, and it is called like any layer.
+/// Derived provides class_name, name(), output_rank, compute_output_shape and forward. Static
+/// (CRTP), not virtual.
+template <class Derived, class T>
+class WeightlessLayer {
+ public:
+  using Scalar = T;
+
+  std::string describe() const { return describe_layer(Derived::class_name, self().name()); }
+  /// Always true: there are no weights to create.
+  bool built() const { return true; }
+  /// Keras build: nothing to do (no weights).
+  void build(Index /*features*/) {}
+  /// Keras get_weights(): an empty list.
+  Weights<T> get_weights() const { return {}; }
+  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
+  void set_weights(const Weights<T>& weights) { check_no_weights(weights, describe()); }
+  /// Keras count_params(): 0.
+  Index count_params() const { return 0; }
+  bool carries_state() const { return false; }
+  int output_count() const { return 1; }
+
+  /// Keras `layer(x)` on a Tensor or TensorMap: a Tensor when the output rank follows from the
+  /// input's, an AnyTensor when an option decides it.
+  template <class X, std::enable_if_t<is_tensor_input_v<X, T>, int> = 0>
+  auto operator()(const X& x) const {
+    static_assert(Derived::output_rank(static_cast<int>(X::NumIndices)) != invalid_rank,
+                  "strata: this layer does not take inputs of this rank (see its documentation).");
+    return call_tensor(self(), x);
+  }
+  /// The same on a tensor of run-time rank (an AnyTensor or a TensorView).
+  AnyTensor<T> operator()(const TensorView<T>& x) const { return call_any(self(), x); }
+  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return call_any(self(), TensorView<T>(x)); }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
 
 }  // namespace detail
 }  // namespace strata

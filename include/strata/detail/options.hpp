@@ -12,10 +12,28 @@
 
 namespace strata::detail {
 
-/// The options every strata layer has. Setters return the derived options type, so calls chain:
-/// `DenseOptions().activation("relu").use_bias(false)`.
+/// The option every strata layer has: its Keras `name`, which appears in error messages. The base
+/// of every layer's options class; setters return the derived type, so calls chain:
+/// `FlattenOptions().name("flat")`.
 template <class Derived>
-class LayerOptions {
+class Options {
+ public:
+  /// Keras `name`; appears in error messages.
+  Derived& name(std::string value) {
+    name_ = std::move(value);
+    return static_cast<Derived&>(*this);
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+/// The options of the layers with a kernel (Dense, the recurrent layers): `Options`' name plus
+/// activation, use_bias, input_dim and seed. Setters return the derived options type, so calls
+/// chain: `DenseOptions().activation("relu").use_bias(false)`.
+template <class Derived>
+class LayerOptions : public Options<Derived> {
  public:
   /// Keras `activation`. Names are checked when the layer is constructed.
   Derived& activation(std::string name) {
@@ -42,17 +60,11 @@ class LayerOptions {
     seed_ = value;
     return self();
   }
-  /// Keras `name`; appears in error messages.
-  Derived& name(std::string value) {
-    name_ = std::move(value);
-    return self();
-  }
 
   const std::string& activation() const { return activation_; }
   bool use_bias() const { return use_bias_; }
   Index input_dim() const { return input_dim_; }
   std::optional<std::uint64_t> seed() const { return seed_; }
-  const std::string& name() const { return name_; }
 
  protected:
   explicit LayerOptions(std::string default_activation) : activation_(std::move(default_activation)) {}
@@ -64,7 +76,6 @@ class LayerOptions {
   bool use_bias_ = true;
   Index input_dim_ = 0;
   std::optional<std::uint64_t> seed_;
-  std::string name_;
 };
 
 /// Throws value_error unless the layer has weights; `what` names the attempted operation.

@@ -4,14 +4,20 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "../any_layer.hpp"
+#include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 #include "gemm.hpp"
+#include "init.hpp"
 #include "layer.hpp"
 #include "options.hpp"
 
@@ -23,6 +29,21 @@ template <class T>
 struct RNNResult {
   AnyTensor<T> output;
   Tensor<T, 2> h;
+};
+
+/// An LSTM state: h (the output, "memory state" in Keras) and c (the carry), each (batch, units).
+template <class T>
+struct LSTMState {
+  Tensor<T, 2> h;
+  Tensor<T, 2> c;
+};
+
+/// What LSTM::call returns: the output ((batch, time, units) or (batch, units)) and the final state.
+template <class T>
+struct LSTMResult {
+  AnyTensor<T> output;
+  Tensor<T, 2> h;
+  Tensor<T, 2> c;
 };
 
 namespace detail {
@@ -198,8 +219,57 @@ void run_recurrence(const Cell& cell, const RecurrenceFlags& flags, const T* x, 
   }
 }
 
+/// Packs columns [c0, c0 + n) of a row-major (rows, cols) matrix.
+template <class T>
+PackedMatrix<T> pack_columns(const T* src, Index rows, Index cols, Index c0, Index n) {
+  std::vector<T> slice(static_cast<std::size_t>(rows * n));
+  for (Index k = 0; k < rows; ++k) std::copy(src + k * cols + c0, src + k * cols + c0 + n, slice.data() + k * n);
+  return PackedMatrix<T>(slice.data(), rows, n);
+}
+
+/// Throws value_error for softmax-like activations, which mix the units of a state.
+inline Activation parse_recurrent_activation(const std::string& name, const char* option, const std::string& who) {
+  const Activation a = parse_activation(name, who);
+  if (!is_elementwise(a)) {
+    throw value_error(concat(who, ": ", option, " '", name,
+                             "' is not supported (it mixes the units of a state; use an element-wise one)"));
+  }
+  return a;
+}
+
+/// The state and result types of a recurrent layer with N state tensors: N = 1 (h: GRU,
+/// SimpleRNN) or N = 2 (h and c: LSTM).
+template <class T, int N>
+struct RecurrentTypes;
+
+template <class T>
+struct RecurrentTypes<T, 1> {
+  using State = Tensor<T, 2>;
+  using Result = RNNResult<T>;
+  static constexpr std::array<const char*, 1> names{{"h"}};
+  static std::array<const T*, 1> data(const State& s) { return {s.data()}; }
+  static std::array<Shape, 1> shapes(const State& s) { return {shape_of(s)}; }
+  static Result result(AnyTensor<T> output, std::array<Tensor<T, 2>, 1>& finals) {
+    return Result{std::move(output), std::move(finals[0])};
+  }
+  static State state(const std::array<Tensor<T, 2>, 1>& s) { return s[0]; }
+};
+
+template <class T>
+struct RecurrentTypes<T, 2> {
+  using State = LSTMState<T>;
+  using Result = LSTMResult<T>;
+  static constexpr std::array<const char*, 2> names{{"h", "c"}};
+  static std::array<const T*, 2> data(const State& s) { return {s.h.data(), s.c.data()}; }
+  static std::array<Shape, 2> shapes(const State& s) { return {shape_of(s.h), shape_of(s.c)}; }
+  static Result result(AnyTensor<T> output, std::array<Tensor<T, 2>, 2>& finals) {
+    return Result{std::move(output), std::move(finals[0]), std::move(finals[1])};
+  }
+  static State state(const std::array<Tensor<T, 2>, 2>& s) { return State{s[0], s[1]}; }
+};
+
 /// What the RNN layers share: the options that shape the recurrence, the checks, and the stored
-/// state of a stateful layer. A member of LSTM, GRU and SimpleRNN (no virtual base).
+/// state of a stateful layer. A member of every recurrent layer (no virtual base).
 template <class T, int StateCount>
 class RecurrentCore {
  public:
@@ -245,190 +315,508 @@ class RecurrentCore {
   /// Keras compute_mask: the input mask with return_sequences, else none.
   const Mask* output_mask(const Mask* mask) const { return return_sequences_ ? mask : nullptr; }
 
-  /// Checks initial states (each (batch, units)) and a mask, naming the layer.
-  void check_inputs(const std::array<const Tensor<T, 2>*, StateCount>& initial, const Mask* mask, const Shape& in,
-                    Index units, const std::string& who, const std::array<const char*, StateCount>& names) const {
+  /// Checks initial states (each (batch, units); empty shapes are absent ones) and a mask.
+  void check_inputs(const std::array<Shape, StateCount>& initial, const Mask* mask, const Shape& in, Index units,
+                    const std::string& who, const std::array<const char*, StateCount>& names) const {
     for (int k = 0; k < StateCount; ++k) {
-      if (initial[k] == nullptr) continue;
-      const Tensor<T, 2>& s = *initial[k];
-      if (s.dimension(0) != in[0] || s.dimension(1) != units) {
-        throw shape_error(concat(who, ": initial state ", names[k], " must have shape (batch=", in[0],
-                                 ", units=", units, "); got ", shape_of(s).to_string()));
+      const Shape& s = initial[static_cast<std::size_t>(k)];
+      if (s.empty()) continue;
+      if (s != Shape{in[0], units}) {
+        throw shape_error(concat(who, ": initial state ", names[static_cast<std::size_t>(k)],
+                                 " must have shape (batch=", in[0], ", units=", units, "); got ", s.to_string()));
       }
     }
     if (mask != nullptr) check_mask(*mask, in[0], in[1], who);
   }
 
-  /// Picks the initial states (given, stored or zeros), runs the cell, and stores the final
-  /// states of a stateful layer. finals may hold nulls.
+  /// Runs the cell from the given initial states (nulls: zeros), writing finals (nulls: not
+  /// wanted). Leaves the stored state alone, so it refuses a stateful layer, whose every call
+  /// changes that state: call it through a non-const reference (run_stateful).
   template <class Cell>
-  void run(const Cell& cell, const T* x, const Shape& in, const std::array<const Tensor<T, 2>*, StateCount>& initial,
+  void run(const Cell& cell, const T* x, const Shape& in, const std::array<const T*, StateCount>& initial,
            const Mask* mask, T* out, const std::array<T*, StateCount>& finals, const std::string& who) const {
+    if (stateful_) {
+      throw value_error(concat(who,
+                               ": is stateful, so every call changes its stored state; call it through a "
+                               "non-const reference"));
+    }
+    run_recurrence(cell, flags(), x, in[0], in[1], in[2], initial, mask_data(mask), out, finals);
+  }
+
+  /// Runs the cell; a stateful layer starts from its stored state (when no initial state is
+  /// given) and stores the final one, as Keras does.
+  template <class Cell>
+  void run_stateful(const Cell& cell, const T* x, const Shape& in, const std::array<const T*, StateCount>& initial,
+                    const Mask* mask, T* out, const std::array<T*, StateCount>& finals, const std::string& who) {
+    if (!stateful_) {
+      run(cell, x, in, initial, mask, out, finals, who);
+      return;
+    }
     const Index batch = in[0];
-    const Index units = cell.units();
     // Keras keeps a stateful layer's batch size fixed (its state variables have that shape).
-    if (stateful_ && has_state_ && state_[0].dimension(0) != batch) {
+    if (has_state_ && state_[0].dimension(0) != batch) {
       throw shape_error(concat(who, ": stateful layer holds states for batch ", state_[0].dimension(0), "; got shape ",
                                in.to_string(), " (call reset_states() to change the batch)"));
     }
-    std::array<const T*, StateCount> start{};
+    std::array<const T*, StateCount> start = initial;
     for (int k = 0; k < StateCount; ++k) {
-      if (initial[k] != nullptr) {
-        start[k] = initial[k]->data();
-      } else if (stateful_ && has_state_) {
-        start[k] = state_[k].data();
-      }
+      const auto i = static_cast<std::size_t>(k);
+      if (start[i] == nullptr && has_state_) start[i] = state_[i].data();
     }
-    const RecurrenceFlags flags{return_sequences_, go_backwards_, zero_output_for_mask_};
-    const bool* mask_data = mask != nullptr ? mask->data() : nullptr;
-    if (!stateful_ || batch == 0) {
-      run_recurrence(cell, flags, x, batch, in[1], in[2], start, mask_data, out, finals);
+    if (batch == 0) {
+      run_recurrence(cell, flags(), x, batch, in[1], in[2], start, mask_data(mask), out, finals);
       return;
     }
     States next;
     std::array<T*, StateCount> next_ptr{};
     for (int k = 0; k < StateCount; ++k) {
-      next[k] = Tensor<T, 2>(batch, units);
-      next_ptr[k] = next[k].data();
+      const auto i = static_cast<std::size_t>(k);
+      next[i] = Tensor<T, 2>(batch, cell.units());
+      next_ptr[i] = next[i].data();
     }
-    run_recurrence(cell, flags, x, batch, in[1], in[2], start, mask_data, out, next_ptr);
+    run_recurrence(cell, flags(), x, batch, in[1], in[2], start, mask_data(mask), out, next_ptr);
     for (int k = 0; k < StateCount; ++k) {
-      if (finals[k] != nullptr) std::copy(next[k].data(), next[k].data() + next[k].size(), finals[k]);
+      const auto i = static_cast<std::size_t>(k);
+      if (finals[i] != nullptr) std::copy(next[i].data(), next[i].data() + next[i].size(), finals[i]);
     }
     state_ = std::move(next);
     has_state_ = true;
   }
 
  private:
+  RecurrenceFlags flags() const { return RecurrenceFlags{return_sequences_, go_backwards_, zero_output_for_mask_}; }
+  static const bool* mask_data(const Mask* mask) { return mask != nullptr ? mask->data() : nullptr; }
+
   bool return_sequences_ = false;
   bool return_state_ = false;
   bool go_backwards_ = false;
   bool stateful_ = false;
   bool zero_output_for_mask_ = false;
-  // The stored state of a stateful layer: updated by const calls, as Keras updates it in call().
-  mutable States state_{};
-  mutable bool has_state_ = false;
+  // The stored state of a stateful layer; only non-const calls change it.
+  States state_{};
+  bool has_state_ = false;
 };
 
-/// The base of GRU and SimpleRNN, whose only state is h: their calls, masks, initial state and
-/// outputs list. Derived provides cell(), units(), input_dim(), built(), describe(),
-/// require_built(what) and core() (a RecurrentCore<T, 1>). Static (CRTP), not virtual.
-template <class Derived, class T>
-class SingleStateRecurrent {
+/// Everything LSTM, GRU and SimpleRNN share: options, weights, the call and state API, and the
+/// Keras description (config, weights under the layer's "cell", masks, initial states). Derived
+/// provides: `class_name`, `options_name` (its options class, for messages), `gates` (columns
+/// of the kernel per unit: 4, 3, 1), `cell()` and `make_cell()` (packing the weights), and
+/// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer). N is the number of
+/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual.
+///
+/// Every call exists twice: `const`, which leaves the layer unchanged and may run concurrently
+/// (and throws value_error for a stateful layer), and non-const, which a stateful layer needs:
+/// it starts from the stored state and stores the final one.
+template <class Derived, class T, int N, class Bias>
+class RecurrentLayer {
+  using Types = RecurrentTypes<T, N>;
+
  public:
   using Scalar = T;
-  /// Number of state tensors (h).
-  static constexpr int state_count = 1;
+  /// The initial-state type: Tensor<T, 2> h (GRU, SimpleRNN), or LSTMState<T> {h, c} (LSTM).
+  using State = typename Types::State;
+  /// What call() returns: the output and the final state(s).
+  using Result = typename Types::Result;
+  /// Number of state tensors (h; or h and c).
+  static constexpr int state_count = N;
+
+  Index units() const { return units_; }
+  Activation activation() const { return activation_; }
+  bool use_bias() const { return use_bias_; }
+  bool return_sequences() const { return core_.return_sequences(); }
+  bool return_state() const { return core_.return_state(); }
+  bool go_backwards() const { return core_.go_backwards(); }
+  bool stateful() const { return core_.stateful(); }
+  bool zero_output_for_mask() const { return core_.zero_output_for_mask(); }
+  const std::string& name() const { return name_; }
+  /// Whether the layer has weights (built, or given weights).
+  bool built() const { return input_dim_ > 0; }
+  /// Size of the input's last axis; 0 until built.
+  Index input_dim() const { return input_dim_; }
+  std::string describe() const { return describe_layer(Derived::class_name, name_); }
+
+  /// Changes go_backwards, name or zero_output_for_mask of a constructed layer (Bidirectional
+  /// derives its backward layer this way); weights are kept.
+  void set_go_backwards(bool on) { core_.set_go_backwards(on); }
+  void set_zero_output_for_mask(bool on) { core_.set_zero_output_for_mask(on); }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  /// Keras build: initial weights for `features` inputs per step (glorot_uniform kernel,
+  /// orthogonal recurrent kernel, the layer's bias initializer). Calling it again re-initialises
+  /// them (the same ones again when a seed is set).
+  void build(Index features) {
+    if (features < 1) throw value_error(concat(describe(), ": input features must be at least 1; got ", features));
+    const Index g = gate_columns();
+    auto gen = Generator::from(seed_);
+    Tensor<T, 2> kernel(features, g);
+    glorot_uniform(kernel.data(), features, g, gen);
+    Tensor<T, 2> recurrent(units_, g);
+    orthogonal(recurrent.data(), units_, g, gen);
+    assign(std::move(kernel), std::move(recurrent), use_bias_ ? self().initial_bias() : Bias());
+  }
+
+  /// Keras get_weights(): [kernel (features, g u), recurrent_kernel (u, g u), bias] (no bias
+  /// without use_bias), g the gate count.
+  Weights<T> get_weights() const {
+    require_built("get_weights");
+    Weights<T> w{kernel_, recurrent_kernel_};
+    if (use_bias_) w.emplace_back(bias_);
+    return w;
+  }
+
+  /// Keras set_weights(): takes the list get_weights() gives; builds the layer if needed, taking
+  /// the input size from the kernel. Throws shape_error on a wrong count or shape.
+  void set_weights(const Weights<T>& weights) {
+    const Index g = gate_columns();
+    check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
+                       use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
+    const Index features = built() ? input_dim_ : features_from_kernel(weights[0], g, describe());
+    const auto& kernel = check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
+    const auto& recurrent = check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
+    Bias bias;
+    if (use_bias_) {
+      const AnyTensor<T>& b = weights[2];
+      const Shape want = self().bias_shape();
+      if (b.shape() != want) {
+        throw shape_error(concat(describe(), ": weight 2 (bias) must have shape ", want.to_string(), self().bias_note(),
+                                 "; got ", b.empty() ? std::string("an empty tensor") : b.shape().to_string()));
+      }
+      if constexpr (std::is_same_v<Bias, AnyTensor<T>>) {
+        bias = b;
+      } else {
+        bias = b.template get<1>();
+      }
+    }
+    assign(kernel, recurrent, std::move(bias));
+  }
+
+  const Tensor<T, 2>& kernel() const {
+    require_built("kernel");
+    return kernel_;
+  }
+  const Tensor<T, 2>& recurrent_kernel() const {
+    require_built("recurrent_kernel");
+    return recurrent_kernel_;
+  }
+  /// The bias (empty without use_bias).
+  const Bias& bias() const { return bias_; }
+
+  /// Number of scalars in the weights (Keras count_params()); the layer must be built.
+  Index count_params() const {
+    require_built("count_params");
+    return gate_columns() * (input_dim_ + units_) + (use_bias_ ? self().bias_shape().size() : 0);
+  }
+
+  /// Forgets the stored state of a stateful layer: the next call starts from zeros, at any batch
+  /// size (Keras reset_states()).
+  void reset_states() { core_.reset_states(); }
+  /// Whether a stateful layer holds a state from an earlier call.
+  bool has_states() const { return core_.has_states(); }
+  /// The stored state of a stateful layer (empty tensors when there is none).
+  State states() const { return Types::state(core_.states()); }
 
   static constexpr int output_rank(int input_rank) { return input_rank == 3 ? dynamic_rank : invalid_rank; }
 
   /// (batch, time, features) -> (batch, time, units) or (batch, units). Throws shape_error for
   /// another rank, another feature size or an empty time axis; value_error when not built.
   Shape compute_output_shape(const Shape& input) const {
-    self().require_built("call");
-    return self().core().output_shape(input, self().input_dim(), self().units(), self().describe());
+    require_built("call");
+    return core_.output_shape(input, input_dim_, units_, describe());
   }
 
-  /// Keras compute_mask: the input mask with return_sequences, else none (null).
-  const Mask* compute_mask(const Mask* mask) const { return self().core().output_mask(mask); }
+  /// Keras compute_mask: the output mask for an input mask -- the same mask with
+  /// return_sequences, else none (null).
+  const Mask* compute_mask(const Mask* mask) const { return core_.output_mask(mask); }
 
   /// Low-level call on raw row-major memory; output must hold compute_output_shape(input_shape).
-  /// Starts from zeros, or from the stored state when stateful. mask: (batch, time) or null.
+  /// Starts from zeros; mask: (batch, time) or null. A stateful layer throws value_error (use the
+  /// non-const calls).
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size,
                const Mask* mask = nullptr) const {
     const Shape out_shape = compute_output_shape(input_shape);
     check_output_size(self(), out_shape, output_size);
-    self().core().check_inputs({nullptr}, mask, input_shape, self().units(), self().describe(), {"h"});
-    self().core().run(self().cell(), input, input_shape, {nullptr}, mask, output, {nullptr}, self().describe());
+    core_.check_inputs({}, mask, input_shape, units_, describe(), Types::names);
+    core_.run(self().cell(), input, input_shape, {}, mask, output, {}, describe());
   }
 
-  /// Keras `layer(x)` on a rank-3 Tensor, TensorMap or AnyTensor; returns the output (rank 3 or 2).
+  /// Keras `layer(x)` on a rank-3 Tensor, TensorMap, AnyTensor or TensorView; returns the output
+  /// (AnyTensor of rank 3 or 2: convert with `Tensor<T, 3> y = layer(x);`).
   template <class X>
   AnyTensor<T> operator()(const X& x) const {
-    return call(x).output;
+    return call_with(*this, x, nullptr, nullptr).output;
   }
-  /// Keras `layer(x, mask=mask)`.
+  template <class X>
+  AnyTensor<T> operator()(const X& x) {
+    return call_with(*this, x, nullptr, nullptr).output;
+  }
+  /// Keras `layer(x, mask=mask)`: masked steps (false) are skipped; see docs/masking.md.
   template <class X>
   AnyTensor<T> operator()(const X& x, const Mask& mask) const {
-    return call(x, nullptr, &mask).output;
+    return call_with(*this, x, nullptr, &mask).output;
   }
-  /// Keras `layer(x, initial_state=h0)`, h0 (batch, units).
   template <class X>
-  AnyTensor<T> operator()(const X& x, const Tensor<T, 2>& initial_state) const {
-    return call(x, &initial_state, nullptr).output;
+  AnyTensor<T> operator()(const X& x, const Mask& mask) {
+    return call_with(*this, x, nullptr, &mask).output;
+  }
+  /// Keras `layer(x, initial_state=state)`.
+  template <class X>
+  AnyTensor<T> operator()(const X& x, const State& initial_state) const {
+    return call_with(*this, x, &initial_state, nullptr).output;
+  }
+  template <class X>
+  AnyTensor<T> operator()(const X& x, const State& initial_state) {
+    return call_with(*this, x, &initial_state, nullptr).output;
   }
 
-  /// The output and the final state h, from zeros (or the stored state when stateful).
+  /// The output and the final state(s), from zeros (or, non-const, a stateful layer's stored
+  /// state). An initial state given here takes precedence over the stored one, as in Keras.
   template <class X>
-  RNNResult<T> call(const X& x) const {
-    return call(x, nullptr, nullptr);
+  Result call(const X& x) const {
+    return call_with(*this, x, nullptr, nullptr);
   }
-  /// The general form: initial_state (batch, units) and mask (batch, time) may be null; an
-  /// initial state given here takes precedence over a stateful layer's stored state, as in Keras.
   template <class X>
-  RNNResult<T> call(const X& x, const Tensor<T, 2>* initial_state, const Mask* mask) const {
-    if constexpr (is_tensor_input_v<X, T>) {
-      static_assert(X::NumIndices == 3,
-                    "strata::GRU and strata::SimpleRNN: the input must have rank 3 (batch, time, features); for rank "
-                    "4 wrap the layer in TimeDistributed.");
+  Result call(const X& x) {
+    return call_with(*this, x, nullptr, nullptr);
+  }
+  template <class X>
+  Result call(const X& x, const State& initial_state) const {
+    return call_with(*this, x, &initial_state, nullptr);
+  }
+  template <class X>
+  Result call(const X& x, const State& initial_state) {
+    return call_with(*this, x, &initial_state, nullptr);
+  }
+  template <class X>
+  Result call(const X& x, const Mask& mask) const {
+    return call_with(*this, x, nullptr, &mask);
+  }
+  template <class X>
+  Result call(const X& x, const Mask& mask) {
+    return call_with(*this, x, nullptr, &mask);
+  }
+  template <class X>
+  Result call(const X& x, const State& initial_state, const Mask& mask) const {
+    return call_with(*this, x, &initial_state, &mask);
+  }
+  template <class X>
+  Result call(const X& x, const State& initial_state, const Mask& mask) {
+    return call_with(*this, x, &initial_state, &mask);
+  }
+  /// The general form: initial_state and mask may be null.
+  template <class X>
+  Result call(const X& x, const State* initial_state, const Mask* mask) const {
+    return call_with(*this, x, initial_state, mask);
+  }
+  template <class X>
+  Result call(const X& x, const State* initial_state, const Mask* mask) {
+    return call_with(*this, x, initial_state, mask);
+  }
+
+  /// Keras' return value as a list: [output], or with return_state [output, h] / [output, h, c].
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const State* initial_state = nullptr,
+                                    const Mask* mask = nullptr) const {
+    return to_list(call_with(*this, x, initial_state, mask));
+  }
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const State* initial_state = nullptr, const Mask* mask = nullptr) {
+    return to_list(call_with(*this, x, initial_state, mask));
+  }
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const State& initial_state) const {
+    return to_list(call_with(*this, x, &initial_state, nullptr));
+  }
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const State& initial_state) {
+    return to_list(call_with(*this, x, &initial_state, nullptr));
+  }
+
+  bool carries_state() const { return core_.stateful(); }
+  int output_count() const { return core_.return_state() ? 1 + N : 1; }
+
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Recurrent layers consume masks (TimeDistributed refuses to pass one to them).
+  static constexpr bool takes_mask = true;
+  /// Keras' weights, kept by the layer's cell: kernel, recurrent_kernel, bias.
+  std::size_t weight_count() const { return use_bias_ ? 3 : 2; }
+  std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
+    if (inputs.empty() || inputs[0].rank() != 3) {
+      throw shape_error(concat(describe(), ": input must have rank 3 (batch, time, features); got ",
+                               inputs.empty() ? std::string("no input") : inputs[0].to_string()));
     }
-    const auto [data, in] = sequence_input<T, 3>(x, self().describe());
-    RNNResult<T> result;
-    result.output = AnyTensor<T>::uninitialized(compute_output_shape(in));
-    self().core().check_inputs({initial_state}, mask, in, self().units(), self().describe(), {"h"});
-    result.h = Tensor<T, 2>(in[0], self().units());
-    self().core().run(self().cell(), data, in, {initial_state}, mask, result.output.data(), {result.h.data()},
-                      self().describe());
+    const Index g = gate_columns();
+    WeightGroup group{"cell", {{"kernel", Shape{inputs[0][2], g}, ""}, {"recurrent_kernel", Shape{units_, g}, ""}}};
+    if (use_bias_) group.weights.push_back({"bias", self().bias_shape(), self().bias_note()});
+    return {group};
+  }
+  /// The output, then with return_state the final states; the inputs are the sequence and
+  /// optionally the N initial states.
+  std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
+    check_input_count(inputs.size());
+    const Shape out = compute_output_shape(inputs[0]);
+    const Shape state{inputs[0][0], units_};
+    for (std::size_t k = 1; k < inputs.size(); ++k) {
+      if (inputs[k] != state) {
+        throw shape_error(concat(describe(), ": initial state ", k - 1, " must have shape ", state.to_string(),
+                                 "; it is given ", inputs[k].to_string()));
+      }
+    }
+    std::vector<Shape> result{out};
+    if (return_state()) result.insert(result.end(), N, state);
     return result;
   }
-
-  /// Keras' return value as a list: [output], or [output, h] with return_state.
-  template <class X>
-  std::vector<AnyTensor<T>> outputs(const X& x, const Tensor<T, 2>* initial_state = nullptr,
-                                    const Mask* mask = nullptr) const {
-    RNNResult<T> r = call(x, initial_state, mask);
-    std::vector<AnyTensor<T>> out;
-    out.push_back(std::move(r.output));
-    if (self().core().return_state()) out.emplace_back(std::move(r.h));
+  /// Keras compute_mask: the output sequence keeps the input's (batch, time) mask; states have
+  /// none. Any other mask cannot be taken.
+  std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
+    const int mask = masks.empty() ? 0 : masks[0];
+    if (mask != 0 && mask != 2) {
+      throw value_error(concat(describe(), ": receives a mask of rank ", mask,
+                               "; recurrent layers take (batch, time) masks, which Masking and Embedding(mask_zero) "
+                               "make from (batch, time, ...) inputs"));
+    }
+    std::vector<int> out(output_shapes(inputs).size(), 0);
+    if (return_sequences()) out[0] = mask;
     return out;
   }
+  /// In a model graph: the sequence, then optionally the initial states, with the sequence's mask.
+  void call_graph(GraphCall<T>& c) const { graph(*this, c); }
+  void call_graph(GraphCall<T>& c) { graph(*this, c); }
 
-  bool return_sequences() const { return self().core().return_sequences(); }
-  bool return_state() const { return self().core().return_state(); }
-  bool go_backwards() const { return self().core().go_backwards(); }
-  bool stateful() const { return self().core().stateful(); }
-  bool zero_output_for_mask() const { return self().core().zero_output_for_mask(); }
-  bool carries_state() const { return self().core().stateful(); }
-  int output_count() const { return self().core().return_state() ? 2 : 1; }
+ protected:
+  /// Reads units, activation, use_bias and the checks every recurrent layer's constructor makes.
+  template <class Options>
+  RecurrentLayer(Index units, const Options& options)
+      : units_(units), use_bias_(options.use_bias()), core_(options), seed_(options.seed()), name_(options.name()) {
+    if (units < 1) throw value_error(concat(describe(), ": units must be at least 1; got ", units));
+    activation_ = parse_recurrent_activation(options.activation(), "activation", describe());
+    if (options.input_dim() < 0) {
+      throw value_error(concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
+    }
+  }
 
-  /// Forgets the stored state of a stateful layer (Keras reset_states()).
-  void reset_states() { self().core().reset_states(); }
-  bool has_states() const { return self().core().has_states(); }
-  /// The stored h of a stateful layer (empty when there is none).
-  const Tensor<T, 2>& states() const { return self().core().states()[0]; }
+  /// The options every Keras recurrent layer's config has, read into `options`.
+  template <class Options>
+  static Options& common_options(const LayerConfig<T>& config, Options& options) {
+    config.refuse("time_major");
+    options.activation(config.activation("activation", "tanh"))
+        .use_bias(config.boolean("use_bias", true))
+        .return_sequences(config.boolean("return_sequences", false))
+        .return_state(config.boolean("return_state", false))
+        .go_backwards(config.boolean("go_backwards", false))
+        .stateful(config.boolean("stateful", false))
+        .zero_output_for_mask(config.boolean("zero_output_for_mask", false))
+        .name(config.name());
+    return options;
+  }
+
+  void require_built(const char* what) const {
+    if (!built()) strata::detail::require_built(false, describe(), what, Derived::options_name);
+  }
+  Index gate_columns() const { return Derived::gates * units_; }
+  const T* bias_data() const { return use_bias_ ? bias_.data() : nullptr; }
+
+  Index units_;
+  Activation activation_ = Activation::tanh;
+  bool use_bias_;
+  RecurrentCore<T, N> core_;
+  std::optional<std::uint64_t> seed_;
+  std::string name_;
+  Index input_dim_ = 0;
+  Tensor<T, 2> kernel_;
+  Tensor<T, 2> recurrent_kernel_;
+  Bias bias_;
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self() { return static_cast<Derived&>(*this); }
-};
 
-/// Packs columns [c0, c0 + n) of a row-major (rows, cols) matrix.
-template <class T>
-PackedMatrix<T> pack_columns(const T* src, Index rows, Index cols, Index c0, Index n) {
-  std::vector<T> slice(static_cast<std::size_t>(rows * n));
-  for (Index k = 0; k < rows; ++k) std::copy(src + k * cols + c0, src + k * cols + c0 + n, slice.data() + k * n);
-  return PackedMatrix<T>(slice.data(), rows, n);
-}
-
-/// Throws value_error for softmax-like activations, which mix the units of a state.
-inline Activation parse_recurrent_activation(const std::string& name, const char* option, const std::string& who) {
-  const Activation a = parse_activation(name, who);
-  if (!is_elementwise(a)) {
-    throw value_error(concat(who, ": ", option, " '", name,
-                             "' is not supported (it mixes the units of a state; use an element-wise one)"));
+  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Bias bias) {
+    input_dim_ = kernel.dimension(0);
+    kernel_ = std::move(kernel);
+    recurrent_kernel_ = std::move(recurrent);
+    bias_ = std::move(bias);
+    self().make_cell();
   }
-  return a;
-}
+
+  void check_input_count(std::size_t n) const {
+    if (n != 1 && n != 1 + static_cast<std::size_t>(N)) {
+      throw value_error(concat(describe(), ": takes an input and optionally ", N, " initial state tensor",
+                               N == 1 ? "" : "s", "; it is given ", n, " tensors"));
+    }
+  }
+
+  std::vector<AnyTensor<T>> to_list(Result r) const {
+    std::vector<AnyTensor<T>> out;
+    out.push_back(std::move(r.output));
+    if (core_.return_state()) {
+      if constexpr (N == 2) {
+        out.emplace_back(std::move(r.h));
+        out.emplace_back(std::move(r.c));
+      } else {
+        out.emplace_back(std::move(r.h));
+      }
+    }
+    return out;
+  }
+
+  // One implementation for the const and non-const calls: Self is `const RecurrentLayer` or
+  // `RecurrentLayer`, and only the latter may update a stateful layer's state.
+  template <class Self, class X>
+  static Result call_with(Self& layer, const X& x, const State* initial, const Mask* mask) {
+    if constexpr (is_tensor_input_v<X, T>) {
+      static_assert(X::NumIndices == 3,
+                    "strata::LSTM, GRU and SimpleRNN: the input must have rank 3 (batch, time, features); for rank 4 "
+                    "wrap the layer in TimeDistributed.");
+    }
+    const auto [data, in] = sequence_input<T, 3>(x, layer.describe());
+    std::array<const T*, N> init{};
+    std::array<Shape, N> init_shapes{};
+    if (initial != nullptr) {
+      init = Types::data(*initial);
+      init_shapes = Types::shapes(*initial);
+    }
+    return run_views(layer, data, in, init, init_shapes, mask);
+  }
+
+  template <class Self>
+  static Result run_views(Self& layer, const T* data, const Shape& in, const std::array<const T*, N>& init,
+                          const std::array<Shape, N>& init_shapes, const Mask* mask) {
+    AnyTensor<T> output = AnyTensor<T>::uninitialized(layer.compute_output_shape(in));
+    layer.core_.check_inputs(init_shapes, mask, in, layer.units_, layer.describe(), Types::names);
+    std::array<Tensor<T, 2>, N> finals;
+    std::array<T*, N> final_ptrs{};
+    for (std::size_t k = 0; k < static_cast<std::size_t>(N); ++k) {
+      finals[k] = Tensor<T, 2>(in[0], layer.units_);
+      final_ptrs[k] = finals[k].data();
+    }
+    if constexpr (std::is_const_v<Self>) {
+      layer.core_.run(layer.self().cell(), data, in, init, mask, output.data(), final_ptrs, layer.describe());
+    } else {
+      layer.core_.run_stateful(layer.self().cell(), data, in, init, mask, output.data(), final_ptrs, layer.describe());
+    }
+    return Types::result(std::move(output), finals);
+  }
+
+  template <class Self>
+  static void graph(Self& layer, GraphCall<T>& c) {
+    layer.check_input_count(c.inputs.size());
+    const TensorView<T>& x = c.inputs[0].tensor;
+    if (x.empty()) throw shape_error(concat(layer.describe(), ": the input tensor is empty"));
+    std::array<const T*, N> init{};
+    std::array<Shape, N> init_shapes{};
+    if (c.inputs.size() > 1) {
+      for (std::size_t k = 0; k < static_cast<std::size_t>(N); ++k) {
+        init[k] = c.inputs[k + 1].tensor.data();
+        init_shapes[k] = c.inputs[k + 1].tensor.shape();
+        if (init_shapes[k].empty()) throw shape_error(concat(layer.describe(), ": initial state ", k, " is empty"));
+      }
+    }
+    const MaskPtr& mask = c.inputs[0].mask;
+    c.outputs = layer.to_list(run_views(layer, x.data(), x.shape(), init, init_shapes, mask.get()));
+    c.masks.assign(c.outputs.size(), MaskPtr());
+    if (layer.core_.output_mask(mask.get()) != nullptr) c.masks[0] = mask;
+  }
+};
 
 }  // namespace detail
 }  // namespace strata

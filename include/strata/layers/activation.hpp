@@ -9,25 +9,15 @@
 
 #include "../activations.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of ActivationLayer, set by chaining: `ActivationLayerOptions().name("act")`.
-class ActivationLayerOptions {
- public:
-  /// Keras `name`; appears in error messages.
-  ActivationLayerOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
-
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
+class ActivationLayerOptions : public detail::Options<ActivationLayerOptions> {};
 
 /// Keras `Activation(activation)`: applies a named activation (see strata::Activation) to its input.
 ///
@@ -38,36 +28,24 @@ class ActivationLayerOptions {
 /// Every value goes through the same code as Dense's activation, so Dense("linear") followed by
 /// ActivationLayer(a) equals Dense(a) bit for bit. No weights and no state.
 template <class T>
-class ActivationLayer {
+class ActivationLayer : public detail::WeightlessLayer<ActivationLayer<T>, T> {
   static_assert(std::is_floating_point_v<T>, "strata::ActivationLayer: the scalar type must be float or double.");
 
  public:
-  using Scalar = T;
-  static constexpr const char* class_name = "ActivationLayer";
+  /// Keras' class name; the C++ name differs because strata::Activation names the functions.
+  static constexpr const char* class_name = "Activation";
 
   /// Takes the activation by its Keras name (aliases included); throws value_error when unknown.
   explicit ActivationLayer(const std::string& activation,
                            const ActivationLayerOptions& options = ActivationLayerOptions())
       : name_(options.name()) {
-    activation_ = parse_activation(activation, describe());
+    activation_ = parse_activation(activation, this->describe());
   }
   explicit ActivationLayer(Activation activation, const ActivationLayerOptions& options = ActivationLayerOptions())
       : activation_(activation), name_(options.name()) {}
 
   Activation activation() const { return activation_; }
   const std::string& name() const { return name_; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
-
-  /// Always true: there are no weights to create.
-  bool built() const { return true; }
-  /// Keras build: nothing to do (no weights).
-  void build(Index /*features*/) {}
-  /// Keras get_weights(): an empty list.
-  Weights<T> get_weights() const { return {}; }
-  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
-  /// Keras count_params(): 0.
-  Index count_params() const { return 0; }
 
   static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? input_rank : invalid_rank; }
 
@@ -76,10 +54,10 @@ class ActivationLayer {
   Shape compute_output_shape(const Shape& input) const {
     if (input.rank() < 1) {
       throw shape_error(
-          detail::concat(describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
+          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     if (!is_elementwise(activation_) && input.rank() < 2) {
-      throw shape_error(detail::concat(describe(), ": ", activation_name(activation_),
+      throw shape_error(detail::concat(this->describe(), ": ", activation_name(activation_),
                                        " acts over the last axis and needs rank >= 2 (batch, ..., features); got "
                                        "shape ",
                                        input.to_string(), " (over the batch axis it would mix samples)"));
@@ -105,18 +83,15 @@ class ActivationLayer {
     });
   }
 
-  /// Keras `activation_layer(x)` on a Tensor or TensorMap of rank >= 1; returns a Tensor of the
-  /// same shape.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
-  Tensor<T, static_cast<int>(X::NumIndices)> operator()(const X& x) const {
-    static_assert(X::NumIndices >= 1, "strata::ActivationLayer: the input must have rank 1 or more (batch, ...).");
-    return detail::call_tensor(*this, x);
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' Activation supports masking: the mask passes on.
+  static constexpr MaskRule mask_rule = MaskRule::pass;
+  /// forward may write over its input (a model graph hands it the last use of a tensor).
+  static constexpr bool in_place = true;
+  /// Keras config: activation (by name; hard_sigmoid by the file's Keras version).
+  static ActivationLayer from_config(const LayerConfig<T>& config) {
+    return ActivationLayer(config.activation("activation", "linear"), ActivationLayerOptions().name(config.name()));
   }
-  /// The same on a tensor of run-time rank.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
-
-  bool carries_state() const { return false; }
-  int output_count() const { return 1; }
 
  private:
   Activation activation_ = Activation::linear;
@@ -124,5 +99,7 @@ class ActivationLayer {
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(ActivationLayer)
 
 #endif  // STRATA_LAYERS_ACTIVATION_HPP

@@ -3,17 +3,18 @@
 #define STRATA_LAYERS_BIDIRECTIONAL_HPP
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "../any_layer.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../tensor.hpp"
-#include "gru.hpp"
-#include "lstm.hpp"
-#include "simple_rnn.hpp"
 
 namespace strata {
 
@@ -27,7 +28,7 @@ enum class MergeMode {
 };
 
 /// Options of Bidirectional, set by chaining: `BidirectionalOptions().merge_mode("sum")`.
-class BidirectionalOptions {
+class BidirectionalOptions : public detail::Options<BidirectionalOptions> {
  public:
   /// Keras `merge_mode`: "concat" (default), "sum", "mul", "ave", or "none" / "" for None.
   BidirectionalOptions& merge_mode(const std::string& mode) {
@@ -51,42 +52,48 @@ class BidirectionalOptions {
     merge_mode_ = mode;
     return *this;
   }
-  /// Keras `name`; appears in error messages.
-  BidirectionalOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
   MergeMode merge_mode() const { return merge_mode_; }
-  const std::string& name() const { return name_; }
 
  private:
   MergeMode merge_mode_ = MergeMode::concat;
-  std::string name_;
 };
 
 namespace detail {
-template <class L>
-struct is_recurrent_layer : std::false_type {};
-template <class T>
-struct is_recurrent_layer<LSTM<T>> : std::true_type {};
-template <class T>
-struct is_recurrent_layer<GRU<T>> : std::true_type {};
-template <class T>
-struct is_recurrent_layer<SimpleRNN<T>> : std::true_type {};
 
-/// The initial-state type of an RNN layer: LSTMState for LSTM, h (batch, units) otherwise.
+/// The recurrent layer trait, which Bidirectional requires of the layer it wraps: what LSTM, GRU
+/// and SimpleRNN have (detail::RecurrentLayer), and what a user's own recurrent layer needs to be
+/// wrapped (and loaded inside a Keras Bidirectional): `state_count`, a `State` type,
+/// `outputs(x, const State*, const Mask*)` (const and non-const), go_backwards / return_sequences /
+/// return_state / units, and the setters set_go_backwards, set_zero_output_for_mask, set_name.
+template <class L, class = void>
+struct is_recurrent_layer : std::false_type {};
 template <class L>
-struct recurrent_state {
-  using type = Tensor<typename L::Scalar, 2>;
-};
-template <class T>
-struct recurrent_state<LSTM<T>> {
-  using type = LSTMState<T>;
-};
+struct is_recurrent_layer<
+    L, std::void_t<
+           decltype(L::state_count), typename L::State,
+           decltype(std::declval<const L&>().outputs(std::declval<const ConstTensorMap<typename L::Scalar, 3>&>(),
+                                                     std::declval<const typename L::State*>(),
+                                                     std::declval<const Mask*>())),
+           decltype(std::declval<L&>().outputs(std::declval<const ConstTensorMap<typename L::Scalar, 3>&>(),
+                                               std::declval<const typename L::State*>(), std::declval<const Mask*>())),
+           decltype(std::declval<const L&>().go_backwards()), decltype(std::declval<const L&>().return_sequences()),
+           decltype(std::declval<const L&>().return_state()), decltype(std::declval<const L&>().units()),
+           decltype(std::declval<L&>().set_go_backwards(true)),
+           decltype(std::declval<L&>().set_zero_output_for_mask(true)),
+           decltype(std::declval<L&>().set_name(std::string()))>> : std::bool_constant<is_layer_v<L>> {};
+
+template <class L>
+inline constexpr bool is_recurrent_layer_v = is_recurrent_layer<L>::value;
+
+inline std::string strip_prefix(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+}
+
 }  // namespace detail
 
-/// Keras `Bidirectional(layer, merge_mode=...)` around an LSTM, GRU or SimpleRNN, on (batch,
-/// time, features).
+/// Keras `Bidirectional(layer, merge_mode=...)` around a recurrent layer -- LSTM, GRU, SimpleRNN,
+/// or any layer with the recurrent layer trait (detail::is_recurrent_layer) -- on (batch, time,
+/// features).
 ///
 /// The forward layer is `layer` (renamed "forward_<name>"); the backward layer is a copy of it
 /// with go_backwards flipped ("backward_<name>"), or the one given. Both get the same input and
@@ -95,16 +102,17 @@ struct recurrent_state<LSTM<T>> {
 /// return_sequences on its layers -- masked steps output 0. Weights, as Keras' get_weights():
 /// the forward layer's list, then the backward layer's. outputs() gives Keras' list: the merged
 /// output (two with MergeMode::none), then with return_state the forward states, then the
-/// backward states.
+/// backward states. Calls are const (concurrent, stateless) and non-const (a stateful layer's).
 template <class Layer>
 class Bidirectional {
-  static_assert(detail::is_recurrent_layer<Layer>::value,
-                "strata::Bidirectional: the wrapped layer must be an LSTM, GRU or SimpleRNN.");
+  static_assert(detail::is_recurrent_layer_v<Layer>,
+                "strata::Bidirectional: the wrapped layer must be a recurrent layer (LSTM, GRU, SimpleRNN, or a layer "
+                "with the recurrent layer trait).");
 
  public:
   using Scalar = typename Layer::Scalar;
   using T = Scalar;
-  using State = typename detail::recurrent_state<Layer>::type;
+  using State = typename Layer::State;
   static constexpr const char* class_name = "Bidirectional";
 
   explicit Bidirectional(Layer layer, const BidirectionalOptions& options = BidirectionalOptions())
@@ -198,7 +206,15 @@ class Bidirectional {
     return single(outputs(x));
   }
   template <class X>
+  AnyTensor<T> operator()(const X& x) {
+    return single(outputs(x));
+  }
+  template <class X>
   AnyTensor<T> operator()(const X& x, const Mask& mask) const {
+    return single(outputs(x, nullptr, nullptr, &mask));
+  }
+  template <class X>
+  AnyTensor<T> operator()(const X& x, const Mask& mask) {
     return single(outputs(x, nullptr, nullptr, &mask));
   }
 
@@ -208,8 +224,195 @@ class Bidirectional {
   template <class X>
   std::vector<AnyTensor<T>> outputs(const X& x, const State* forward_state = nullptr,
                                     const State* backward_state = nullptr, const Mask* mask = nullptr) const {
-    std::vector<AnyTensor<T>> f = forward_.outputs(x, forward_state, mask);
-    std::vector<AnyTensor<T>> b = backward_.outputs(x, backward_state, mask);
+    return combine(forward_.outputs(x, forward_state, mask), backward_.outputs(x, backward_state, mask));
+  }
+  template <class X>
+  std::vector<AnyTensor<T>> outputs(const X& x, const State* forward_state = nullptr,
+                                    const State* backward_state = nullptr, const Mask* mask = nullptr) {
+    return combine(forward_.outputs(x, forward_state, mask), backward_.outputs(x, backward_state, mask));
+  }
+
+  bool carries_state() const { return forward_.carries_state(); }
+  int output_count() const {
+    return (merge_mode_ == MergeMode::none ? 2 : 1) + (return_state() ? 2 * Layer::state_count : 0);
+  }
+
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras config: layer (the recurrent layer, any registered class with the recurrent trait),
+  /// merge_mode (null: none), backward_layer (Keras 3 always writes it; Keras 2 and tfjs when
+  /// one was given). The registry picks Layer from the wrapped class.
+  static Bidirectional from_config(const LayerConfig<T>& config) {
+    const LayerConfig<T> inner = config.sublayer("layer");
+    Layer forward = Layer::from_config(inner);
+    MergeMode mode = MergeMode::concat;
+    if (config.config().find("merge_mode") != nullptr) {
+      const Config& m = config.get("merge_mode");
+      const std::string text = m.is_string() ? m.as_string() : std::string();
+      if (m.is_null()) {
+        mode = MergeMode::none;
+      } else if (text == "concat" || text == "sum" || text == "mul" || text == "ave") {
+        mode = BidirectionalOptions().merge_mode(text).merge_mode();
+      } else {
+        config.unsupported(detail::concat("merge_mode ", m.dump().substr(0, 100),
+                                          " is not supported (concat, sum, mul, ave or null are)"));
+      }
+    }
+    const BidirectionalOptions options = BidirectionalOptions().merge_mode(mode).name(config.name());
+    const std::string base = detail::strip_prefix(inner.name(), "forward_");
+    std::string backward_name = "backward_" + base;
+    std::optional<Bidirectional> result;
+    if (config.has("backward_layer")) {
+      const LayerConfig<T> back = config.sublayer("backward_layer");
+      if (back.class_name() != inner.class_name()) {
+        config.unsupported(detail::concat("backward_layer is a ", back.class_name(), " and layer a ",
+                                          inner.class_name(), "; strata needs both of one class"));
+      }
+      Layer backward = Layer::from_config(back);
+      if (backward.go_backwards() == forward.go_backwards()) {
+        config.invalid(detail::concat("backward_layer must have the opposite go_backwards of layer; both have ",
+                                      "go_backwards=", forward.go_backwards() ? "true" : "false"));
+      }
+      if (backward.return_sequences() != forward.return_sequences() ||
+          backward.return_state() != forward.return_state() || backward.stateful() != forward.stateful()) {
+        config.invalid("backward_layer must have the return_sequences, return_state and stateful of layer");
+      }
+      if (backward.units() != forward.units()) {
+        config.unsupported(detail::concat("backward_layer has ", backward.units(), " units and layer ", forward.units(),
+                                          "; strata needs the same"));
+      }
+      backward_name = back.name();
+      result.emplace(std::move(forward), std::move(backward), options);
+    } else {
+      result.emplace(std::move(forward), options);
+    }
+    result->forward_.set_name("forward_" + base);
+    result->backward_.set_name(backward_name);
+    return std::move(*result);
+  }
+  /// Recurrent: it consumes masks.
+  static constexpr bool takes_mask = true;
+  /// Keras' weights: the forward layer's groups under "forward_layer/", then the backward
+  /// layer's under "backward_layer/".
+  std::size_t weight_count() const { return get_weights_count(forward_) + get_weights_count(backward_); }
+  std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
+    static_assert(detail::has_weight_groups<Layer>::value,
+                  "strata::Bidirectional: loading it needs the wrapped layer's weight_groups (its Keras description).");
+    std::vector<WeightGroup> groups;
+    for (auto [layer, prefix] : {std::pair<const Layer*, const char*>{&forward_, "forward_layer/"},
+                                 std::pair<const Layer*, const char*>{&backward_, "backward_layer/"}}) {
+      for (WeightGroup g : layer->weight_groups(inputs)) {
+        g.path = prefix + g.path;
+        groups.push_back(std::move(g));
+      }
+    }
+    return groups;
+  }
+  /// The merged output (two without merge), then with return_state the forward and the backward
+  /// states; the inputs are the sequence and optionally both layers' initial states.
+  std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
+    check_input_count(inputs.size());
+    const Shape out = compute_output_shape(inputs[0]);
+    const Shape state{inputs[0][0], units()};
+    for (std::size_t k = 1; k < inputs.size(); ++k) {
+      if (inputs[k] != state) {
+        throw shape_error(detail::concat(describe(), ": initial state ", k - 1, " must have shape ", state.to_string(),
+                                         "; it is given ", inputs[k].to_string()));
+      }
+    }
+    std::vector<Shape> result(merge_mode_ == MergeMode::none ? 2 : 1, out);
+    if (return_state()) result.insert(result.end(), 2 * static_cast<std::size_t>(Layer::state_count), state);
+    return result;
+  }
+  /// Keras compute_mask: the output sequence(s) keep the input's (batch, time) mask with
+  /// return_sequences; the states have none. Any other mask cannot be taken.
+  std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
+    const int mask = masks.empty() ? 0 : masks[0];
+    if (mask != 0 && mask != 2) {
+      throw value_error(detail::concat(describe(), ": receives a mask of rank ", mask,
+                                       "; recurrent layers take (batch, time) masks, which Masking and "
+                                       "Embedding(mask_zero) make from (batch, time, ...) inputs"));
+    }
+    std::vector<int> out(output_shapes(inputs).size(), 0);
+    if (return_sequences()) {
+      for (std::size_t k = 0; k < (merge_mode_ == MergeMode::none ? 2u : 1u); ++k) out[k] = mask;
+    }
+    return out;
+  }
+  /// In a model graph: the sequence, then optionally the forward and backward initial states.
+  void call_graph(GraphCall<T>& c) const { graph(*this, c); }
+  void call_graph(GraphCall<T>& c) { graph(*this, c); }
+
+ private:
+  void setup() {
+    const std::string base = forward_.name();
+    if (name_.empty() && !base.empty()) name_ = "bidirectional_" + base;
+    forward_.set_name("forward_" + base);
+    backward_.set_name("backward_" + base);
+    forward_.set_zero_output_for_mask(forward_.return_sequences());
+    backward_.set_zero_output_for_mask(backward_.return_sequences());
+  }
+
+  static std::size_t get_weights_count(const Layer& layer) {
+    if constexpr (detail::has_weight_count<Layer>::value) {
+      return layer.weight_count();
+    } else {
+      return layer.get_weights().size();
+    }
+  }
+
+  void check_input_count(std::size_t n) const {
+    const std::size_t states = 2 * static_cast<std::size_t>(Layer::state_count);
+    if (n != 1 && n != 1 + states) {
+      throw value_error(detail::concat(describe(), ": takes an input and optionally ", states,
+                                       " initial state tensors; it is given ", n, " tensors"));
+    }
+  }
+
+  template <class Self>
+  static void graph(Self& self, GraphCall<T>& c) {
+    self.check_input_count(c.inputs.size());
+    const TensorView<T>& x = c.inputs[0].tensor;
+    if (x.rank() != 3) {
+      throw shape_error(detail::concat(self.describe(), ": input must have rank 3 (batch, time, features); got ",
+                                       x.empty() ? std::string("an empty tensor") : x.shape().to_string()));
+    }
+    const ConstTensorMap<T, 3> xs = x.template map<3>();
+    const Mask* mask = c.inputs[0].mask.get();
+    if (c.inputs.size() == 1) {
+      c.outputs = self.outputs(xs, nullptr, nullptr, mask);
+    } else {
+      const std::size_t n = static_cast<std::size_t>(Layer::state_count);
+      const State f = state_from(c, 1, n);
+      const State b = state_from(c, 1 + n, n);
+      c.outputs = self.outputs(xs, &f, &b, mask);
+    }
+    c.masks.assign(c.outputs.size(), MaskPtr());
+    if (self.compute_mask(mask) != nullptr) {
+      for (std::size_t k = 0; k < (self.merge_mode_ == MergeMode::none ? 2u : 1u); ++k) c.masks[k] = c.inputs[0].mask;
+    }
+  }
+
+  // An initial state from a graph call's views (a copy: states are (batch, units)).
+  static State state_from(const GraphCall<T>& c, std::size_t first, std::size_t count) {
+    const auto take = [&](std::size_t k) -> Tensor<T, 2> {
+      const TensorView<T>& v = c.inputs[first + k].tensor;
+      if (v.rank() != 2) {
+        throw shape_error(detail::concat("strata::Bidirectional: initial state ", first + k - 1,
+                                         " must have rank 2 (batch, units); got ",
+                                         v.empty() ? std::string("an empty tensor") : v.shape().to_string()));
+      }
+      return v.template map<2>();
+    };
+    if constexpr (std::is_same_v<State, Tensor<T, 2>>) {
+      (void)count;
+      return take(0);
+    } else {
+      STRATA_ASSERT(count == 2);
+      return State{take(0), take(1)};
+    }
+  }
+
+  std::vector<AnyTensor<T>> combine(std::vector<AnyTensor<T>> f, std::vector<AnyTensor<T>> b) const {
     AnyTensor<T>& y = f[0];
     AnyTensor<T>& y_rev = b[0];
     if (return_sequences()) flip_time(y_rev);
@@ -223,21 +426,6 @@ class Bidirectional {
     for (std::size_t k = 1; k < f.size(); ++k) out.push_back(std::move(f[k]));
     for (std::size_t k = 1; k < b.size(); ++k) out.push_back(std::move(b[k]));
     return out;
-  }
-
-  bool carries_state() const { return forward_.carries_state(); }
-  int output_count() const {
-    return (merge_mode_ == MergeMode::none ? 2 : 1) + (return_state() ? 2 * Layer::state_count : 0);
-  }
-
- private:
-  void setup() {
-    const std::string base = forward_.name();
-    if (name_.empty() && !base.empty()) name_ = "bidirectional_" + base;
-    forward_.set_name("forward_" + base);
-    backward_.set_name("backward_" + base);
-    forward_.set_zero_output_for_mask(forward_.return_sequences());
-    backward_.set_zero_output_for_mask(backward_.return_sequences());
   }
 
   AnyTensor<T> single(std::vector<AnyTensor<T>> out) const {
@@ -299,6 +487,24 @@ class Bidirectional {
   std::string name_;
 };
 
+namespace detail {
+
+/// The registry's entry for Keras' Bidirectional: the wrapped class is known only from the config,
+/// so it asks the registry for that class's Bidirectional<Layer>, which every registered layer with
+/// the recurrent trait provides.
+template <class T>
+struct BidirectionalEntry {
+  using Scalar = T;
+  static constexpr const char* class_name = "Bidirectional";
+  /// Config keys that hold nested layers (checked to be registered before anything is built).
+  static std::vector<std::string> sublayer_keys() { return {"layer", "backward_layer"}; }
+  static AnyLayer<T> from_config(const LayerConfig<T>& config) { return config.registry().bidirectional(config); }
+};
+
+}  // namespace detail
+
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(BidirectionalEntry)
 
 #endif  // STRATA_LAYERS_BIDIRECTIONAL_HPP

@@ -7,12 +7,14 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../activations.hpp"
 #include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -148,10 +150,33 @@ class Dense {
     return detail::call_tensor(*this, x);
   }
   /// The same on a tensor of run-time rank; a rank below 2 throws shape_error.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<T> operator()(const TensorView<T>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, TensorView<T>(x)); }
 
   bool carries_state() const { return false; }
   int output_count() const { return 1; }
+
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' Dense supports masking: the mask passes on.
+  static constexpr MaskRule mask_rule = MaskRule::pass;
+  /// Keras config: units, activation, use_bias.
+  static Dense from_config(const LayerConfig<T>& config) {
+    return Dense(config.integer("units"), DenseOptions()
+                                              .activation(config.activation("activation", "linear"))
+                                              .use_bias(config.boolean("use_bias", true))
+                                              .name(config.name()));
+  }
+  /// Keras' weights: kernel (features, units), bias (units,).
+  std::size_t weight_count() const { return use_bias_ ? 2 : 1; }
+  std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
+    const Shape& x = detail::only_input(inputs, describe());
+    if (x.rank() < 2) {
+      throw shape_error(detail::concat(describe(), ": input must have rank >= 2; got shape ", x.to_string()));
+    }
+    WeightGroup group{"", {{"kernel", Shape{x.back(), units_}, ""}}};
+    if (use_bias_) group.weights.push_back({"bias", Shape{units_}, ""});
+    return {group};
+  }
 
  private:
   void require_built(const char* what) const {
@@ -179,5 +204,7 @@ class Dense {
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(Dense)
 
 #endif  // STRATA_LAYERS_DENSE_HPP

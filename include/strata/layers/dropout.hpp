@@ -6,26 +6,17 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of Dropout, set by chaining: `DropoutOptions().name("drop")`.
-class DropoutOptions {
- public:
-  /// Keras `name`; appears in error messages.
-  DropoutOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
-
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
+class DropoutOptions : public detail::Options<DropoutOptions> {};
 
 /// Keras `Dropout(rate)` at inference (`training=False`, what `predict` uses): the identity.
 ///
@@ -34,35 +25,22 @@ class DropoutOptions {
 /// 1, which drops everything in training). Keras' noise_shape and seed act only in training and
 /// have no equivalent. No weights and no state.
 template <class T>
-class Dropout {
+class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
   static_assert(std::is_floating_point_v<T>, "strata::Dropout: the scalar type must be float or double.");
 
  public:
-  using Scalar = T;
   static constexpr const char* class_name = "Dropout";
 
   /// Throws value_error unless 0 <= rate < 1.
   explicit Dropout(double rate, const DropoutOptions& options = DropoutOptions()) : rate_(rate), name_(options.name()) {
     if (!(rate >= 0.0 && rate < 1.0)) {
-      throw value_error(detail::concat(describe(), ": rate must be in [0, 1); got ", rate));
+      throw value_error(detail::concat(this->describe(), ": rate must be in [0, 1); got ", rate));
     }
   }
 
   /// Keras `rate`: the fraction of values dropped in training (unused at inference).
   double rate() const { return rate_; }
   const std::string& name() const { return name_; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
-
-  /// Always true: there are no weights to create.
-  bool built() const { return true; }
-  /// Keras build: nothing to do (no weights).
-  void build(Index /*features*/) {}
-  /// Keras get_weights(): an empty list.
-  Weights<T> get_weights() const { return {}; }
-  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
-  /// Keras count_params(): 0.
-  Index count_params() const { return 0; }
 
   static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? input_rank : invalid_rank; }
 
@@ -70,7 +48,7 @@ class Dropout {
   Shape compute_output_shape(const Shape& input) const {
     if (input.rank() < 1) {
       throw shape_error(
-          detail::concat(describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
+          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     (void)input.size();
     return input;
@@ -85,17 +63,24 @@ class Dropout {
     }
   }
 
-  /// Keras `dropout(x, training=False)` on a Tensor or TensorMap of rank >= 1: a copy of x.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
-  Tensor<T, static_cast<int>(X::NumIndices)> operator()(const X& x) const {
-    static_assert(X::NumIndices >= 1, "strata::Dropout: the input must have rank 1 or more (batch, ...).");
-    return detail::call_tensor(*this, x);
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' Dropout supports masking: the mask passes on.
+  static constexpr MaskRule mask_rule = MaskRule::pass;
+  /// forward may write over its input: a model graph hands it the last use of a tensor, which it
+  /// then returns without a copy.
+  static constexpr bool in_place = true;
+  /// Keras config: rate. The layers that are the identity at inference like Dropout load as one:
+  /// SpatialDropout1D, GaussianNoise, GaussianDropout and ActivityRegularization (their training
+  /// options, such as stddev or l1, have no effect at inference).
+  static Dropout from_config(const LayerConfig<T>& config) {
+    const double rate = config.number("rate", 0.0);
+    if (!(rate >= 0.0 && rate <= 1.0)) config.invalid(detail::concat("rate must be in [0, 1]; got ", rate));
+    // Keras 3 accepts rate 1 (everything dropped in training); at inference it is the identity too.
+    return Dropout(rate < 1.0 ? rate : 0.0, DropoutOptions().name(config.name()));
   }
-  /// The same on a tensor of run-time rank.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
-
-  bool carries_state() const { return false; }
-  int output_count() const { return 1; }
+  static std::vector<std::string> keras_aliases() {
+    return {"SpatialDropout1D", "GaussianNoise", "GaussianDropout", "ActivityRegularization"};
+  }
 
  private:
   double rate_;
@@ -103,5 +88,7 @@ class Dropout {
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(Dropout)
 
 #endif  // STRATA_LAYERS_DROPOUT_HPP

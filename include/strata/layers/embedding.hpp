@@ -5,20 +5,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "../any_layer.hpp"
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of Embedding, set by chaining: `EmbeddingOptions().mask_zero(true)`.
-class EmbeddingOptions {
+class EmbeddingOptions : public detail::Options<EmbeddingOptions> {
  public:
   /// Keras `mask_zero`: index 0 is padding; compute_mask gives false there. Default false.
   EmbeddingOptions& mask_zero(bool on) {
@@ -30,19 +35,13 @@ class EmbeddingOptions {
     seed_ = value;
     return *this;
   }
-  /// Keras `name`; appears in error messages.
-  EmbeddingOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
+
   bool mask_zero() const { return mask_zero_; }
   std::optional<std::uint64_t> seed() const { return seed_; }
-  const std::string& name() const { return name_; }
 
  private:
   bool mask_zero_ = false;
   std::optional<std::uint64_t> seed_;
-  std::string name_;
 };
 
 /// Keras `Embedding(input_dim, output_dim, mask_zero=...)`: integer indices (batch, ...) ->
@@ -141,14 +140,17 @@ class Embedding {
     static_assert(X::NumIndices >= 1, "strata::Embedding: the indices must have rank 1 or more (batch, ...).");
     return detail::call_tensor(*this, x);
   }
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<T> operator()(const TensorView<T>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, TensorView<T>(x)); }
 
   /// Keras compute_mask: with mask_zero, ids != 0 for (batch, time) indices; without, none.
   template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
   std::optional<Mask> compute_mask(const Eigen::Tensor<I, 2, Eigen::RowMajor, Index>& ids) const {
     return compute_mask(ids.data(), detail::shape_of(ids));
   }
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T> || std::is_same_v<X, AnyTensor<T>>, int> = 0>
+  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T> || std::is_same_v<X, AnyTensor<T>> ||
+                                          std::is_same_v<X, TensorView<T>>,
+                                      int> = 0>
   std::optional<Mask> compute_mask(const X& x) const {
     const auto [data, in] = detail::sequence_input<T, 2>(x, describe());
     return compute_mask(data, in);
@@ -168,6 +170,34 @@ class Embedding {
 
   bool carries_state() const { return false; }
   int output_count() const { return 1; }
+
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras config: input_dim, output_dim, mask_zero (Keras 2's input_length only declared the
+  /// input shape).
+  static Embedding from_config(const LayerConfig<T>& config) {
+    return Embedding(config.integer("input_dim"), config.integer("output_dim"),
+                     EmbeddingOptions().mask_zero(config.boolean("mask_zero", false)).name(config.name()));
+  }
+  /// Keras' weights: embeddings (input_dim, output_dim).
+  std::size_t weight_count() const { return 1; }
+  std::vector<WeightGroup> weight_groups(const std::vector<Shape>& /*inputs*/) const {
+    return {WeightGroup{"", {{"embeddings", Shape{input_dim_, output_dim_}, ""}}}};
+  }
+  /// Keras compute_mask: with mask_zero, a mask of the indices' shape.
+  std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& /*masks*/) const {
+    return {mask_zero_ ? detail::only_input(inputs, describe()).rank() : 0};
+  }
+  /// In a model graph: the looked-up rows, and with mask_zero the mask of (batch, time) indices.
+  void call_graph(GraphCall<T>& call) const {
+    if (call.inputs.size() != 1) {
+      throw value_error(detail::concat(describe(), ": takes one input; it is given ", call.inputs.size()));
+    }
+    const TensorView<T>& ids = call.inputs[0].tensor;
+    call.outputs.push_back(detail::call_any(*this, ids));
+    MaskPtr mask;
+    if (mask_zero_ && ids.rank() == 2) mask = std::make_shared<const Mask>(*compute_mask(ids.data(), ids.shape()));
+    call.masks.push_back(std::move(mask));
+  }
 
  private:
   template <class I>
@@ -200,5 +230,7 @@ class Embedding {
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(Embedding)
 
 #endif  // STRATA_LAYERS_EMBEDDING_HPP

@@ -8,12 +8,14 @@
 #include <utility>
 
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of Flatten, set by chaining: `FlattenOptions().name("flat")`.
-class FlattenOptions {
+class FlattenOptions : public detail::Options<FlattenOptions> {
  public:
   /// Keras `data_format`. Only "channels_last" (the default) is supported: "channels_first" (Keras
   /// moves axis 1 to the end before flattening) throws value_error when the layer is constructed.
@@ -21,18 +23,10 @@ class FlattenOptions {
     data_format_ = std::move(value);
     return *this;
   }
-  /// Keras `name`; appears in error messages.
-  FlattenOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
-
   const std::string& data_format() const { return data_format_; }
-  const std::string& name() const { return name_; }
 
  private:
   std::string data_format_ = "channels_last";
-  std::string name_;
 };
 
 /// Keras `Flatten()` (data_format "channels_last"): (batch, d1, ..., dk) -> (batch, d1 * ... * dk).
@@ -43,41 +37,28 @@ class FlattenOptions {
 /// (batch, T, H * W) while Flatten gives (batch, T * H * W): the same numbers, other shapes.
 /// No weights (get_weights() is empty) and no state.
 template <class T>
-class Flatten {
+class Flatten : public detail::WeightlessLayer<Flatten<T>, T> {
   static_assert(std::is_floating_point_v<T>, "strata::Flatten: the scalar type must be float or double.");
 
  public:
-  using Scalar = T;
   static constexpr const char* class_name = "Flatten";
 
   /// Throws value_error for a data_format other than "channels_last".
   explicit Flatten(const FlattenOptions& options = FlattenOptions()) : name_(options.name()) {
     if (options.data_format() == "channels_first") {
-      throw value_error(detail::concat(describe(),
+      throw value_error(detail::concat(this->describe(),
                                        ": data_format 'channels_first' is not supported; move the channels axis "
                                        "last (Keras' Flatten transposes to (batch, ..., channels) first)"));
     }
     if (options.data_format() != "channels_last") {
-      throw value_error(
-          detail::concat(describe(), ": unknown data_format '", options.data_format(), "'; expected 'channels_last'"));
+      throw value_error(detail::concat(this->describe(), ": unknown data_format '", options.data_format(),
+                                       "'; expected 'channels_last'"));
     }
   }
 
   const std::string& name() const { return name_; }
   /// Always "channels_last".
   std::string data_format() const { return "channels_last"; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
-
-  /// Always true: there are no weights to create.
-  bool built() const { return true; }
-  /// Keras build: nothing to do (no weights).
-  void build(Index /*features*/) {}
-  /// Keras get_weights(): an empty list.
-  Weights<T> get_weights() const { return {}; }
-  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
-  /// Keras count_params(): 0.
-  Index count_params() const { return 0; }
 
   static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? 2 : invalid_rank; }
 
@@ -86,7 +67,7 @@ class Flatten {
   Shape compute_output_shape(const Shape& input) const {
     if (input.rank() < 1) {
       throw shape_error(
-          detail::concat(describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
+          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     return Shape{input[0], input.product(1, input.rank())};
   }
@@ -100,22 +81,23 @@ class Flatten {
     }
   }
 
-  /// Keras `flatten(x)` on a Tensor or TensorMap of rank >= 1; returns a Tensor<T, 2>.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
-  Tensor<T, 2> operator()(const X& x) const {
-    static_assert(X::NumIndices >= 1, "strata::Flatten: the input must have rank 1 or more (batch, ...).");
-    return detail::call_tensor(*this, x);
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' Flatten does not support masking: a mask stops here.
+  static constexpr MaskRule mask_rule = MaskRule::drop;
+  /// Keras config: data_format (tfjs writes it only when given).
+  static Flatten from_config(const LayerConfig<T>& config) {
+    const std::string format = config.string("data_format", "channels_last");
+    if (format != "channels_last")
+      config.unsupported("data_format '" + format + "' is not supported (channels_last is)");
+    return Flatten(FlattenOptions().name(config.name()));
   }
-  /// The same on a tensor of run-time rank.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
-
-  bool carries_state() const { return false; }
-  int output_count() const { return 1; }
 
  private:
   std::string name_;
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(Flatten)
 
 #endif  // STRATA_LAYERS_FLATTEN_HPP

@@ -17,6 +17,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../detail/recurrent.hpp"
+#include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../tensor.hpp"
 
@@ -193,148 +194,70 @@ class GRUCell {
 /// without use_bias. Initial weights as Keras: glorot_uniform kernel, orthogonal recurrent
 /// kernel, zero bias.
 ///
-/// Output: (batch, time, units) with return_sequences, else (batch, units) (AnyTensor). With
-/// return_state, outputs() gives [output, h]. A stateful GRU updates its stored state in every
-/// call, so it must not be called from two threads at once.
+/// Output: (batch, time, units) with return_sequences, else (batch, units) (AnyTensor). The calls,
+/// the initial state h and the stored state of a stateful layer are described in
+/// detail::RecurrentLayer (shared with LSTM and SimpleRNN); with return_state, outputs() gives
+/// [output, h].
 template <class T>
-class GRU : public detail::SingleStateRecurrent<GRU<T>, T> {
+class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
   static_assert(std::is_floating_point_v<T>, "strata::GRU: the scalar type must be float or double.");
-  friend class detail::SingleStateRecurrent<GRU<T>, T>;
+  using Base = detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>>;
+  friend Base;
 
  public:
   static constexpr const char* class_name = "GRU";
+  static constexpr const char* options_name = "GRUOptions";
+  /// Kernel columns per unit: the z, r and h blocks.
+  static constexpr Index gates = 3;
 
   /// Throws value_error for units < 1, input_dim < 0, an unknown activation name, or softmax /
   /// log_softmax as an activation.
   explicit GRU(Index units, const GRUOptions& options = GRUOptions())
-      : units_(units),
-        use_bias_(options.use_bias()),
-        reset_after_(options.reset_after()),
-        core_(options),
-        seed_(options.seed()),
-        name_(options.name()) {
-    if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
-    activation_ = detail::parse_recurrent_activation(options.activation(), "activation", describe());
+      : Base(units, options), reset_after_(options.reset_after()) {
     recurrent_activation_ =
-        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", describe());
-    if (options.input_dim() < 0) {
-      throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
-    }
-    if (options.input_dim() > 0) build(options.input_dim());
+        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", this->describe());
+    if (options.input_dim() > 0) this->build(options.input_dim());
   }
 
-  Index units() const { return units_; }
-  Activation activation() const { return activation_; }
   Activation recurrent_activation() const { return recurrent_activation_; }
-  bool use_bias() const { return use_bias_; }
   bool reset_after() const { return reset_after_; }
-  const std::string& name() const { return name_; }
-  bool built() const { return input_dim_ > 0; }
-  Index input_dim() const { return input_dim_; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
-  void set_go_backwards(bool on) { core_.set_go_backwards(on); }
-  void set_zero_output_for_mask(bool on) { core_.set_zero_output_for_mask(on); }
-  void set_name(std::string name) { name_ = std::move(name); }
-
-  /// Keras build: initial weights for `features` inputs per step.
-  void build(Index features) {
-    if (features < 1)
-      throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
-    const Index g = 3 * units_;
-    auto gen = detail::Generator::from(seed_);
-    Tensor<T, 2> kernel(features, g);
-    detail::glorot_uniform(kernel.data(), features, g, gen);
-    Tensor<T, 2> recurrent(units_, g);
-    detail::orthogonal(recurrent.data(), units_, g, gen);
-    AnyTensor<T> bias;
-    if (use_bias_) {
-      bias = AnyTensor<T>::uninitialized(bias_shape());
-      std::fill(bias.data(), bias.data() + bias.size(), T(0));
-    }
-    assign(std::move(kernel), std::move(recurrent), std::move(bias));
-  }
-
-  /// Keras get_weights(): [kernel (features, 3u), recurrent_kernel (u, 3u), bias ((2, 3u) or (3u,))].
-  Weights<T> get_weights() const {
-    require_built("get_weights");
-    Weights<T> w{kernel_, recurrent_kernel_};
-    if (use_bias_) w.push_back(bias_);
-    return w;
-  }
-
-  /// Keras set_weights(); builds the layer if needed. Throws shape_error on a wrong count or shape.
-  void set_weights(const Weights<T>& weights) {
-    const Index g = 3 * units_;
-    detail::check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
-                               use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
-    const Index features = built() ? input_dim_ : detail::features_from_kernel(weights[0], g, describe());
-    const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
-    const auto& recurrent = detail::check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
-    AnyTensor<T> bias;
-    if (use_bias_) {
-      if (weights[2].shape() != bias_shape()) {
-        throw shape_error(
-            detail::concat(describe(), ": weight 2 (bias) must have shape ", bias_shape().to_string(),
-                           reset_after_ ? " (reset_after: input and recurrent bias)" : " (reset_after=False)", "; got ",
-                           weights[2].empty() ? std::string("an empty tensor") : weights[2].shape().to_string()));
-      }
-      bias = weights[2];
-    }
-    assign(kernel, recurrent, std::move(bias));
-  }
-
-  const Tensor<T, 2>& kernel() const {
-    require_built("kernel");
-    return kernel_;
-  }
-  const Tensor<T, 2>& recurrent_kernel() const {
-    require_built("recurrent_kernel");
-    return recurrent_kernel_;
-  }
-  /// The bias: (2, 3u) with reset_after, else (3u,); empty without use_bias.
-  const AnyTensor<T>& bias() const { return bias_; }
   const detail::GRUCell<T>& cell() const {
-    require_built("cell");
+    this->require_built("cell");
     return cell_;
   }
-  /// Keras count_params().
-  Index count_params() const {
-    require_built("count_params");
-    return 3 * units_ * (input_dim_ + units_) + (use_bias_ ? bias_shape().size() : 0);
+
+  // --- Keras description (docs/design.md, "Adding a layer"); the rest is RecurrentLayer's.
+  /// Keras config: units, activation, recurrent_activation and reset_after (defaults hard_sigmoid
+  /// and false in files of Keras <= 2.2 and tfjs, sigmoid and true since), use_bias, and the
+  /// recurrent options.
+  static GRU from_config(const LayerConfig<T>& config) {
+    GRUOptions options;
+    Base::common_options(config, options);
+    const bool old = config.keras_version().pre_2_3_defaults();
+    options.recurrent_activation(config.activation("recurrent_activation", old ? "hard_sigmoid" : "sigmoid"))
+        .reset_after(config.boolean("reset_after", !old));
+    return GRU(config.integer("units"), options);
   }
 
  private:
-  Shape bias_shape() const { return reset_after_ ? Shape{2, 3 * units_} : Shape{3 * units_}; }
-  const detail::RecurrentCore<T, 1>& core() const { return core_; }
-  detail::RecurrentCore<T, 1>& core() { return core_; }
-  void require_built(const char* what) const {
-    if (!built()) detail::require_built(false, describe(), what, "GRUOptions");
+  Shape bias_shape() const { return reset_after_ ? Shape{2, 3 * this->units_} : Shape{3 * this->units_}; }
+  std::string bias_note() const {
+    return reset_after_ ? " (the config has reset_after=true: input and recurrent biases, (2, 3*units))"
+                        : " (the config has reset_after=false: one bias, (3*units,))";
+  }
+  AnyTensor<T> initial_bias() const { return AnyTensor<T>::zeros(bias_shape()); }
+  void make_cell() {
+    cell_ = detail::GRUCell<T>(this->units_, this->activation_, recurrent_activation_, reset_after_);
+    cell_.set(this->kernel_.data(), this->input_dim_, this->recurrent_kernel_.data(), this->bias_data());
   }
 
-  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, AnyTensor<T> bias) {
-    input_dim_ = kernel.dimension(0);
-    kernel_ = std::move(kernel);
-    recurrent_kernel_ = std::move(recurrent);
-    bias_ = std::move(bias);
-    cell_ = detail::GRUCell<T>(units_, activation_, recurrent_activation_, reset_after_);
-    cell_.set(kernel_.data(), input_dim_, recurrent_kernel_.data(), use_bias_ ? bias_.data() : nullptr);
-  }
-
-  Index units_;
-  Activation activation_ = Activation::tanh;
   Activation recurrent_activation_ = Activation::sigmoid;
-  bool use_bias_;
   bool reset_after_;
-  detail::RecurrentCore<T, 1> core_;
-  std::optional<std::uint64_t> seed_;
-  std::string name_;
-  Index input_dim_ = 0;
-  Tensor<T, 2> kernel_;
-  Tensor<T, 2> recurrent_kernel_;
-  AnyTensor<T> bias_;
   detail::GRUCell<T> cell_;
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(GRU)
 
 #endif  // STRATA_LAYERS_GRU_HPP

@@ -17,6 +17,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../detail/recurrent.hpp"
+#include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
@@ -403,21 +404,6 @@ class LSTMCell {
 
 }  // namespace detail
 
-/// An LSTM state: h (the output, "memory state" in Keras) and c (the carry), each (batch, units).
-template <class T>
-struct LSTMState {
-  Tensor<T, 2> h;
-  Tensor<T, 2> c;
-};
-
-/// What LSTM::call returns: the output ((batch, time, units) or (batch, units)) and the final state.
-template <class T>
-struct LSTMResult {
-  AnyTensor<T> output;
-  Tensor<T, 2> h;
-  Tensor<T, 2> c;
-};
-
 /// Keras `LSTM(units, ...)` on (batch, time, features).
 ///
 /// Per step, with x_t (batch, features) and row vectors:
@@ -430,270 +416,75 @@ struct LSTMResult {
 /// orthogonal recurrent kernel, zero bias with the forget block at 1 when unit_forget_bias.
 ///
 /// Output: (batch, time, units) with return_sequences, else (batch, units); its rank depends on
-/// an option, so calls return AnyTensor (convert with `Tensor<T, 3> y = lstm(x);`). A stateful
-/// LSTM updates its stored state in every call, so it must not be called from two threads at once.
+/// an option, so calls return AnyTensor (convert with `Tensor<T, 3> y = lstm(x);`). The calls,
+/// the initial state LSTMState {h, c} and the stored state of a stateful layer are described in
+/// detail::RecurrentLayer, which LSTM, GRU and SimpleRNN share: a stateful LSTM is called through
+/// a non-const reference, since every call updates its stored state.
 template <class T>
-class LSTM {
+class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
   static_assert(std::is_floating_point_v<T>, "strata::LSTM: the scalar type must be float or double.");
+  using Base = detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>>;
+  friend Base;
 
  public:
-  using Scalar = T;
   static constexpr const char* class_name = "LSTM";
+  static constexpr const char* options_name = "LSTMOptions";
+  /// Kernel columns per unit: the i, f, c and o blocks.
+  static constexpr Index gates = 4;
 
   /// Throws value_error for units < 1, input_dim < 0, an unknown activation name, or softmax /
   /// log_softmax as an activation (they mix units; strata does not support them here).
   explicit LSTM(Index units, const LSTMOptions& options = LSTMOptions())
-      : units_(units),
-        use_bias_(options.use_bias()),
-        unit_forget_bias_(options.unit_forget_bias()),
-        core_(options),
-        seed_(options.seed()),
-        name_(options.name()) {
-    if (units < 1) throw value_error(detail::concat(describe(), ": units must be at least 1; got ", units));
-    activation_ = detail::parse_recurrent_activation(options.activation(), "activation", describe());
+      : Base(units, options), unit_forget_bias_(options.unit_forget_bias()) {
     recurrent_activation_ =
-        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", describe());
-    if (options.input_dim() < 0) {
-      throw value_error(detail::concat(describe(), ": input_dim must be positive; got ", options.input_dim()));
-    }
-    if (options.input_dim() > 0) build(options.input_dim());
+        detail::parse_recurrent_activation(options.recurrent_activation(), "recurrent_activation", this->describe());
+    if (options.input_dim() > 0) this->build(options.input_dim());
   }
 
-  Index units() const { return units_; }
-  Activation activation() const { return activation_; }
   Activation recurrent_activation() const { return recurrent_activation_; }
-  bool use_bias() const { return use_bias_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
-  bool return_sequences() const { return core_.return_sequences(); }
-  bool return_state() const { return core_.return_state(); }
-  bool go_backwards() const { return core_.go_backwards(); }
-  bool stateful() const { return core_.stateful(); }
-  bool zero_output_for_mask() const { return core_.zero_output_for_mask(); }
-  const std::string& name() const { return name_; }
-  bool built() const { return input_dim_ > 0; }
-  Index input_dim() const { return input_dim_; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
 
-  /// Changes go_backwards, name or zero_output_for_mask of a constructed layer (Bidirectional
-  /// derives its backward layer this way); weights are kept.
-  void set_go_backwards(bool on) { core_.set_go_backwards(on); }
-  void set_zero_output_for_mask(bool on) { core_.set_zero_output_for_mask(on); }
-  void set_name(std::string name) { name_ = std::move(name); }
-
-  /// Keras build: initial weights for `features` inputs per step. Calling it again re-initialises
-  /// them (the same ones again when a seed is set).
-  void build(Index features) {
-    if (features < 1)
-      throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
-    const Index g = 4 * units_;
-    auto gen = detail::Generator::from(seed_);
-    Tensor<T, 2> kernel(features, g);
-    detail::glorot_uniform(kernel.data(), features, g, gen);
-    Tensor<T, 2> recurrent(units_, g);
-    detail::orthogonal(recurrent.data(), units_, g, gen);
-    Tensor<T, 1> bias(use_bias_ ? g : 0);
-    bias.setZero();
-    if (use_bias_ && unit_forget_bias_) {
-      for (Index j = units_; j < 2 * units_; ++j) bias(j) = T(1);
-    }
-    assign(std::move(kernel), std::move(recurrent), std::move(bias));
-  }
-
-  /// Keras get_weights(): [kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,)].
-  Weights<T> get_weights() const {
-    require_built("get_weights");
-    Weights<T> w{kernel_, recurrent_kernel_};
-    if (use_bias_) w.emplace_back(bias_);
-    return w;
-  }
-
-  /// Keras set_weights(): takes the list get_weights() gives; builds the layer if needed, taking
-  /// the input size from the kernel. Throws shape_error on a wrong count or shape.
-  void set_weights(const Weights<T>& weights) {
-    const Index g = 4 * units_;
-    detail::check_weight_count(weights, use_bias_ ? 3 : 2, describe(),
-                               use_bias_ ? "kernel, recurrent_kernel, bias" : "kernel, recurrent_kernel");
-    const Index features = built() ? input_dim_ : detail::features_from_kernel(weights[0], g, describe());
-    const auto& kernel = detail::check_weight<2>(weights[0], Shape{features, g}, describe(), "kernel", 0);
-    const auto& recurrent = detail::check_weight<2>(weights[1], Shape{units_, g}, describe(), "recurrent_kernel", 1);
-    Tensor<T, 1> bias(use_bias_ ? g : 0);
-    if (use_bias_) bias = detail::check_weight<1>(weights[2], Shape{g}, describe(), "bias", 2);
-    assign(kernel, recurrent, std::move(bias));
-  }
-
-  const Tensor<T, 2>& kernel() const {
-    require_built("kernel");
-    return kernel_;
-  }
-  const Tensor<T, 2>& recurrent_kernel() const {
-    require_built("recurrent_kernel");
-    return recurrent_kernel_;
-  }
-  const Tensor<T, 1>& bias() const { return bias_; }
   /// The packed weights and the step function (low level; used by LSTMStream).
   const detail::LSTMCell<T>& cell() const {
-    require_built("cell");
+    this->require_built("cell");
     return cell_;
   }
-  /// Number of scalars in the weights (Keras count_params()); the layer must be built.
-  Index count_params() const {
-    require_built("count_params");
-    return 4 * units_ * (input_dim_ + units_) + (use_bias_ ? 4 * units_ : 0);
-  }
 
-  /// Forgets the stored state of a stateful layer: the next call starts from zeros, at any batch
-  /// size (Keras reset_states()).
-  void reset_states() { core_.reset_states(); }
-  /// Whether a stateful layer holds a state from an earlier call.
-  bool has_states() const { return core_.has_states(); }
-  /// The stored state of a stateful layer (empty tensors when there is none).
-  LSTMState<T> states() const { return LSTMState<T>{core_.states()[0], core_.states()[1]}; }
-
-  static constexpr int output_rank(int input_rank) { return input_rank == 3 ? dynamic_rank : invalid_rank; }
-
-  /// (batch, time, features) -> (batch, time, units) or (batch, units). Throws shape_error for
-  /// another rank, another feature size or an empty time axis; value_error when not built.
-  Shape compute_output_shape(const Shape& input) const {
-    require_built("call");
-    return core_.output_shape(input, input_dim_, units_, describe());
+  // --- Keras description (docs/design.md, "Adding a layer"); the rest is RecurrentLayer's.
+  /// Keras config: units, activation, recurrent_activation (hard_sigmoid by default in files of
+  /// Keras <= 2.2 and tfjs, sigmoid since), use_bias, unit_forget_bias, and the recurrent options.
+  static LSTM from_config(const LayerConfig<T>& config) {
+    LSTMOptions options;
+    Base::common_options(config, options);
+    const char* gate_default = config.keras_version().pre_2_3_defaults() ? "hard_sigmoid" : "sigmoid";
+    options.recurrent_activation(config.activation("recurrent_activation", gate_default))
+        .unit_forget_bias(config.boolean("unit_forget_bias", true));
+    return LSTM(config.integer("units"), options);
   }
-
-  /// Keras compute_mask: the output mask for an input mask -- the same mask with
-  /// return_sequences, else none (null).
-  const Mask* compute_mask(const Mask* mask) const { return core_.output_mask(mask); }
-
-  /// Low-level call on raw row-major memory; output must hold compute_output_shape(input_shape).
-  /// Starts from zeros, or from the stored state when stateful (and then stores the final one).
-  /// mask: (batch, time) or null.
-  void forward(const T* input, const Shape& input_shape, T* output, Index output_size,
-               const Mask* mask = nullptr) const {
-    const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(*this, out_shape, output_size);
-    core_.check_inputs({nullptr, nullptr}, mask, input_shape, units_, describe(), {"h", "c"});
-    core_.run(cell_, input, input_shape, {nullptr, nullptr}, mask, output, {nullptr, nullptr}, describe());
-  }
-
-  /// Keras `lstm(x)` on a rank-3 Tensor or TensorMap; returns the output (AnyTensor of rank 3 or 2).
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
-  AnyTensor<T> operator()(const X& x) const {
-    static_assert(X::NumIndices == 3,
-                  "strata::LSTM: the input must have rank 3 (batch, time, features); for rank 4 wrap the LSTM in "
-                  "TimeDistributed.");
-    return detail::call_tensor(*this, x);
-  }
-  /// The same on a tensor of run-time rank; another rank than 3 throws shape_error.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
-
-  /// Keras `lstm(x, mask=mask)`: masked steps (false) are skipped; see docs/masking.md.
-  template <class X>
-  AnyTensor<T> operator()(const X& x, const Mask& mask) const {
-    return call(x, mask).output;
-  }
-
-  /// Keras `lstm(x, initial_state=[h0, c0])`: returns the output.
-  template <class X>
-  AnyTensor<T> operator()(const X& x, const LSTMState<T>& initial_state) const {
-    return call(x, initial_state).output;
-  }
-
-  /// The output and the final state [h, c], from zeros (or the stored state when stateful).
-  template <class X>
-  LSTMResult<T> call(const X& x) const {
-    return call_impl(x, nullptr, nullptr);
-  }
-  /// The output and the final state, starting from initial_state (each (batch, units)); like
-  /// Keras, an initial state given here takes precedence over a stateful layer's stored state.
-  template <class X>
-  LSTMResult<T> call(const X& x, const LSTMState<T>& initial_state) const {
-    return call_impl(x, &initial_state, nullptr);
-  }
-  /// The same with a mask (batch, time).
-  template <class X>
-  LSTMResult<T> call(const X& x, const Mask& mask) const {
-    return call_impl(x, nullptr, &mask);
-  }
-  template <class X>
-  LSTMResult<T> call(const X& x, const LSTMState<T>& initial_state, const Mask& mask) const {
-    return call_impl(x, &initial_state, &mask);
-  }
-  /// The general form: initial_state and mask may be null.
-  template <class X>
-  LSTMResult<T> call(const X& x, const LSTMState<T>* initial_state, const Mask* mask) const {
-    return call_impl(x, initial_state, mask);
-  }
-
-  /// Keras' return value as a list: [output], or [output, h, c] with return_state.
-  template <class X>
-  std::vector<AnyTensor<T>> outputs(const X& x) const {
-    return to_outputs(call(x));
-  }
-  template <class X>
-  std::vector<AnyTensor<T>> outputs(const X& x, const LSTMState<T>& initial_state) const {
-    return to_outputs(call(x, initial_state));
-  }
-  template <class X>
-  std::vector<AnyTensor<T>> outputs(const X& x, const LSTMState<T>* initial_state, const Mask* mask) const {
-    return to_outputs(call(x, initial_state, mask));
-  }
-
-  bool carries_state() const { return core_.stateful(); }
-  int output_count() const { return core_.return_state() ? 3 : 1; }
-  /// Number of state tensors (h, c).
-  static constexpr int state_count = 2;
 
  private:
-  void require_built(const char* what) const {
-    if (!built()) detail::require_built(false, describe(), what, "LSTMOptions");
-  }
-
-  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Tensor<T, 1> bias) {
-    input_dim_ = kernel.dimension(0);
-    kernel_ = std::move(kernel);
-    recurrent_kernel_ = std::move(recurrent);
-    bias_ = std::move(bias);
-    cell_ = detail::LSTMCell<T>(units_, activation_, recurrent_activation_);
-    cell_.set(kernel_.data(), input_dim_, recurrent_kernel_.data(), use_bias_ ? bias_.data() : nullptr);
-  }
-
-  std::vector<AnyTensor<T>> to_outputs(LSTMResult<T> r) const {
-    std::vector<AnyTensor<T>> out;
-    out.push_back(std::move(r.output));
-    if (core_.return_state()) {
-      out.emplace_back(std::move(r.h));
-      out.emplace_back(std::move(r.c));
+  Shape bias_shape() const { return Shape{4 * this->units_}; }
+  std::string bias_note() const { return ""; }
+  Tensor<T, 1> initial_bias() const {
+    Tensor<T, 1> bias(4 * this->units_);
+    bias.setZero();
+    if (unit_forget_bias_) {
+      for (Index j = this->units_; j < 2 * this->units_; ++j) bias(j) = T(1);
     }
-    return out;
+    return bias;
+  }
+  void make_cell() {
+    cell_ = detail::LSTMCell<T>(this->units_, this->activation_, recurrent_activation_);
+    cell_.set(this->kernel_.data(), this->input_dim_, this->recurrent_kernel_.data(), this->bias_data());
   }
 
-  template <class X>
-  LSTMResult<T> call_impl(const X& x, const LSTMState<T>* initial, const Mask* mask) const {
-    const auto [data, in] = detail::sequence_input<T, 3>(x, describe());
-    LSTMResult<T> result;
-    result.output = AnyTensor<T>::uninitialized(compute_output_shape(in));
-    const std::array<const Tensor<T, 2>*, 2> init{initial != nullptr ? &initial->h : nullptr,
-                                                  initial != nullptr ? &initial->c : nullptr};
-    core_.check_inputs(init, mask, in, units_, describe(), {"h", "c"});
-    result.h = Tensor<T, 2>(in[0], units_);
-    result.c = Tensor<T, 2>(in[0], units_);
-    core_.run(cell_, data, in, init, mask, result.output.data(), {result.h.data(), result.c.data()}, describe());
-    return result;
-  }
-
-  Index units_;
-  Activation activation_ = Activation::tanh;
   Activation recurrent_activation_ = Activation::sigmoid;
-  bool use_bias_;
   bool unit_forget_bias_;
-  detail::RecurrentCore<T, 2> core_;
-  std::optional<std::uint64_t> seed_;
-  std::string name_;
-  Index input_dim_ = 0;
-  Tensor<T, 2> kernel_;
-  Tensor<T, 2> recurrent_kernel_;
-  Tensor<T, 1> bias_;
   detail::LSTMCell<T> cell_;
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(LSTM)
 
 #endif  // STRATA_LAYERS_LSTM_HPP

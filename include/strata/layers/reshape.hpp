@@ -10,24 +10,14 @@
 #include <vector>
 
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
 
 /// Options of Reshape, set by chaining: `ReshapeOptions().name("to_grid")`.
-class ReshapeOptions {
- public:
-  /// Keras `name`; appears in error messages.
-  ReshapeOptions& name(std::string value) {
-    name_ = std::move(value);
-    return *this;
-  }
-
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
+class ReshapeOptions : public detail::Options<ReshapeOptions> {};
 
 /// Keras `Reshape(target_shape)`: (batch, ...) -> (batch, *target_shape).
 ///
@@ -36,11 +26,10 @@ class ReshapeOptions {
 /// numbers in the same memory order as the input). The output rank is target_shape.size() + 1, an
 /// option, so calls return AnyTensor. No weights (get_weights() is empty) and no state.
 template <class T>
-class Reshape {
+class Reshape : public detail::WeightlessLayer<Reshape<T>, T> {
   static_assert(std::is_floating_point_v<T>, "strata::Reshape: the scalar type must be float or double.");
 
  public:
-  using Scalar = T;
   static constexpr const char* class_name = "Reshape";
 
   /// Throws value_error when target_shape has more than max_rank - 1 entries, more than one -1, an
@@ -48,17 +37,18 @@ class Reshape {
   explicit Reshape(std::vector<Index> target_shape, const ReshapeOptions& options = ReshapeOptions())
       : target_shape_(std::move(target_shape)), name_(options.name()) {
     if (static_cast<int>(target_shape_.size()) > max_rank - 1) {
-      throw value_error(detail::concat(describe(), ": target_shape ", target_string(), " has ", target_shape_.size(),
-                                       " axes; at most ", max_rank - 1, " are supported (plus the batch axis)"));
+      throw value_error(detail::concat(this->describe(), ": target_shape ", target_string(), " has ",
+                                       target_shape_.size(), " axes; at most ", max_rank - 1,
+                                       " are supported (plus the batch axis)"));
     }
     if (std::count(target_shape_.begin(), target_shape_.end(), Index(-1)) > 1) {
       throw value_error(
-          detail::concat(describe(), ": target_shape ", target_string(), " must not contain more than one -1"));
+          detail::concat(this->describe(), ": target_shape ", target_string(), " must not contain more than one -1"));
     }
     Shape known;
     for (Index d : target_shape_) {
       if (d < -1) {
-        throw value_error(detail::concat(describe(), ": target_shape ", target_string(),
+        throw value_error(detail::concat(this->describe(), ": target_shape ", target_string(),
                                          " may contain only sizes >= 0 and one -1; got ", d));
       }
       if (d >= 0) known.push_back(d);
@@ -66,7 +56,7 @@ class Reshape {
     known_size_ = known.size();
     inferred_ = known.rank() != static_cast<int>(target_shape_.size());
     if (inferred_ && known_size_ == 0) {
-      throw value_error(detail::concat(describe(), ": target_shape ", target_string(),
+      throw value_error(detail::concat(this->describe(), ": target_shape ", target_string(),
                                        " has a 0 next to the -1, so the -1 cannot be inferred"));
     }
   }
@@ -74,18 +64,6 @@ class Reshape {
   /// The target shape as given (without the batch axis, with its -1 if any).
   const std::vector<Index>& target_shape() const { return target_shape_; }
   const std::string& name() const { return name_; }
-  std::string describe() const { return detail::describe_layer(class_name, name_); }
-
-  /// Always true: there are no weights to create.
-  bool built() const { return true; }
-  /// Keras build: nothing to do (no weights).
-  void build(Index /*features*/) {}
-  /// Keras get_weights(): an empty list.
-  Weights<T> get_weights() const { return {}; }
-  /// Keras set_weights(): accepts only an empty list; throws shape_error otherwise.
-  void set_weights(const Weights<T>& weights) { detail::check_no_weights(weights, describe()); }
-  /// Keras count_params(): 0.
-  Index count_params() const { return 0; }
 
   /// Any rank >= 1 is accepted; the output rank is set by target_shape at run time.
   static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? dynamic_rank : invalid_rank; }
@@ -95,16 +73,16 @@ class Reshape {
   Shape compute_output_shape(const Shape& input) const {
     if (input.rank() < 1) {
       throw shape_error(
-          detail::concat(describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
+          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     const Index per_sample = input.product(1, input.rank());
     if (!inferred_ && per_sample != known_size_) {
-      throw shape_error(detail::concat(describe(), ": cannot reshape input of shape ", input.to_string(),
+      throw shape_error(detail::concat(this->describe(), ": cannot reshape input of shape ", input.to_string(),
                                        " to target shape ", target_string(), ": a sample holds ", per_sample,
                                        " values, the target shape ", known_size_));
     }
     if (inferred_ && per_sample % known_size_ != 0) {
-      throw shape_error(detail::concat(describe(), ": cannot reshape input of shape ", input.to_string(),
+      throw shape_error(detail::concat(this->describe(), ": cannot reshape input of shape ", input.to_string(),
                                        " to target shape ", target_string(), ": a sample holds ", per_sample,
                                        " values, which is not a multiple of ", known_size_));
     }
@@ -122,18 +100,13 @@ class Reshape {
     }
   }
 
-  /// Keras `reshape(x)` on a Tensor or TensorMap of rank >= 1. Returns an AnyTensor of rank
-  /// target_shape().size() + 1; it converts in a declaration: `Tensor<float, 3> y = reshape(x);`.
-  template <class X, std::enable_if_t<detail::is_tensor_input_v<X, T>, int> = 0>
-  AnyTensor<T> operator()(const X& x) const {
-    static_assert(X::NumIndices >= 1, "strata::Reshape: the input must have rank 1 or more (batch, ...).");
-    return detail::call_tensor(*this, x);
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' Reshape does not support masking: a mask stops here.
+  static constexpr MaskRule mask_rule = MaskRule::drop;
+  /// Keras config: target_shape (the inferred entry is -1 in Keras, null in TF.js).
+  static Reshape from_config(const LayerConfig<T>& config) {
+    return Reshape(config.integers("target_shape"), ReshapeOptions().name(config.name()));
   }
-  /// The same on a tensor of run-time rank.
-  AnyTensor<T> operator()(const AnyTensor<T>& x) const { return detail::call_any(*this, x); }
-
-  bool carries_state() const { return false; }
-  int output_count() const { return 1; }
 
  private:
   // The target shape in Python notation, -1 included: "(3, -1)", "(12,)", "()".
@@ -154,5 +127,7 @@ class Reshape {
 };
 
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(Reshape)
 
 #endif  // STRATA_LAYERS_RESHAPE_HPP

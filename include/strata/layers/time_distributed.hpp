@@ -5,11 +5,18 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "../any_layer.hpp"
 #include "../detail/layer.hpp"
+#include "../detail/options.hpp"
+#include "../layer_config.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
+
+/// Options of TimeDistributed, set by chaining: `TimeDistributedOptions().name("td")`.
+class TimeDistributedOptions : public detail::Options<TimeDistributedOptions> {};
 
 /// Keras `TimeDistributed(layer)`: applies the wrapped layer to every slice x[:, t] along axis 1.
 ///
@@ -20,8 +27,9 @@ namespace strata {
 /// arithmetic Keras does, and the inner layer never mixes slices, so results are identical.
 ///
 /// Weights: the inner layer's, in its order. The inner layer may be any strata layer, including a
-/// TimeDistributed (nesting). A stateful inner layer, or one with several outputs (return_state),
-/// is rejected: state carried from one slice to the next has no clear meaning here.
+/// TimeDistributed (nesting), or an AnyLayer (a layer chosen at run time, as the loader builds
+/// it). A stateful inner layer, or one with several outputs (return_state), is rejected: state
+/// carried from one slice to the next has no clear meaning here.
 template <class Inner>
 class TimeDistributed {
   static_assert(
@@ -34,7 +42,8 @@ class TimeDistributed {
   static constexpr const char* class_name = "TimeDistributed";
 
   /// Wraps layer (taken by value). Throws value_error if it is stateful or has several outputs.
-  explicit TimeDistributed(Inner layer, std::string name = {}) : layer_(std::move(layer)), name_(std::move(name)) {
+  explicit TimeDistributed(Inner layer, const TimeDistributedOptions& options = TimeDistributedOptions())
+      : layer_(std::move(layer)), name_(options.name()) {
     if (layer_.carries_state()) {
       throw value_error(detail::concat(describe(), ": the wrapped layer ", layer_.describe(),
                                        " is stateful; state carried across slices of TimeDistributed is ill-defined, "
@@ -48,6 +57,7 @@ class TimeDistributed {
 
   /// The wrapped layer.
   const Inner& layer() const { return layer_; }
+  Inner& layer() { return layer_; }
   const std::string& name() const { return name_; }
   std::string describe() const {
     std::string inner = layer_.describe();
@@ -82,15 +92,13 @@ class TimeDistributed {
     }
     // Keras builds the wrapped layer for one slice x[:, t], shape (batch, rest...): check that
     // shape first, so a message shows the slice the user would expect, then the merged one.
-    Shape slice{input[0]};
-    for (int i = 2; i < input.rank(); ++i) slice.push_back(input[i]);
     Shape inner_out;
     try {
-      (void)layer_.compute_output_shape(slice);
+      (void)layer_.compute_output_shape(slice(input));
       inner_out = layer_.compute_output_shape(merge(input));
     } catch (const shape_error& e) {
       throw shape_error(detail::concat(describe(), ": input shape ", input.to_string(), " gives slices of shape ",
-                                       slice.to_string(), " that the wrapped layer rejects: ", e.what()));
+                                       slice(input).to_string(), " that the wrapped layer rejects: ", e.what()));
     }
     Shape out{input[0], input[1]};
     for (int i = 1; i < inner_out.rank(); ++i) out.push_back(inner_out[i]);
@@ -115,10 +123,74 @@ class TimeDistributed {
         "strata::TimeDistributed: the wrapped layer does not accept slices of this rank (input rank minus one).");
     return detail::call_tensor(*this, x);
   }
-  AnyTensor<Scalar> operator()(const AnyTensor<Scalar>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<Scalar> operator()(const TensorView<Scalar>& x) const { return detail::call_any(*this, x); }
+  AnyTensor<Scalar> operator()(const AnyTensor<Scalar>& x) const {
+    return detail::call_any(*this, TensorView<Scalar>(x));
+  }
 
   bool carries_state() const { return false; }
   int output_count() const { return 1; }
+
+  // --- Keras description (docs/design.md, "Adding a layer")
+  /// Keras' TimeDistributed passes its input's mask on.
+  static constexpr MaskRule mask_rule = MaskRule::pass;
+  /// Config keys that hold nested layers (checked to be registered before anything is built).
+  static std::vector<std::string> sublayer_keys() { return {"layer"}; }
+  /// Keras config: layer -- any registered class when Inner is AnyLayer (as the loader builds
+  /// it), else Inner's own.
+  static TimeDistributed from_config(const LayerConfig<Scalar>& config) {
+    Inner inner = [&] {
+      if constexpr (std::is_same_v<Inner, AnyLayer<Scalar>>) {
+        return config.layer("layer");
+      } else {
+        return Inner::from_config(config.sublayer("layer"));
+      }
+    }();
+    if (inner.carries_state()) {
+      config.unsupported(
+          "wraps a stateful layer, whose state across slices is ill-defined; strata does not support it");
+    }
+    if (inner.output_count() != 1) config.unsupported("return_state inside TimeDistributed is not supported");
+    return TimeDistributed(std::move(inner), TimeDistributedOptions().name(config.name()));
+  }
+  /// Keras' weights: the wrapped layer's, under "layer/".
+  std::size_t weight_count() const {
+    if constexpr (detail::has_weight_count<Inner>::value) {
+      return layer_.weight_count();
+    } else {
+      return layer_.get_weights().size();
+    }
+  }
+  std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
+    const Shape& x = detail::only_input(inputs, describe());
+    if (x.rank() < 3) {
+      throw shape_error(
+          detail::concat(describe(), ": input must have rank >= 3 (batch, time, ...); got shape ", x.to_string()));
+    }
+    std::vector<WeightGroup> groups;
+    if constexpr (detail::has_weight_groups<Inner>::value) groups = layer_.weight_groups({merge(x)});
+    for (WeightGroup& g : groups) g.path = g.path.empty() ? "layer" : "layer/" + g.path;
+    return groups;
+  }
+  /// Keras compute_mask: the input's mask passes on. strata does not reshape masks for the slices,
+  /// so a mask cannot reach a recurrent layer inside, and a mask the wrapped layer makes (Masking,
+  /// Embedding(mask_zero)) is refused.
+  std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
+    const Shape& x = detail::only_input(inputs, describe());
+    const int mask = masks.empty() ? 0 : masks[0];
+    if (mask != 0 && detail::layer_takes_mask(layer_)) {
+      throw value_error(detail::concat(describe(),
+                                       ": receives a mask, which would have to reach the recurrent layer it wraps; "
+                                       "masks inside TimeDistributed are not supported"));
+    }
+    if constexpr (detail::has_output_mask_ranks<Inner>::value) {
+      if (layer_.output_mask_ranks({merge(x)}, {0}).at(0) != 0) {
+        throw value_error(detail::concat(describe(), ": the wrapped layer ", layer_.describe(),
+                                         " makes a mask, which strata does not carry out of TimeDistributed"));
+      }
+    }
+    return {mask};
+  }
 
  private:
   // (batch, time, rest...) -> (batch * time, rest...): the same memory, one axis fewer.
@@ -127,11 +199,26 @@ class TimeDistributed {
     for (int i = 2; i < input.rank(); ++i) merged.push_back(input[i]);
     return merged;
   }
+  // One slice x[:, t]: (batch, rest...).
+  static Shape slice(const Shape& input) {
+    Shape s{input[0]};
+    for (int i = 2; i < input.rank(); ++i) s.push_back(input[i]);
+    return s;
+  }
 
   Inner layer_;
   std::string name_;
 };
 
+namespace detail {
+/// What the registry builds for Keras' TimeDistributed: the typed wrapper around a layer chosen
+/// at run time.
+template <class T>
+using AnyTimeDistributed = TimeDistributed<AnyLayer<T>>;
+}  // namespace detail
+
 }  // namespace strata
+
+STRATA_REGISTER_LAYER(AnyTimeDistributed)
 
 #endif  // STRATA_LAYERS_TIME_DISTRIBUTED_HPP

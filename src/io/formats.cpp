@@ -1,7 +1,4 @@
 // SPDX-License-Identifier: MIT
-#ifndef STRATA_IO_FORMATS_HPP
-#define STRATA_IO_FORMATS_HPP
-
 // The three Keras model formats strata reads. Each turns a file into (config, version, weight
 // reader) and hands them to io::build_model:
 // - Keras 3 `.keras`: a zip of metadata.json, config.json and model.weights.h5, weights under
@@ -21,14 +18,19 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <strata/io/load.hpp>
+#include <strata/registry.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "config.hpp"
+#include "builder.hpp"
 #include "hdf5.hpp"
+#include "model_config.hpp"
 
 namespace strata::io {
+
+using detail::json;
 
 namespace detail {
 
@@ -54,13 +56,17 @@ inline json parse_json(const std::string& text, const std::string& what) {
   }
 }
 
-/// Runs a loader, turning a JSON value of an unexpected type anywhere in a file into an io_error.
+/// Runs a loader, turning a JSON value of an unexpected type anywhere in a file into an io_error,
+/// and what a layer or tensor refused on the way (a strata::error) into a model_error, so that
+/// everything a loader throws is a load_error naming the file.
 template <class F>
 auto guarded(const std::string& source, F&& load) {
   try {
     return load();
   } catch (const json::exception& e) {
     throw io_error(concat("strata::load_model(", source, "): malformed JSON content: ", e.what()));
+  } catch (const strata::error& e) {
+    throw model_error(concat("strata::load_model(", source, "): ", e.what()));
   }
 }
 
@@ -69,14 +75,15 @@ inline std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
-/// Reads a Keras 3 weights file: `<path>/<n>` datasets, n = 0, 1, ...
-inline WeightReader keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
+/// Reads a Keras 3 weights file: each weight group at `<key>/<path>/vars/<n>`, n = 0, 1, ...
+template <class T>
+WeightReader<T> keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
   return [file](const WeightRequest& req) {
     const std::string who = "strata::load_model(" + file->source() + "), " + req.describe();
-    auto groups = req.keras3_groups;
-    if (groups.empty()) groups.emplace_back(req.keras3_path, req.shapes.size());
-    std::vector<RawWeight> out;
-    for (const auto& [wanted, count] : groups) {
+    Weights<T> out;
+    std::size_t flat = 0;
+    for (const WeightGroup& g : req.groups) {
+      const std::string wanted = req.keras3_path(g);
       std::string path = wanted;
       // tf.keras 2.12-2.14 wrote the same tree under _layer_checkpoint_dependencies.
       if (!hdf5::exists(file->id(), path) && path.rfind("layers/", 0) == 0) {
@@ -88,13 +95,13 @@ inline WeightReader keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
       }
       hdf5::Handle group = hdf5::open_group(*file, file->id(), path);
       const std::size_t stored = hdf5::link_count(group.get());
-      if (stored != count) {
-        throw shape_error(concat(who, ": needs ", count, " weight arrays; the file has ", stored, " in '", path, "'"));
+      if (stored != g.weights.size()) {
+        throw model_error(
+            concat(who, ": needs ", g.weights.size(), " weight arrays; the file has ", stored, " in '", path, "'"));
       }
-      for (std::size_t i = 0; i < count && out.size() < req.shapes.size(); ++i) {
-        const std::size_t k = out.size();
-        out.push_back(hdf5::read_dataset(*file, group.get(), std::to_string(i), req.shapes[k],
-                                         who + ", " + req.variable_names[k]));
+      for (std::size_t i = 0; i < g.weights.size(); ++i, ++flat) {
+        out.push_back(hdf5::read_dataset<T>(*file, group.get(), std::to_string(i), g.weights[i].shape,
+                                            who + ", " + req.weight_label(flat)));
       }
     }
     return out;
@@ -107,8 +114,9 @@ struct LegacyLayer {
   std::vector<std::string> weight_names;
 };
 
-inline WeightReader legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::string root,
-                                         std::shared_ptr<std::size_t> requests) {
+template <class T>
+WeightReader<T> legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::string root,
+                                     std::shared_ptr<std::size_t> requests) {
   hdf5::Handle group = hdf5::open_group(*file, file->id(), root);
   const auto names = hdf5::chunked_string_list(*file, group.get(), "layer_names");
   auto layers = std::make_shared<std::vector<LegacyLayer>>();
@@ -129,15 +137,15 @@ inline WeightReader legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::
                             " layers, fewer than the model's layers with weights"));
     }
     const LegacyLayer& l = (*layers)[req.weighted_index];
-    if (l.weight_names.size() != req.shapes.size()) {
-      throw shape_error(concat(who, ": needs ", req.shapes.size(), " weight arrays; the file's layer '", l.name,
-                               "' has ", l.weight_names.size()));
+    if (l.weight_names.size() != req.count()) {
+      throw model_error(concat(who, ": needs ", req.count(), " weight arrays; the file's layer '", l.name, "' has ",
+                               l.weight_names.size()));
     }
     hdf5::Handle g = hdf5::open_group(*file, file->id(), root == "/" ? l.name : root + "/" + l.name);
-    std::vector<RawWeight> out;
+    Weights<T> out;
     for (std::size_t i = 0; i < l.weight_names.size(); ++i) {
-      out.push_back(
-          hdf5::read_dataset(*file, g.get(), l.weight_names[i], req.shapes[i], who + ", " + req.variable_names[i]));
+      out.push_back(hdf5::read_dataset<T>(*file, g.get(), l.weight_names[i], req.spec(i).shape,
+                                          who + ", " + req.weight_label(i)));
     }
     return out;
   };
@@ -157,8 +165,8 @@ template <class T>
 Model<T> load_legacy(std::shared_ptr<hdf5::File> file, const json& model_config, const std::string& version,
                      const std::string& root) {
   auto requests = std::make_shared<std::size_t>(0);
-  Model<T> model = build_model<T>(model_config, KerasFlavor::from_version(version),
-                                  legacy_weight_reader(file, root, requests), file->source());
+  Model<T> model = build_model<T>(model_config, KerasVersion::parse(version),
+                                  legacy_weight_reader<T>(file, root, requests), file->source());
   const std::size_t stored = legacy_layer_count(*file, root);
   if (stored != *requests) {
     throw io_error(concat("strata::load_model(", file->source(), "): the file holds weights for ", stored,
@@ -256,7 +264,7 @@ Model<T> load_keras3(const std::string& bytes, const std::string& source) {
   }
   auto image = std::make_shared<std::string>(zip.read("model.weights.h5", limit));
   auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source + ": model.weights.h5"));
-  return build_model<T>(model_config_of(config, source), KerasFlavor::from_version(version), keras3_weight_reader(file),
+  return build_model<T>(model_config_of(config, source), KerasVersion::parse(version), keras3_weight_reader<T>(file),
                         source);
 }
 
@@ -315,12 +323,40 @@ inline double read_scalar(const unsigned char* p, const std::string& dtype) {
   return p[0];  // uint8, bool
 }
 
-/// The manifest's weights by name, in order.
-struct TfjsWeights {
-  std::vector<std::pair<std::string, RawWeight>> entries;
+/// One weight of the manifest: where its bytes are and how they are stored. Decoded to the model's
+/// scalar type only when its layer asks (no copy of the whole model in another type).
+struct TfjsEntry {
+  std::string name;
+  Shape shape;
+  std::string stored;  // the bytes' dtype: float32, int32, float16, or uint8 / uint16 quantized
+  bool quantized = false;
+  double scale = 1;
+  double min = 0;
+  std::size_t group = 0;  // which manifest group's bytes
+  std::size_t offset = 0;
 };
 
-/// Decodes the weightsManifest; `shard(path)` returns a shard file's bytes.
+/// The manifest's weights, in order, and each group's bytes (its shards, concatenated).
+struct TfjsWeights {
+  std::vector<std::string> bytes;
+  std::vector<TfjsEntry> entries;
+
+  template <class T>
+  AnyTensor<T> decode(const TfjsEntry& e) const {
+    AnyTensor<T> t = AnyTensor<T>::uninitialized(e.shape);
+    const std::size_t size = dtype_size(e.stored);
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes[e.group].data()) + e.offset;
+    T* out = t.data();
+    for (Index i = 0; i < t.size(); ++i) {
+      const double v = read_scalar(p + static_cast<std::size_t>(i) * size, e.stored);
+      out[i] = static_cast<T>(e.quantized ? v * e.scale + e.min : v);
+    }
+    return t;
+  }
+};
+
+/// Decodes the weightsManifest; `shard(path)` returns a shard file's bytes. Every weight's byte
+/// range is checked against the shards here, before anything is decoded.
 inline TfjsWeights decode_manifest(const json& manifest, const std::function<std::string(const std::string&)>& shard,
                                    const std::string& who) {
   if (!manifest.is_array()) throw io_error(who + ": weightsManifest must be a list");
@@ -341,76 +377,83 @@ inline TfjsWeights decode_manifest(const json& manifest, const std::function<std
     }
     std::size_t offset = 0;
     for (const json& w : weights) {
-      const std::string name = string_member(w, "name", who);
+      TfjsEntry e;
+      e.name = string_member(w, "name", who);
       const std::string dtype = string_member(w, "dtype", who);
-      RawWeight raw;
       const json& shape = member(w, "shape", who);
       if (!shape.is_array() || shape.size() > static_cast<std::size_t>(max_rank)) {
-        throw io_error(concat(who, ": weight '", name, "' has a bad shape ", shape.dump().substr(0, 100)));
+        throw io_error(concat(who, ": weight '", e.name, "' has a bad shape ", shape.dump().substr(0, 100)));
       }
       for (const json& d : shape) {
         if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (std::uint64_t(1) << 40)) {
-          throw io_error(concat(who, ": weight '", name, "' has a bad dimension ", d.dump().substr(0, 100)));
+          throw io_error(concat(who, ": weight '", e.name, "' has a bad dimension ", d.dump().substr(0, 100)));
         }
-        raw.shape.push_back(static_cast<Index>(d.get<std::uint64_t>()));
+        e.shape.push_back(static_cast<Index>(d.get<std::uint64_t>()));
       }
-      const auto count = static_cast<std::uint64_t>(raw.shape.size());  // throws on overflow
-      std::string stored = dtype;
-      double scale = 1, min = 0;
-      bool quantized = false;
+      std::uint64_t count = 0;
+      try {
+        count = static_cast<std::uint64_t>(e.shape.size());
+      } catch (const shape_error&) {
+        throw io_error(concat(who, ": weight '", e.name, "' declares an absurd shape ", e.shape.to_string()));
+      }
+      e.stored = dtype;
       if (w.contains("quantization") && !w.at("quantization").is_null()) {
         const json& q = w.at("quantization");
-        stored = string_member(q, "dtype", who);
-        if (stored == "uint8" || stored == "uint16") {
-          quantized = true;
-          const json& s = member(q, "scale", who);
-          const json& m = member(q, "min", who);
-          if (!s.is_number() || !m.is_number()) throw io_error(concat(who, ": weight '", name, "': bad quantization"));
-          scale = s.get<double>();
-          min = m.get<double>();
-        } else if (stored != "float16") {
-          throw value_error(concat(who, ": weight '", name, "': quantization dtype ", stored, " is not supported"));
+        e.stored = string_member(q, "dtype", who);
+        if (e.stored == "uint8" || e.stored == "uint16") {
+          e.quantized = true;
+          const json& sc = member(q, "scale", who);
+          const json& mn = member(q, "min", who);
+          if (!sc.is_number() || !mn.is_number())
+            throw io_error(concat(who, ": weight '", e.name, "': bad quantization"));
+          e.scale = sc.get<double>();
+          e.min = mn.get<double>();
+        } else if (e.stored != "float16") {
+          throw unsupported_error(
+              concat(who, ": weight '", e.name, "': quantization dtype ", e.stored, " is not supported"));
         }
       }
       if (dtype != "float32" && dtype != "int32") {
-        throw value_error(concat(who, ": weight '", name, "' has dtype ", dtype, ", which strata does not read"));
+        throw unsupported_error(
+            concat(who, ": weight '", e.name, "' has dtype ", dtype, ", which strata does not read"));
       }
-      const std::size_t size = dtype_size(stored);
-      if (size == 0) throw value_error(concat(who, ": weight '", name, "': unknown dtype ", stored));
+      const std::size_t size = dtype_size(e.stored);
+      if (size == 0) throw unsupported_error(concat(who, ": weight '", e.name, "': unknown dtype ", e.stored));
       if (count > (bytes.size() - offset) / size) {
-        throw io_error(concat(who, ": weight '", name, "' ", raw.shape.to_string(), " needs ", count * size,
+        throw io_error(concat(who, ": weight '", e.name, "' ", e.shape.to_string(), " needs ", count * size,
                               " bytes; the shards hold only ", bytes.size() - offset, " more"));
       }
-      raw.values.resize(static_cast<std::size_t>(count));
-      const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + offset;
-      for (std::size_t i = 0; i < raw.values.size(); ++i) {
-        const double v = read_scalar(p + i * size, stored);
-        raw.values[i] = quantized ? v * scale + min : v;
-      }
+      e.group = result.bytes.size();
+      e.offset = offset;
       offset += static_cast<std::size_t>(count) * size;
-      result.entries.emplace_back(name, std::move(raw));
+      result.entries.push_back(std::move(e));
     }
+    result.bytes.push_back(std::move(bytes));
   }
   return result;
 }
 
-inline WeightReader tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std::string source,
-                                       std::shared_ptr<std::size_t> used) {
+template <class T>
+WeightReader<T> tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std::string source,
+                                   std::shared_ptr<std::size_t> used) {
   return [weights, source, used](const WeightRequest& req) {
     const std::string who = "strata::load_model(" + source + "), " + req.describe();
     // Saved by tfjs or converted from .h5: "<layer>/<var>"; converted from .keras: the HDF5
     // path(s), group by group.
     std::vector<std::vector<std::string>> candidates{{req.layer_name + "/"}, {}};
-    if (req.keras3_groups.empty()) {
-      candidates[1].push_back(req.keras3_path + "/");
-    } else {
-      for (const auto& group : req.keras3_groups) candidates[1].push_back(group.first + "/");
-    }
+    for (const WeightGroup& g : req.groups) candidates[1].push_back(req.keras3_path(g) + "/");
     for (const auto& prefixes : candidates) {
-      std::vector<RawWeight> out;
+      Weights<T> out;
       for (const std::string& prefix : prefixes) {
-        for (const auto& [name, raw] : weights->entries) {
-          if (name.rfind(prefix, 0) == 0) out.push_back(raw);
+        for (const TfjsEntry& e : weights->entries) {
+          if (e.name.rfind(prefix, 0) == 0) {
+            if (out.size() < req.count() && e.shape != req.spec(out.size()).shape) {
+              throw model_error(concat(who, ": weight ", out.size(), " (", req.weight_label(out.size()),
+                                       ") must have shape ", req.spec(out.size()).shape.to_string(),
+                                       "; the manifest's '", e.name, "' has ", e.shape.to_string()));
+            }
+            out.push_back(weights->decode<T>(e));
+          }
         }
       }
       if (!out.empty()) {
@@ -434,9 +477,10 @@ Model<T> load_tfjs(const json& model_json, const std::function<std::string(const
   auto weights = std::make_shared<TfjsWeights>(decode_manifest(member(model_json, "weightsManifest", who), shard, who));
   auto used = std::make_shared<std::size_t>(0);
   Model<T> model =
-      build_model<T>(config, KerasFlavor::from_version(version), tfjs_weight_reader(weights, source, used), source);
+      build_model<T>(config, KerasVersion::parse(version), tfjs_weight_reader<T>(weights, source, used), source);
   if (*used != weights->entries.size()) {
-    throw io_error(concat(who, ": the manifest holds ", weights->entries.size(), " weights; the model uses ", *used));
+    throw model_error(
+        concat(who, ": the manifest holds ", weights->entries.size(), " weights; the model uses ", *used));
   }
   return model;
 }
@@ -473,14 +517,9 @@ Model<T> load_h5(std::shared_ptr<hdf5::File> file) {
 
 }  // namespace detail
 
-/// Loads a Keras model for inference, telling the format by content: a Keras 3 `.keras` archive,
-/// a legacy (Keras 1/2, or Keras 3 `save("m.h5")`) full-model `.h5`, or a TensorFlow.js Layers
-/// `model.json` (its weight shards are read from the same directory). The file's Keras version
-/// decides version-dependent behaviour (hard_sigmoid). Throws io_error for an unreadable or
-/// malformed file, value_error for an unsupported layer or option (naming the layer and class),
-/// shape_error for weights of the wrong shape.
-template <class T = float>
+template <class T>
 Model<T> load_model(const std::string& path) {
+  hdf5::QuietErrors quiet;
   std::string head;
   {
     std::ifstream in(path, std::ios::binary);
@@ -514,11 +553,9 @@ Model<T> load_model(const std::string& path) {
   });
 }
 
-/// Loads a model saved as a JSON config (Keras `model.to_json()`) plus a weights-only `.h5`
-/// (`model.save_weights("w.h5")` in Keras 2; Keras 3's `.weights.h5` uses the .keras layout and is
-/// read as such).
-template <class T = float>
+template <class T>
 Model<T> load_model(const std::string& config_json_path, const std::string& weights_path) {
+  hdf5::QuietErrors quiet;
   return detail::guarded(config_json_path, [&]() -> Model<T> {
     const json config = detail::parse_json(detail::read_file(config_json_path, std::size_t(1) << 30), config_json_path);
     auto file = std::make_shared<hdf5::File>(hdf5::File::open(weights_path));
@@ -529,15 +566,14 @@ Model<T> load_model(const std::string& config_json_path, const std::string& weig
       return detail::load_legacy<T>(file, detail::model_config_of(config, config_json_path), version, root);
     }
     if (version.empty()) version = "3";
-    return build_model<T>(detail::model_config_of(config, config_json_path), KerasFlavor::from_version(version),
-                          detail::keras3_weight_reader(file), weights_path);
+    return detail::build_model<T>(detail::model_config_of(config, config_json_path), KerasVersion::parse(version),
+                                  detail::keras3_weight_reader<T>(file), weights_path);
   });
 }
 
-/// Loads a model from bytes in memory: a .keras archive or an HDF5 full-model file (for tests,
-/// fuzzing, and models embedded in a program).
-template <class T = float>
-Model<T> load_model_from_memory(const std::string& bytes, const std::string& source = "<memory>") {
+template <class T>
+Model<T> load_model_from_memory(const std::string& bytes, const std::string& source) {
+  hdf5::QuietErrors quiet;
   return detail::guarded(source, [&]() -> Model<T> {
     switch (detail::detect(bytes.substr(0, 4096))) {
       case detail::Format::keras:
@@ -553,11 +589,9 @@ Model<T> load_model_from_memory(const std::string& bytes, const std::string& sou
   });
 }
 
-/// Loads a TF.js Layers model from its model.json text and shard bytes by path (for tests and
-/// fuzzing).
-template <class T = float>
+template <class T>
 Model<T> load_tfjs_from_memory(const std::string& model_json, const std::map<std::string, std::string>& shards,
-                               const std::string& source = "<memory>") {
+                               const std::string& source) {
   return detail::guarded(source, [&]() -> Model<T> {
     const json j = detail::parse_json(model_json, source);
     return detail::load_tfjs<T>(
@@ -572,10 +606,19 @@ Model<T> load_tfjs_from_memory(const std::string& model_json, const std::map<std
   });
 }
 
+Config parse_config(const std::string& json_text, const std::string& source) {
+  return detail::to_config(detail::parse_json(json_text, source));
+}
+
+template Model<float> load_model<float>(const std::string&);
+template Model<double> load_model<double>(const std::string&);
+template Model<float> load_model<float>(const std::string&, const std::string&);
+template Model<double> load_model<double>(const std::string&, const std::string&);
+template Model<float> load_model_from_memory<float>(const std::string&, const std::string&);
+template Model<double> load_model_from_memory<double>(const std::string&, const std::string&);
+template Model<float> load_tfjs_from_memory<float>(const std::string&, const std::map<std::string, std::string>&,
+                                                   const std::string&);
+template Model<double> load_tfjs_from_memory<double>(const std::string&, const std::map<std::string, std::string>&,
+                                                     const std::string&);
+
 }  // namespace strata::io
-
-namespace strata {
-using io::load_model;
-}  // namespace strata
-
-#endif  // STRATA_IO_FORMATS_HPP

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: MIT
-#ifndef STRATA_IO_HDF5_HPP
-#define STRATA_IO_HDF5_HPP
+#ifndef STRATA_SRC_IO_HDF5_HPP
+#define STRATA_SRC_IO_HDF5_HPP
 
 // A thin RAII layer over the HDF5 C library for reading Keras weight files: open from a path or
-// from memory, walk groups, read string attributes and float datasets. Every failure is an
-// io_error naming the file and the object.
+// from memory, walk groups, read string attributes and numeric datasets straight into the model's
+// scalar type. Every failure is an io_error naming the file and the object. Part of the compiled
+// strata::io library (users never include it).
 
 #include <hdf5.h>
 
 #include <cstring>
 #include <memory>
+#include <strata/error.hpp>
+#include <strata/tensor.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "../error.hpp"
-#include "config.hpp"
 
 namespace strata::io::hdf5 {
 
@@ -51,20 +51,32 @@ class Handle {
 };
 
 /// HDF5 prints its error stack to stderr by default; strata reports errors as exceptions instead.
-inline void silence_errors() {
-  static const bool done = [] {
+/// While a guard lives, the default error stack prints nothing; its destructor puts back what the
+/// program had (HDF5's default printer, or the program's own), so strata never changes HDF5's
+/// behaviour for the rest of the program. Every public loader entry point holds one.
+class QuietErrors {
+ public:
+  QuietErrors() {
+    saved_ = H5Eget_auto2(H5E_DEFAULT, &function_, &data_) >= 0;
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
+  }
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+  ~QuietErrors() {
+    if (saved_) H5Eset_auto2(H5E_DEFAULT, function_, data_);
+  }
+
+ private:
+  H5E_auto2_t function_ = nullptr;
+  void* data_ = nullptr;
+  bool saved_ = false;
+};
 
 /// An open HDF5 file (read only) and the name used in messages.
 class File {
  public:
   /// Opens `path`.
   static File open(const std::string& path) {
-    silence_errors();
     File f;
     f.source_ = path;
     f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -73,7 +85,6 @@ class File {
   }
   /// Opens an HDF5 file held in memory (a .keras archive's model.weights.h5); `source` names it.
   static File open_image(const std::string& bytes, const std::string& source) {
-    silence_errors();
     File f;
     f.source_ = source;
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
@@ -187,10 +198,24 @@ inline std::vector<std::string> chunked_string_list(const File& f, hid_t loc, co
   return all;
 }
 
-/// Reads a float (or integer) dataset as doubles; its shape must equal `expected` (checked
-/// before anything is read, so a declared absurd size cannot allocate).
-inline RawWeight read_dataset(const File& f, hid_t loc, const std::string& path, const Shape& expected,
-                              const std::string& who) {
+template <class T>
+hid_t native_type();
+template <>
+inline hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+inline hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+
+/// Reads a float (or integer) dataset into a tensor of T: HDF5 converts each stored value (float16,
+/// float32, float64, integers) to T once, with no wider copy in between. Its shape must equal
+/// `expected`, checked before anything is allocated or read (a declared absurd size costs
+/// nothing); a dataset of another shape is a model_error.
+template <class T>
+AnyTensor<T> read_dataset(const File& f, hid_t loc, const std::string& path, const Shape& expected,
+                          const std::string& who) {
   if (!exists(loc, path)) throw io_error(concat(who, ": ", f.source(), " has no dataset '", path, "'"));
   Handle ds(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) throw io_error(concat(who, ": '", path, "' in ", f.source(), " is not a dataset"));
@@ -201,27 +226,28 @@ inline RawWeight read_dataset(const File& f, hid_t loc, const std::string& path,
   if (rank < 0 || rank > max_rank) throw io_error(concat(who, ": dataset '", path, "' has rank ", rank));
   hsize_t dims[H5S_MAX_RANK] = {};
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  RawWeight w;
+  Shape shape;
   for (int i = 0; i < rank; ++i) {
     if (dims[i] > (hsize_t(1) << 40)) throw io_error(concat(who, ": dataset '", path, "' declares an absurd size"));
-    w.shape.push_back(static_cast<Index>(dims[i]));
+    shape.push_back(static_cast<Index>(dims[i]));
   }
-  if (w.shape != expected) {
-    throw shape_error(concat(who, ": weight '", path, "' must have shape ", expected.to_string(), "; the file has ",
-                             w.shape.to_string()));
+  if (shape != expected) {
+    throw model_error(concat(who, ": weight '", path, "' must have shape ", expected.to_string(), "; the file has ",
+                             shape.to_string()));
   }
   const H5T_class_t cls = H5Tget_class(type.get());
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-    throw io_error(concat(who, ": weight '", path, "' is not numeric"));
+    throw unsupported_error(concat(who, ": weight '", path, "' is not numeric"));
   }
   if (has_attribute(ds.get(), "dtype")) {
     const auto dtype = string_attribute(f, ds.get(), "dtype");
     if (!dtype.empty() && dtype[0] != "float32" && dtype[0] != "float64" && dtype[0] != "float16") {
-      throw value_error(concat(who, ": weight '", path, "' has dtype ", dtype[0], ", which strata does not read"));
+      throw unsupported_error(
+          concat(who, ": weight '", path, "' has dtype ", dtype[0], ", which strata does not read"));
     }
   }
-  w.values.resize(static_cast<std::size_t>(expected.size()));
-  if (!w.values.empty() && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.values.data()) < 0) {
+  AnyTensor<T> w = AnyTensor<T>::uninitialized(expected);
+  if (w.size() > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, w.data()) < 0) {
     throw io_error(concat(who, ": cannot read weight '", path, "' from ", f.source()));
   }
   return w;
@@ -236,4 +262,4 @@ inline std::size_t link_count(hid_t group) {
 
 }  // namespace strata::io::hdf5
 
-#endif  // STRATA_IO_HDF5_HPP
+#endif  // STRATA_SRC_IO_HDF5_HPP

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_REGISTRY_HPP
+#define STRATA_REGISTRY_HPP
+
+// The registry of Keras classes: Keras class name -> how to build the typed layer from its config.
+// Each layer declares itself in its own header (its Keras description and STRATA_REGISTER_LAYER);
+// loaders, wrappers and the parity tests all build layers through here.
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "any_layer.hpp"
+#include "error.hpp"
+#include "layer_config.hpp"
+#include "layers/bidirectional.hpp"
+
+namespace strata {
+
+namespace detail {
+template <class L, class = void>
+struct has_sublayer_keys : std::false_type {};
+template <class L>
+struct has_sublayer_keys<L, std::void_t<decltype(L::sublayer_keys())>> : std::true_type {};
+
+template <class L, class = void>
+struct has_keras_aliases : std::false_type {};
+template <class L>
+struct has_keras_aliases<L, std::void_t<decltype(L::keras_aliases())>> : std::true_type {};
+
+template <class L, class = void>
+struct has_from_config : std::false_type {};
+template <class L>
+struct has_from_config<L, std::void_t<decltype(L::from_config(std::declval<const LayerConfig<typename L::Scalar>&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// Keras class names and how to build each from its config: what load_model and the parity tests
+/// use to turn a Keras model's layers into typed strata layers. The built-in classes register
+/// themselves (each layer header's STRATA_REGISTER_LAYER); users add their own classes, custom
+/// layers and Lambdas alike, with register_layer, before loading.
+///
+/// A layer type L is registrable when it has the layer concept and a Keras description: `static
+/// L from_config(const LayerConfig<T>&)` (or returning AnyLayer<T>), and where it applies
+/// weight_count / weight_groups, masks, initial states (see docs/custom-layers.md).
+template <class T>
+class Registry {
+ public:
+  /// What the registry knows of one Keras class.
+  struct Entry {
+    /// The name it answers to (a Keras class_name, or a registered_name such as "my_pkg>Scale").
+    std::string name;
+    /// Config keys holding nested layers (TimeDistributed's "layer").
+    std::vector<std::string> sublayer_keys;
+    /// Builds the layer from its config.
+    std::function<AnyLayer<T>(const LayerConfig<T>&)> build;
+    /// For a recurrent layer: builds Keras' Bidirectional(layer) around it.
+    std::function<AnyLayer<T>(const LayerConfig<T>&)> bidirectional;
+  };
+
+  /// Registers layer type L under its class_name and keras_aliases(), or under `name` alone
+  /// when one is given. A name registered again is replaced.
+  template <class L>
+  void add(const std::string& name = {}) {
+    static_assert(std::is_same_v<typename L::Scalar, T>, "strata::Registry: the layer's scalar type must be T.");
+    static_assert(detail::has_from_config<L>::value,
+                  "strata::Registry: a registered layer needs `static L from_config(const LayerConfig<T>&)` (its "
+                  "Keras description; see docs/custom-layers.md).");
+    Entry e;
+    if constexpr (detail::has_sublayer_keys<L>::value) e.sublayer_keys = L::sublayer_keys();
+    e.build = [](const LayerConfig<T>& config) -> AnyLayer<T> {
+      if constexpr (std::is_same_v<decltype(L::from_config(config)), AnyLayer<T>>) {
+        return L::from_config(config);
+      } else {
+        return AnyLayer<T>(L::from_config(config));
+      }
+    };
+    if constexpr (detail::is_recurrent_layer_v<L>) {
+      e.bidirectional = [](const LayerConfig<T>& config) { return AnyLayer<T>(Bidirectional<L>::from_config(config)); };
+    }
+    std::vector<std::string> names;
+    if (!name.empty()) {
+      names.push_back(name);
+    } else {
+      names.emplace_back(L::class_name);
+      if constexpr (detail::has_keras_aliases<L>::value) {
+        for (const std::string& alias : L::keras_aliases()) names.push_back(alias);
+      }
+    }
+    for (const std::string& n : names) {
+      e.name = n;
+      entries_[n] = e;
+    }
+  }
+
+  /// The entry for a name, or null.
+  const Entry* find(const std::string& name) const {
+    const auto it = entries_.find(name);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  /// The entry for a layer config: its registered_name when that is registered, else its
+  /// class_name; throws unsupported_error naming the class and the layer.
+  const Entry& entry(const LayerConfig<T>& config) const {
+    if (!config.registered_name().empty()) {
+      if (const Entry* e = find(config.registered_name())) return *e;
+    }
+    if (const Entry* e = find(config.class_name())) return *e;
+    config.unsupported(detail::concat(
+        "the layer class '", config.class_name(), "'",
+        config.registered_name().empty() || config.registered_name() == config.class_name()
+            ? std::string()
+            : " (registered as '" + config.registered_name() + "')",
+        " is not supported; register a C++ implementation for it with strata::register_layer (docs/custom-layers.md)"));
+  }
+  /// Every registered name, sorted.
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, e] : entries_) out.push_back(name);
+    return out;
+  }
+
+  /// Checks that a layer config's class, and that of every layer nested in it, is registered:
+  /// loaders call it for every layer before any other check, so an unknown class is what a user
+  /// hears about first.
+  void check_supported(const LayerConfig<T>& config) const {
+    const Entry& e = entry(config);
+    for (const std::string& key : e.sublayer_keys) {
+      if (config.has(key.c_str())) check_supported(config.sublayer(key.c_str()));
+    }
+  }
+
+  /// Builds a layer from its config. An unknown class is an unsupported_error; what the layer's
+  /// own checks refuse (shape_error, value_error) becomes a model_error naming the layer.
+  AnyLayer<T> build(const LayerConfig<T>& config) const {
+    const Entry& e = entry(config);
+    try {
+      return e.build(config);
+    } catch (const shape_error& error) {
+      throw model_error(config.who() + ": " + error.what());
+    } catch (const value_error& error) {
+      throw model_error(config.who() + ": " + error.what());
+    }
+  }
+
+  /// Keras' Bidirectional around the layer its config wraps: that layer's class must be a
+  /// registered recurrent layer.
+  AnyLayer<T> bidirectional(const LayerConfig<T>& config) const {
+    const LayerConfig<T> inner = config.sublayer("layer");
+    const Entry& e = entry(inner);
+    if (!e.bidirectional) {
+      config.unsupported(detail::concat("wraps a '", inner.class_name(),
+                                        "' layer; Bidirectional takes a recurrent layer (LSTM, GRU, SimpleRNN, or a "
+                                        "registered layer with the recurrent layer trait)"));
+    }
+    return e.bidirectional(config);
+  }
+
+ private:
+  std::map<std::string, Entry> entries_;
+};
+
+/// The registry strata::load_model uses: the built-in Keras classes, and what users add. Defined
+/// in strata::io (link it); add classes before loading, not while another thread loads.
+template <class T>
+Registry<T>& registry();
+
+/// Registers a user layer class template for float and double with the registry load_model uses:
+/// `strata::register_layer<Scale>()` under Scale<T>::class_name, or under `name` (e.g. "Lambda",
+/// or Keras 3's registered name "my_package>Scale").
+template <template <class> class L>
+void register_layer(const std::string& name = {}) {
+  registry<float>().template add<L<float>>(name);
+  registry<double>().template add<L<double>>(name);
+}
+/// Registers a user layer type for its own scalar type.
+template <class L>
+void register_layer(const std::string& name = {}) {
+  registry<typename L::Scalar>().template add<L>(name);
+}
+
+template <class T>
+AnyLayer<T> LayerConfig<T>::layer(const char* key) const {
+  return registry_->build(sublayer(key));
+}
+
+namespace detail {
+template <template <class> class L>
+bool register_builtin() {
+  register_layer<L>();
+  return true;
+}
+}  // namespace detail
+
+}  // namespace strata
+
+#endif  // STRATA_REGISTRY_HPP

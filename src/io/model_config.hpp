@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+#ifndef STRATA_SRC_IO_MODEL_CONFIG_HPP
+#define STRATA_SRC_IO_MODEL_CONFIG_HPP
+
+// A Keras model config (the JSON Keras 2, Keras 3 and TensorFlow.js write) read into the list of its
+// layers and the tensors each call takes: Sequential chains and Functional graphs, Keras 2's
+// [layer, node, index] references and Keras 3's __keras_tensor__ ones. Part of the compiled
+// strata::io library.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <strata/config.hpp>
+#include <strata/error.hpp>
+#include <strata/model.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace strata::io::detail {
+
+using json = nlohmann::json;
+using strata::detail::concat;
+
+inline const json& member(const json& j, const char* key, const std::string& who) {
+  if (!j.is_object() || !j.contains(key)) throw io_error(concat(who, ": the config has no '", key, "'"));
+  return j.at(key);
+}
+
+inline std::string string_member(const json& j, const char* key, const std::string& who) {
+  const json& v = member(j, key, who);
+  if (!v.is_string()) throw io_error(concat(who, ": '", key, "' must be a string; got ", v.dump()));
+  return v.get<std::string>();
+}
+
+/// A shape list [null, 10, 20] -> {-1, 10, 20}.
+inline DeclaredShape declared_shape(const json& j, const std::string& who) {
+  if (!j.is_array() || j.empty() || j.size() > static_cast<std::size_t>(max_rank)) {
+    throw io_error(concat(who, ": a shape must be a list of 1 to ", max_rank, " dimensions; got ", j.dump()));
+  }
+  DeclaredShape s;
+  for (const json& d : j) {
+    if (d.is_null()) {
+      s.push_back(-1);
+    } else if (d.is_number_integer() && d.get<std::int64_t>() >= 0 &&
+               d.get<std::int64_t>() <= (std::int64_t(1) << 40)) {
+      s.push_back(static_cast<Index>(d.get<std::int64_t>()));
+    } else {
+      throw io_error(concat(who, ": a dimension must be null or an integer in [0, 2^40]; got ", d.dump()));
+    }
+  }
+  return s;
+}
+
+/// The batch shape a layer config declares (InputLayer, or the first layer of an old Sequential).
+inline bool declared_batch_shape(const json& cfg, const std::string& who, DeclaredShape& out) {
+  for (const char* key : {"batch_shape", "batch_input_shape"}) {
+    if (cfg.contains(key) && !cfg.at(key).is_null()) {
+      out = declared_shape(cfg.at(key), who);
+      return true;
+    }
+  }
+  if (cfg.contains("input_shape") && !cfg.at("input_shape").is_null()) {
+    out = declared_shape(cfg.at("input_shape"), who);
+    out.insert(out.begin(), -1);
+    return true;
+  }
+  return false;
+}
+
+/// nlohmann's JSON value as strata's Config (what layer declarations read).
+inline Config to_config(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+    case json::value_t::discarded:
+      return Config();
+    case json::value_t::boolean:
+      return Config(j.get<bool>());
+    case json::value_t::number_integer:
+      return Config(j.get<std::int64_t>());
+    case json::value_t::number_unsigned: {
+      const auto u = j.get<std::uint64_t>();
+      return u <= static_cast<std::uint64_t>(INT64_MAX) ? Config(static_cast<std::int64_t>(u))
+                                                        : Config(static_cast<double>(u));
+    }
+    case json::value_t::number_float:
+      return Config(j.get<double>());
+    case json::value_t::string:
+      return Config(j.get<std::string>());
+    case json::value_t::array: {
+      Config::List list;
+      list.reserve(j.size());
+      for (const json& e : j) list.push_back(to_config(e));
+      return Config(std::move(list));
+    }
+    case json::value_t::object: {
+      Config::Dict dict;
+      for (const auto& [k, v] : j.items()) dict.emplace_back(k, to_config(v));
+      return Config(std::move(dict));
+    }
+    case json::value_t::binary:
+      break;
+  }
+  throw io_error("strata::load_model: a config holds a binary JSON value");
+}
+
+/// A reference to a tensor in a config: (layer name, node index, tensor index).
+struct TensorKey {
+  std::string layer;
+  std::size_t node = 0;
+  std::size_t index = 0;
+  bool operator<(const TensorKey& o) const {
+    return layer != o.layer ? layer < o.layer : node != o.node ? node < o.node : index < o.index;
+  }
+  std::string str() const { return layer + "[" + std::to_string(node) + "][" + std::to_string(index) + "]"; }
+};
+
+struct LayerSpec {
+  std::string class_name;
+  std::string registered_name;  // Keras 3's name of a registered (custom) class, when given
+  std::string name;
+  json config;
+  /// Per call of the layer: the tensors it takes (main inputs, then initial states).
+  std::vector<std::vector<TensorKey>> calls;
+};
+
+struct ModelSpec {
+  std::string name;
+  bool sequential = true;
+  std::vector<LayerSpec> layers;  // model.layers order, InputLayers included
+  std::vector<TensorKey> inputs;
+  std::vector<TensorKey> outputs;
+};
+
+/// Keras 2 refs ["x", 0, 0, {...}] and Keras 3 {"class_name": "__keras_tensor__", "config":
+/// {"keras_history": ["x", 0, 0]}}; nested lists are flattened.
+inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who) {
+  if (j.is_object()) {
+    if (j.value("class_name", "") == "__keras_tensor__") {
+      collect_refs(member(member(j, "config", who), "keras_history", who), out, who);
+      return;
+    }
+    throw io_error(concat(who, ": unexpected object in a layer's inputs: ", j.dump().substr(0, 200)));
+  }
+  if (!j.is_array()) throw io_error(concat(who, ": unexpected value in a layer's inputs: ", j.dump().substr(0, 200)));
+  if (j.size() >= 3 && j[0].is_string()) {
+    if (!j[1].is_number_unsigned() || !j[2].is_number_unsigned()) {
+      throw io_error(concat(who, ": a tensor reference must be [layer, node, index]; got ", j.dump().substr(0, 200)));
+    }
+    out.push_back(TensorKey{j[0].get<std::string>(), j[1].get<std::size_t>(), j[2].get<std::size_t>()});
+    if (j.size() >= 4 && j[3].is_object()) {
+      // Keras 2 call kwargs; tensors among them (initial_state) are further inputs.
+      for (const auto& [k, v] : j[3].items()) {
+        if (k == "initial_state" || k == "constants") collect_refs(v, out, who);
+        if (k == "mask" && !v.is_null())
+          throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+      }
+    }
+    return;
+  }
+  for (const json& e : j) collect_refs(e, out, who);
+}
+
+/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}).
+inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who) {
+  std::vector<TensorKey> refs;
+  if (node.is_object()) {
+    collect_refs(member(node, "args", who), refs, who);
+    if (node.contains("kwargs") && node.at("kwargs").is_object()) {
+      for (const auto& [k, v] : node.at("kwargs").items()) {
+        if (k == "initial_state") {
+          collect_refs(v, refs, who);
+        } else if (k == "mask" && !v.is_null()) {
+          throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+        } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
+          throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
+        }
+      }
+    }
+  } else {
+    collect_refs(node, refs, who);
+  }
+  return refs;
+}
+
+/// input_layers / output_layers: [[name, 0, 0], ...] or one [name, 0, 0].
+inline std::vector<TensorKey> io_refs(const json& j, const std::string& who) {
+  std::vector<TensorKey> refs;
+  if (j.is_array() && !j.empty() && j[0].is_string()) {
+    collect_refs(j, refs, who);
+  } else if (j.is_array()) {
+    for (const json& e : j) collect_refs(e, refs, who);
+  } else {
+    throw io_error(concat(who, ": input_layers/output_layers must be a list; got ", j.dump().substr(0, 200)));
+  }
+  return refs;
+}
+
+/// {"class_name": "Sequential"|"Functional"|"Model", "config": ...} -> ModelSpec.
+inline ModelSpec parse_model_config(const json& model, const std::string& who) {
+  ModelSpec spec;
+  const std::string cls = string_member(model, "class_name", who);
+  const json& cfg = member(model, "config", who);
+  if (cls == "Sequential") {
+    const json& layers = cfg.is_array() ? cfg : member(cfg, "layers", who);  // Keras <= 2.1: a bare list
+    if (cfg.is_object()) spec.name = cfg.value("name", "sequential");
+    if (!layers.is_array()) throw io_error(concat(who, ": Sequential 'layers' must be a list"));
+    spec.sequential = true;
+    std::vector<TensorKey> previous;
+    for (const json& l : layers) {
+      LayerSpec ls;
+      ls.class_name = string_member(l, "class_name", who);
+      ls.registered_name = l.is_object() && l.contains("registered_name") && l.at("registered_name").is_string()
+                               ? l.at("registered_name").get<std::string>()
+                               : std::string();
+      ls.config = member(l, "config", who);
+      ls.name = ls.config.is_object() && ls.config.contains("name") && ls.config.at("name").is_string()
+                    ? ls.config.at("name").get<std::string>()
+                    : ls.class_name + "_" + std::to_string(spec.layers.size());
+      if (ls.class_name == "InputLayer") {
+        if (!spec.layers.empty()) throw model_error(concat(who, ": an InputLayer may only come first in a Sequential"));
+        spec.inputs.push_back(TensorKey{ls.name, 0, 0});
+        previous = {spec.inputs.back()};
+        spec.layers.push_back(std::move(ls));
+        continue;
+      }
+      if (previous.empty()) {
+        // No InputLayer: the first layer declares the input shape, or build_input_shape does.
+        DeclaredShape shape;
+        LayerSpec input;
+        input.class_name = "InputLayer";
+        input.name = ls.name + "_input";
+        if (!declared_batch_shape(ls.config, who, shape) && cfg.is_object() && cfg.contains("build_input_shape") &&
+            !cfg.at("build_input_shape").is_null()) {
+          shape = declared_shape(cfg.at("build_input_shape"), who);
+        } else if (shape.empty()) {
+          throw model_error(concat(who,
+                                   ": the Sequential model declares no input shape (no InputLayer, no "
+                                   "batch_input_shape); strata needs it to bind the weights"));
+        }
+        input.config = json{{"batch_shape", json::array()}, {"name", input.name}};
+        for (Index d : shape) input.config["batch_shape"].push_back(d < 0 ? json(nullptr) : json(d));
+        spec.inputs.push_back(TensorKey{input.name, 0, 0});
+        previous = {spec.inputs.back()};
+        spec.layers.push_back(std::move(input));
+      }
+      ls.calls.push_back(previous);
+      previous = {TensorKey{ls.name, 0, 0}};
+      spec.layers.push_back(std::move(ls));
+    }
+    if (spec.layers.size() < 2) throw model_error(concat(who, ": the Sequential model has no layers"));
+    spec.outputs = previous;
+    return spec;
+  }
+  if (cls == "Functional" || cls == "Model") {
+    spec.sequential = false;
+    spec.name = cfg.value("name", "model");
+    const json& layers = member(cfg, "layers", who);
+    if (!layers.is_array()) throw io_error(concat(who, ": 'layers' must be a list"));
+    for (const json& l : layers) {
+      LayerSpec ls;
+      ls.class_name = string_member(l, "class_name", who);
+      ls.registered_name = l.contains("registered_name") && l.at("registered_name").is_string()
+                               ? l.at("registered_name").get<std::string>()
+                               : std::string();
+      ls.config = member(l, "config", who);
+      ls.name = string_member(l, "name", who);
+      const json& nodes = member(l, "inbound_nodes", who);
+      if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
+      for (const json& node : nodes) ls.calls.push_back(call_inputs(node, who + ", layer '" + ls.name + "'"));
+      spec.layers.push_back(std::move(ls));
+    }
+    spec.inputs = io_refs(member(cfg, "input_layers", who), who);
+    spec.outputs = io_refs(member(cfg, "output_layers", who), who);
+    return spec;
+  }
+  throw unsupported_error(
+      concat(who, ": the model class '", cls, "' is not supported (Sequential and Functional are)"));
+}
+
+}  // namespace strata::io::detail
+
+#endif  // STRATA_SRC_IO_MODEL_CONFIG_HPP
