@@ -17,11 +17,20 @@
 #define STRATA_BENCH_HAS_STREAMING 0
 #endif
 
+#if STRATA_BENCH_HAS_IO
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <strata/io.hpp>
+#endif
+
 #include <array>
 #include <cmath>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "common.hpp"
 
@@ -245,6 +254,155 @@ void register_w3_static(std::integer_sequence<int, Units...>) {
 }
 #endif  // STRATA_BENCH_HAS_STREAMING
 
+// ---- Loaded models: W1, W2 and a W3-style step through a strata::Model loaded from a Keras file,
+// against the same layers called by hand (BM_W1_strata_td, BM_W2_strata, BM_W3_strata_layer_call)
+// and through the typed chain strata::Sequential. The files are TF.js Layers models (model.json and
+// one float32 shard) written here from the typed layers' weights, so both paths compute with the
+// same weights; the loader reads them as from any Keras file.
+void BM_W1_sequential(benchmark::State& state) {
+  const strata::Sequential model(
+      LSTM<float>(w1::units, LSTMOptions().return_sequences(true).input_dim(w1::features).seed(1)),
+      TimeDistributed<Dense<float>>(Dense<float>(w1::out, DenseOptions().input_dim(w1::units).seed(2))));
+  const auto x = random_tensor<3>({w1::batch, w1::steps, w1::features}, 11);
+  for (auto _ : state) {
+    Tensor<float, 3> y = model(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w1::flops());
+}
+
+#if STRATA_BENCH_HAS_IO
+/// One weight of a TF.js manifest: its name ("<layer>/<variable>") and values.
+struct NamedWeight {
+  std::string name;
+  strata::AnyTensor<float> value;
+};
+
+std::string shape_json(const Shape& s) {
+  std::string out = "[";
+  for (int i = 0; i < s.rank(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+/// Writes a Sequential TF.js Layers model (Keras 3.6 configs) to a fresh directory; returns the
+/// path of its model.json.
+std::string write_tfjs_model(const std::string& name, const std::string& layers_json,
+                             const std::vector<NamedWeight>& weights) {
+  const std::string dir = "/tmp/strata_bench_" + name + "_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream bin(dir + "/w.bin", std::ios::binary);
+  std::string manifest;
+  for (const NamedWeight& w : weights) {
+    bin.write(reinterpret_cast<const char*>(w.value.data()), static_cast<std::streamsize>(w.value.size() * 4));
+    manifest += std::string(manifest.empty() ? "" : ",") + "{\"name\":\"" + w.name +
+                "\",\"shape\":" + shape_json(w.value.shape()) + ",\"dtype\":\"float32\"}";
+  }
+  std::ofstream json(dir + "/model.json");
+  json << "{\"modelTopology\":{\"class_name\":\"Sequential\",\"config\":{\"name\":\"" << name
+       << "\",\"layers\":" << layers_json
+       << "},\"keras_version\":\"3.6.0\"},\"weightsManifest\":[{\"paths\":[\"w.bin\"],"
+       << "\"weights\":[" << manifest << "]}],\"format\":\"layers-model\"}";
+  return dir + "/model.json";
+}
+
+std::vector<NamedWeight> named(const std::string& layer, const strata::Weights<float>& w,
+                               const std::vector<std::string>& variables) {
+  std::vector<NamedWeight> out;
+  for (std::size_t i = 0; i < w.size(); ++i) out.push_back({layer + "/" + variables[i], w[i]});
+  return out;
+}
+
+/// LSTM(units, return_sequences) on (None, steps, features) -> TimeDistributed(Dense(out)), with the
+/// weights of the given typed layers.
+strata::Model<float> load_lstm_td(const std::string& name, const LSTM<float>& lstm, const Dense<float>& dense,
+                                  int steps, int features) {
+  const std::string layers =
+      "[{\"class_name\":\"LSTM\",\"config\":{\"name\":\"lstm\",\"units\":" + std::to_string(lstm.units()) +
+      ",\"activation\":\"tanh\",\"recurrent_activation\":\"sigmoid\",\"use_bias\":true,"
+      "\"return_sequences\":true,\"batch_input_shape\":[null," +
+      std::to_string(steps) + "," + std::to_string(features) +
+      "]}},{\"class_name\":\"TimeDistributed\",\"config\":{\"name\":\"td\",\"layer\":{\"class_name\":"
+      "\"Dense\",\"config\":{\"name\":\"dense\",\"units\":" +
+      std::to_string(dense.units()) + ",\"activation\":\"linear\",\"use_bias\":true}}}}]";
+  std::vector<NamedWeight> weights = named("lstm", lstm.get_weights(), {"kernel", "recurrent_kernel", "bias"});
+  for (auto& w : named("td", dense.get_weights(), {"kernel", "bias"})) weights.push_back(std::move(w));
+  return strata::load_model<float>(write_tfjs_model(name, layers, weights));
+}
+
+/// The loaded model's output against the typed layers' on x: a benchmark of a model that computes
+/// something else would be meaningless.
+template <class X, class Y>
+bool same_output(strata::Model<float>& model, const X& x, const Y& want) {
+  const strata::AnyTensor<float> y = model.predict(x);
+  if (y.size() != want.size()) return false;
+  for (strata::Index i = 0; i < y.size(); ++i) {
+    if (y.data()[i] != want.data()[i]) return false;
+  }
+  return true;
+}
+
+void BM_W1_loaded(benchmark::State& state) {
+  const LSTM<float> lstm(w1::units, LSTMOptions().return_sequences(true).input_dim(w1::features).seed(1));
+  const Dense<float> dense(w1::out, DenseOptions().input_dim(w1::units).seed(2));
+  strata::Model<float> model = load_lstm_td("w1", lstm, dense, w1::steps, w1::features);
+  const auto x = random_tensor<3>({w1::batch, w1::steps, w1::features}, 11);
+  if (!same_output(model, x, TimeDistributed<Dense<float>>(dense)(lstm(x)))) {
+    state.SkipWithError("the loaded model's output differs from the typed layers'");
+    return;
+  }
+  for (auto _ : state) {
+    strata::AnyTensor<float> y = model.predict(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w1::flops());
+}
+
+void BM_W2_loaded(benchmark::State& state) {
+  const LSTM<float> lstm(w2::units, LSTMOptions().return_sequences(true).input_dim(w2::features).seed(1));
+  const Dense<float> dense(w2::out, DenseOptions().input_dim(w2::units).seed(2));
+  strata::Model<float> model = load_lstm_td("w2", lstm, dense, w2::steps, w2::features);
+  const auto x = random_tensor<3>({w2::batch, w2::steps, w2::features}, 12);
+  for (auto _ : state) {
+    strata::AnyTensor<float> y = model.predict(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w2::flops());
+}
+
+/// W3 through a loaded stateful model: one predict call per sample (batch 1, one step), as
+/// BM_W3_layer_call calls the typed layers.
+void BM_W3_loaded_step(benchmark::State& state, int units) {
+  const LSTM<float> lstm(units, LSTMOptions().input_dim(w3::features).seed(1));
+  const Dense<float> dense(w3::out, DenseOptions().input_dim(units).seed(2));
+  const std::string layers =
+      "[{\"class_name\":\"LSTM\",\"config\":{\"name\":\"lstm\",\"units\":" + std::to_string(units) +
+      ",\"activation\":\"tanh\",\"recurrent_activation\":\"sigmoid\",\"use_bias\":true,\"stateful\":true,"
+      "\"batch_input_shape\":[1,1,1]}},{\"class_name\":\"Dense\",\"config\":{\"name\":\"dense\",\"units\":1,"
+      "\"activation\":\"linear\",\"use_bias\":true}}]";
+  std::vector<NamedWeight> weights = named("lstm", lstm.get_weights(), {"kernel", "recurrent_kernel", "bias"});
+  for (auto& w : named("dense", dense.get_weights(), {"kernel", "bias"})) weights.push_back(std::move(w));
+  strata::Model<float> model =
+      strata::load_model<float>(write_tfjs_model("w3_" + std::to_string(units), layers, weights));
+  const std::vector<float>& signal = w3::signal();
+  Tensor<float, 3> step(1, 1, 1);
+  for (auto _ : state) {
+    model.reset_states();
+    float sink = 0.0f;
+    for (const float v : signal) {
+      step(0, 0, 0) = v;
+      strata::AnyTensor<float> y = model.predict(step);
+      sink += y.data()[0];
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3::samples * w3::flops_per_sample(units));
+  set_per_sample(state, w3::samples);
+}
+#endif  // STRATA_BENCH_HAS_IO
+
 // ---- W4: Dense(512) and TimeDistributed(Dense(512)) on (64, 256, 512).
 
 /// Through the typed call, which allocates the (64, 256, 512) output each time (as libtorch does).
@@ -300,6 +458,7 @@ void register_strata_benchmarks(int threads) {
                                                     : std::to_string(used) + " (asked for " + std::to_string(threads) +
                                                           "; strata has no thread API, or no OpenMP)");
   benchmark::AddCustomContext("strata_streaming_api", STRATA_BENCH_HAS_STREAMING ? "yes" : "no");
+  benchmark::AddCustomContext("strata_loaded_models", STRATA_BENCH_HAS_IO ? "yes" : "no");
   benchmark::AddCustomContext("strata_version", STRATA_VERSION_STRING);
   benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
                                                    std::to_string(EIGEN_MAJOR_VERSION) + "." +
@@ -307,6 +466,14 @@ void register_strata_benchmarks(int threads) {
 
   add("BM_W1_strata_td", [](benchmark::State& s) { BM_W1(s, true); })->Unit(benchmark::kMicrosecond);
   add("BM_W1_strata_dense", [](benchmark::State& s) { BM_W1(s, false); })->Unit(benchmark::kMicrosecond);
+  add("BM_W1_strata_sequential", BM_W1_sequential)->Unit(benchmark::kMicrosecond);
+#if STRATA_BENCH_HAS_IO
+  add("BM_W1_strata_loaded", BM_W1_loaded)->Unit(benchmark::kMicrosecond);
+  add("BM_W2_strata_loaded", BM_W2_loaded);
+  for (const int h : w3::hidden_sizes()) {
+    add("BM_W3_strata_loaded_step/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3_loaded_step(s, h); });
+  }
+#endif
   add("BM_W2_strata", BM_W2);
   add("BM_W2_strata_layer", BM_W2_layer);
   add("BM_W2GRU_strata", [](benchmark::State& s) { BM_W2GRU(s, true); });

@@ -9,17 +9,20 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
+#include <sstream>
 #include <strata/io.hpp>
 #include <string>
 #include <vector>
 
 namespace {
 
-strata::AnyTensor<float> tensor_from(const nlohmann::json& j) {
+// A tensor of the reference file: {"shape": [...], "data": [...]}.
+strata::AnyTensor<float> tensor_from(const strata::Config& j) {
   strata::Shape shape;
-  for (const auto& d : j.at("shape")) shape.push_back(d.get<strata::Index>());
-  return strata::AnyTensor<float>::from_values(shape, j.at("data").get<std::vector<float>>());
+  for (const auto& d : j.find("shape")->as_list()) shape.push_back(static_cast<strata::Index>(d.as_integer()));
+  std::vector<float> values;
+  for (const auto& v : j.find("data")->as_list()) values.push_back(static_cast<float>(v.as_number()));
+  return strata::AnyTensor<float>::from_values(shape, values);
 }
 
 }  // namespace
@@ -32,10 +35,13 @@ int main(int argc, char** argv) {
     strata::Model<float> model = strata::load_model<float>(model_path);
     std::cout << model.summary();
 
+    // The reference file is JSON; strata's own parser reads it (strata::Config).
     std::ifstream in(reference_path);
-    const nlohmann::json reference = nlohmann::json::parse(in);
-    const strata::AnyTensor<float> x = tensor_from(reference.at("inputs")[0]);
-    const strata::AnyTensor<float> want = tensor_from(reference.at("outputs")[0]);
+    std::stringstream text;
+    text << in.rdbuf();
+    const strata::Config reference = strata::io::parse_config(text.str(), reference_path);
+    const strata::AnyTensor<float> x = tensor_from(reference.find("inputs")->as_list().at(0));
+    const strata::AnyTensor<float> want = tensor_from(reference.find("outputs")->as_list().at(0));
 
     // Keras: y = model.predict(x)
     const strata::Tensor<float, 3> y = model.predict(x);
@@ -50,7 +56,10 @@ int main(int argc, char** argv) {
       std::cerr << "load_keras_model: the prediction does not match the reference\n";
       return 1;
     }
-  } catch (const strata::error& e) {
+  } catch (const strata::load_error& e) {  // the file cannot be loaded
+    std::cerr << "load_keras_model: " << e.what() << "\n";
+    return 1;
+  } catch (const strata::error& e) {  // a bad argument, e.g. an input of the wrong shape
     std::cerr << "load_keras_model: " << e.what() << "\n";
     return 1;
   }

@@ -120,7 +120,7 @@ class LayerConfig {
     return checked(key, get(key), lo, hi);
   }
   /// An optional integer in [lo, hi]; `fallback` when missing or null.
-  Index integer(const char* key, Index fallback, Index lo, Index hi) const {
+  Index integer_or(const char* key, Index fallback, Index lo = -(Index(1) << 40), Index hi = Index(1) << 40) const {
     return has(key) ? checked(key, get(key), lo, hi) : fallback;
   }
   /// An optional bool; `fallback` when missing or null.

@@ -3,10 +3,9 @@
 #define STRATA_STRATA_HPP
 
 /// strata: Keras layers on RowMajor Eigen tensors, with Keras' shapes, weight layouts and numbers
-/// -- Dense, LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed, Embedding, Masking, Flatten,
-/// Reshape, Activation, Dropout -- the registry of their Keras descriptions, and Model, a graph of
-/// layers (strata::io loads one from a Keras file). Include this one header; the core needs Eigen
-/// only.
+/// (each in layers/<name>.hpp, with its Keras description), the registry of Keras classes built
+/// from them, Model (a graph of layers; strata::io loads one from a Keras file) and Sequential (a
+/// typed chain). Include this one header; the core needs Eigen only.
 
 #include "activations.hpp"
 #include "any_layer.hpp"
@@ -22,6 +21,7 @@
 #include "layers/gru.hpp"
 #include "layers/lstm.hpp"
 #include "layers/masking.hpp"
+#include "layers/repeat_vector.hpp"
 #include "layers/reshape.hpp"
 #include "layers/simple_rnn.hpp"
 #include "layers/time_distributed.hpp"

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -191,6 +192,19 @@ inline const json& model_config_of(const json& j, const std::string& who) {
 /// A zip archive read from memory.
 class Zip {
  public:
+  /// The archive in the file at `path`, read on demand (not loaded whole).
+  Zip(const std::string& path, std::string source, bool /*from_file*/) : source_(std::move(source)) {
+    int code = 0;
+    archive_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+    if (archive_ == nullptr) {
+      zip_error_t error;
+      zip_error_init_with_code(&error, code);
+      const std::string msg = zip_error_strerror(&error);
+      zip_error_fini(&error);
+      throw io_error(concat("strata::load_model(", source_, "): not a valid .keras (zip) archive: ", msg));
+    }
+  }
+  /// The archive held in `bytes` (which must outlive it).
   Zip(const std::string& bytes, std::string source) : source_(std::move(source)) {
     zip_error_t error;
     zip_error_init(&error);
@@ -246,12 +260,11 @@ class Zip {
   std::string source_;
 };
 
+/// A Keras 3 archive: `archive_size` bounds what a member may claim to expand to.
 template <class T>
-Model<T> load_keras3(const std::string& bytes, const std::string& source) {
-  Zip zip(bytes, source);
+Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::string& source) {
   // A member may not claim more than the archive could expand to (deflate tops out near 1032:1).
-  const std::uint64_t limit =
-      std::min<std::uint64_t>(std::uint64_t(bytes.size()) * 1100 + 4096, std::uint64_t(1) << 34);
+  const std::uint64_t limit = std::min<std::uint64_t>(archive_size * 1100 + 4096, std::uint64_t(1) << 34);
   const json metadata = parse_json(zip.read("metadata.json", limit), source + ": metadata.json");
   std::string version = "3";
   if (metadata.is_object() && metadata.contains("keras_version") && metadata.at("keras_version").is_string()) {
@@ -262,8 +275,9 @@ Model<T> load_keras3(const std::string& bytes, const std::string& source) {
     throw io_error(concat("strata::load_model(", source, "): the archive has no model.weights.h5",
                           zip.has("model.weights.npz") ? " (model.weights.npz is not supported)" : ""));
   }
-  auto image = std::make_shared<std::string>(zip.read("model.weights.h5", limit));
-  auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source + ": model.weights.h5"));
+  // The weights file is opened where it lies in memory (one copy: the member's bytes).
+  auto image = std::make_shared<const std::string>(zip.read("model.weights.h5", limit));
+  auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source + ": model.weights.h5"));
   return build_model<T>(model_config_of(config, source), KerasVersion::parse(version), keras3_weight_reader<T>(file),
                         source);
 }
@@ -531,7 +545,7 @@ Model<T> load_model(const std::string& path) {
   return detail::guarded(path, [&]() -> Model<T> {
     switch (detail::detect(head)) {
       case detail::Format::keras:
-        return detail::load_keras3<T>(detail::read_file(path), path);
+        return detail::load_keras3<T>(detail::Zip(path, path, true), std::filesystem::file_size(path), path);
       case detail::Format::hdf5:
         return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)));
       case detail::Format::tfjs: {
@@ -577,10 +591,10 @@ Model<T> load_model_from_memory(const std::string& bytes, const std::string& sou
   return detail::guarded(source, [&]() -> Model<T> {
     switch (detail::detect(bytes.substr(0, 4096))) {
       case detail::Format::keras:
-        return detail::load_keras3<T>(bytes, source);
+        return detail::load_keras3<T>(detail::Zip(bytes, source), bytes.size(), source);
       case detail::Format::hdf5: {
-        auto image = std::make_shared<std::string>(bytes);
-        auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(*image, source));
+        auto image = std::make_shared<const std::string>(bytes);
+        auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source));
         return detail::load_h5<T>(file);
       }
       default:

@@ -84,12 +84,17 @@ class File {
     return f;
   }
   /// Opens an HDF5 file held in memory (a .keras archive's model.weights.h5); `source` names it.
-  static File open_image(const std::string& bytes, const std::string& source) {
+  /// HDF5 reads the bytes where they are (no copy of the image); the File keeps them alive.
+  static File open_image(std::shared_ptr<const std::string> bytes, const std::string& source) {
     File f;
     f.source_ = source;
+    f.image_ = std::move(bytes);
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5FD_file_image_callbacks_t callbacks = {&image_malloc, &image_memcpy, &image_realloc, &image_free,
+                                             &udata_copy,   &udata_free,   &f.image_};
     if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
-        H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()) < 0) {
+        H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0 ||
+        H5Pset_file_image(fapl.get(), const_cast<char*>(f.image_->data()), f.image_->size()) < 0) {
       throw io_error(concat("strata: cannot set up reading ", source, " from memory"));
     }
     // The name only identifies the image; nothing is read from or written to disk.
@@ -102,6 +107,31 @@ class File {
   const std::string& source() const { return source_; }
 
  private:
+  // HDF5's file-image callbacks that hand out the caller's buffer instead of copies: every
+  // "allocation" of the image is the buffer itself, every copy of it into itself a no-op, and
+  // nothing is freed (the shared_ptr owns it). Only a read-only open uses them, so the image is
+  // never written or resized.
+  using Image = std::shared_ptr<const std::string>;
+  static const Image& image_of(void* udata) { return *static_cast<const Image*>(udata); }
+  static void* image_malloc(size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
+    const Image& image = image_of(udata);
+    return size == image->size() ? const_cast<char*>(image->data()) : nullptr;
+  }
+  static void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
+    const Image& image = image_of(udata);
+    if (dest != image->data() || src != image->data() || size != image->size()) return nullptr;
+    return dest;
+  }
+  static void* image_realloc(void* /*ptr*/, size_t /*size*/, H5FD_file_image_op_t /*op*/, void* /*udata*/) {
+    return nullptr;
+  }
+  static herr_t image_free(void* /*ptr*/, H5FD_file_image_op_t /*op*/, void* /*udata*/) { return 0; }
+  static void* udata_copy(void* udata) { return udata; }
+  static herr_t udata_free(void* /*udata*/) { return 0; }
+
+  // The image of open_image, declared before file_ so that it outlives it (members are destroyed
+  // in reverse order). The callbacks read it only while open_image runs.
+  Image image_;
   Handle file_;
   std::string source_;
 };

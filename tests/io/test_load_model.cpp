@@ -2,11 +2,14 @@
 // strata::load_model on real model files: every TF.js model the Keras reference generator saved
 // (tests/reference/fixtures/*/*/model.json) and the .keras / legacy .h5 files written by
 // tools/keras-files (tests/io/fixtures), each compared with the outputs tfjs computed.
+#include <hdf5.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <strata/io.hpp>
 #include <string>
 #include <vector>
@@ -527,4 +530,65 @@ TEST_CASE("Model: masks follow the tensors from Masking and Embedding to the rec
   TfjsModel flat = TfjsModel::load("embedding/emb_nomask_flatten_dense");
   flat.layers()[0]["config"]["mask_zero"] = true;
   CHECK_NOTHROW(flat.open());
+}
+
+TEST_CASE("load_model: HDF5's error printing is the program's own again after every load", "[io][h5]") {
+  // A program's own HDF5 error handler: strata silences HDF5 while it loads (its failures become
+  // exceptions) and puts the handler back afterwards, whether the load succeeded or failed.
+  static int calls = 0;
+  struct Handler {
+    static herr_t count(hid_t /*stack*/, void* /*data*/) {
+      ++calls;
+      return 0;
+    }
+  };
+  int marker = 0;
+  H5E_auto2_t previous_function = nullptr;
+  void* previous_data = nullptr;
+  REQUIRE(H5Eget_auto2(H5E_DEFAULT, &previous_function, &previous_data) >= 0);
+  REQUIRE(H5Eset_auto2(H5E_DEFAULT, &Handler::count, &marker) >= 0);
+  CHECK_THROWS_AS(strata::load_model<float>(io_dir + "/bad/h5_missing_dataset.h5"), strata::io_error);
+  CHECK_NOTHROW(strata::load_model<float>(io_dir + "/h5/seed_lstm5_td_dense.h5"));
+  CHECK(calls == 0);  // strata's own HDF5 failures did not reach the program's handler
+  H5E_auto2_t function = nullptr;
+  void* data = nullptr;
+  REQUIRE(H5Eget_auto2(H5E_DEFAULT, &function, &data) >= 0);
+  CHECK(function == &Handler::count);
+  CHECK(data == &marker);
+  // And the program's own failing HDF5 call reaches it.
+  const hid_t missing = H5Fopen((io_dir + "/no/such/file.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  CHECK(missing < 0);
+  CHECK(calls > 0);
+  H5Eset_auto2(H5E_DEFAULT, previous_function, previous_data);
+}
+
+TEST_CASE("docs: the supported-layers table lists exactly the registered Keras classes", "[io][docs]") {
+  // docs/loading-models.md, "What is supported": one row per Keras class, the names in the first
+  // cell in backticks. A class registered without a row, or a row the registry does not know, fails.
+  std::ifstream in(std::string(STRATA_DOCS_DIR) + "/loading-models.md");
+  REQUIRE(in);
+  std::set<std::string> documented;
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) inside = line == "## What is supported";
+    if (!inside || line.rfind("| `", 0) != 0) continue;
+    const std::string cell = line.substr(1, line.find('|', 1) - 1);
+    for (std::size_t at = cell.find('`'); at != std::string::npos; at = cell.find('`', at)) {
+      const std::size_t end = cell.find('`', at + 1);
+      documented.insert(cell.substr(at + 1, end - at - 1));
+      at = end + 1;
+    }
+  }
+  std::set<std::string> registered{"InputLayer"};  // a model's inputs, not a registered layer
+  for (const std::string& name : strata::registry<float>().names()) registered.insert(name);
+  for (const std::string& name : registered) {
+    INFO("registered but without a row: " << name);
+    CHECK(documented.count(name) == 1);
+  }
+  for (const std::string& name : documented) {
+    INFO("a row for a class the registry does not know: " << name);
+    CHECK(registered.count(name) == 1);
+  }
+  CHECK(registered.size() >= 15);
 }

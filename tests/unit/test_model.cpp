@@ -60,7 +60,7 @@ TEST_CASE("Model: assembled from typed layers, it computes bitwise what the laye
   CHECK(model.count_params() == lstm.count_params() + head.count_params());
 }
 
-TEST_CASE("Model: layer<L>(name) hands back the typed layer; get/set_weights change the model", "[model]") {
+TEST_CASE("Model: layer<L>(name) hands back the typed layer, and get/set_weights change the model", "[model]") {
   Model<float> model("m", "Sequential");
   const auto x = model.add_input("x", {-1, 10, 20});
   model.set_outputs({model.add(seed_head(), model.add(seed_lstm(), x))});
@@ -88,7 +88,7 @@ TEST_CASE("Model: layer<L>(name) hands back the typed layer; get/set_weights cha
   CHECK_THROWS_AS(model.set_weights({all[0]}), strata::shape_error);
 }
 
-TEST_CASE("Model: a copy owns its layers; weights and state are never shared", "[model]") {
+TEST_CASE("Model: a copy owns its layers, and weights and state are never shared", "[model]") {
   Model<float> model("m", "Sequential");
   const auto x = model.add_input("x", {2, 3, 20});
   model.set_outputs({model.add(seed_lstm(/*stateful=*/true), x)});

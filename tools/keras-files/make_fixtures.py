@@ -13,10 +13,13 @@ Usage:
 
 The output directory (default tests/io/fixtures) gets index.json plus keras/, h5/ and h5_weights/,
 and bad/: broken files, each a valid file with one thing changed, that strata::load_model must
-reject with a given error (index.json "bad"). Only files this script owns are removed before
-writing. Every written file is reopened with h5py/zipfile and its weights are compared bit for bit
-with the reference fixture; each broken file's HDF5 objects or JSON config are compared with its
-valid base's, which they must differ from in the one intended place only.
+reject with a given error (index.json "bad"). index.json "custom" lists models that use a user's
+custom Keras class (keras/custom_scale.keras): strata loads them only after a C++ implementation
+of the class is registered (docs/custom-layers.md), so they are kept out of "cases". Only files
+this script owns are removed before writing. Every written file is reopened with h5py/zipfile and
+its weights are compared bit for bit with the reference fixture; each broken file's HDF5 objects
+or JSON config are compared with its valid base's, which they must differ from in the one
+intended place only.
 """
 
 import argparse
@@ -380,7 +383,7 @@ def _out_shapes(layer, in_shapes):
                 main[-1] *= 2
             mains = [main]
         return mains + outs[1:] * 2
-    if layer.cls == "Masking":
+    if layer.cls in ("Masking", "Scale"):
         return [list(in_shapes[0])]
     if layer.cls == "Embedding":
         return [list(in_shapes[0]) + [layer.opts["output_dim"]]]
@@ -591,6 +594,8 @@ def k3_layer_config(layer):
             "embeddings_constraint": None,
             "mask_zero": o["mask_zero"],
         })
+    elif layer.cls == "Scale":  # the custom class: {**super().get_config(), "axis": self.axis}
+        cfg["axis"] = o["axis"]
     else:
         raise FixtureError(f"k3: unsupported {layer.cls}")
     return cfg
@@ -605,11 +610,14 @@ def k3_build_config(layer):
 
 
 def k3_serialize_layer(layer):
+    # A built-in layer: serialize_with_public_class with its keras.layers export (registered_name
+    # None). A registered custom class: its own module and "<package>><name>" (CUSTOM_CLASSES).
+    custom = CUSTOM_CLASSES.get(layer.cls)
     return {
-        "module": "keras.layers",
+        "module": custom["module"] if custom else "keras.layers",
         "class_name": layer.cls,
         "config": k3_layer_config(layer),
-        "registered_name": None,
+        "registered_name": custom["registered_name"] if custom else None,
         "build_config": k3_build_config(layer),
     }
 
@@ -737,7 +745,7 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
-    elif layer.cls in ("Masking", "Embedding"):
+    elif layer.cls in ("Masking", "Embedding", "Scale"):
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
@@ -1037,6 +1045,135 @@ def keras3_dense_outputs(model, fixture):
 
 
 # ---------------------------------------------------------------------------------------------
+# A model with a user's custom class (index.json "custom")
+# ---------------------------------------------------------------------------------------------
+# The user's Python class, as the model was built in Keras 3.6 (Keras is not used here):
+#
+#     @keras.saving.register_keras_serializable(package="strata_example")
+#     class Scale(keras.layers.Layer):
+#         def __init__(self, axis=-1, **kwargs):
+#             super().__init__(**kwargs)
+#             self.axis = axis
+#         def build(self, input_shape):
+#             self.gamma = self.add_weight(shape=(input_shape[self.axis],), initializer="ones", name="gamma")
+#         def call(self, x):
+#             return x * self.gamma
+#         def get_config(self):
+#             return {**super().get_config(), "axis": self.axis}
+#
+#     model = keras.Sequential([keras.Input((6, 4)), keras.layers.Dense(5, activation="relu"), Scale(),
+#                               keras.layers.Dense(2)], name="custom_scale")
+#
+# serialization_lib.serialize_keras_object finds no keras.* export for Scale, so
+# serialize_with_public_class writes {"module": Scale.__module__, "class_name": "Scale", "config":
+# get_config(), "registered_name": "strata_example>Scale"} (object_registration's "package>name"),
+# then build_config. Layer.get_config gives name, trainable, dtype; Scale adds axis. saving_lib
+# keeps gamma at layers/scale/vars/0 (snake_case of the Python class name, as for any layer).
+CUSTOM_CLASSES = {
+    "Scale": {"module": "strata_example.layers", "registered_name": "strata_example>Scale"},
+}
+CUSTOM_STEM = "custom_scale"
+
+
+def exact_values(shape, seed, denominator, offset=0):
+    """Deterministic inputs and weights without a random generator: integers in [-8 + offset,
+    8 + offset] over a power of two. Every product and sum in the custom model is then exact in
+    float32 and float64, so the numpy reference is the exact result, whatever order strata sums in."""
+    n = int(np.prod(shape))
+    ints = [hashlib.sha256(f"{seed}:{i}".encode()).digest()[0] % 17 - 8 + offset for i in range(n)]
+    return (np.asarray(ints, dtype=np.float64) / denominator).astype(np.float32).reshape(shape)
+
+
+def custom_scale_model():
+    """Sequential Input((6, 4)) -> Dense(5, relu) -> Scale (custom, gamma (5,)) -> Dense(2)."""
+    model = Model("Sequential", CUSTOM_STEM)
+    dense = Layer("dense", "Dense")
+    dense.opts = {"units": 5, "activation": "relu", "use_bias": True}
+    dense.batch_shape = [None, 6, 4]
+    dense.weights = [("kernel", exact_values((4, 5), 5, 8)), ("bias", exact_values((5,), 3, 8, offset=2))]
+    scale = Layer("scale", "Scale")
+    scale.opts = {"axis": -1}
+    scale.weights = [("gamma", exact_values((5,), 12, 8, offset=4))]
+    dense_1 = Layer("dense_1", "Dense")
+    dense_1.opts = {"units": 2, "activation": "linear", "use_bias": True}
+    dense_1.weights = [("kernel", exact_values((5, 2), 13, 8)), ("bias", exact_values((2,), 14, 8))]
+    model.layers = [dense, scale, dense_1]
+    infer_shapes(model)
+    return model
+
+
+def custom_scale_outputs(model):
+    """The model's input and its expected output, computed here in numpy: an independent reference,
+    in the layout of a reference fixture's "inputs" / "outputs"."""
+    w = {layer.name: dict(layer.weights) for layer in model.layers}
+    x = exact_values((2, 6, 4), 1, 8)
+
+    def forward(dtype):
+        h = x.astype(dtype) @ w["dense"]["kernel"].astype(dtype) + w["dense"]["bias"].astype(dtype)
+        h = np.maximum(h, 0)  # relu
+        s = h * w["scale"]["gamma"].astype(dtype)  # Scale.call: x * gamma on the last axis
+        return h, s @ w["dense_1"]["kernel"].astype(dtype) + w["dense_1"]["bias"].astype(dtype)
+
+    h, y = forward(np.float64)
+    _, y32 = forward(np.float32)
+    check(np.array_equal(y32.astype(np.float64), y), "custom_scale: float32 and float64 results differ (not exact)")
+    check(np.count_nonzero(h) >= h.size // 2, "custom_scale: relu zeroes most of the hidden values")
+    check(len(set(w["scale"]["gamma"].tolist())) == 5 and not np.any(w["scale"]["gamma"] == 1),
+          "custom_scale: gamma must hold 5 distinct values other than 1")
+    check(np.max(np.abs(y)) > 0.5, "custom_scale: outputs too small to tell errors apart")
+    return {
+        "source": None,
+        "formula": "y = Dense(2)(Scale(relu(Dense(5)(x)))), Scale(h) = h * gamma on the last axis",
+        "computed": ("numpy float64 from the float32 inputs and weights; exact (every value is a small integer "
+                     "over a power of two, and numpy's float32 result is the same)"),
+        "inputs": [{"label": "input_layer", "shape": list(x.shape), "data": [float(v) for v in x.reshape(-1)]}],
+        "outputs": [{"label": "dense_1", "shape": list(y.shape), "data": [float(v) for v in y.reshape(-1)]}],
+    }
+
+
+def verify_custom_keras(path, model):
+    """verify_keras, plus the custom class's serialisation: module, registered_name, config keys."""
+    verify_keras(path, model)
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+    entries = [e for e in config["config"]["layers"] if e["class_name"] in CUSTOM_CLASSES]
+    check(len(entries) == 1, f"{path}: expected one custom layer entry")
+    entry = entries[0]
+    want = CUSTOM_CLASSES[entry["class_name"]]
+    check(entry["module"] == want["module"] and entry["registered_name"] == want["registered_name"],
+          f"{path}: custom class module/registered_name")
+    check(list(entry) == ["module", "class_name", "config", "registered_name", "build_config"],
+          f"{path}: custom layer entry keys {list(entry)}")
+    check(list(entry["config"]) == ["name", "trainable", "dtype", "axis"], f"{path}: Scale config keys")
+
+
+def generate_custom(out, quiet=False):
+    """Writes keras/custom_scale.keras and its expected outputs; returns the index "custom" entries."""
+    model = custom_scale_model()
+    file = f"keras/{CUSTOM_STEM}.keras"
+    write_keras(model, out / file)
+    verify_custom_keras(out / file, model)
+    outputs_file = f"keras/{CUSTOM_STEM}.keras3_outputs.json"
+    (out / outputs_file).write_text(json.dumps(custom_scale_outputs(model)))
+    entry = {
+        "name": f"keras/{CUSTOM_STEM}",
+        "format": "keras",
+        "file": file,
+        "source": None,
+        "keras_version": KERAS3_VERSION,
+        "expect": "match",
+        "classes": [{"class_name": cls, **spec} for cls, spec in CUSTOM_CLASSES.items()],
+        "notes": ("Sequential Dense(5, relu) -> Scale (custom class registered as strata_example>Scale, axis -1, "
+                  "weight gamma (5,) at layers/scale/vars/0, y = x * gamma) -> Dense(2) on [null, 6, 4]; loads "
+                  "only after a C++ Scale is registered; keras3_outputs holds the input and the numpy outputs"),
+        "keras3_outputs": outputs_file,
+    }
+    if not quiet:
+        print(f"  {file:62s} {model.kind:10s} {KERAS3_VERSION:6s} custom")
+    return [entry]
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-check: reopen each file and read it back the way a loader would
 # ---------------------------------------------------------------------------------------------
 def expected_weights(model):
@@ -1053,7 +1190,7 @@ def same_array(got, want, what):
 def walk_layer_configs(node, found):
     """Collects {name: (class_name, config)} for every serialized layer dict in a model config."""
     if isinstance(node, dict):
-        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES and isinstance(node.get("config"), dict):
+        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
@@ -1571,13 +1708,14 @@ def generate(out, quiet=False):
 
     for fmt in FORMATS:
         check(kinds.get(fmt) == {"Sequential", "Functional"}, f"{fmt}: needs Sequential and Functional cases")
+    custom = generate_custom(out, quiet)
     bad = generate_bad(out)
     if not quiet:
         for entry in bad:
             print(f"  {entry['file']:62s} {entry['error']}")
-    index = {"format_version": 1, "generator": GENERATOR, "cases": cases, "bad": bad}
+    index = {"format_version": 1, "generator": GENERATOR, "cases": cases, "bad": bad, "custom": custom}
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
-    return cases, bad
+    return cases, bad, custom
 
 
 def tree_digest(root):
@@ -1596,9 +1734,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         print(f"writing {args.out}")
-        cases, bad = generate(args.out)
+        cases, bad, custom = generate(args.out)
         sizes = {}
-        for c in cases + bad:
+        for c in cases + bad + custom:
             for key in ("file", "config", "keras3_outputs"):
                 if key in c:
                     sizes[c[key]] = (args.out / c[key]).stat().st_size
@@ -1606,7 +1744,8 @@ def main(argv=None):
         per_format = {f: sum(1 for c in cases if c["format"] == f) for f in FORMATS}
         print(f"{len(cases)} cases ({', '.join(f'{k}: {v}' for k, v in per_format.items())}); "
               f"{sum(1 for c in cases if c['expect'] == 'differs')} expected to differ; {len(bad)} broken files "
-              f"({sum((args.out / b['file']).stat().st_size for b in bad)} bytes)")
+              f"({sum((args.out / b['file']).stat().st_size for b in bad)} bytes); {len(custom)} custom-class "
+              f"model(s)")
         print(f"total size of tests/io/fixtures files written: {total} bytes ({total / 1024:.1f} KiB); "
               f"largest file {max(sizes.values())} bytes")
         print("self-check passed: every file reopened, configs and weights match the reference fixtures")

@@ -1729,6 +1729,98 @@ if (fs.existsSync(CROSSCHECK_FILE)) {
   });
 }
 
+// ---- 20. repeat_vector ----------------------------------------------------
+// RepeatVector(n): (B, F) -> (B, n, F), the bridge from a vector to a sequence. No weights; tfjs and
+// Keras 3 both drop a mask there (neither sets supports_masking), and no case here has a mask.
+const repeatVector = (n, extra = {}) => tf.layers.repeatVector({ name: 'repeat_vector', n, ...extra });
+
+function addRepeatCase(name, o) {
+  // o: { sizes(rng) -> s (without batch), desc(s) -> string, w?, x?, more?, and either
+  //      input(s) -> dims without batch + layers(s, first) -> [layers] (Sequential; `first` =
+  //      {inputShape} goes into the first layer's arguments), or graph(s) -> {inputs, outputs, labels}
+  //      (Functional, as addFunctional) }
+  const w = o.w ?? 2, x = o.x ?? 1;
+  cases.push({
+    group: 'repeat_vector', name,
+    notes: s => `${o.graph ? 'Functional model: ' : ''}${o.desc(s)}` +
+      `${o.graph ? `. Batch ${s.batch}` : `, on input [${[s.batch, ...o.input(s)]}]`}. ` +
+      `Kernels uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1)*${x}.` +
+      (o.more ? ' ' + o.more : ''),
+    sizes: rng => ({ batch: R(rng, 1, 5), ...o.sizes(rng) }),
+    build: s => {
+      if (o.graph) {
+        const g = o.graph(s);
+        return {
+          models: [{ suffix: '', model: tf.model({ name, inputs: g.inputs.map(i => i.tensor), outputs: g.outputs }) }],
+          inputs: g.inputs.map(i => ({ label: i.label, shape: [s.batch, ...i.dims] })),
+          kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: g.labels,
+        };
+      }
+      return {
+        models: [{ suffix: '', model: seqModel(name, o.layers(s, { inputShape: o.input(s) })) }],
+        inputs: [{ label: 'x', shape: [s.batch, ...o.input(s)] }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: ['y'],
+      };
+    },
+  });
+}
+
+addRepeatCase('repeat_vector_only', {
+  sizes: rng => ({ feat: R(rng, 1, 16), n: R(rng, 2, 8) }),
+  input: s => [s.feat],
+  layers: (s, first) => [repeatVector(s.n, first)],
+  desc: s => `RepeatVector(${s.n}) alone: the output [B, ${s.n}, ${s.feat}] holds each input row ${s.n} times`,
+  more: 'The model has no weights (the kernel and bias scales are unused).',
+});
+addRepeatCase('dense_repeat_lstm_td_dense', {
+  sizes: rng => ({ feat: R(rng, 1, 16), code: R(rng, 1, 16), n: R(rng, 1, 12), units: R(rng, 1, 16), out: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [dense({ name: 'dense', units: s.code, activation: 'tanh', ...first }), repeatVector(s.n),
+    lstm({ name: 'lstm', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true }),
+    td(dense({ name: 'dense_1', units: s.out }))],
+  desc: s => `Dense(${s.code}, tanh) -> RepeatVector(${s.n}) -> LSTM(${s.units}, recurrent_activation=sigmoid, ` +
+    `return_sequences=true) -> TimeDistributed(Dense(${s.out}, linear)): the decoder of a sequence autoencoder, the ` +
+    `code repeated as the LSTM's ${s.n} input steps`,
+});
+addRepeatCase('repeat_gru_seq', {
+  sizes: rng => ({ feat: R(rng, 1, 6), n: R(rng, 1, 7), units: R(rng, 1, 8) }),
+  input: s => [s.feat],
+  layers: (s, first) => [repeatVector(s.n, first),
+    rnnLayer('gru', { units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })],
+  desc: s => `RepeatVector(${s.n}) as the first layer -> GRU(${s.units}, recurrent_activation=sigmoid, ` +
+    'return_sequences=true, reset_after=false): the same input at every step, so the steps differ only through the state',
+});
+addRepeatCase('td_repeat_dense_rank3', {
+  sizes: rng => ({ time: R(rng, 1, 8), feat: R(rng, 1, 8), n: R(rng, 1, 4), units: R(rng, 1, 16) }),
+  input: s => [s.time, s.feat],
+  layers: (s, first) => [tf.layers.timeDistributed({ name: 'time_distributed', layer: repeatVector(s.n), ...first }),
+    dense({ name: 'dense', units: s.units, activation: 'relu' })],
+  desc: s => `TimeDistributed(RepeatVector(${s.n})) -> Dense(${s.units}, relu) on the rank-4 result: each time step's ` +
+    `[B, ${s.feat}] slice becomes [B, ${s.n}, ${s.feat}], so the Dense sees [B, ${s.time}, ${s.n}, ${s.feat}]`,
+});
+addRepeatCase('repeat_n1_dense', {
+  sizes: rng => ({ feat: R(rng, 1, 16), units: R(rng, 1, 16) }),
+  input: s => [s.feat],
+  layers: (s, first) => [repeatVector(1, first), dense({ name: 'dense', units: s.units, activation: 'tanh' })],
+  desc: s => `RepeatVector(1) (edge case n = 1: adds an axis of size 1) -> Dense(${s.units}, tanh) on the rank-3 ` +
+    `result [B, 1, ${s.feat}]`,
+});
+addRepeatCase('functional_lstm_autoencoder', {
+  sizes: rng => ({ time: R(rng, 1, 8), feat: R(rng, 1, 8), code: R(rng, 1, 8), units: R(rng, 1, 8) }),
+  graph: s => {
+    const xin = fnInput('x', [s.time, s.feat]);
+    const code = lstm({ name: 'lstm', units: s.code, recurrentActivation: 'sigmoid' }).apply(xin.tensor);
+    const seq = lstm({ name: 'lstm_1', units: s.units, recurrentActivation: 'sigmoid', returnSequences: true })
+      .apply(repeatVector(s.time).apply(code));
+    const rec = td(dense({ name: 'dense', units: s.feat })).apply(seq);
+    return { inputs: [xin], outputs: [code, rec], labels: ['code', 'reconstruction'] };
+  },
+  desc: s => `the classic LSTM sequence autoencoder on x [${s.batch},${s.time},${s.feat}]: ` +
+    `code = LSTM(${s.code}, recurrent_activation=sigmoid)(x); reconstruction = TimeDistributed(Dense(${s.feat}, linear))(` +
+    `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)(RepeatVector(${s.time})(code))); ` +
+    'outputs [code, reconstruction]',
+});
+
 // ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------

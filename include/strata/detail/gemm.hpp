@@ -120,6 +120,19 @@ class PackedMatrix {
     }
   }
 
+  /// The matrix back in row-major order: dst holds rows() * cols() values. Layers keep their
+  /// weights packed only (one copy in memory) and give Keras' layout back this way.
+  void unpack(T* dst) const { unpack_columns(dst, cols_, 0); }
+  /// The same into columns [c0, c0 + cols()) of a row-major matrix with ld columns.
+  void unpack_columns(T* dst, Index ld, Index c0) const {
+    for (Index p = 0; p < panels_; ++p) {
+      const T* src = data_.data() + p * rows_ * width;
+      const Index j0 = p * width;
+      const Index cw = std::min<Index>(width, cols_ - j0);
+      for (Index k = 0; k < rows_; ++k) std::copy(src + k * width, src + k * width + cw, dst + k * ld + c0 + j0);
+    }
+  }
+
   Index rows() const { return rows_; }
   Index cols() const { return cols_; }
   Index panels() const { return panels_; }
@@ -197,7 +210,7 @@ inline void gemm_tile(Index i, Index p, Index n, const GemmTerm<T>* terms, int t
       }
     } else {
       // The last, partial panel: masked stores where the packet has them (a copy through a stack
-      // tile costs a memmove call per row, which dominates narrow products such as W1's 20 gate
+      // tile costs a memmove call per row, which dominates narrow products such as a 5-unit LSTM's 20 gate
       // columns).
       for (int q = 0; q < Q; ++q) {
         const Index count = std::min<Index>(P, n - j0 - q * P);

@@ -28,6 +28,8 @@ namespace detail {
 //   bool carries_state() const;   // true for a stateful RNN
 //   int output_count() const;     // 1, or 3 for an LSTM with return_state
 //   std::string describe() const; // "strata::Dense 'name'", used in messages
+//   const std::string& name() const;  // Keras' layer name ("" when not given)
+//   bool built() const;  Index count_params() const;
 //   void build(Index input_features);
 //   Weights<T> get_weights() const; void set_weights(const Weights<T>&);
 // A layer's Keras description (what the registry and a model graph read; see layer_config.hpp
@@ -39,15 +41,17 @@ struct is_layer : std::false_type {};
 
 template <class L>
 struct is_layer<
-    L, std::void_t<typename L::Scalar, decltype(L::output_rank(3)),
-                   decltype(std::declval<const L&>().compute_output_shape(std::declval<const Shape&>())),
-                   decltype(std::declval<const L&>().forward(std::declval<const typename L::Scalar*>(),
-                                                             std::declval<const Shape&>(),
-                                                             std::declval<typename L::Scalar*>(), Index{})),
-                   decltype(std::declval<const L&>().carries_state()),
-                   decltype(std::declval<const L&>().output_count()), decltype(std::declval<const L&>().describe()),
-                   decltype(std::declval<L&>().build(Index{})), decltype(std::declval<const L&>().get_weights()),
-                   decltype(std::declval<L&>().set_weights(std::declval<const Weights<typename L::Scalar>&>()))>>
+    L,
+    std::void_t<typename L::Scalar, decltype(L::output_rank(3)),
+                decltype(std::declval<const L&>().compute_output_shape(std::declval<const Shape&>())),
+                decltype(std::declval<const L&>().forward(std::declval<const typename L::Scalar*>(),
+                                                          std::declval<const Shape&>(),
+                                                          std::declval<typename L::Scalar*>(), Index{})),
+                decltype(std::declval<const L&>().carries_state()), decltype(std::declval<const L&>().output_count()),
+                decltype(std::declval<const L&>().describe()), decltype(std::declval<const L&>().name()),
+                decltype(std::declval<const L&>().built()), decltype(std::declval<const L&>().count_params()),
+                decltype(std::declval<L&>().build(Index{})), decltype(std::declval<const L&>().get_weights()),
+                decltype(std::declval<L&>().set_weights(std::declval<const Weights<typename L::Scalar>&>()))>>
     : std::true_type {};
 
 template <class L>

@@ -452,14 +452,14 @@ class RecurrentLayer {
     glorot_uniform(kernel.data(), features, g, gen);
     Tensor<T, 2> recurrent(units_, g);
     orthogonal(recurrent.data(), units_, g, gen);
-    assign(std::move(kernel), std::move(recurrent), use_bias_ ? self().initial_bias() : Bias());
+    assign(kernel, recurrent, use_bias_ ? self().initial_bias() : Bias());
   }
 
   /// Keras get_weights(): [kernel (features, g u), recurrent_kernel (u, g u), bias] (no bias
   /// without use_bias), g the gate count.
   Weights<T> get_weights() const {
     require_built("get_weights");
-    Weights<T> w{kernel_, recurrent_kernel_};
+    Weights<T> w{kernel(), recurrent_kernel()};
     if (use_bias_) w.emplace_back(bias_);
     return w;
   }
@@ -490,13 +490,21 @@ class RecurrentLayer {
     assign(kernel, recurrent, std::move(bias));
   }
 
-  const Tensor<T, 2>& kernel() const {
+  /// The kernel (features, g u) and recurrent kernel (u, g u), in Keras' layout. The layer keeps
+  /// its weights only in the packed form its products read, so these are copies made on request.
+  Tensor<T, 2> kernel() const {
     require_built("kernel");
-    return kernel_;
+    Tensor<T, 2> k(input_dim_, gate_columns());
+    Tensor<T, 2> r(units_, gate_columns());
+    self().cell().unpack(k.data(), r.data());
+    return k;
   }
-  const Tensor<T, 2>& recurrent_kernel() const {
+  Tensor<T, 2> recurrent_kernel() const {
     require_built("recurrent_kernel");
-    return recurrent_kernel_;
+    Tensor<T, 2> k(input_dim_, gate_columns());
+    Tensor<T, 2> r(units_, gate_columns());
+    self().cell().unpack(k.data(), r.data());
+    return r;
   }
   /// The bias (empty without use_bias).
   const Bias& bias() const { return bias_; }
@@ -722,20 +730,17 @@ class RecurrentLayer {
   std::optional<std::uint64_t> seed_;
   std::string name_;
   Index input_dim_ = 0;
-  Tensor<T, 2> kernel_;
-  Tensor<T, 2> recurrent_kernel_;
   Bias bias_;
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self() { return static_cast<Derived&>(*this); }
 
-  void assign(Tensor<T, 2> kernel, Tensor<T, 2> recurrent, Bias bias) {
+  // Packs the weights into the cell, the only copy the layer keeps.
+  void assign(const Tensor<T, 2>& kernel, const Tensor<T, 2>& recurrent, Bias bias) {
     input_dim_ = kernel.dimension(0);
-    kernel_ = std::move(kernel);
-    recurrent_kernel_ = std::move(recurrent);
     bias_ = std::move(bias);
-    self().make_cell();
+    self().make_cell(kernel.data(), recurrent.data());
   }
 
   void check_input_count(std::size_t n) const {

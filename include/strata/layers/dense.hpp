@@ -74,13 +74,13 @@ class Dense {
     detail::glorot_uniform(kernel.data(), features, units_, gen);
     Tensor<T, 1> bias(use_bias_ ? units_ : 0);
     bias.setZero();
-    assign(std::move(kernel), std::move(bias));
+    assign(kernel, std::move(bias));
   }
 
   /// Keras get_weights(): [kernel (features, units), bias (units,)], or [kernel] without bias.
   Weights<T> get_weights() const {
     require_built("get_weights");
-    Weights<T> w{kernel_};
+    Weights<T> w{kernel()};
     if (use_bias_) w.emplace_back(bias_);
     return w;
   }
@@ -98,10 +98,14 @@ class Dense {
     assign(kernel, std::move(bias));
   }
 
-  /// The kernel, (features, units); the layer must be built.
-  const Tensor<T, 2>& kernel() const {
+  /// The kernel, (features, units); the layer must be built. The layer keeps its kernel only in
+  /// the packed form its product reads (one copy of the weights in memory), so this is a copy
+  /// made on request.
+  Tensor<T, 2> kernel() const {
     require_built("kernel");
-    return kernel_;
+    Tensor<T, 2> k(input_dim_, units_);
+    packed_kernel_.unpack(k.data());
+    return k;
   }
   /// The bias, (units,); empty without bias.
   const Tensor<T, 1>& bias() const { return bias_; }
@@ -183,11 +187,10 @@ class Dense {
     if (!built()) detail::require_built(false, describe(), what, "DenseOptions");
   }
 
-  void assign(Tensor<T, 2> kernel, Tensor<T, 1> bias) {
+  void assign(const Tensor<T, 2>& kernel, Tensor<T, 1> bias) {
     input_dim_ = kernel.dimension(0);
-    kernel_ = std::move(kernel);
     bias_ = std::move(bias);
-    packed_kernel_.pack(kernel_.data(), input_dim_, units_);
+    packed_kernel_.pack(kernel.data(), input_dim_, units_);
     if (use_bias_) packed_bias_.pack(bias_.data(), 1, units_);
   }
 
@@ -197,7 +200,6 @@ class Dense {
   std::optional<std::uint64_t> seed_;
   std::string name_;
   Index input_dim_ = 0;
-  Tensor<T, 2> kernel_;
   Tensor<T, 1> bias_;
   detail::PackedMatrix<T> packed_kernel_;
   detail::PackedMatrix<T> packed_bias_;

@@ -90,6 +90,17 @@ class GRUCell {
     }
   }
 
+  /// The kernel (features, 3u) and recurrent kernel (u, 3u) back in Keras' row-major layout.
+  void unpack(T* kernel, T* recurrent) const {
+    kernel_.unpack(kernel);
+    if (reset_after_) {
+      recurrent_.unpack(recurrent);
+    } else {
+      recurrent_.unpack_columns(recurrent, 3 * units_, 0);
+      recurrent_h_.unpack_columns(recurrent, 3 * units_, 2 * units_);
+    }
+  }
+
   Index units() const { return units_; }
   Index features() const { return features_; }
   /// Scratch per row: x . W (3u), h . U (3u), r * h (u).
@@ -246,9 +257,9 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
                         : " (the config has reset_after=false: one bias, (3*units,))";
   }
   AnyTensor<T> initial_bias() const { return AnyTensor<T>::zeros(bias_shape()); }
-  void make_cell() {
+  void make_cell(const T* kernel, const T* recurrent) {
     cell_ = detail::GRUCell<T>(this->units_, this->activation_, recurrent_activation_, reset_after_);
-    cell_.set(this->kernel_.data(), this->input_dim_, this->recurrent_kernel_.data(), this->bias_data());
+    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
   }
 
   Activation recurrent_activation_ = Activation::sigmoid;

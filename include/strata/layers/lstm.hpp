@@ -154,7 +154,7 @@ constexpr Index lstm_z_stride(Index u) {
 /// sigmoid as 0.5 tanh(0.5 x) + 0.5 so that one kernel serves every column (y = s tanh(s x) + 1 - s,
 /// s = 0.5 on the i, f, o blocks and 1 on g), then updates c and h chunk by chunk, reading the
 /// gates with full (possibly overlapping) chunk loads from the padded row. This keeps every SIMD
-/// lane busy when u is not a multiple of the chunk size (W1's u = 5) and takes the per-element
+/// lane busy when u is not a multiple of the chunk size (u = 5, say) and takes the per-element
 /// activation switch out of the loop. sigmoid through tanh differs from Eigen's logistic by a few
 /// 1e-8 (absolute); every element still goes through the same instructions, so results stay
 /// independent of batch size, position and thread count.
@@ -162,7 +162,7 @@ constexpr Index lstm_z_stride(Index u) {
 /// When u is not a multiple of the chunk size and the packet has masked loads and stores (AVX and
 /// AVX-512 float), z rows are stored densely (stride 4u) and both tanh sweeps run over the whole
 /// block of rows as one flat array: the gates' (rows * 4u) values, then tanh(c) over the (rows * u)
-/// new carries, instead of padded chunks per row. For W1's u = 5 that is 1.6 instead of 3 tanh
+/// new carries, instead of padded chunks per row. For u = 5 that is 1.6 instead of 3 tanh
 /// chunks per row and step. Which layout is used depends only on T, u and the activations.
 template <class T>
 class LSTMGates {
@@ -370,6 +370,12 @@ class LSTMCell {
     if (has_bias_) bias_.pack(bias, 1, g);
   }
 
+  /// The kernel (features, 4u) and recurrent kernel (u, 4u) back in Keras' row-major layout.
+  void unpack(T* kernel, T* recurrent) const {
+    kernel_.unpack(kernel);
+    recurrent_.unpack(recurrent);
+  }
+
   Index units() const { return units_; }
   Index features() const { return features_; }
   /// Scratch scalars per row (z, and what the gate pass needs besides).
@@ -473,9 +479,9 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
     }
     return bias;
   }
-  void make_cell() {
+  void make_cell(const T* kernel, const T* recurrent) {
     cell_ = detail::LSTMCell<T>(this->units_, this->activation_, recurrent_activation_);
-    cell_.set(this->kernel_.data(), this->input_dim_, this->recurrent_kernel_.data(), this->bias_data());
+    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
   }
 
   Activation recurrent_activation_ = Activation::sigmoid;

@@ -50,6 +50,12 @@ class SimpleRNNCell {
     if (has_bias_) bias_.pack(bias, 1, units_);
   }
 
+  /// The kernel (features, u) and recurrent kernel (u, u) back in Keras' row-major layout.
+  void unpack(T* kernel, T* recurrent) const {
+    kernel_.unpack(kernel);
+    recurrent_.unpack(recurrent);
+  }
+
   Index units() const { return units_; }
   Index features() const { return features_; }
   Index work_size() const { return units_; }
@@ -128,9 +134,9 @@ class SimpleRNN : public detail::RecurrentLayer<SimpleRNN<T>, T, 1, Tensor<T, 1>
     bias.setZero();
     return bias;
   }
-  void make_cell() {
+  void make_cell(const T* kernel, const T* recurrent) {
     cell_ = detail::SimpleRNNCell<T>(this->units_, this->activation_);
-    cell_.set(this->kernel_.data(), this->input_dim_, this->recurrent_kernel_.data(), this->bias_data());
+    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
   }
 
   detail::SimpleRNNCell<T> cell_;
