@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/errors.hpp"
 #include "support/naive.hpp"
 #include "support/util.hpp"
 
@@ -45,23 +46,8 @@ bool same_bits(const T* a, const T* b, Index n) {
   return n == 0 || std::memcmp(a, b, static_cast<std::size_t>(n) * sizeof(T)) == 0;
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-/// Checks that f throws E (and that it is a std::invalid_argument); returns the message.
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  CHECK_THROWS_AS(f(), std::invalid_argument);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-    return {};
-  }
-  FAIL_CHECK("did not throw");
-  return {};
-}
+using test::has;
+using test::thrown_message;
 
 template <class T>
 Tensor<T, 2> random_kernel(Index features, Index units) {

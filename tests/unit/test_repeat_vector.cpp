@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/errors.hpp"
 #include "support/util.hpp"
 
 namespace {
@@ -29,23 +30,8 @@ using strata::Tensor;
 using strata::TimeDistributed;
 using strata::TimeDistributedOptions;
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-/// Checks that f throws E (and that it is a std::invalid_argument); returns the message.
-template <class E, class F>
-std::string thrown_message(F&& f) {
-  CHECK_THROWS_AS(f(), std::invalid_argument);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-    return {};
-  }
-  FAIL_CHECK("did not throw");
-  return {};
-}
+using test::has;
+using test::thrown_message;
 
 /// The message of a load_error (a std::runtime_error) of type E that f throws.
 template <class E, class F>

@@ -3,6 +3,7 @@
 #define STRATA_DETAIL_LAYER_HPP
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -186,6 +187,17 @@ class WeightlessLayer {
   bool carries_state() const { return false; }
   int output_count() const { return 1; }
 
+ protected:
+  /// forward() of a layer whose output holds its input's values in the same order (Flatten,
+  /// Reshape, Dropout): checks the shapes and copies, or nothing when output == input.
+  void forward_copy(const T* input, const Shape& input_shape, T* output, Index output_size) const {
+    check_output_size(self(), self().compute_output_shape(input_shape), output_size);
+    if (input != output && output_size > 0) {
+      std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
+    }
+  }
+
+ public:
   /// Keras `layer(x)` on a Tensor or TensorMap: a Tensor when the output rank follows from the
   /// input's, an AnyTensor when an option decides it.
   template <class X, std::enable_if_t<is_tensor_input_v<X, T>, int> = 0>

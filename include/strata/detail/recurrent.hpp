@@ -784,13 +784,15 @@ class RecurrentLayer {
   }
 
   template <class Self>
+  // The final states are computed only when wanted (call() always returns them; a model graph
+  // needs them only with return_state).
   static Result run_views(Self& layer, const T* data, const Shape& in, const std::array<const T*, N>& init,
-                          const std::array<Shape, N>& init_shapes, const Mask* mask) {
+                          const std::array<Shape, N>& init_shapes, const Mask* mask, bool want_finals = true) {
     AnyTensor<T> output = AnyTensor<T>::uninitialized(layer.compute_output_shape(in));
     layer.core_.check_inputs(init_shapes, mask, in, layer.units_, layer.describe(), Types::names);
     std::array<Tensor<T, 2>, N> finals;
     std::array<T*, N> final_ptrs{};
-    for (std::size_t k = 0; k < static_cast<std::size_t>(N); ++k) {
+    for (std::size_t k = 0; want_finals && k < static_cast<std::size_t>(N); ++k) {
       finals[k] = Tensor<T, 2>(in[0], layer.units_);
       final_ptrs[k] = finals[k].data();
     }
@@ -817,7 +819,8 @@ class RecurrentLayer {
       }
     }
     const MaskPtr& mask = c.inputs[0].mask;
-    c.outputs = layer.to_list(run_views(layer, x.data(), x.shape(), init, init_shapes, mask.get()));
+    c.outputs =
+        layer.to_list(run_views(layer, x.data(), x.shape(), init, init_shapes, mask.get(), layer.core_.return_state()));
     c.masks.assign(c.outputs.size(), MaskPtr());
     if (layer.core_.output_mask(mask.get()) != nullptr) c.masks[0] = mask;
   }

@@ -2,7 +2,6 @@
 #ifndef STRATA_LAYERS_DROPOUT_HPP
 #define STRATA_LAYERS_DROPOUT_HPP
 
-#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -56,11 +55,7 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
 
   /// Low-level call on raw row-major memory: a copy of the values (none when output == input).
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
-    const Shape out_shape = compute_output_shape(input_shape);
-    detail::check_output_size(*this, out_shape, output_size);
-    if (input != output && output_size > 0) {
-      std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
-    }
+    this->forward_copy(input, input_shape, output, output_size);
   }
 
   // --- Keras description (docs/design.md, "Adding a layer")

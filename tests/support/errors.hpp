@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Checking the errors strata throws: their type and what their message says.
+#ifndef STRATA_TESTS_ERRORS_HPP
+#define STRATA_TESTS_ERRORS_HPP
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include "catch.hpp"
+
+namespace test {
+
+inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// Checks that f throws E (and that it is a std::invalid_argument); returns the message.
+template <class E, class F>
+std::string thrown_message(F&& f) {
+  CHECK_THROWS_AS(f(), std::invalid_argument);
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL_CHECK("threw an exception of another type: " << e.what());
+    return {};
+  }
+  FAIL_CHECK("did not throw");
+  return {};
+}
+
+}  // namespace test
+
+#endif  // STRATA_TESTS_ERRORS_HPP
