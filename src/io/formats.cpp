@@ -9,8 +9,17 @@
 
 #include <zip.h>
 
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#define STRATA_IO_HAS_MKSTEMP 1
+#else
+#define STRATA_IO_HAS_MKSTEMP 0
+#endif
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -230,6 +239,61 @@ class Zip {
 
   /// A member's bytes; its declared size is checked against `limit` before allocating.
   std::string read(const std::string& name, std::uint64_t limit) const {
+    std::string out;
+    stream(
+        name, limit, [&](std::uint64_t size) { out.reserve(static_cast<std::size_t>(size)); },
+        [&](const char* data, std::size_t n) { out.append(data, n); });
+    return out;
+  }
+
+  /// Copies a member into a new temporary file (one chunk in memory at a time) and returns its
+  /// path, or "" when no temporary file can be made (the caller then reads the member into
+  /// memory). The caller removes the file.
+  std::string extract_to_temporary(const std::string& name, std::uint64_t limit) const {
+#if STRATA_IO_HAS_MKSTEMP
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+    if (ec) return {};
+    std::string path = (dir / "strata-weights-XXXXXX").string();
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) return {};
+    bool written = true;
+    try {
+      stream(
+          name, limit, [](std::uint64_t) {},
+          [&](const char* data, std::size_t n) {
+            while (written && n > 0) {
+              const ssize_t w = ::write(fd, data, n);
+              if (w <= 0) {
+                written = false;
+                break;
+              }
+              data += w;
+              n -= static_cast<std::size_t>(w);
+            }
+          });
+    } catch (...) {
+      ::close(fd);
+      std::remove(path.c_str());
+      throw;
+    }
+    if (::close(fd) != 0 || !written) {
+      std::remove(path.c_str());
+      return {};
+    }
+    return path;
+#else
+    (void)name;
+    (void)limit;
+    return {};
+#endif
+  }
+
+ private:
+  // Reads a member chunk by chunk: `reserve(size)` once its declared size has passed the limit,
+  // then `sink(data, n)` per chunk. libzip checks the member's CRC when a read reaches its end.
+  template <class Reserve, class Sink>
+  void stream(const std::string& name, std::uint64_t limit, Reserve&& reserve, Sink&& sink) const {
     const zip_int64_t index = zip_name_locate(archive_, name.c_str(), 0);
     if (index < 0) throw io_error(concat("strata::load_model(", source_, "): the archive has no ", name));
     zip_stat_t st;
@@ -241,28 +305,41 @@ class Zip {
       throw io_error(concat("strata::load_model(", source_, "): ", name, " declares ", st.size, " bytes, over the ",
                             limit, " limit"));
     }
+    reserve(st.size);
     zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
     if (file == nullptr) throw io_error(concat("strata::load_model(", source_, "): cannot open ", name));
-    std::string out(static_cast<std::size_t>(st.size), '\0');
-    const zip_int64_t got = out.empty() ? 0 : zip_fread(file, out.data(), out.size());
-    // libzip checks the member's CRC when a read reaches its end: one more read makes it do so.
+    std::vector<char> chunk(std::size_t(1) << 20);
+    zip_uint64_t total = 0;
+    bool failed = false;
+    while (total < st.size) {
+      const zip_uint64_t want = std::min<zip_uint64_t>(chunk.size(), st.size - total);
+      const zip_int64_t got = zip_fread(file, chunk.data(), want);
+      if (got <= 0) {
+        failed = true;
+        break;
+      }
+      sink(chunk.data(), static_cast<std::size_t>(got));
+      total += static_cast<zip_uint64_t>(got);
+    }
+    // One more read past the end makes libzip check the CRC.
     char extra = 0;
-    const zip_int64_t tail = zip_fread(file, &extra, 1);
+    const zip_int64_t tail = failed ? -1 : zip_fread(file, &extra, 1);
     zip_fclose(file);
-    if (got < 0 || static_cast<zip_uint64_t>(got) != st.size || tail != 0) {
+    if (failed || total != st.size || tail != 0) {
       throw io_error(concat("strata::load_model(", source_, "): ", name, " is truncated or corrupt"));
     }
-    return out;
   }
 
- private:
   zip_t* archive_ = nullptr;
   std::string source_;
 };
 
-/// A Keras 3 archive: `archive_size` bounds what a member may claim to expand to.
+/// A Keras 3 archive: `archive_size` bounds what a member may claim to expand to. With `spill`
+/// (an archive read from a file), the weights file is copied to a temporary file that HDF5 reads
+/// from disk, so that loading holds no second copy of the weights in memory; without it, or when no
+/// temporary file can be made, HDF5 reads the member's bytes in memory, where they lie.
 template <class T>
-Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::string& source) {
+Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::string& source, bool spill) {
   // A member may not claim more than the archive could expand to (deflate tops out near 1032:1).
   const std::uint64_t limit = std::min<std::uint64_t>(archive_size * 1100 + 4096, std::uint64_t(1) << 34);
   const json metadata = parse_json(zip.read("metadata.json", limit), source + ": metadata.json");
@@ -275,9 +352,14 @@ Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::stri
     throw io_error(concat("strata::load_model(", source, "): the archive has no model.weights.h5",
                           zip.has("model.weights.npz") ? " (model.weights.npz is not supported)" : ""));
   }
-  // The weights file is opened where it lies in memory (one copy: the member's bytes).
-  auto image = std::make_shared<const std::string>(zip.read("model.weights.h5", limit));
-  auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source + ": model.weights.h5"));
+  std::shared_ptr<hdf5::File> file;
+  const std::string temporary = spill ? zip.extract_to_temporary("model.weights.h5", limit) : std::string();
+  if (!temporary.empty()) {
+    file = std::make_shared<hdf5::File>(hdf5::File::open_temporary(temporary, source + ": model.weights.h5"));
+  } else {
+    auto image = std::make_shared<const std::string>(zip.read("model.weights.h5", limit));
+    file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source + ": model.weights.h5"));
+  }
   return build_model<T>(model_config_of(config, source), KerasVersion::parse(version), keras3_weight_reader<T>(file),
                         source);
 }
@@ -545,7 +627,7 @@ Model<T> load_model(const std::string& path) {
   return detail::guarded(path, [&]() -> Model<T> {
     switch (detail::detect(head)) {
       case detail::Format::keras:
-        return detail::load_keras3<T>(detail::Zip(path, path, true), std::filesystem::file_size(path), path);
+        return detail::load_keras3<T>(detail::Zip(path, path, true), std::filesystem::file_size(path), path, true);
       case detail::Format::hdf5:
         return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)));
       case detail::Format::tfjs: {
@@ -591,7 +673,7 @@ Model<T> load_model_from_memory(const std::string& bytes, const std::string& sou
   return detail::guarded(source, [&]() -> Model<T> {
     switch (detail::detect(bytes.substr(0, 4096))) {
       case detail::Format::keras:
-        return detail::load_keras3<T>(detail::Zip(bytes, source), bytes.size(), source);
+        return detail::load_keras3<T>(detail::Zip(bytes, source), bytes.size(), source, false);
       case detail::Format::hdf5: {
         auto image = std::make_shared<const std::string>(bytes);
         auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source));

@@ -9,6 +9,7 @@
 
 #include <hdf5.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <strata/error.hpp>
@@ -83,6 +84,21 @@ class File {
     if (!f.file_.valid()) throw io_error(concat("strata: cannot open '", path, "' as an HDF5 file"));
     return f;
   }
+  /// Opens a temporary file that only this File uses (a .keras archive's model.weights.h5 copied to
+  /// disk), and removes it: at once where the system lets an open file be removed (POSIX), else
+  /// when the File is closed. `source` names it in messages.
+  static File open_temporary(const std::string& path, const std::string& source) {
+    File f;
+    f.source_ = source;
+    f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    const bool removed = std::remove(path.c_str()) == 0;
+    if (!f.file_.valid()) {
+      if (!removed) std::remove(path.c_str());
+      throw io_error(concat("strata: ", source, " is not a readable HDF5 file"));
+    }
+    if (!removed) f.temporary_ = std::make_shared<Temporary>(path);
+    return f;
+  }
   /// Opens an HDF5 file held in memory (a .keras archive's model.weights.h5); `source` names it.
   /// HDF5 reads the bytes where they are (no copy of the image); the File keeps them alive.
   static File open_image(std::shared_ptr<const std::string> bytes, const std::string& source) {
@@ -129,9 +145,20 @@ class File {
   static void* udata_copy(void* udata) { return udata; }
   static herr_t udata_free(void* /*udata*/) { return 0; }
 
-  // The image of open_image, declared before file_ so that it outlives it (members are destroyed
-  // in reverse order). The callbacks read it only while open_image runs.
+  // A temporary file to remove once it is closed (systems that cannot remove an open file).
+  struct Temporary {
+    explicit Temporary(std::string p) : path(std::move(p)) {}
+    Temporary(const Temporary&) = delete;
+    Temporary& operator=(const Temporary&) = delete;
+    ~Temporary() { std::remove(path.c_str()); }
+    std::string path;
+  };
+
+  // Declared before file_ so that they outlive it (members are destroyed in reverse order): the
+  // image of open_image (the callbacks read it only while open_image runs), the temporary file of
+  // open_temporary.
   Image image_;
+  std::shared_ptr<Temporary> temporary_;
   Handle file_;
   std::string source_;
 };

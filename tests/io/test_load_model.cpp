@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -591,4 +592,23 @@ TEST_CASE("docs: the supported-layers table lists exactly the registered Keras c
     CHECK(registered.count(name) == 1);
   }
   CHECK(registered.size() >= 15);
+}
+
+TEST_CASE("load_model: a .keras file's weights go through a temporary file that is always removed", "[io][keras]") {
+  // Loading a .keras file from disk copies its model.weights.h5 to a temporary file (so that no
+  // second copy of the weights sits in memory) and removes it, whether the load succeeds or fails.
+  namespace fs = std::filesystem;
+  const auto temporaries = [] {
+    std::size_t n = 0;
+    for (const auto& entry : fs::directory_iterator(fs::temp_directory_path())) {
+      n += entry.path().filename().string().rfind("strata-weights-", 0) == 0 ? 1 : 0;
+    }
+    return n;
+  };
+  const std::size_t before = temporaries();
+  const auto model = strata::load_model<float>(io_dir + "/keras/seed_lstm5_td_dense.keras");
+  CHECK(model.count_params() > 0);
+  CHECK_THROWS_AS(strata::load_model<float>(io_dir + "/bad/keras_kernel_transposed.keras"), strata::model_error);
+  CHECK_THROWS_AS(strata::load_model<float>(io_dir + "/bad/keras_missing_layer_vars.keras"), strata::io_error);
+  CHECK(temporaries() == before);
 }
