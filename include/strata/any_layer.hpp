@@ -80,6 +80,11 @@ struct has_weight_count : std::false_type {};
 template <class L>
 struct has_weight_count<L, std::void_t<decltype(std::declval<const L&>().weight_count())>> : std::true_type {};
 
+/// How many weight arrays a layer declares (its weight_count(); 0 when it declares none). The
+/// loader binds weights by it and by weight_groups, which must agree.
+template <class L>
+std::size_t weight_count_of(const L& layer);
+
 template <class L, class = void>
 struct has_reset_states : std::false_type {};
 template <class L>
@@ -117,6 +122,16 @@ bool layer_takes_mask(const L& layer) {
   }
 }
 
+template <class L>
+std::size_t weight_count_of(const L& layer) {
+  if constexpr (has_weight_count<L>::value) {
+    return layer.weight_count();
+  } else {
+    (void)layer;
+    return 0;
+  }
+}
+
 /// The node a model holds for a layer of any type: the layer concept and the Keras description
 /// behind virtual calls. One implementation, LayerHolder<L>, for every L.
 template <class T>
@@ -126,6 +141,7 @@ class LayerNode {
   virtual std::unique_ptr<LayerNode> clone() const = 0;
   virtual const std::type_info& type() const = 0;
   virtual void* get() = 0;
+  virtual const void* get() const = 0;
 
   virtual const char* class_name() const = 0;
   virtual std::string name() const = 0;
@@ -161,6 +177,7 @@ class LayerHolder final : public LayerNode<typename L::Scalar> {
   std::unique_ptr<LayerNode<T>> clone() const override { return std::make_unique<LayerHolder>(layer_); }
   const std::type_info& type() const override { return typeid(L); }
   void* get() override { return &layer_; }
+  const void* get() const override { return &layer_; }
 
   const char* class_name() const override { return L::class_name; }
   std::string name() const override { return layer_.name(); }
@@ -170,13 +187,7 @@ class LayerHolder final : public LayerNode<typename L::Scalar> {
   Weights<T> get_weights() const override { return layer_.get_weights(); }
   void set_weights(const Weights<T>& weights) override { layer_.set_weights(weights); }
   Index count_params() const override { return layer_.count_params(); }
-  std::size_t weight_count() const override {
-    if constexpr (has_weight_count<L>::value) {
-      return layer_.weight_count();
-    } else {
-      return 0;
-    }
-  }
+  std::size_t weight_count() const override { return weight_count_of(layer_); }
   std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const override {
     if constexpr (has_weight_groups<L>::value) {
       return layer_.weight_groups(inputs);
@@ -303,7 +314,7 @@ class AnyLayer {
   }
   template <class L>
   const L* target() const {
-    return const_cast<AnyLayer*>(this)->template target<L>();
+    return node_ && node_->type() == typeid(L) ? static_cast<const L*>(std::as_const(*node_).get()) : nullptr;
   }
   /// The type of the held layer.
   const std::type_info& type() const { return node().type(); }

@@ -92,6 +92,9 @@ class LayerConfig {
     who_ = detail::concat(context, ", layer '", name_, "' (", class_name_, ")");
   }
 
+  /// The config is referred to, not copied: it must outlive the LayerConfig.
+  LayerConfig(const Registry<T>&, std::string, Config&&, KerasVersion, const std::string&) = delete;
+
   const std::string& class_name() const { return class_name_; }
   /// Keras 3's "registered_name" of a custom or keras-hub class ("my_package>Scale"), when the
   /// file gives one beside class_name; the registry looks it up first.
@@ -255,7 +258,7 @@ bool register_builtin();
 
 /// Registers a layer class template with the built-in registry of Keras classes: the last line of
 /// every layer header, right after the layer's Keras description. It takes effect in the one
-/// translation unit that defines the registry (strata::io's src/builtin_layers.cpp defines
+/// translation unit that defines the registry (strata::io's src/io/builtin_layers.cpp defines
 /// STRATA_DEFINE_BUILTIN_REGISTRY before including the layers); everywhere else it expands to
 /// nothing, so code that only uses the layers compiles nothing for it. Users register their own
 /// classes at run time with strata::register_layer.

@@ -197,11 +197,11 @@ class Model {
   /// value_error when there is none or it has another type (the message names the type).
   template <class L>
   L& layer(const std::string& layer_name) {
-    return typed<L>(layer_name);
+    return typed<L>(*this, layer_name);
   }
   template <class L>
   const L& layer(const std::string& layer_name) const {
-    return const_cast<Model*>(this)->template typed<L>(layer_name);
+    return typed<L>(*this, layer_name);
   }
 
   /// Total number of weight scalars (Keras count_params()).
@@ -218,12 +218,13 @@ class Model {
     }
     return all;
   }
-  /// Keras model.set_weights(): the list get_weights() gives. Throws shape_error on a wrong count
+  /// Keras model.set_weights(): the list get_weights() gives, each layer taking as many arrays as
+  /// its weight_count() (unbuilt layers are built from them). Throws shape_error on a wrong count
   /// or shape (the layers before the failing one keep their new weights).
   void set_weights(const Weights<T>& weights) {
     std::size_t at = 0;
     for (LayerEntry& e : layers_) {
-      const std::size_t n = e.layer.get_weights().size();
+      const std::size_t n = e.layer.weight_count();
       if (at + n > weights.size()) {
         throw shape_error(detail::concat(describe(), ": set_weights got ", weights.size(),
                                          " arrays; the layers need more (layer '", e.name, "' needs ", n, ")"));
@@ -394,11 +395,12 @@ class Model {
     throw value_error(detail::concat(describe(), ": has no layer named '", layer_name, "' (its layers: ", known, ")"));
   }
 
-  template <class L>
-  L& typed(const std::string& layer_name) {
-    AnyLayer<T>& any = layers_[index_of(layer_name)].layer;
-    if (L* l = any.template target<L>()) return *l;
-    throw value_error(detail::concat(describe(), ": layer '", layer_name, "' is a ", any.describe(), " (",
+  // For the const and the non-const layer<L>() (Self is `const Model` or `Model`).
+  template <class L, class Self>
+  static auto& typed(Self& self, const std::string& layer_name) {
+    auto& any = self.layers_[self.index_of(layer_name)].layer;
+    if (auto* l = any.template target<L>()) return *l;
+    throw value_error(detail::concat(self.describe(), ": layer '", layer_name, "' is a ", any.describe(), " (",
                                      any.type().name(), "), not the type asked for (", typeid(L).name(), ")"));
   }
 
@@ -434,7 +436,14 @@ class Model {
   }
   static std::vector<TensorView<T>> one(const TensorView<T>& input) { return std::vector<TensorView<T>>{input}; }
 
-  AnyTensor<T> single(std::vector<AnyTensor<T>> out) const { return std::move(out[0]); }
+  AnyTensor<T> single(std::vector<AnyTensor<T>> out) const {
+    if (out.size() != 1) {
+      throw value_error(detail::concat(describe(), ": predict(tensor) returns one output; the model has ", out.size(),
+                                       ": pass the inputs as a vector, predict(std::vector<TensorView<T>>{x}), ",
+                                       "which returns them all"));
+    }
+    return std::move(out[0]);
+  }
 
   void check_inputs(const std::vector<TensorView<T>>& inputs) const {
     if (outputs_.empty()) throw value_error(detail::concat(describe(), ": the model has no outputs"));

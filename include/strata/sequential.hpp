@@ -76,14 +76,15 @@ class Sequential {
     return all;
   }
   /// Keras model.set_weights(): the list get_weights() gives; each layer takes as many arrays as
-  /// its get_weights() has. Throws shape_error on a wrong count or shape.
+  /// its weight_count() (unbuilt layers are built from them). Throws shape_error on a wrong count
+  /// or shape.
   void set_weights(const Weights<Scalar>& weights) {
     std::size_t at = 0;
     std::apply(
         [&](auto&... l) {
           (
               [&] {
-                const std::size_t n = l.get_weights().size();
+                const std::size_t n = detail::weight_count_of(l);
                 if (at + n > weights.size()) {
                   throw shape_error(detail::concat("strata::Sequential: set_weights got ", weights.size(),
                                                    " arrays; the layers need more (", l.describe(), " needs ", n, ")"));

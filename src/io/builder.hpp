@@ -90,6 +90,9 @@ class Builder {
       const LayerSpec& ls = spec.layers[i];
       if (ls.class_name == "InputLayer") continue;
       configs[i] = to_config(ls.config);
+      // The name the model knows the layer by (the config's, or Keras' default for an unnamed
+      // one), so that the layer's messages and model.layer(name) agree.
+      if (configs[i].is_dict() && !configs[i].has("name")) configs[i].set("name", ls.name);
       LayerConfig<T>& c = layer_configs[i].emplace(reg, ls.class_name, configs[i], version_, who_);
       c.set_registered_name(ls.registered_name);
     }
@@ -219,6 +222,12 @@ class Builder {
   /// Asks the reader for the weights the layer declares for these inputs, and sets them.
   void bind_weights(AnyLayer<T>& layer, const std::vector<Shape>& inputs, WeightRequest req, const std::string& who) {
     req.groups = layer.weight_groups(inputs);
+    // The weighted-layer index of legacy .h5 files came from weight_count(): the two declarations
+    // must agree, or every later layer would be bound to another's weights.
+    if (req.count() != layer.weight_count()) {
+      throw model_error(concat(who, ": declares ", layer.weight_count(), " weights (weight_count) but ", req.count(),
+                               " in its weight groups"));
+    }
     if (req.count() == 0) return;
     Weights<T> w = read_(req);
     if (w.size() != req.count()) {

@@ -198,20 +198,22 @@ inline const json& model_config_of(const json& j, const std::string& who) {
   return j;
 }
 
-/// A zip archive read from memory.
+/// A zip archive, read from a file or from memory.
 class Zip {
  public:
   /// The archive in the file at `path`, read on demand (not loaded whole).
-  Zip(const std::string& path, std::string source, bool /*from_file*/) : source_(std::move(source)) {
+  static Zip open_file(const std::string& path) {
+    Zip zip(path);
     int code = 0;
-    archive_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-    if (archive_ == nullptr) {
+    zip.archive_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+    if (zip.archive_ == nullptr) {
       zip_error_t error;
       zip_error_init_with_code(&error, code);
       const std::string msg = zip_error_strerror(&error);
       zip_error_fini(&error);
-      throw io_error(concat("strata::load_model(", source_, "): not a valid .keras (zip) archive: ", msg));
+      throw io_error(concat("strata::load_model(", path, "): not a valid .keras (zip) archive: ", msg));
     }
+    return zip;
   }
   /// The archive held in `bytes` (which must outlive it).
   Zip(const std::string& bytes, std::string source) : source_(std::move(source)) {
@@ -233,7 +235,11 @@ class Zip {
   }
   Zip(const Zip&) = delete;
   Zip& operator=(const Zip&) = delete;
-  ~Zip() { zip_discard(archive_); }
+  Zip(Zip&& other) noexcept : archive_(std::exchange(other.archive_, nullptr)), source_(std::move(other.source_)) {}
+  Zip& operator=(Zip&&) = delete;
+  ~Zip() {
+    if (archive_ != nullptr) zip_discard(archive_);
+  }
 
   bool has(const std::string& name) const { return zip_name_locate(archive_, name.c_str(), 0) >= 0; }
 
@@ -290,6 +296,8 @@ class Zip {
   }
 
  private:
+  explicit Zip(std::string source) : source_(std::move(source)) {}
+
   // Reads a member chunk by chunk: `reserve(size)` once its declared size has passed the limit,
   // then `sink(data, n)` per chunk. libzip checks the member's CRC when a read reaches its end.
   template <class Reserve, class Sink>
@@ -366,11 +374,36 @@ Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::stri
 
 // --- TensorFlow.js
 
-inline std::size_t dtype_size(const std::string& dtype) {
-  if (dtype == "float32" || dtype == "int32") return 4;
-  if (dtype == "float16") return 2;
-  if (dtype == "uint8" || dtype == "bool" || dtype == "int8") return 1;
-  if (dtype == "uint16" || dtype == "int16") return 2;
+/// A TF.js weight's stored type, resolved once per weight (not per value).
+enum class StoredType { none, float32, int32, float16, uint16, int16, uint8, int8 };
+
+inline StoredType stored_type(const std::string& dtype) {
+  if (dtype == "float32") return StoredType::float32;
+  if (dtype == "int32") return StoredType::int32;
+  if (dtype == "float16") return StoredType::float16;
+  if (dtype == "uint16") return StoredType::uint16;
+  if (dtype == "int16") return StoredType::int16;
+  if (dtype == "uint8" || dtype == "bool") return StoredType::uint8;
+  if (dtype == "int8") return StoredType::int8;
+  return StoredType::none;
+}
+
+/// Bytes per value; 0 for an unknown type.
+inline std::size_t stored_size(StoredType type) {
+  switch (type) {
+    case StoredType::float32:
+    case StoredType::int32:
+      return 4;
+    case StoredType::float16:
+    case StoredType::uint16:
+    case StoredType::int16:
+      return 2;
+    case StoredType::uint8:
+    case StoredType::int8:
+      return 1;
+    case StoredType::none:
+      break;
+  }
   return 0;
 }
 
@@ -400,23 +433,33 @@ inline float half_to_float(std::uint16_t h) {
   return f;
 }
 
-inline double read_scalar(const unsigned char* p, const std::string& dtype) {
+inline double read_scalar(const unsigned char* p, StoredType type) {
   auto u32 = [&] {
     return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
   };
   auto u16 = [&] { return static_cast<std::uint16_t>(p[0] | p[1] << 8); };
-  if (dtype == "float32") {
-    const std::uint32_t b = u32();
-    float f;
-    std::memcpy(&f, &b, sizeof f);
-    return f;
+  switch (type) {
+    case StoredType::float32: {
+      const std::uint32_t b = u32();
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      return f;
+    }
+    case StoredType::int32:
+      return static_cast<std::int32_t>(u32());
+    case StoredType::float16:
+      return half_to_float(u16());
+    case StoredType::uint16:
+      return u16();
+    case StoredType::int16:
+      return static_cast<std::int16_t>(u16());
+    case StoredType::int8:
+      return static_cast<std::int8_t>(p[0]);
+    case StoredType::uint8:
+    case StoredType::none:
+      break;
   }
-  if (dtype == "int32") return static_cast<std::int32_t>(u32());
-  if (dtype == "float16") return half_to_float(u16());
-  if (dtype == "uint16") return u16();
-  if (dtype == "int16") return static_cast<std::int16_t>(u16());
-  if (dtype == "int8") return static_cast<std::int8_t>(p[0]);
-  return p[0];  // uint8, bool
+  return p[0];
 }
 
 /// One weight of the manifest: where its bytes are and how they are stored. Decoded to the model's
@@ -424,7 +467,7 @@ inline double read_scalar(const unsigned char* p, const std::string& dtype) {
 struct TfjsEntry {
   std::string name;
   Shape shape;
-  std::string stored;  // the bytes' dtype: float32, int32, float16, or uint8 / uint16 quantized
+  StoredType stored = StoredType::none;  // the bytes' type: float32, int32, float16, or uint8 / uint16 quantized
   bool quantized = false;
   double scale = 1;
   double min = 0;
@@ -440,7 +483,7 @@ struct TfjsWeights {
   template <class T>
   AnyTensor<T> decode(const TfjsEntry& e) const {
     AnyTensor<T> t = AnyTensor<T>::uninitialized(e.shape);
-    const std::size_t size = dtype_size(e.stored);
+    const std::size_t size = stored_size(e.stored);
     const auto* p = reinterpret_cast<const unsigned char*>(bytes[e.group].data()) + e.offset;
     T* out = t.data();
     for (Index i = 0; i < t.size(); ++i) {
@@ -492,11 +535,11 @@ inline TfjsWeights decode_manifest(const json& manifest, const std::function<std
       } catch (const shape_error&) {
         throw io_error(concat(who, ": weight '", e.name, "' declares an absurd shape ", e.shape.to_string()));
       }
-      e.stored = dtype;
+      std::string stored = dtype;
       if (w.contains("quantization") && !w.at("quantization").is_null()) {
         const json& q = w.at("quantization");
-        e.stored = string_member(q, "dtype", who);
-        if (e.stored == "uint8" || e.stored == "uint16") {
+        stored = string_member(q, "dtype", who);
+        if (stored == "uint8" || stored == "uint16") {
           e.quantized = true;
           const json& sc = member(q, "scale", who);
           const json& mn = member(q, "min", who);
@@ -504,17 +547,18 @@ inline TfjsWeights decode_manifest(const json& manifest, const std::function<std
             throw io_error(concat(who, ": weight '", e.name, "': bad quantization"));
           e.scale = sc.get<double>();
           e.min = mn.get<double>();
-        } else if (e.stored != "float16") {
+        } else if (stored != "float16") {
           throw unsupported_error(
-              concat(who, ": weight '", e.name, "': quantization dtype ", e.stored, " is not supported"));
+              concat(who, ": weight '", e.name, "': quantization dtype ", stored, " is not supported"));
         }
       }
       if (dtype != "float32" && dtype != "int32") {
         throw unsupported_error(
             concat(who, ": weight '", e.name, "' has dtype ", dtype, ", which strata does not read"));
       }
-      const std::size_t size = dtype_size(e.stored);
-      if (size == 0) throw unsupported_error(concat(who, ": weight '", e.name, "': unknown dtype ", e.stored));
+      e.stored = stored_type(stored);
+      const std::size_t size = stored_size(e.stored);
+      if (size == 0) throw unsupported_error(concat(who, ": weight '", e.name, "': unknown dtype ", stored));
       if (count > (bytes.size() - offset) / size) {
         throw io_error(concat(who, ": weight '", e.name, "' ", e.shape.to_string(), " needs ", count * size,
                               " bytes; the shards hold only ", bytes.size() - offset, " more"));
@@ -626,8 +670,12 @@ Model<T> load_model(const std::string& path) {
   }
   return detail::guarded(path, [&]() -> Model<T> {
     switch (detail::detect(head)) {
-      case detail::Format::keras:
-        return detail::load_keras3<T>(detail::Zip(path, path, true), std::filesystem::file_size(path), path, true);
+      case detail::Format::keras: {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(path, ec);
+        if (ec) throw io_error(detail::concat("strata::load_model: cannot read '", path, "': ", ec.message()));
+        return detail::load_keras3<T>(detail::Zip::open_file(path), size, path, true);
+      }
       case detail::Format::hdf5:
         return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)));
       case detail::Format::tfjs: {

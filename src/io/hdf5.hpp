@@ -106,15 +106,24 @@ class File {
     f.source_ = source;
     f.image_ = std::move(bytes);
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    H5FD_file_image_callbacks_t callbacks = {&image_malloc, &image_memcpy, &image_realloc, &image_free,
-                                             &udata_copy,   &udata_free,   &f.image_};
+    // udata: the image's own (heap) string, whose address outlives every move of the File.
+    H5FD_file_image_callbacks_t callbacks = {&image_malloc,
+                                             &image_memcpy,
+                                             &image_realloc,
+                                             &image_free,
+                                             &udata_copy,
+                                             &udata_free,
+                                             const_cast<void*>(static_cast<const void*>(f.image_.get()))};
     if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
         H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0 ||
         H5Pset_file_image(fapl.get(), const_cast<char*>(f.image_->data()), f.image_->size()) < 0) {
       throw io_error(concat("strata: cannot set up reading ", source, " from memory"));
     }
-    // The name only identifies the image; nothing is read from or written to disk.
-    f.file_ = Handle(H5Fopen("strata-in-memory.h5", H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+    // The name only identifies the image, and HDF5 matches open in-memory files by name: a name
+    // of its own (the buffer's address) keeps two images open at once apart, and one no real
+    // file has (the core driver would open a file of that name instead).
+    const std::string name = concat("strata-in-memory-image-", static_cast<const void*>(f.image_->data()), ".h5");
+    f.file_ = Handle(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!f.file_.valid()) throw io_error(concat("strata: ", source, " is not a readable HDF5 file"));
     return f;
   }
@@ -128,14 +137,14 @@ class File {
   // nothing is freed (the shared_ptr owns it). Only a read-only open uses them, so the image is
   // never written or resized.
   using Image = std::shared_ptr<const std::string>;
-  static const Image& image_of(void* udata) { return *static_cast<const Image*>(udata); }
+  static const std::string& image_of(void* udata) { return *static_cast<const std::string*>(udata); }
   static void* image_malloc(size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
-    const Image& image = image_of(udata);
-    return size == image->size() ? const_cast<char*>(image->data()) : nullptr;
+    const std::string& image = image_of(udata);
+    return size == image.size() ? const_cast<char*>(image.data()) : nullptr;
   }
   static void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
-    const Image& image = image_of(udata);
-    if (dest != image->data() || src != image->data() || size != image->size()) return nullptr;
+    const std::string& image = image_of(udata);
+    if (dest != image.data() || src != image.data() || size != image.size()) return nullptr;
     return dest;
   }
   static void* image_realloc(void* /*ptr*/, size_t /*size*/, H5FD_file_image_op_t /*op*/, void* /*udata*/) {
@@ -155,8 +164,7 @@ class File {
   };
 
   // Declared before file_ so that they outlive it (members are destroyed in reverse order): the
-  // image of open_image (the callbacks read it only while open_image runs), the temporary file of
-  // open_temporary.
+  // image of open_image, the temporary file of open_temporary.
   Image image_;
   std::shared_ptr<Temporary> temporary_;
   Handle file_;

@@ -8,9 +8,11 @@
 // strata::io library.
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <strata/config.hpp>
 #include <strata/error.hpp>
+#include <strata/layer_config.hpp>
 #include <strata/model.hpp>
 #include <string>
 #include <utility>
@@ -206,6 +208,7 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
     if (!layers.is_array()) throw io_error(concat(who, ": Sequential 'layers' must be a list"));
     spec.sequential = true;
     std::vector<TensorKey> previous;
+    std::map<std::string, int> default_names;
     for (const json& l : layers) {
       LayerSpec ls;
       ls.class_name = string_member(l, "class_name", who);
@@ -213,9 +216,14 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
                                ? l.at("registered_name").get<std::string>()
                                : std::string();
       ls.config = member(l, "config", who);
-      ls.name = ls.config.is_object() && ls.config.contains("name") && ls.config.at("name").is_string()
-                    ? ls.config.at("name").get<std::string>()
-                    : ls.class_name + "_" + std::to_string(spec.layers.size());
+      // Old Sequential configs may name no layer: Keras' default names then ("dense", "dense_1").
+      if (ls.config.is_object() && ls.config.contains("name") && ls.config.at("name").is_string()) {
+        ls.name = ls.config.at("name").get<std::string>();
+      } else {
+        const std::string base = to_snake_case(ls.class_name);
+        const int k = default_names[base]++;
+        ls.name = k == 0 ? base : base + "_" + std::to_string(k);
+      }
       if (ls.class_name == "InputLayer") {
         if (!spec.layers.empty()) throw model_error(concat(who, ": an InputLayer may only come first in a Sequential"));
         spec.inputs.push_back(TensorKey{ls.name, 0, 0});

@@ -209,3 +209,51 @@ TEST_CASE("Sequential: the typed chain is the layers called in order", "[model]"
   CHECK(chain.count_params() == lstm.count_params() + head.count_params());
   CHECK_THROWS_AS(other.set_weights({w[0]}), strata::shape_error);
 }
+
+TEST_CASE("Model and Sequential: set_weights builds unbuilt layers, counting by weight_count", "[model]") {
+  const Dense<float> built(2, DenseOptions().input_dim(3).seed(1).name("d"));
+  Model<float> model("m", "Sequential");
+  model.set_outputs({model.add(Dense<float>(2, DenseOptions().name("d")), model.add_input("x", {-1, 3}))});
+  model.set_weights(built.get_weights());  // the layer had no weights yet
+  const Tensor<float, 2> x = test::random_tensor<float, 2>(4, 3);
+  CHECK(same_bits(model.predict(x), built(x)));
+  strata::Sequential chain(Dense<float>(2));
+  chain.set_weights(built.get_weights());
+  CHECK(same_bits(chain(x), built(x)));
+}
+
+TEST_CASE("Model: predict(tensor) of a model with several outputs is refused, not cut short", "[model]") {
+  Model<float> model("two");
+  const auto x = model.add_input("x", {-1, 3});
+  const auto a = model.add(Dense<float>(2, DenseOptions().input_dim(3).seed(1)), x);
+  const auto b = model.add(strata::ActivationLayer<float>("relu"), a);
+  model.set_outputs({a, b});
+  const Tensor<float, 2> input = test::random_tensor<float, 2>(4, 3);
+  CHECK_THROWS_AS(model.predict(input), strata::value_error);
+  CHECK(model.predict(std::vector<strata::TensorView<float>>{input}).size() == 2);
+}
+
+TEST_CASE("Bidirectional: a backward layer of other units is refused, and set_weights is all or nothing",
+          "[model][bidirectional]") {
+  using strata::Bidirectional;
+  // Merging outputs of two widths would read past the narrower one.
+  CHECK_THROWS_AS(Bidirectional<LSTM<float>>(LSTM<float>(16, LSTMOptions().input_dim(3)),
+                                             LSTM<float>(2, LSTMOptions().input_dim(3).go_backwards(true))),
+                  strata::value_error);
+  CHECK_THROWS_AS(Bidirectional<LSTM<float>>(LSTM<float>(4, LSTMOptions().input_dim(3)),
+                                             LSTM<float>(4, LSTMOptions().input_dim(5).go_backwards(true))),
+                  strata::value_error);
+  Bidirectional<LSTM<float>> bi(LSTM<float>(4, LSTMOptions().input_dim(3).seed(2)));
+  const auto before = bi.get_weights();
+  auto bad = before;
+  bad[0].data()[0] += 1.0f;                        // a new forward kernel...
+  bad[4] = AnyTensor<float>::zeros(Shape{5, 16});  // ...and a backward kernel of the wrong shape
+  CHECK_THROWS_AS(bi.set_weights(bad), strata::shape_error);
+  CHECK(same_bits(bi.get_weights()[0], before[0]));  // the forward layer kept its weights
+}
+
+TEST_CASE("Embedding: a matrix too large to address is an error, not an overflow", "[model]") {
+  CHECK_THROWS_AS(strata::Embedding<float>(strata::Index(1) << 32, strata::Index(1) << 32), strata::shape_error);
+  CHECK_THROWS_AS(Dense<float>(strata::Index(1) << 32, DenseOptions().input_dim(strata::Index(1) << 32)),
+                  strata::shape_error);
+}

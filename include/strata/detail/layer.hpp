@@ -128,6 +128,11 @@ void check_output_size(const Layer& layer, const Shape& out_shape, Index output_
   }
 }
 
+/// s without a leading prefix.
+inline std::string strip_prefix(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+}
+
 /// A single-input layer's input among a graph call's input shapes; value_error for another count.
 inline const Shape& only_input(const std::vector<Shape>& in, const std::string& who) {
   if (in.size() != 1) throw value_error(concat(who, ": takes one input; it is given ", in.size()));

@@ -78,12 +78,19 @@ class LayerOptions : public Options<Derived> {
   std::optional<std::uint64_t> seed_;
 };
 
-/// Throws value_error unless the layer has weights; `what` names the attempted operation.
-inline void require_built(bool built, const std::string& who, const char* what, const char* options_class) {
-  if (!built) {
-    throw value_error(concat(who, ": ", what, " needs weights; pass ", options_class,
-                             "().input_dim(features), or call build() or set_weights() first"));
-  }
+/// Throws the value_error of a layer used before it has weights; `what` names the attempted
+/// operation, `options_class` the options whose input_dim would have built it.
+[[noreturn]] inline void throw_unbuilt(const std::string& who, const char* what, const char* options_class) {
+  throw value_error(concat(who, ": ", what, " needs weights; pass ", options_class,
+                           "().input_dim(features), or call build() or set_weights() first"));
+}
+
+/// A weight matrix's shape, checked to fit in an Index before anything is allocated (an
+/// absurd config must be an error, not an overflow).
+inline Shape weight_shape(Index rows, Index cols) {
+  const Shape s{rows, cols};
+  (void)s.size();
+  return s;
 }
 
 /// The input size an unbuilt layer takes from the kernel given to set_weights: its row count.

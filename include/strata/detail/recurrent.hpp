@@ -237,6 +237,28 @@ inline Activation parse_recurrent_activation(const std::string& name, const char
   return a;
 }
 
+/// A recurrent layer's check of the mask it is given in a model graph (0: none): strata's masks
+/// are (batch, time), rank 2.
+inline void check_recurrent_mask_rank(int mask, const std::string& who) {
+  if (mask != 0 && mask != 2) {
+    throw value_error(concat(who, ": receives a mask of rank ", mask,
+                             "; recurrent layers take (batch, time) masks, which Masking and Embedding(mask_zero) "
+                             "make from (batch, time, ...) inputs"));
+  }
+}
+
+/// A recurrent layer's check of the initial states among its graph inputs (inputs[1...]): each
+/// (batch, units).
+inline void check_initial_state_shapes(const std::vector<Shape>& inputs, Index units, const std::string& who) {
+  const Shape state{inputs[0][0], units};
+  for (std::size_t k = 1; k < inputs.size(); ++k) {
+    if (inputs[k] != state) {
+      throw shape_error(concat(who, ": initial state ", k - 1, " must have shape ", state.to_string(), "; it is given ",
+                               inputs[k].to_string()));
+    }
+  }
+}
+
 /// The state and result types of a recurrent layer with N state tensors: N = 1 (h: GRU,
 /// SimpleRNN) or N = 2 (h and c: LSTM).
 template <class T, int N>
@@ -448,7 +470,7 @@ class RecurrentLayer {
     if (features < 1) throw value_error(concat(describe(), ": input features must be at least 1; got ", features));
     const Index g = gate_columns();
     auto gen = Generator::from(seed_);
-    Tensor<T, 2> kernel(features, g);
+    Tensor<T, 2> kernel(to_dims<2>(weight_shape(features, g)));
     glorot_uniform(kernel.data(), features, g, gen);
     Tensor<T, 2> recurrent(units_, g);
     orthogonal(recurrent.data(), units_, g, gen);
@@ -459,7 +481,8 @@ class RecurrentLayer {
   /// without use_bias), g the gate count.
   Weights<T> get_weights() const {
     require_built("get_weights");
-    Weights<T> w{kernel(), recurrent_kernel()};
+    auto [kernel, recurrent] = unpacked();
+    Weights<T> w{std::move(kernel), std::move(recurrent)};
     if (use_bias_) w.emplace_back(bias_);
     return w;
   }
@@ -494,17 +517,11 @@ class RecurrentLayer {
   /// its weights only in the packed form its products read, so these are copies made on request.
   Tensor<T, 2> kernel() const {
     require_built("kernel");
-    Tensor<T, 2> k(input_dim_, gate_columns());
-    Tensor<T, 2> r(units_, gate_columns());
-    self().cell().unpack(k.data(), r.data());
-    return k;
+    return unpacked().first;
   }
   Tensor<T, 2> recurrent_kernel() const {
     require_built("recurrent_kernel");
-    Tensor<T, 2> k(input_dim_, gate_columns());
-    Tensor<T, 2> r(units_, gate_columns());
-    self().cell().unpack(k.data(), r.data());
-    return r;
+    return unpacked().second;
   }
   /// The bias (empty without use_bias).
   const Bias& bias() const { return bias_; }
@@ -662,26 +679,16 @@ class RecurrentLayer {
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
     check_input_count(inputs.size());
     const Shape out = compute_output_shape(inputs[0]);
-    const Shape state{inputs[0][0], units_};
-    for (std::size_t k = 1; k < inputs.size(); ++k) {
-      if (inputs[k] != state) {
-        throw shape_error(concat(describe(), ": initial state ", k - 1, " must have shape ", state.to_string(),
-                                 "; it is given ", inputs[k].to_string()));
-      }
-    }
+    check_initial_state_shapes(inputs, units_, describe());
     std::vector<Shape> result{out};
-    if (return_state()) result.insert(result.end(), N, state);
+    if (return_state()) result.insert(result.end(), N, Shape{inputs[0][0], units_});
     return result;
   }
   /// Keras compute_mask: the output sequence keeps the input's (batch, time) mask; states have
   /// none. Any other mask cannot be taken.
   std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
     const int mask = masks.empty() ? 0 : masks[0];
-    if (mask != 0 && mask != 2) {
-      throw value_error(concat(describe(), ": receives a mask of rank ", mask,
-                               "; recurrent layers take (batch, time) masks, which Masking and Embedding(mask_zero) "
-                               "make from (batch, time, ...) inputs"));
-    }
+    check_recurrent_mask_rank(mask, describe());
     std::vector<int> out(output_shapes(inputs).size(), 0);
     if (return_sequences()) out[0] = mask;
     return out;
@@ -718,10 +725,9 @@ class RecurrentLayer {
   }
 
   void require_built(const char* what) const {
-    if (!built()) strata::detail::require_built(false, describe(), what, Derived::options_name);
+    if (!built()) throw_unbuilt(describe(), what, Derived::options_name);
   }
   Index gate_columns() const { return Derived::gates * units_; }
-  const T* bias_data() const { return use_bias_ ? bias_.data() : nullptr; }
 
   Index units_;
   Activation activation_ = Activation::tanh;
@@ -736,11 +742,22 @@ class RecurrentLayer {
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self() { return static_cast<Derived&>(*this); }
 
-  // Packs the weights into the cell, the only copy the layer keeps.
+  // Packs the weights into a new cell, the only copy the layer keeps, then commits: a failure
+  // (bad_alloc) leaves the layer as it was.
   void assign(const Tensor<T, 2>& kernel, const Tensor<T, 2>& recurrent, Bias bias) {
-    input_dim_ = kernel.dimension(0);
+    auto cell =
+        self().make_cell(kernel.data(), kernel.dimension(0), recurrent.data(), use_bias_ ? bias.data() : nullptr);
+    self().cell_ = std::move(cell);
     bias_ = std::move(bias);
-    self().make_cell(kernel.data(), recurrent.data());
+    input_dim_ = kernel.dimension(0);
+  }
+
+  // The kernel and recurrent kernel in Keras' layout, from the cell's packed weights.
+  std::pair<Tensor<T, 2>, Tensor<T, 2>> unpacked() const {
+    std::pair<Tensor<T, 2>, Tensor<T, 2>> w{Tensor<T, 2>(input_dim_, gate_columns()),
+                                            Tensor<T, 2>(units_, gate_columns())};
+    self().cell().unpack(w.first.data(), w.second.data());
+    return w;
   }
 
   void check_input_count(std::size_t n) const {

@@ -12,6 +12,7 @@
 #include "../any_layer.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
+#include "../detail/recurrent.hpp"
 #include "../layer_config.hpp"
 #include "../mask.hpp"
 #include "../tensor.hpp"
@@ -64,7 +65,8 @@ namespace detail {
 /// and SimpleRNN have (detail::RecurrentLayer), and what a user's own recurrent layer needs to be
 /// wrapped (and loaded inside a Keras Bidirectional): `state_count`, a `State` type,
 /// `outputs(x, const State*, const Mask*)` (const and non-const), go_backwards / return_sequences /
-/// return_state / units, and the setters set_go_backwards, set_zero_output_for_mask, set_name.
+/// return_state / stateful / units / input_dim, compute_mask(const Mask*), reset_states, and the
+/// setters set_go_backwards, set_zero_output_for_mask, set_name.
 template <class L, class = void>
 struct is_recurrent_layer : std::false_type {};
 template <class L>
@@ -78,16 +80,14 @@ struct is_recurrent_layer<
                                                std::declval<const typename L::State*>(), std::declval<const Mask*>())),
            decltype(std::declval<const L&>().go_backwards()), decltype(std::declval<const L&>().return_sequences()),
            decltype(std::declval<const L&>().return_state()), decltype(std::declval<const L&>().units()),
-           decltype(std::declval<L&>().set_go_backwards(true)),
+           decltype(std::declval<const L&>().stateful()), decltype(std::declval<const L&>().input_dim()),
+           decltype(std::declval<const L&>().compute_mask(std::declval<const Mask*>())),
+           decltype(std::declval<L&>().reset_states()), decltype(std::declval<L&>().set_go_backwards(true)),
            decltype(std::declval<L&>().set_zero_output_for_mask(true)),
            decltype(std::declval<L&>().set_name(std::string()))>> : std::bool_constant<is_layer_v<L>> {};
 
 template <class L>
 inline constexpr bool is_recurrent_layer_v = is_recurrent_layer<L>::value;
-
-inline std::string strip_prefix(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
-}
 
 }  // namespace detail
 
@@ -129,9 +129,16 @@ class Bidirectional {
         name_(options.name()) {
     if (forward_.go_backwards() == backward_.go_backwards() ||
         forward_.return_sequences() != backward_.return_sequences() ||
-        forward_.return_state() != backward_.return_state()) {
-      throw value_error(detail::concat(describe(), ": backward_layer must have the forward layer's return_sequences ",
-                                       "and return_state and the opposite go_backwards"));
+        forward_.return_state() != backward_.return_state() || forward_.stateful() != backward_.stateful()) {
+      throw value_error(detail::concat(describe(), ": backward_layer must have the forward layer's return_sequences, ",
+                                       "return_state and stateful and the opposite go_backwards"));
+    }
+    // The outputs are merged element by element (or concatenated row by row): both layers must
+    // give the same shape.
+    if (forward_.units() != backward_.units() ||
+        (forward_.built() && backward_.built() && forward_.input_dim() != backward_.input_dim())) {
+      throw value_error(detail::concat(describe(), ": backward_layer must have the forward layer's units and inputs; ",
+                                       "got units ", forward_.units(), " and ", backward_.units()));
     }
     setup();
   }
@@ -165,9 +172,18 @@ class Bidirectional {
       throw shape_error(detail::concat(describe(), ": set_weights expects the forward layer's weights then the ",
                                        "backward layer's (an even, non-zero count); got ", weights.size()));
     }
+    // Both halves on copies first, so that a bad half leaves the layer as it was.
     const auto half = static_cast<std::ptrdiff_t>(weights.size() / 2);
-    forward_.set_weights(Weights<T>(weights.begin(), weights.begin() + half));
-    backward_.set_weights(Weights<T>(weights.begin() + half, weights.end()));
+    Layer forward = forward_;
+    Layer backward = backward_;
+    forward.set_weights(Weights<T>(weights.begin(), weights.begin() + half));
+    backward.set_weights(Weights<T>(weights.begin() + half, weights.end()));
+    if (forward.input_dim() != backward.input_dim()) {
+      throw shape_error(detail::concat(describe(), ": the forward and backward kernels have ", forward.input_dim(),
+                                       " and ", backward.input_dim(), " input features"));
+    }
+    forward_ = std::move(forward);
+    backward_ = std::move(backward);
   }
   Index count_params() const { return forward_.count_params() + backward_.count_params(); }
   void reset_states() {
@@ -293,17 +309,19 @@ class Bidirectional {
   static constexpr bool takes_mask = true;
   /// Keras' weights: the forward layer's groups under "forward_layer/", then the backward
   /// layer's under "backward_layer/".
-  std::size_t weight_count() const { return get_weights_count(forward_) + get_weights_count(backward_); }
+  std::size_t weight_count() const { return detail::weight_count_of(forward_) + detail::weight_count_of(backward_); }
   std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
-    static_assert(detail::has_weight_groups<Layer>::value,
-                  "strata::Bidirectional: loading it needs the wrapped layer's weight_groups (its Keras description).");
     std::vector<WeightGroup> groups;
-    for (auto [layer, prefix] : {std::pair<const Layer*, const char*>{&forward_, "forward_layer/"},
-                                 std::pair<const Layer*, const char*>{&backward_, "backward_layer/"}}) {
-      for (WeightGroup g : layer->weight_groups(inputs)) {
-        g.path = prefix + g.path;
-        groups.push_back(std::move(g));
+    if constexpr (detail::has_weight_groups<Layer>::value) {
+      for (auto [layer, prefix] : {std::pair<const Layer*, const char*>{&forward_, "forward_layer/"},
+                                   std::pair<const Layer*, const char*>{&backward_, "backward_layer/"}}) {
+        for (WeightGroup g : layer->weight_groups(inputs)) {
+          g.path = prefix + g.path;
+          groups.push_back(std::move(g));
+        }
       }
+    } else {
+      (void)inputs;
     }
     return groups;
   }
@@ -312,26 +330,18 @@ class Bidirectional {
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
     check_input_count(inputs.size());
     const Shape out = compute_output_shape(inputs[0]);
-    const Shape state{inputs[0][0], units()};
-    for (std::size_t k = 1; k < inputs.size(); ++k) {
-      if (inputs[k] != state) {
-        throw shape_error(detail::concat(describe(), ": initial state ", k - 1, " must have shape ", state.to_string(),
-                                         "; it is given ", inputs[k].to_string()));
-      }
-    }
+    detail::check_initial_state_shapes(inputs, units(), describe());
     std::vector<Shape> result(merge_mode_ == MergeMode::none ? 2 : 1, out);
-    if (return_state()) result.insert(result.end(), 2 * static_cast<std::size_t>(Layer::state_count), state);
+    if (return_state()) {
+      result.insert(result.end(), 2 * static_cast<std::size_t>(Layer::state_count), Shape{inputs[0][0], units()});
+    }
     return result;
   }
   /// Keras compute_mask: the output sequence(s) keep the input's (batch, time) mask with
   /// return_sequences; the states have none. Any other mask cannot be taken.
   std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
     const int mask = masks.empty() ? 0 : masks[0];
-    if (mask != 0 && mask != 2) {
-      throw value_error(detail::concat(describe(), ": receives a mask of rank ", mask,
-                                       "; recurrent layers take (batch, time) masks, which Masking and "
-                                       "Embedding(mask_zero) make from (batch, time, ...) inputs"));
-    }
+    detail::check_recurrent_mask_rank(mask, describe());
     std::vector<int> out(output_shapes(inputs).size(), 0);
     if (return_sequences()) {
       for (std::size_t k = 0; k < (merge_mode_ == MergeMode::none ? 2u : 1u); ++k) out[k] = mask;
@@ -350,14 +360,6 @@ class Bidirectional {
     backward_.set_name("backward_" + base);
     forward_.set_zero_output_for_mask(forward_.return_sequences());
     backward_.set_zero_output_for_mask(backward_.return_sequences());
-  }
-
-  static std::size_t get_weights_count(const Layer& layer) {
-    if constexpr (detail::has_weight_count<Layer>::value) {
-      return layer.weight_count();
-    } else {
-      return layer.get_weights().size();
-    }
   }
 
   void check_input_count(std::size_t n) const {
@@ -449,6 +451,7 @@ class Bidirectional {
 
   AnyTensor<T> merge(const AnyTensor<T>& y, const AnyTensor<T>& y_rev) const {
     const Shape s = y.shape();
+    STRATA_ASSERT(y_rev.shape() == s);  // the constructors make both layers give one shape
     if (merge_mode_ == MergeMode::concat) {
       Shape cs = s;
       const Index u = s[s.rank() - 1];

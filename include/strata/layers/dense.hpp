@@ -69,7 +69,7 @@ class Dense {
   void build(Index features) {
     if (features < 1)
       throw value_error(detail::concat(describe(), ": input features must be at least 1; got ", features));
-    Tensor<T, 2> kernel(features, units_);
+    Tensor<T, 2> kernel(detail::to_dims<2>(detail::weight_shape(features, units_)));
     auto gen = detail::Generator::from(seed_);
     detail::glorot_uniform(kernel.data(), features, units_, gen);
     Tensor<T, 1> bias(use_bias_ ? units_ : 0);
@@ -184,14 +184,18 @@ class Dense {
 
  private:
   void require_built(const char* what) const {
-    if (!built()) detail::require_built(false, describe(), what, "DenseOptions");
+    if (!built()) detail::throw_unbuilt(describe(), what, "DenseOptions");
   }
 
+  // Packs into new matrices, then commits: a failure (bad_alloc) leaves the layer as it was.
   void assign(const Tensor<T, 2>& kernel, Tensor<T, 1> bias) {
-    input_dim_ = kernel.dimension(0);
+    detail::PackedMatrix<T> packed_kernel(kernel.data(), kernel.dimension(0), units_);
+    detail::PackedMatrix<T> packed_bias;
+    if (use_bias_) packed_bias.pack(bias.data(), 1, units_);
+    packed_kernel_ = std::move(packed_kernel);
+    packed_bias_ = std::move(packed_bias);
     bias_ = std::move(bias);
-    packed_kernel_.pack(kernel.data(), input_dim_, units_);
-    if (use_bias_) packed_bias_.pack(bias_.data(), 1, units_);
+    input_dim_ = kernel.dimension(0);
   }
 
   Index units_;

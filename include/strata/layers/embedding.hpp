@@ -62,13 +62,10 @@ class Embedding {
   using Scalar = T;
   static constexpr const char* class_name = "Embedding";
 
-  /// Throws value_error for input_dim or output_dim < 1. The layer is built (has weights) at once.
+  /// Throws value_error for input_dim or output_dim < 1 (shape_error for a matrix too large to
+  /// address). The layer is built (has weights) at once.
   Embedding(Index input_dim, Index output_dim, const EmbeddingOptions& options = EmbeddingOptions())
-      : input_dim_(input_dim), output_dim_(output_dim), mask_zero_(options.mask_zero()), name_(options.name()) {
-    if (input_dim < 1 || output_dim < 1) {
-      throw value_error(detail::concat(describe(), ": input_dim and output_dim must be at least 1; got ", input_dim,
-                                       " and ", output_dim));
-    }
+      : Embedding(input_dim, output_dim, options, false) {
     embeddings_ = Tensor<T, 2>(input_dim, output_dim);
     auto gen = detail::Generator::from(options.seed());
     for (Index i = 0; i < embeddings_.size(); ++i) embeddings_.data()[i] = static_cast<T>(0.1 * gen.uniform() - 0.05);
@@ -79,13 +76,18 @@ class Embedding {
   bool mask_zero() const { return mask_zero_; }
   const std::string& name() const { return name_; }
   std::string describe() const { return detail::describe_layer(class_name, name_); }
-  bool built() const { return true; }
+  /// Whether the layer has weights: always, except between from_config and set_weights (a loader
+  /// sets the file's weights without drawing initial ones first).
+  bool built() const { return embeddings_.size() > 0; }
   /// Nothing to do: the weights' shape does not depend on the input.
   void build(Index /*features*/) {}
   const Tensor<T, 2>& embeddings() const { return embeddings_; }
 
   /// Keras get_weights(): [embeddings (input_dim, output_dim)].
-  Weights<T> get_weights() const { return {embeddings_}; }
+  Weights<T> get_weights() const {
+    require_built("get_weights");
+    return {embeddings_};
+  }
   /// Keras set_weights(); throws shape_error on a wrong count or shape.
   void set_weights(const Weights<T>& weights) {
     detail::check_weight_count(weights, 1, describe(), "embeddings");
@@ -115,6 +117,7 @@ class Embedding {
   /// Low-level call on indices of any arithmetic type; checks every index first.
   template <class I>
   void forward_indices(const I* ids, const Shape& input_shape, T* output, Index output_size) const {
+    require_built("call");
     const Shape out_shape = compute_output_shape(input_shape);
     detail::check_output_size(*this, out_shape, output_size);
     const Index n = input_shape.size();
@@ -173,10 +176,10 @@ class Embedding {
 
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: input_dim, output_dim, mask_zero (Keras 2's input_length only declared the
-  /// input shape).
+  /// input shape). The layer is left without weights: the loader sets the file's.
   static Embedding from_config(const LayerConfig<T>& config) {
     return Embedding(config.integer("input_dim"), config.integer("output_dim"),
-                     EmbeddingOptions().mask_zero(config.boolean("mask_zero", false)).name(config.name()));
+                     EmbeddingOptions().mask_zero(config.boolean("mask_zero", false)).name(config.name()), false);
   }
   /// Keras' weights: embeddings (input_dim, output_dim).
   std::size_t weight_count() const { return 1; }
@@ -200,6 +203,22 @@ class Embedding {
   }
 
  private:
+  // The checks, without weights (from_config).
+  Embedding(Index input_dim, Index output_dim, const EmbeddingOptions& options, bool /*initialise*/)
+      : input_dim_(input_dim), output_dim_(output_dim), mask_zero_(options.mask_zero()), name_(options.name()) {
+    if (input_dim < 1 || output_dim < 1) {
+      throw value_error(detail::concat(describe(), ": input_dim and output_dim must be at least 1; got ", input_dim,
+                                       " and ", output_dim));
+    }
+    (void)detail::weight_shape(input_dim, output_dim);
+  }
+
+  void require_built(const char* what) const {
+    if (!built()) {
+      throw value_error(detail::concat(describe(), ": ", what, " needs weights; call set_weights() first"));
+    }
+  }
+
   template <class I>
   void check_index(I v, Index flat, const Shape& shape) const {
     bool ok;

@@ -257,9 +257,10 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
                         : " (the config has reset_after=false: one bias, (3*units,))";
   }
   AnyTensor<T> initial_bias() const { return AnyTensor<T>::zeros(bias_shape()); }
-  void make_cell(const T* kernel, const T* recurrent) {
-    cell_ = detail::GRUCell<T>(this->units_, this->activation_, recurrent_activation_, reset_after_);
-    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
+  detail::GRUCell<T> make_cell(const T* kernel, Index features, const T* recurrent, const T* bias) const {
+    detail::GRUCell<T> cell(this->units_, this->activation_, recurrent_activation_, reset_after_);
+    cell.set(kernel, features, recurrent, bias);
+    return cell;
   }
 
   Activation recurrent_activation_ = Activation::sigmoid;

@@ -479,9 +479,10 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
     }
     return bias;
   }
-  void make_cell(const T* kernel, const T* recurrent) {
-    cell_ = detail::LSTMCell<T>(this->units_, this->activation_, recurrent_activation_);
-    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
+  detail::LSTMCell<T> make_cell(const T* kernel, Index features, const T* recurrent, const T* bias) const {
+    detail::LSTMCell<T> cell(this->units_, this->activation_, recurrent_activation_);
+    cell.set(kernel, features, recurrent, bias);
+    return cell;
   }
 
   Activation recurrent_activation_ = Activation::sigmoid;

@@ -134,9 +134,10 @@ class SimpleRNN : public detail::RecurrentLayer<SimpleRNN<T>, T, 1, Tensor<T, 1>
     bias.setZero();
     return bias;
   }
-  void make_cell(const T* kernel, const T* recurrent) {
-    cell_ = detail::SimpleRNNCell<T>(this->units_, this->activation_);
-    cell_.set(kernel, this->input_dim_, recurrent, this->bias_data());
+  detail::SimpleRNNCell<T> make_cell(const T* kernel, Index features, const T* recurrent, const T* bias) const {
+    detail::SimpleRNNCell<T> cell(this->units_, this->activation_);
+    cell.set(kernel, features, recurrent, bias);
+    return cell;
   }
 
   detail::SimpleRNNCell<T> cell_;

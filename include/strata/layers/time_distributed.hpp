@@ -60,10 +60,7 @@ class TimeDistributed {
   Inner& layer() { return layer_; }
   const std::string& name() const { return name_; }
   std::string describe() const {
-    std::string inner = layer_.describe();
-    const std::string prefix = "strata::";
-    if (inner.compare(0, prefix.size(), prefix) == 0) inner.erase(0, prefix.size());
-    std::string s = "strata::TimeDistributed(" + inner + ")";
+    std::string s = "strata::TimeDistributed(" + detail::strip_prefix(layer_.describe(), "strata::") + ")";
     if (!name_.empty()) s += " '" + name_ + "'";
     return s;
   }
@@ -143,7 +140,12 @@ class TimeDistributed {
       if constexpr (std::is_same_v<Inner, AnyLayer<Scalar>>) {
         return config.layer("layer");
       } else {
-        return Inner::from_config(config.sublayer("layer"));
+        const LayerConfig<Scalar> inner_config = config.sublayer("layer");
+        if (inner_config.class_name() != Inner::class_name) {
+          config.unsupported(detail::concat("wraps a '", inner_config.class_name(),
+                                            "' layer; this TimeDistributed wraps ", Inner::class_name));
+        }
+        return Inner::from_config(inner_config);
       }
     }();
     if (inner.carries_state()) {
@@ -154,13 +156,7 @@ class TimeDistributed {
     return TimeDistributed(std::move(inner), TimeDistributedOptions().name(config.name()));
   }
   /// Keras' weights: the wrapped layer's, under "layer/".
-  std::size_t weight_count() const {
-    if constexpr (detail::has_weight_count<Inner>::value) {
-      return layer_.weight_count();
-    } else {
-      return layer_.get_weights().size();
-    }
-  }
+  std::size_t weight_count() const { return detail::weight_count_of(layer_); }
   std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
     const Shape& x = detail::only_input(inputs, describe());
     if (x.rank() < 3) {
