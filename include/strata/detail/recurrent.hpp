@@ -100,6 +100,30 @@ class RecurrentOptions : public LayerOptions<Derived> {
   bool zero_output_for_mask_ = false;
 };
 
+/// The options of the recurrent layers with gates (LSTM, GRU): RecurrentOptions' plus
+/// `recurrent_activation`.
+template <class Derived>
+class GatedRecurrentOptions : public RecurrentOptions<Derived> {
+ public:
+  /// Keras `recurrent_activation` (the gates); default "sigmoid" (Keras 3, tf.keras 2; Keras <= 2.2
+  /// and tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
+  Derived& recurrent_activation(std::string name) {
+    recurrent_activation_ = std::move(name);
+    return static_cast<Derived&>(*this);
+  }
+  Derived& recurrent_activation(Activation a) {
+    recurrent_activation_ = std::string(activation_name(a));
+    return static_cast<Derived&>(*this);
+  }
+  const std::string& recurrent_activation() const { return recurrent_activation_; }
+
+ protected:
+  using RecurrentOptions<Derived>::RecurrentOptions;
+
+ private:
+  std::string recurrent_activation_ = "sigmoid";
+};
+
 /// How a sequence is consumed and what is written (the options that shape the recurrence).
 struct RecurrenceFlags {
   bool return_sequences = false;
@@ -721,6 +745,16 @@ class RecurrentLayer {
         .stateful(config.boolean("stateful", false))
         .zero_output_for_mask(config.boolean("zero_output_for_mask", false))
         .name(config.name());
+    return options;
+  }
+
+  /// common_options, plus a gated layer's recurrent_activation: hard_sigmoid by default in files of
+  /// Keras <= 2.2 and tfjs, sigmoid since.
+  template <class Options>
+  static Options& gated_options(const LayerConfig<T>& config, Options& options) {
+    common_options(config, options);
+    const char* gate_default = config.keras_version().pre_2_3_defaults() ? "hard_sigmoid" : "sigmoid";
+    options.recurrent_activation(config.activation("recurrent_activation", gate_default));
     return options;
   }
 

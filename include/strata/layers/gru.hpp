@@ -24,21 +24,12 @@
 namespace strata {
 
 /// Options of GRU, set by chaining: `GRUOptions().return_sequences(true).reset_after(false)`.
-/// Defaults are Keras 3's. Common setters: detail::LayerOptions and detail::RecurrentOptions.
-class GRUOptions : public detail::RecurrentOptions<GRUOptions> {
+/// Defaults are Keras 3's. Common setters: detail::LayerOptions, detail::RecurrentOptions and
+/// detail::GatedRecurrentOptions (recurrent_activation).
+class GRUOptions : public detail::GatedRecurrentOptions<GRUOptions> {
  public:
-  GRUOptions() : RecurrentOptions("tanh") {}
+  GRUOptions() : GatedRecurrentOptions("tanh") {}
 
-  /// Keras `recurrent_activation` (the z and r gates); default "sigmoid" (Keras 3, tf.keras 2;
-  /// Keras <= 2.2 and tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
-  GRUOptions& recurrent_activation(std::string name) {
-    recurrent_activation_ = std::move(name);
-    return *this;
-  }
-  GRUOptions& recurrent_activation(Activation a) {
-    recurrent_activation_ = std::string(activation_name(a));
-    return *this;
-  }
   /// Keras `reset_after`: apply the reset gate after the recurrent product, with separate input
   /// and recurrent biases (bias shape (2, 3u)); default true (Keras 3, tf.keras 2). false is
   /// Keras <= 2.2's and tfjs' variant (bias (3u,)).
@@ -46,12 +37,9 @@ class GRUOptions : public detail::RecurrentOptions<GRUOptions> {
     reset_after_ = on;
     return *this;
   }
-
-  const std::string& recurrent_activation() const { return recurrent_activation_; }
   bool reset_after() const { return reset_after_; }
 
  private:
-  std::string recurrent_activation_ = "sigmoid";
   bool reset_after_ = true;
 };
 
@@ -243,10 +231,8 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
   /// recurrent options.
   static GRU from_config(const LayerConfig<T>& config) {
     GRUOptions options;
-    Base::common_options(config, options);
-    const bool old = config.keras_version().pre_2_3_defaults();
-    options.recurrent_activation(config.activation("recurrent_activation", old ? "hard_sigmoid" : "sigmoid"))
-        .reset_after(config.boolean("reset_after", !old));
+    Base::gated_options(config, options)
+        .reset_after(config.boolean("reset_after", !config.keras_version().pre_2_3_defaults()));
     return GRU(config.integer("units"), options);
   }
 

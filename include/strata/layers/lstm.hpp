@@ -27,32 +27,20 @@ namespace strata {
 /// Options of LSTM, set by chaining: `LSTMOptions().return_sequences(true).go_backwards(true)`.
 /// Defaults are Keras 3's. The common setters (activation, default "tanh"; use_bias; input_dim;
 /// seed; name) are described in detail::LayerOptions, the recurrent ones (return_sequences,
-/// return_state, go_backwards, stateful, zero_output_for_mask) in detail::RecurrentOptions.
-class LSTMOptions : public detail::RecurrentOptions<LSTMOptions> {
+/// return_state, go_backwards, stateful, zero_output_for_mask) in detail::RecurrentOptions,
+/// recurrent_activation in detail::GatedRecurrentOptions.
+class LSTMOptions : public detail::GatedRecurrentOptions<LSTMOptions> {
  public:
-  LSTMOptions() : RecurrentOptions("tanh") {}
+  LSTMOptions() : GatedRecurrentOptions("tanh") {}
 
-  /// Keras `recurrent_activation` (gates); default "sigmoid" (Keras 3, tf.keras 2; Keras <= 2.2 and
-  /// tfjs default to hard_sigmoid, i.e. strata's "hard_sigmoid_keras2").
-  LSTMOptions& recurrent_activation(std::string name) {
-    recurrent_activation_ = std::move(name);
-    return *this;
-  }
-  LSTMOptions& recurrent_activation(Activation a) {
-    recurrent_activation_ = std::string(activation_name(a));
-    return *this;
-  }
   /// Keras `unit_forget_bias`: the initial forget-gate bias is 1; default true.
   LSTMOptions& unit_forget_bias(bool on) {
     unit_forget_bias_ = on;
     return *this;
   }
-
-  const std::string& recurrent_activation() const { return recurrent_activation_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
 
  private:
-  std::string recurrent_activation_ = "sigmoid";
   bool unit_forget_bias_ = true;
 };
 
@@ -461,10 +449,7 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
   /// Keras <= 2.2 and tfjs, sigmoid since), use_bias, unit_forget_bias, and the recurrent options.
   static LSTM from_config(const LayerConfig<T>& config) {
     LSTMOptions options;
-    Base::common_options(config, options);
-    const char* gate_default = config.keras_version().pre_2_3_defaults() ? "hard_sigmoid" : "sigmoid";
-    options.recurrent_activation(config.activation("recurrent_activation", gate_default))
-        .unit_forget_bias(config.boolean("unit_forget_bias", true));
+    Base::gated_options(config, options).unit_forget_bias(config.boolean("unit_forget_bias", true));
     return LSTM(config.integer("units"), options);
   }
 
