@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const EXPECTED_TFJS_VERSION = '4.22.0';
 const GENERATOR = 'tools/keras-reference/generate.mjs';
@@ -165,20 +165,40 @@ const td = (layer, name = 'time_distributed') => tf.layers.timeDistributed({ lay
 /** All non-input layers of a model, in model order. */
 const modelLayers = m => m.layers.filter(l => l.getClassName() !== 'InputLayer');
 
+/**
+ * How a weight is drawn, by its base name ("kernel") or, taking precedence, by layer class and base
+ * name ("BatchNormalization/moving_variance"): rule({ shape, rng, wScale, bScale, layer }) ->
+ * Float32Array. Group modules (groups/*.mjs) add theirs through api.weightRule.
+ */
+const weightRules = new Map();
+function uniformDraw(scale) {
+  return ({ shape, rng }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; ++i) data[i] = rng.f32(scale);
+    return data;
+  };
+}
+weightRules.set('bias', a => uniformDraw(a.bScale)(a));
+weightRules.set('kernel', a => uniformDraw(a.wScale / Math.sqrt(a.shape[0]))(a));
+weightRules.set('recurrent_kernel', a => uniformDraw(a.wScale / Math.sqrt(a.shape[0]))(a));
+weightRules.set('embeddings', uniformDraw(1));
+
 /** Overwrite every weight of every layer from the PRNG (Keras get_weights order). */
 function drawWeights(model, rng, wScale, bScale) {
   for (const layer of modelLayers(model)) {
     const vals = layer.weights.map(w => {
       const shape = w.shape;
-      const n = shape.reduce((a, b) => a * b, 1);
       const base = w.originalName.split('/').pop();
-      let scale;
-      if (base === 'bias') scale = bScale;
-      else if (base === 'kernel' || base === 'recurrent_kernel') scale = wScale / Math.sqrt(shape[0]);
-      else if (base === 'embeddings') scale = 1;
-      else throw new Error(`unexpected weight ${w.originalName}`);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; ++i) data[i] = rng.f32(scale);
+      // The class of the layer that owns the weight (a wrapper's inner layer for TimeDistributed).
+      const owner = w.originalName.split('/').slice(-2, -1)[0] ?? '';
+      const cls = layer.getClassName();
+      const inner = layer.layer ? layer.layer.getClassName() : null;
+      const rule = weightRules.get(`${cls}/${base}`) ?? (inner && weightRules.get(`${inner}/${base}`)) ??
+        weightRules.get(base);
+      if (!rule) throw new Error(`unexpected weight ${w.originalName} (owner ${owner}): add a rule with api.weightRule`);
+      const data = rule({ shape, rng, wScale, bScale, layer });
+      if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight rule for ${w.originalName}: wrong size`);
       return tf.tensor(data, shape, 'float32');
     });
     layer.setWeights(vals);
@@ -1734,14 +1754,21 @@ if (fs.existsSync(CROSSCHECK_FILE)) {
 // Keras 3 both drop a mask there (neither sets supports_masking), and no case here has a mask.
 const repeatVector = (n, extra = {}) => tf.layers.repeatVector({ name: 'repeat_vector', n, ...extra });
 
-function addRepeatCase(name, o) {
-  // o: { sizes(rng) -> s (without batch), desc(s) -> string, w?, x?, more?, and either
-  //      input(s) -> dims without batch + layers(s, first) -> [layers] (Sequential; `first` =
-  //      {inputShape} goes into the first layer's arguments), or graph(s) -> {inputs, outputs, labels}
-  //      (Functional, as addFunctional) }
+const addRepeatCase = (name, o) => addCase('repeat_vector', name, o);
+
+/**
+ * A case of one group: a Sequential model or a Functional graph run by predict.
+ * o: { sizes(rng) -> s (without batch), desc(s) -> string, w?, x?, more?, formulas?, draw?, and either
+ *      input(s) -> dims without batch + layers(s, first) -> [layers] (Sequential; `first` =
+ *      {inputShape} goes into the first layer's arguments), or graph(s) -> {inputs, outputs, labels}
+ *      (Functional, as addFunctional: inputs from fnInput) }
+ * `draw(rng, shape, scale)` replaces the uniform input draw for every input (e.g. integer inputs);
+ * `formulas` is written to the fixture as is (where tfjs departs from Keras 3, read by the C++ test).
+ */
+function addCase(group, name, o) {
   const w = o.w ?? 2, x = o.x ?? 1;
   cases.push({
-    group: 'repeat_vector', name,
+    group, name,
     notes: s => `${o.graph ? 'Functional model: ' : ''}${o.desc(s)}` +
       `${o.graph ? `. Batch ${s.batch}` : `, on input [${[s.batch, ...o.input(s)]}]`}. ` +
       `Kernels uniform(-1,1)*${w}/sqrt(fan_in), bias uniform(-1,1)*0.5, inputs uniform(-1,1)*${x}.` +
@@ -1752,14 +1779,15 @@ function addRepeatCase(name, o) {
         const g = o.graph(s);
         return {
           models: [{ suffix: '', model: tf.model({ name, inputs: g.inputs.map(i => i.tensor), outputs: g.outputs }) }],
-          inputs: g.inputs.map(i => ({ label: i.label, shape: [s.batch, ...i.dims] })),
-          kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: g.labels,
+          inputs: g.inputs.map(i => ({ label: i.label, shape: [s.batch, ...i.dims], draw: i.draw ?? o.draw,
+            dtype: i.dtype ?? o.dtype })),
+          kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: g.labels, formulas: o.formulas,
         };
       }
       return {
         models: [{ suffix: '', model: seqModel(name, o.layers(s, { inputShape: o.input(s) })) }],
-        inputs: [{ label: 'x', shape: [s.batch, ...o.input(s)] }],
-        kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: ['y'],
+        inputs: [{ label: 'x', shape: [s.batch, ...o.input(s)], draw: o.draw, dtype: o.dtype }],
+        kind: 'predict', wScale: w, bScale: 0.5, xScale: x, outputLabels: ['y'], formulas: o.formulas,
       };
     },
   });
@@ -1820,6 +1848,30 @@ addRepeatCase('functional_lstm_autoencoder', {
     `LSTM(${s.units}, recurrent_activation=sigmoid, return_sequences=true)(RepeatVector(${s.time})(code))); ` +
     'outputs [code, reconstruction]',
 });
+
+// ---------------------------------------------------------------------------
+// Group modules: groups/<group>.mjs, one per layer family, loaded in name order. Each exports
+// `default function (api)` that adds its cases with api.addCase (or pushes to api.cases) and,
+// for weights other than kernel/recurrent_kernel/bias/embeddings, its draw rules with
+// api.weightRule(name, rule). A new layer family adds a file here, not lines above.
+// ---------------------------------------------------------------------------
+{
+  const api = {
+    tf, cases, R, addCase, seqModel, fnInput, act, dense, lstm, td, rnnLayer, drawInput, uniformDraw,
+    weightRule: (key, rule) => {
+      if (weightRules.has(key)) throw new Error(`weight rule ${key} defined twice`);
+      weightRules.set(key, rule);
+    },
+    REPO_ROOT,
+  };
+  const groupsDir = path.join(HERE, 'groups');
+  const files = fs.existsSync(groupsDir) ? fs.readdirSync(groupsDir).filter(f => f.endsWith('.mjs')).sort() : [];
+  for (const f of files) {
+    const mod = await import(pathToFileURL(path.join(groupsDir, f)).href);
+    if (typeof mod.default !== 'function') throw new Error(`groups/${f} must export a default function (api)`);
+    mod.default(api);
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Runner
