@@ -97,6 +97,11 @@ KERAS_CASES = [
     ("bidirectional/bidi_lstm_concat_seq", {}),
     ("masking/masking_lstm_seq", {}),
     ("embedding/emb_mask_lstm_last", {}),
+    # Layers written generically (GENERIC): configs from tfjs, weights as tfjs lists them.
+    ("shape_layers/dense_flatten_dense_rank3", {}),
+    ("shape_layers/td_reshape_activation_dropout_flatten", {}),
+    ("repeat_vector/dense_repeat_lstm_td_dense", {}),
+    ("shape_layers/dense_elu_dropout_lstm_td_dense", {"functional": True}),
 ]
 
 H5_CASES = [
@@ -120,6 +125,9 @@ H5_CASES = [
     ("bidirectional/bidi_gru_sum_seq", {}),
     ("masking/masking_gru_seq", {}),
     ("embedding/emb_mask_bidi_lstm_seq", {}),
+    ("shape_layers/dense_reshape_td_dense", {}),
+    ("shape_layers/dense_dropout_dense_activation_relu", {"functional": True}),
+    ("repeat_vector/td_repeat_dense_rank3", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -164,6 +172,7 @@ class Layer:
         self.inbound = []
         self.batch_shape = None  # InputLayer batch shape, or the first Sequential layer's
         self.in_shapes = None  # shapes of the inbound tensors (filled by infer_shapes)
+        self.recorded_out = None  # a generic layer's output shapes as tfjs recorded them (batch null)
         self.out_shapes = None
 
 
@@ -191,7 +200,63 @@ def _shape(s):
     return [None if d is None else int(d) for d in s]
 
 
+# Classes written by the rules below; every other class is written generically (GENERIC): its tfjs
+# config as is (tfjs writes Keras' snake_case keys), minus the keys every layer has, with
+# initializers re-spelt per format and Keras 3's renames (K3_RENAMES); its weights named and
+# ordered as the tfjs fixture lists them, kept at the layer's own vars; its output shapes as tfjs
+# recorded them. A new layer family then needs no code here, only case lines (and a rename where
+# tfjs spells a key differently from Keras 3).
+SPECIAL_CLASSES = ("InputLayer", "Dense", "LSTM", "GRU", "SimpleRNN", "TimeDistributed", "Bidirectional", "Masking",
+                   "Embedding", "Scale")
+GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype")
+# tfjs config key -> Keras 3 config key, per class (Keras 3 renamed a few arguments).
+K3_RENAMES = {}
+# Keras 3 Layer.__call__ records these call kwargs in an inbound node (a call() with a training
+# argument whose default is not None, or a mask argument and one tensor argument).
+K3_CALL_KWARGS = {
+    "Dropout": {"training": False}, "SpatialDropout1D": {"training": False}, "GaussianNoise": {"training": False},
+    "GaussianDropout": {"training": False},
+}
+
+
+def _k3_reshape(cfg):
+    # tfjs writes Reshape's inferred dimension as null; Keras (3 and tf.keras) write -1.
+    if "target_shape" in cfg:
+        cfg["target_shape"] = [-1 if d is None else d for d in cfg["target_shape"]]
+    return cfg
+
+
+# Per-class fix-ups of the generic config after renaming: (config, flavour) -> config.
+GENERIC_FIXUPS = {"Reshape": lambda cfg, flavour: _k3_reshape(cfg)}
+
+
+def is_generic(cls):
+    return cls not in SPECIAL_CLASSES
+
+
+def _generic_opts(cfg):
+    return {k: v for k, v in cfg.items() if k not in GENERIC_DROPPED_KEYS}
+
+
+def _generic_config(layer, flavour):
+    """The generic layer's config keys for a format: flavour "k3", "tf" or "old"."""
+    init = {"k3": k3_initializer, "tf": tf_initializer}.get(flavour, old_initializer)
+    out = {}
+    for key, value in layer.opts.items():
+        if key.endswith("_initializer") and isinstance(value, dict) and "class_name" in value:
+            value = init(value["class_name"])
+        elif key in ("activation", "recurrent_activation") and flavour == "k3":
+            value = k3_activation(value)
+        if flavour == "k3":
+            key = K3_RENAMES.get(layer.cls, {}).get(key, key)
+        out[key] = value
+    fixup = GENERIC_FIXUPS.get(layer.cls)
+    return fixup(out, flavour) if fixup else out
+
+
 def _opts_from_tfjs(cls, cfg):
+    if is_generic(cls):
+        return _generic_opts(cfg)
     if cls == "Dense":
         return {"units": int(cfg["units"]), "activation": cfg["activation"], "use_bias": bool(cfg["use_bias"])}
     if cls in RNN_CLASSES:
@@ -324,7 +389,11 @@ def load_source(source):
         entry = by_name[layer.name]
         check(entry["class_name"] == layer.cls, f"{source}: class mismatch for {layer.name}")
         core = layer.inner if layer.cls in ("TimeDistributed", "Bidirectional") else layer
-        expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
+        layer.recorded_out = entry.get("output_shapes")
+        if is_generic(core.cls):
+            expected = [w["name"].split("/")[-1].split(":")[0] for w in entry["weights"]]
+        else:
+            expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
         if layer.cls == "Bidirectional":
             expected = expected * 2  # the forward layer's, then the backward layer's
             halves = [f"{layer.name}/{sub.name}/" for sub in (layer.inner, layer.backward)]
@@ -387,10 +456,16 @@ def _out_shapes(layer, in_shapes):
         return [list(in_shapes[0])]
     if layer.cls == "Embedding":
         return [list(in_shapes[0]) + [layer.opts["output_dim"]]]
+    if is_generic(layer.cls):
+        check(layer.recorded_out is not None, f"{layer.cls} {layer.name}: no recorded output shape")
+        batch = in_shapes[0][0] if in_shapes else None
+        return [[batch] + list(shape[1:]) for shape in layer.recorded_out]
     if layer.cls == "TimeDistributed":
         s = in_shapes[0]
         check(len(s) >= 3, f"TimeDistributed {layer.name} needs rank >= 3, got {s}")
         child = [s[0]] + s[2:]
+        if is_generic(layer.inner.cls) and layer.recorded_out is not None:
+            layer.inner.recorded_out = [[None] + list(layer.recorded_out[0][2:])]
         inner_out = _out_shapes(layer.inner, [child])
         check(len(inner_out) == 1, "TimeDistributed over a multi-output layer is not supported")
         layer.inner.in_shapes = [child]
@@ -438,6 +513,8 @@ def describe(model):
             return f"Masking({o['mask_value']})"
         if layer.cls == "Embedding":
             return f"Embedding({o['input_dim']}, {o['output_dim']}{', mask_zero' if o['mask_zero'] else ''})"
+        if is_generic(layer.cls):
+            return f"{layer.cls}({', '.join(f'{k}={v}' for k, v in o.items() if not k.endswith(('_initializer', '_regularizer', '_constraint')))})"
         bits = [str(o["units"]), o["activation"]]
         if layer.cls in RNN_CLASSES:
             if "recurrent_activation" in o:
@@ -596,6 +673,8 @@ def k3_layer_config(layer):
         })
     elif layer.cls == "Scale":  # the custom class: {**super().get_config(), "axis": self.axis}
         cfg["axis"] = o["axis"]
+    elif is_generic(layer.cls):
+        cfg.update(_generic_config(layer, "k3"))
     else:
         raise FixtureError(f"k3: unsupported {layer.cls}")
     return cfg
@@ -642,8 +721,12 @@ def k3_inbound_node(layer):
     refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
     if layer.cls in RNN_CLASSES + ("Bidirectional",) and len(refs) > 1:
         return {"args": [refs[0]], "kwargs": {"initial_state": refs[1:], "training": False}}
+    if is_generic(layer.cls) and len(refs) > 1:  # a merge layer: called on a list of tensors
+        return {"args": [refs], "kwargs": dict(K3_CALL_KWARGS.get(layer.cls, {}))}
     check(len(refs) == 1, f"{layer.name}: unexpected inbound tensors")
-    if layer.cls in RNN_CLASSES + ("Bidirectional",):
+    if is_generic(layer.cls):
+        kwargs = dict(K3_CALL_KWARGS.get(layer.cls, {}))
+    elif layer.cls in RNN_CLASSES + ("Bidirectional",):
         kwargs = {"training": False, "mask": None}
     elif layer.cls == "TimeDistributed":
         kwargs = {"mask": None}
@@ -745,7 +828,7 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
-    elif layer.cls in ("Masking", "Embedding", "Scale"):
+    elif layer.cls in ("Masking", "Embedding", "Scale") or is_generic(layer.cls):
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
@@ -896,6 +979,8 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
         if flavour == "tf":  # tf_keras Wrapper.get_config uses serialization_lib for the inner layer
             inner = {"module": "keras.layers", **inner, "registered_name": None}
         cfg["layer"] = inner
+    elif is_generic(layer.cls):
+        cfg.update(_generic_config(layer, flavour))
     else:
         raise FixtureError(f"legacy config: unsupported {layer.cls}")
     return cfg
@@ -1190,7 +1275,8 @@ def same_array(got, want, what):
 def walk_layer_configs(node, found):
     """Collects {name: (class_name, config)} for every serialized layer dict in a model config."""
     if isinstance(node, dict):
-        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
+        if (node.get("class_name") not in (None, "Sequential", "Functional", "Model", "__keras_tensor__", "DTypePolicy")
+                and isinstance(node.get("config"), dict) and "name" in node["config"]):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
@@ -1213,7 +1299,10 @@ def check_config_layers(config, model, what, keras3):
             check(item.name in found, f"{what}: layer {item.name} missing from the config")
             cls, cfg = found[item.name]
             check(cls == item.cls, f"{what}: {item.name} is {cls}, expected {item.cls}")
-            for key, value in item.opts.items():
+            opts = item.opts
+            if is_generic(item.cls):
+                opts = _generic_config(item, "k3" if keras3 else "tf")
+            for key, value in opts.items():
                 if key in ("activation", "recurrent_activation") and keras3:
                     value = k3_activation(value)
                 check(cfg.get(key) == value, f"{what}: {item.name}.{key} = {cfg.get(key)!r}, expected {value!r}")

@@ -356,7 +356,14 @@ function layersSection(model, modelConfig) {
       shape: w.shape.slice(),
       data: new F32(values[i].dataSync()),
     }));
-    return { name: layer.name, class_name, config, weights };
+    // The layer's output shape(s) with the batch as null (tfjs' outputShape; a layer called on
+    // inputs of different shapes has none): what tools/keras-files needs to write a Keras 3 config.
+    let outputShapes;
+    try {
+      const os = layer.outputShape;
+      outputShapes = (Array.isArray(os[0]) || os.length === 0 ? os : [os]).map(sh => sh.map(d => (d == null ? null : d)));
+    } catch { outputShapes = undefined; }
+    return { name: layer.name, class_name, config, output_shapes: outputShapes, weights };
   });
 }
 
