@@ -98,6 +98,26 @@ constexpr int batch = 16, outer = 32, steps = 50, features = 32, units = 64;
 inline double flops() { return lstm_flops(batch * outer, steps, features, units); }
 }  // namespace w5
 
+namespace w6 {  // Conv2D(64, 3x3, same) + ReLU on (32, 56, 56, 64)
+constexpr int batch = 32, height = 56, width = 56, channels = 64, filters = 64, kernel = 3;
+inline double flops() { return 2.0 * batch * height * width * channels * filters * kernel * kernel; }
+}  // namespace w6
+namespace w7 {  // 8 x Conv1D(64, 3, causal), dilations 1, 2, 4, ..., 128, on (8, 4000, 64)
+constexpr int batch = 8, steps = 4000, channels = 64, filters = 64, kernel = 3, layers = 8;
+inline int dilation(int layer) { return 1 << layer; }
+inline double flops() { return layers * 2.0 * batch * steps * channels * filters * kernel; }
+}  // namespace w7
+namespace w8 {  // TD(Conv2D(16, 3x3, valid)) -> TD(MaxPooling2D(2)) -> TD(Flatten) -> LSTM(64) -> Dense(10)
+constexpr int batch = 8, frames = 16, height = 64, width = 64, channels = 3, filters = 16, kernel = 3;
+constexpr int conv_h = height - kernel + 1, conv_w = width - kernel + 1;  // 62 x 62
+constexpr int pooled_h = conv_h / 2, pooled_w = conv_w / 2;               // 31 x 31
+constexpr int features = pooled_h * pooled_w * filters, units = 64, out = 10;
+inline double conv_flops() { return 2.0 * batch * frames * conv_h * conv_w * channels * filters * kernel * kernel; }
+inline double flops() {
+  return conv_flops() + lstm_flops(batch, frames, features, units) + dense_flops(batch, units, out);
+}
+}  // namespace w8
+
 // ---- Helpers.
 
 /// Uniform [-1, 1) values from a fixed seed.

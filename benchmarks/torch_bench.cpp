@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// strata_bench_torch: the workloads W1-W5 on libtorch (torch::nn::LSTM and torch::nn::Linear,
-// batch_first, under NoGradGuard), W2's variants (torch::nn::GRU, bidirectional torch::nn::LSTM,
-// torch::nn::RNN), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
+// strata_bench_torch: the workloads W1-W8 on libtorch (torch::nn::LSTM, torch::nn::Linear,
+// torch::nn::Conv1d/Conv2d, batch_first, under NoGradGuard), W2's variants (torch::nn::GRU, bidirectional
+// torch::nn::LSTM, torch::nn::RNN), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
 //
 //   strata_bench_torch [--threads=N] [Google Benchmark flags]
 //
@@ -179,6 +179,73 @@ void BM_W5(benchmark::State& state) {
   set_flops(state, w5::flops());
 }
 
+// ---- W6: Conv2D(64, 3x3, same) + ReLU on (32, 56, 56, 64). torch::nn::Conv2d runs oneDNN when
+// libtorch has it (Debian's links libdnnl). Two layouts, both timed: NCHW (torch's default; the
+// input permuted once, outside the loop) and channels_last (the NHWC memory order Keras uses).
+void BM_W6(benchmark::State& state, bool channels_last) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(w6::channels, w6::filters, w6::kernel).padding(w6::kernel / 2));
+  conv->eval();
+  Tensor x = random_tensor({w6::batch, w6::height, w6::width, w6::channels}, 16).permute({0, 3, 1, 2});
+  x = channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.contiguous();
+  if (channels_last) conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+  for (auto _ : state) {
+    Tensor y = torch::relu(conv->forward(x));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w6::flops());
+}
+
+// ---- W7: eight causal Conv1D(64, 3) with dilations 1..128 on (8, 4000, 64): each layer pads
+// (kernel-1)*dilation zeros on the left of the time axis (Keras' "causal"), then convolves.
+void BM_W7(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  std::vector<torch::nn::Conv1d> convs;
+  for (int l = 0; l < w7::layers; ++l) {
+    convs.emplace_back(torch::nn::Conv1dOptions(w7::channels, w7::filters, w7::kernel).dilation(w7::dilation(l)));
+    convs.back()->eval();
+  }
+  const Tensor x = random_tensor({w7::batch, w7::steps, w7::channels}, 17).permute({0, 2, 1}).contiguous();
+  for (auto _ : state) {
+    Tensor y = x;
+    for (int l = 0; l < w7::layers; ++l) {
+      const int pad = (w7::kernel - 1) * w7::dilation(l);
+      y = convs[static_cast<std::size_t>(l)]->forward(torch::constant_pad_nd(y, {pad, 0}));
+    }
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w7::flops());
+}
+
+// ---- W8: the seed's video model on (8, 16, 64, 64, 3): Conv2d(3->16, 3x3, valid) on every frame,
+// MaxPool2d(2), flatten, LSTM(64) over the 16 frames (last h), Linear(10).
+void BM_W8(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(w8::channels, w8::filters, w8::kernel));
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(w8::features, w8::units).batch_first(true));
+  torch::nn::Linear head(w8::units, w8::out);
+  conv->eval();
+  lstm->eval();
+  head->eval();
+  const Tensor x = random_tensor({w8::batch * w8::frames, w8::height, w8::width, w8::channels}, 18)
+                       .permute({0, 3, 1, 2})
+                       .contiguous();
+  for (auto _ : state) {
+    Tensor f = torch::max_pool2d(conv->forward(x), {2, 2});
+    f = f.reshape({w8::batch, w8::frames, w8::features});
+    Tensor h = std::get<0>(std::get<1>(lstm->forward(f)));  // (1, batch, units)
+    Tensor y = head->forward(h.squeeze(0));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w8::flops());
+}
+
 // ---- The BLAS libtorch calls, on W4's 2-D shape.
 void BM_gemm_torch(benchmark::State& state) {
   torch::NoGradGuard no_grad;
@@ -251,6 +318,10 @@ void register_torch_benchmarks(int threads) {
   }
   add("BM_W4_torch", BM_W4);
   add("BM_W5_torch", BM_W5);
+  add("BM_W6_torch", [](benchmark::State& s) { BM_W6(s, false); });
+  add("BM_W6_torch_channels_last", [](benchmark::State& s) { BM_W6(s, true); });
+  add("BM_W7_torch", BM_W7);
+  add("BM_W8_torch", BM_W8);
   add("BM_gemm_torch", BM_gemm_torch);
 }
 
