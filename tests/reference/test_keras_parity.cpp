@@ -61,6 +61,10 @@ bool use_keras3_hard_sigmoid = false;
 
 strata::KerasVersion fixture_version(const json& fixture, const json& layer) {
   if (use_keras3_hard_sigmoid) return strata::KerasVersion::parse("3.6.0");
+  // A reference fixture written as a Keras (not tfjs) file records the version whose defaults and
+  // rules it follows, as a .keras file's metadata does.
+  const std::string recorded = fixture.at("model_config").value("keras_version", std::string());
+  if (!recorded.empty() && recorded.find("tfjs") == std::string::npos) return strata::KerasVersion::parse(recorded);
   if (layer.dump().find("\"hard_sigmoid\"") != std::string::npos) {
     const auto formulas = fixture.value("formulas", json::object());
     REQUIRE(formulas.value("hard_sigmoid", "") == "keras2");
