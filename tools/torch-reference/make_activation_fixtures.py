@@ -325,9 +325,12 @@ for act in ['celu', 'hard_shrink', 'hard_tanh', 'log_sigmoid', 'soft_shrink', 's
             'squareplus', 'tanh_shrink', 'sparsemax', 'leaky_relu', 'silu', 'hard_silu', 'exponential', 'relu6',
             'gelu', 'hard_sigmoid']:
     CASES.append((f'dense_{act}', KERAS3, f'Dense(units, activation="{act}") on a sequence (Keras 3 formula)',
-                  dense_act(act, x_scale=1.0 if act == 'exponential' else 2.0)))
+                  dense_act(act, x_scale=1.0 if act == 'exponential' else 2.0,
+                            w=1.0 if act == 'sparsemax' else 2.0)))
 for act in ['celu', 'log_sigmoid', 'sparsemax', 'squareplus', 'sparse_plus', 'hard_swish']:
-    CASES.append((f'activation_{act}', KERAS3, f'Activation("{act}") on a rank-3 input', activation_layer(act)))
+    # sparsemax on small logits, so that its support holds several values
+    CASES.append((f'activation_{act}', KERAS3, f'Activation("{act}") on a rank-3 input',
+                  activation_layer(act, x_scale=0.5 if act == 'sparsemax' else 3.0)))
 for act in ['hard_tanh', 'soft_shrink', 'tanh_shrink']:
     CASES.append((f'simple_rnn_{act}', KERAS3,
                   f'SimpleRNN(units, activation="{act}", return_sequences=true): h = {act}(x K + b + h R)',
