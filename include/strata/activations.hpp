@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "detail/chunks.hpp"
 #include "error.hpp"
@@ -37,6 +39,16 @@ enum class Activation {
   mish,                 ///< x tanh(softplus(x))
   exponential,          ///< exp(x)
   hard_silu,            ///< x relu6(x + 3) / 6 (Keras 3; alias hard_swish)
+  celu,                 ///< max(x, 0) + expm1(min(x, 0)); Keras 3.7 celu with its default alpha = 1
+  hard_shrink,          ///< |x| > 0.5 ? x : 0 (Keras 3.7, default threshold 0.5)
+  hard_tanh,            ///< clip(x, -1, 1) (Keras 3.7)
+  log_sigmoid,          ///< -softplus(-x) (Keras 3.7)
+  soft_shrink,          ///< x > 0.5 ? x - 0.5 : x < -0.5 ? x + 0.5 : 0 (Keras 3.7, default threshold 0.5)
+  sparse_plus,          ///< x <= -1 ? 0 : x < 1 ? (x + 1)^2 / 4 : x (Keras 3.8)
+  sparse_sigmoid,       ///< clip((x + 1) / 2, 0, 1) (Keras 3.10)
+  squareplus,           ///< (x + sqrt(x^2 + 4)) / 2 (Keras 3.7, default b = 4)
+  tanh_shrink,          ///< x - tanh x (Keras 3.7)
+  sparsemax,            ///< Keras 3.8's sparsemax over the last axis (see detail::sparsemax_row)
 };
 
 namespace detail {
@@ -47,7 +59,7 @@ struct ActivationName {
 };
 
 // Canonical names first (activation_name() returns the first match), then accepted aliases.
-inline constexpr std::array<ActivationName, 23> activation_names{{
+inline constexpr std::array<ActivationName, 33> activation_names{{
     {"linear", Activation::linear},
     {"relu", Activation::relu},
     {"relu6", Activation::relu6},
@@ -68,10 +80,40 @@ inline constexpr std::array<ActivationName, 23> activation_names{{
     {"mish", Activation::mish},
     {"exponential", Activation::exponential},
     {"hard_silu", Activation::hard_silu},
+    {"celu", Activation::celu},
+    {"hard_shrink", Activation::hard_shrink},
+    {"hard_tanh", Activation::hard_tanh},
+    {"log_sigmoid", Activation::log_sigmoid},
+    {"soft_shrink", Activation::soft_shrink},
+    {"sparse_plus", Activation::sparse_plus},
+    {"sparse_sigmoid", Activation::sparse_sigmoid},
+    {"squareplus", Activation::squareplus},
+    {"tanh_shrink", Activation::tanh_shrink},
+    {"sparsemax", Activation::sparsemax},
     {"swish", Activation::silu},
     {"hard_swish", Activation::hard_silu},
     {"gelu_new", Activation::gelu_approximate},
 }};
+
+/// Names Keras 3 knows (keras.activations.get) that strata refuses, and why.
+struct RefusedActivation {
+  std::string_view name;
+  std::string_view reason;
+};
+inline constexpr std::array<RefusedActivation, 2> refused_activation_names{{
+    {"glu", "Keras' glu halves the size of its axis, so it cannot be a layer's activation in strata"},
+    {"threshold",
+     "Keras' threshold(x, threshold, default_value) has no default parameters, so Keras itself cannot call it by "
+     "name"},
+}};
+
+/// Why strata refuses a name Keras knows (empty: the name is not one of them).
+inline std::string_view refused_activation_reason(std::string_view name) {
+  for (const auto& entry : refused_activation_names) {
+    if (entry.name == name) return entry.reason;
+  }
+  return {};
+}
 
 }  // namespace detail
 
@@ -104,12 +146,16 @@ inline std::string activation_names_list() {
 /// The activation called name; throws value_error naming `who` (the layer) when it is unknown.
 inline Activation parse_activation(std::string_view name, std::string_view who) {
   if (auto a = find_activation(name)) return *a;
+  const std::string_view reason = detail::refused_activation_reason(name);
+  if (!reason.empty()) throw value_error(detail::concat(who, ": activation '", name, "' is not supported: ", reason));
   throw value_error(
       detail::concat(who, ": unknown activation '", name, "'; expected one of: ", activation_names_list()));
 }
 
-/// True unless a mixes the values of a row (softmax, log_softmax).
-constexpr bool is_elementwise(Activation a) { return a != Activation::softmax && a != Activation::log_softmax; }
+/// True unless a mixes the values of a row (softmax, log_softmax, sparsemax).
+constexpr bool is_elementwise(Activation a) {
+  return a != Activation::softmax && a != Activation::log_softmax && a != Activation::sparsemax;
+}
 
 namespace detail {
 
@@ -175,11 +221,39 @@ inline void apply_chunk(Activation a, Chunk<T>& v) {
     case Activation::hard_silu:
       v = v * (v + T(3)).max(T(0)).min(T(6)) / T(6);
       return;
+    case Activation::celu:
+      v = v.max(T(0)) + v.min(T(0)).expm1();
+      return;
+    case Activation::hard_shrink:
+      v = (v.abs() > T(0.5)).select(v, Chunk<T>::Zero());
+      return;
+    case Activation::hard_tanh:
+      v = v.max(T(-1)).min(T(1));
+      return;
+    case Activation::log_sigmoid:
+      v = -softplus_chunk<T>(-v);
+      return;
+    case Activation::soft_shrink:
+      v = v - v.max(T(-0.5)).min(T(0.5));  // x -+ 0.5 outside [-0.5, 0.5], exactly 0 inside
+      return;
+    case Activation::sparse_plus:
+      v = (v >= T(1)).select(v, (v > T(-1)).select(T(0.25) * (v + T(1)).square(), Chunk<T>::Zero()));
+      return;
+    case Activation::sparse_sigmoid:
+      v = (T(0.5) * (v + T(1))).max(T(0)).min(T(1));
+      return;
+    case Activation::squareplus:
+      v = (v + (v.square() + T(4)).sqrt()) / T(2);
+      return;
+    case Activation::tanh_shrink:
+      v = v - v.tanh();
+      return;
     case Activation::softmax:
     case Activation::log_softmax:
+    case Activation::sparsemax:
       break;
   }
-  STRATA_ASSERT(false && "apply_chunk: softmax and log_softmax are not element-wise");
+  STRATA_ASSERT(false && "apply_chunk: softmax, log_softmax and sparsemax are not element-wise");
 }
 
 /// softmax or log_softmax over one row of n values, in place; a fixed summation order keeps the
@@ -206,15 +280,47 @@ inline void softmax_row(T* row, Index n, bool log) {
   }
 }
 
+/// Keras 3's sparsemax over one row of n values, in place; `sorted` is scratch for n values.
+/// Keras (every backend) sorts the row in descending order z, takes cumulative sums c, the support
+/// {i : z_i - (c_i - 1) / i > 0} of size k, and tau = (sum of c_i over the support - 1) / k --
+/// the sum of the cumulative sums, not the textbook c_k, so rows need not sum to 1 -- then
+/// max(x - tau, 0). strata follows Keras' formula, which is what a Keras model was trained with.
+template <class T>
+inline void sparsemax_row(T* row, Index n, T* sorted) {
+  if (n == 0) return;
+  // A NaN has no place in the order (and would break std::sort's contract): the row becomes NaN.
+  if (std::any_of(row, row + n, [](T v) { return std::isnan(v); })) {
+    std::fill(row, row + n, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  std::copy(row, row + n, sorted);
+  std::sort(sorted, sorted + n, [](T a, T b) { return a > b; });
+  T cumsum = T(0), support_sum = T(0);
+  Index k = 0;
+  for (Index i = 0; i < n; ++i) {
+    cumsum += sorted[i];
+    if (sorted[i] - (cumsum - T(1)) / static_cast<T>(i + 1) > T(0)) {
+      support_sum += cumsum;
+      ++k;
+    }
+  }
+  // k >= 1 always: the largest value z_1 passes z_1 - (z_1 - 1) = 1 > 0.
+  const T tau = (support_sum - T(1)) / static_cast<T>(k);
+  for (Index j = 0; j < n; ++j) row[j] = std::max(row[j] - tau, T(0));
+}
+
 }  // namespace detail
 
-/// Applies a in place to a row-major (rows, cols) block; softmax and log_softmax act on each row
-/// (the last axis), the rest on every element.
+/// Applies a in place to a row-major (rows, cols) block; softmax, log_softmax and sparsemax act on
+/// each row (the last axis), the rest on every element.
 template <class T>
 void apply_activation(Activation a, T* data, Index rows, Index cols) {
   if (a == Activation::linear) return;
   if (is_elementwise(a)) {
     detail::transform_chunks(data, rows * cols, [a](detail::Chunk<T>& v) { detail::apply_chunk(a, v); });
+  } else if (a == Activation::sparsemax) {
+    std::vector<T> sorted(static_cast<std::size_t>(cols));
+    for (Index r = 0; r < rows; ++r) detail::sparsemax_row(data + r * cols, cols, sorted.data());
   } else {
     for (Index r = 0; r < rows; ++r) detail::softmax_row(data + r * cols, cols, a == Activation::log_softmax);
   }

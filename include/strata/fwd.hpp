@@ -38,6 +38,12 @@ class FlattenOptions;
 class ReshapeOptions;
 class ActivationLayerOptions;
 class DropoutOptions;
+class ReLUOptions;
+class LeakyReLUOptions;
+class PReLUOptions;
+class ELUOptions;
+class SoftmaxOptions;
+class ThresholdedReLUOptions;
 
 template <class T>
 class Dense;
@@ -69,6 +75,18 @@ template <class T>
 class ActivationLayer;
 template <class T>
 class Dropout;
+template <class T>
+class ReLU;
+template <class T>
+class LeakyReLU;
+template <class T>
+class PReLU;
+template <class T>
+class ELU;
+template <class T>
+class Softmax;
+template <class T>
+class ThresholdedReLU;
 
 }  // namespace strata
 

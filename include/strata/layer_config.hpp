@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -186,6 +187,8 @@ class LayerConfig {
     for (const auto& entry : detail::activation_names) {
       if (entry.name == name) return name;
     }
+    const std::string_view reason = detail::refused_activation_reason(name);
+    if (!reason.empty()) unsupported(detail::concat(key, " '", name, "' is not supported: ", reason));
     unsupported(detail::concat(key, " '", name, "' is not supported; strata knows ", activation_names_list()));
   }
 

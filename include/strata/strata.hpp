@@ -13,6 +13,7 @@
 #include "error.hpp"
 #include "layer_config.hpp"
 #include "layers/activation.hpp"
+#include "layers/activation_layers.hpp"
 #include "layers/bidirectional.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"

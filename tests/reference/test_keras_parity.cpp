@@ -58,9 +58,16 @@ AnyTensor<T> tensor_from(const json& j, bool float32 = false) {
 // a tfjs version maps hard_sigmoid to that formula (strata's hard_sigmoid_keras2). The difference
 // test below flips this to build the same models as a Keras 3 file, with Keras 3's hard_sigmoid.
 bool use_keras3_hard_sigmoid = false;
+// The version-difference tests below rebuild a fixture as if another Keras version had written it.
+std::string forced_keras_version;
 
 strata::KerasVersion fixture_version(const json& fixture, const json& layer) {
   if (use_keras3_hard_sigmoid) return strata::KerasVersion::parse("3.6.0");
+  if (!forced_keras_version.empty()) return strata::KerasVersion::parse(forced_keras_version);
+  // A reference fixture written as a Keras (not tfjs) file records the version whose defaults and
+  // rules it follows, as a .keras file's metadata does.
+  const std::string recorded = fixture.at("model_config").value("keras_version", std::string());
+  if (!recorded.empty() && recorded.find("tfjs") == std::string::npos) return strata::KerasVersion::parse(recorded);
   if (layer.dump().find("\"hard_sigmoid\"") != std::string::npos) {
     const auto formulas = fixture.value("formulas", json::object());
     REQUIRE(formulas.value("hard_sigmoid", "") == "keras2");
@@ -410,7 +417,9 @@ TEST_CASE("keras parity: strata reproduces the PyTorch/numpy reference fixtures 
   // reference is not exact to float64 rounding; the float tolerance is 1e-5 throughout.
   const char* only = std::getenv("STRATA_FIXTURE");
   // A tfjs fixture's run, or the cross-check's (the next test case).
-  if (only != nullptr && (std::string(only).rfind("torch/", 0) != 0 || std::string(only) == "torch/crosscheck")) return;
+  if (only != nullptr && (std::string(only).rfind("torch/", 0) != 0 || std::string(only) == "torch/crosscheck" ||
+                          std::string(only) == "torch/versions"))
+    return;
   const bool report = std::getenv("STRATA_PARITY_REPORT") != nullptr;
   int ran = 0;
   for (const auto& [id, file] : torch_fixtures()) {
@@ -478,4 +487,28 @@ TEST_CASE("keras parity: Keras 3's hard_sigmoid differs from the Keras 2 formula
     }
   }
   if (only == nullptr) REQUIRE(ran >= 10);
+}
+
+TEST_CASE("keras parity: fixtures whose Keras version decides a rule miss when read as another version",
+          "[parity][torch]") {
+  // The activation fixtures record the Keras version whose rules they follow; read as another
+  // version they must fail clearly, which shows that the version decides (and that the fixtures
+  // tell the rules apart): Keras 3.10+'s Softmax zeroes masked outputs (a fully masked row), Keras 2
+  // and tfjs do not; Keras 3 writes LeakyReLU's slope as negative_slope, Keras 2 as alpha.
+  const char* only = std::getenv("STRATA_FIXTURE");
+  if (only != nullptr && std::string(only) != "torch/versions") return;
+  const std::string dir = std::string(STRATA_TORCH_FIXTURE_DIR) + "/activations/";
+  const std::pair<const char*, const char*> cases[] = {{"softmax_mask_keras3_13", "2.15.0"},
+                                                       {"softmax_mask_keras3_10", "tfjs-layers 4.22.0"},
+                                                       {"leaky_relu_keras3_negative_slope", "2.15.0"}};
+  for (const auto& [name, version] : cases) {
+    DYNAMIC_SECTION(name << " read as " << version) {
+      const json fixture = read_json(dir + name + ".json");
+      CHECK(run_fixture<double>(fixture) <= 1e-12);
+      forced_keras_version = version;
+      const double err = run_fixture<double>(fixture);
+      forced_keras_version.clear();
+      CHECK(err > 1e-3);
+    }
+  }
 }

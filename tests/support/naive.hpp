@@ -41,6 +41,16 @@ T activate(const std::string& name, T x) {
   if (name == "mish") return x * std::tanh(std::log1p(std::exp(-std::abs(x))) + std::max(x, T(0)));
   if (name == "exponential") return std::exp(x);
   if (name == "hard_silu" || name == "hard_swish") return x * std::min(std::max(x + T(3), T(0)), T(6)) / T(6);
+  // Keras 3.7+ (keras/src/backend/numpy/nn.py), with their default parameters.
+  if (name == "celu") return x > T(0) ? x : std::expm1(x);
+  if (name == "hard_shrink") return std::abs(x) > T(0.5) ? x : T(0);
+  if (name == "hard_tanh") return x < T(-1) ? T(-1) : (x > T(1) ? T(1) : x);
+  if (name == "log_sigmoid") return -(std::log1p(std::exp(-std::abs(x))) + std::max(-x, T(0)));
+  if (name == "soft_shrink") return x > T(0.5) ? x - T(0.5) : (x < T(-0.5) ? x + T(0.5) : T(0));
+  if (name == "sparse_plus") return x <= T(-1) ? T(0) : (x < T(1) ? (x + T(1)) * (x + T(1)) / T(4) : x);
+  if (name == "sparse_sigmoid") return x <= T(-1) ? T(0) : (x >= T(1) ? T(1) : (x + T(1)) / T(2));
+  if (name == "squareplus") return (x + std::sqrt(x * x + T(4))) / T(2);
+  if (name == "tanh_shrink") return x - std::tanh(x);
   throw std::invalid_argument("naive::activate: not element-wise or unknown: " + name);
 }
 
@@ -57,6 +67,27 @@ void activate_rows(const std::string& name, std::vector<T>& v, std::size_t rows,
       for (std::size_t j = 0; j < cols; ++j) {
         row[j] = name == "softmax" ? std::exp(row[j] - m) / sum : row[j] - m - std::log(sum);
       }
+    }
+    return;
+  }
+  if (name == "sparsemax") {
+    // Keras 3's sparsemax: sort descending, cumulative sums c, support z_i > (c_i - 1) / i, and
+    // tau = (sum of c_i over the support - 1) / k (Keras' formula, not the textbook c_k).
+    for (std::size_t r = 0; r < rows; ++r) {
+      T* row = v.data() + r * cols;
+      std::vector<T> z(row, row + cols);
+      std::sort(z.begin(), z.end(), [](T a, T b) { return a > b; });
+      T c = 0, sum_c = 0;
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < cols; ++i) {
+        c += z[i];
+        if (z[i] > (c - T(1)) / static_cast<T>(i + 1)) {
+          sum_c += c;
+          ++k;
+        }
+      }
+      const T tau = (sum_c - T(1)) / static_cast<T>(k);
+      for (std::size_t j = 0; j < cols; ++j) row[j] = row[j] > tau ? row[j] - tau : T(0);
     }
     return;
   }

@@ -42,7 +42,17 @@ const std::vector<std::string>& expected_canonical_names() {
                                                  "silu",
                                                  "mish",
                                                  "exponential",
-                                                 "hard_silu"};
+                                                 "hard_silu",
+                                                 "celu",
+                                                 "hard_shrink",
+                                                 "hard_tanh",
+                                                 "log_sigmoid",
+                                                 "soft_shrink",
+                                                 "sparse_plus",
+                                                 "sparse_sigmoid",
+                                                 "squareplus",
+                                                 "tanh_shrink",
+                                                 "sparsemax"};
   return names;
 }
 
@@ -72,7 +82,17 @@ const std::vector<Activation>& all_activations() {
                                               Activation::silu,
                                               Activation::mish,
                                               Activation::exponential,
-                                              Activation::hard_silu};
+                                              Activation::hard_silu,
+                                              Activation::celu,
+                                              Activation::hard_shrink,
+                                              Activation::hard_tanh,
+                                              Activation::log_sigmoid,
+                                              Activation::soft_shrink,
+                                              Activation::sparse_plus,
+                                              Activation::sparse_sigmoid,
+                                              Activation::squareplus,
+                                              Activation::tanh_shrink,
+                                              Activation::sparsemax};
   return all;
 }
 
@@ -86,7 +106,7 @@ std::vector<std::string> accepted_names() {
 // The formula naive:: computes a name with (naive knows swish and hard_swish itself).
 std::string formula_name(const std::string& name) { return name == "gelu_new" ? "gelu_approximate" : name; }
 
-bool is_row_wise(const std::string& name) { return name == "softmax" || name == "log_softmax"; }
+bool is_row_wise(const std::string& name) { return name == "softmax" || name == "log_softmax" || name == "sparsemax"; }
 
 Activation lookup(const std::string& name) {
   const std::optional<Activation> a = strata::find_activation(name);
@@ -157,7 +177,7 @@ TEST_CASE("activations: the accepted names are exactly Keras' names and aliases"
                        expected_alias_names().end();
     CHECK(alias == (i >= expected_canonical_names().size()));
   }
-  // Only softmax and log_softmax mix the values of a row.
+  // Only softmax, log_softmax and sparsemax mix the values of a row.
   for (const Activation a : all_activations()) {
     const std::string name(strata::activation_name(a));
     INFO(name);
@@ -244,7 +264,7 @@ TEMPLATE_TEST_CASE("activations: every element-wise name matches the naive formu
       CHECK(same_bits(block[i], got[i]));
     }
   }
-  CHECK(checked == 21);
+  CHECK(checked == 30);
 }
 
 TEMPLATE_TEST_CASE("activations: softmax and log_softmax match the naive formula row by row", "[activations]", float,
@@ -480,6 +500,89 @@ TEMPLATE_TEST_CASE("activations: an element's result does not depend on its posi
         CHECK(
             same_bits(out[static_cast<std::size_t>(pos)], strata_apply1(name, xs[10 + static_cast<std::size_t>(len)])));
       }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("activations: sparsemax follows Keras 3's formula row by row", "[activations]", float, double) {
+  using T = TestType;
+  const double tol = test::tolerance<T>();
+  for (const Index cols : {1, 2, 3, 5, 8, 13}) {
+    const Index rows = 4;
+    std::vector<T> x(static_cast<std::size_t>(rows * cols));
+    test::fill_uniform(x.data(), rows * cols, T(-3), T(3));
+    const std::vector<T> got = strata_apply("sparsemax", x, rows, cols);
+    std::vector<T> want = x;
+    naive::activate_rows("sparsemax", want, static_cast<std::size_t>(rows), static_cast<std::size_t>(cols));
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO("cols=" << cols << " element " << i);
+      CHECK(got[i] >= T(0));
+      CHECK(close(got[i], want[i], tol));
+    }
+  }
+  // Keras sums the cumulative sums over the support (every backend does): [0.5, 0.4] has support 2,
+  // cumulative sums 0.5 and 0.9, tau = (0.5 + 0.9 - 1) / 2 = 0.2, so [0.3, 0.2] -- not the textbook
+  // sparsemax [0.55, 0.45].
+  const std::vector<T> pair = strata_apply("sparsemax", std::vector<T>{T(0.5), T(0.4)}, 1, 2);
+  CHECK(close(pair[0], 0.3, tol));
+  CHECK(close(pair[1], 0.2, tol));
+  // One dominant value takes everything; a single column is max(x - (x - 1), 0) = 1.
+  const std::vector<T> peak = strata_apply("sparsemax", std::vector<T>{T(5), T(0), T(-1)}, 1, 3);
+  CHECK(peak[0] == T(1));
+  CHECK(peak[1] == T(0));
+  CHECK(peak[2] == T(0));
+  CHECK(strata_apply1("sparsemax", T(-7)) == T(1));
+  // A NaN makes its row NaN (no undefined sort), other rows are unaffected.
+  const std::vector<T> nan_row =
+      strata_apply("sparsemax", std::vector<T>{T(1), std::numeric_limits<T>::quiet_NaN(), T(5), T(0)}, 2, 2);
+  CHECK(std::isnan(nan_row[0]));
+  CHECK(std::isnan(nan_row[1]));
+  CHECK(nan_row[2] == T(1));
+  CHECK(nan_row[3] == T(0));
+}
+
+TEMPLATE_TEST_CASE("activations: the Keras 3.7+ element-wise names at their break points", "[activations]", float,
+                   double) {
+  using T = TestType;
+  const double tol = test::tolerance<T>();
+  // Values written from the Keras formulas (keras/src/backend/numpy/nn.py).
+  CHECK(strata_apply1("hard_shrink", T(0.5)) == T(0));  // |x| > 0.5 strictly
+  CHECK(strata_apply1("hard_shrink", T(-0.75)) == T(-0.75));
+  CHECK(strata_apply1("soft_shrink", T(0.5)) == T(0));
+  CHECK(strata_apply1("soft_shrink", T(-0.75)) == T(-0.25));
+  CHECK(strata_apply1("soft_shrink", T(2)) == T(1.5));
+  CHECK(strata_apply1("sparse_plus", T(-1)) == T(0));
+  CHECK(strata_apply1("sparse_plus", T(0)) == T(0.25));
+  CHECK(strata_apply1("sparse_plus", T(1)) == T(1));
+  CHECK(strata_apply1("sparse_plus", T(3)) == T(3));
+  CHECK(strata_apply1("sparse_sigmoid", T(-1)) == T(0));
+  CHECK(strata_apply1("sparse_sigmoid", T(0)) == T(0.5));
+  CHECK(strata_apply1("sparse_sigmoid", T(2)) == T(1));
+  CHECK(strata_apply1("hard_tanh", T(-3)) == T(-1));
+  CHECK(strata_apply1("hard_tanh", T(0.25)) == T(0.25));
+  CHECK(strata_apply1("squareplus", T(0)) == T(1));  // (0 + sqrt(4)) / 2, Keras' default b = 4
+  CHECK(close(strata_apply1("squareplus", T(1.5)), (1.5 + std::sqrt(6.25)) / 2, tol));
+  CHECK(close(strata_apply1("celu", T(-1)), std::expm1(-1.0), tol));
+  CHECK(strata_apply1("celu", T(2)) == T(2));
+  CHECK(close(strata_apply1("log_sigmoid", T(0)), -std::log(2.0), tol));
+  CHECK(close(strata_apply1("log_sigmoid", T(-50)), -50.0, tol));  // no log(0)
+  CHECK(close(strata_apply1("tanh_shrink", T(1)), 1.0 - std::tanh(1.0), tol));
+}
+
+TEST_CASE("activations: glu and threshold are known but refused, with Keras' reason", "[activations]") {
+  CHECK_FALSE(strata::find_activation("glu").has_value());
+  CHECK_FALSE(strata::find_activation("threshold").has_value());
+  for (const char* name : {"glu", "threshold"}) {
+    try {
+      (void)strata::parse_activation(name, "strata::Dense 'head'");
+      FAIL("parse_activation accepted " << name);
+    } catch (const strata::value_error& e) {
+      const std::string msg = e.what();
+      INFO(msg);
+      CHECK(msg.find("strata::Dense 'head'") != std::string::npos);
+      CHECK(msg.find(std::string("'") + name + "'") != std::string::npos);
+      CHECK(msg.find("not supported") != std::string::npos);
+      CHECK(msg.find(std::string(name) == "glu" ? "halves" : "default_value") != std::string::npos);
     }
   }
 }

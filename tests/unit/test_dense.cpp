@@ -160,7 +160,7 @@ TEMPLATE_TEST_CASE("Dense: matches naive::dense for every activation, with and w
       ++combinations;
     }
   }
-  CHECK(combinations == 46);
+  CHECK(combinations == 66);
 }
 
 TEMPLATE_TEST_CASE("Dense: every feature and unit size, including 1, matches naive::dense", "[dense]", float, double) {
