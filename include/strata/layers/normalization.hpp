@@ -28,26 +28,37 @@ namespace strata {
 
 namespace detail {
 
-/// The normalised axes of an input of `rank`, in increasing order, from axes as Keras gives them
-/// (negative counts from the end). shape_error naming `who` when an axis is out of range, repeated,
-/// or the batch axis (strata normalises within a sample; TimeDistributed merges the batch axis).
-inline std::vector<int> resolve_axes(const std::vector<int>& axes, int rank, const std::string& who) {
-  std::vector<int> out;
+/// The normalised axes of one input, canonical (0 <= axis < rank) and in increasing order; held
+/// inline, so resolving them on every call allocates nothing.
+struct SortedAxes {
+  std::array<int, max_rank> axes{};
+  int count = 0;
+  const int* begin() const { return axes.data(); }
+  const int* end() const { return axes.data() + count; }
+  int size() const { return count; }
+  int operator[](int i) const { return axes[static_cast<std::size_t>(i)]; }
+  bool contains(int a) const { return std::find(begin(), end(), a) != end(); }
+};
+
+/// The normalised axes of an input of `rank` from axes as Keras gives them (negative counts from
+/// the end). shape_error naming `layer` when an axis is out of range, repeated, or the batch axis
+/// (strata normalises within a sample; TimeDistributed merges the batch axis).
+template <class Layer>
+SortedAxes resolve_axes(const std::vector<int>& axes, int rank, const Layer& layer) {
+  SortedAxes out;
   for (int a : axes) {
     const int c = a < 0 ? a + rank : a;
     if (c < 0 || c >= rank) {
-      throw shape_error(concat(who, ": axis ", a, " is out of range for an input of rank ", rank));
+      throw shape_error(concat(layer.describe(), ": axis ", a, " is out of range for an input of rank ", rank));
     }
     if (c == 0) {
-      throw shape_error(concat(who, ": axis ", a, " is the batch axis of an input of rank ", rank,
+      throw shape_error(concat(layer.describe(), ": axis ", a, " is the batch axis of an input of rank ", rank,
                                "; strata normalises within a sample only"));
     }
-    if (std::find(out.begin(), out.end(), c) != out.end()) {
-      throw shape_error(concat(who, ": axis ", a, " appears twice in the axes"));
-    }
-    out.push_back(c);
+    if (out.contains(c)) throw shape_error(concat(layer.describe(), ": axis ", a, " appears twice in the axes"));
+    out.axes[static_cast<std::size_t>(out.count++)] = c;
   }
-  std::sort(out.begin(), out.end());
+  std::sort(out.axes.begin(), out.axes.begin() + out.count);
   return out;
 }
 
@@ -71,7 +82,7 @@ struct AxisPlan {
 };
 
 /// `sorted_axes` from resolve_axes (never axis 0).
-inline AxisPlan plan_axes(const Shape& shape, const std::vector<int>& sorted_axes) {
+inline AxisPlan plan_axes(const Shape& shape, const SortedAxes& sorted_axes) {
   AxisPlan plan;
   const int rank = shape.rank();
   std::array<Index, max_rank> strides{};
@@ -82,7 +93,7 @@ inline AxisPlan plan_axes(const Shape& shape, const std::vector<int>& sorted_axe
   }
   int previous = -1;  // 0 kept, 1 reduced
   for (int i = 0; i < rank; ++i) {
-    const int kind = std::binary_search(sorted_axes.begin(), sorted_axes.end(), i) ? 1 : 0;
+    const int kind = sorted_axes.contains(i) ? 1 : 0;
     auto& dims = kind == 1 ? plan.reduced_dims : plan.kept_dims;
     auto& group_strides = kind == 1 ? plan.reduced_strides : plan.kept_strides;
     int& groups = kind == 1 ? plan.reduced_groups : plan.kept_groups;
@@ -186,6 +197,40 @@ std::pair<double, double> row_moments(const T* x, Index n) {
   return {mean, squares / static_cast<double>(n)};
 }
 
+/// A mean held as two T values, hi + lo: (x - hi) is exact for x near hi, so x - mean keeps
+/// T's precision even when the mean is large against the spread (Keras' x * inv + (beta - mean *
+/// inv) cancels there).
+template <class T>
+struct SplitMean {
+  explicit SplitMean(double mean) : hi(static_cast<T>(mean)), lo(static_cast<T>(mean - static_cast<double>(hi))) {}
+  T hi;
+  T lo;
+};
+
+/// y = (x - mean) * inv * gamma + beta along one contiguous row; gamma and beta may be null.
+template <class T>
+void normalize_row(const T* x, T* y, Index n, SplitMean<T> m, T inv, const T* gamma, const T* beta) {
+  if (gamma != nullptr && beta != nullptr) {
+    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * (inv * gamma[j]) + beta[j];
+  } else if (gamma != nullptr) {
+    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * (inv * gamma[j]);
+  } else if (beta != nullptr) {
+    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * inv + beta[j];
+  } else {
+    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * inv;
+  }
+}
+
+/// y = x * inv * gamma along one contiguous row (gamma may be null).
+template <class T>
+void scale_row(const T* x, T* y, Index n, T inv, const T* gamma) {
+  if (gamma != nullptr) {
+    for (Index j = 0; j < n; ++j) y[j] = x[j] * inv * gamma[j];
+  } else {
+    for (Index j = 0; j < n; ++j) y[j] = x[j] * inv;
+  }
+}
+
 /// What the weighted normalization layers share: the name, the axes, the weights (kept as given,
 /// in Keras' order, all of one shape) and everything derived from them but the arithmetic.
 /// Derived provides class_name, weight_names(), param_shape_for(input), check_param_shape(shape),
@@ -200,8 +245,8 @@ class NormalizationBase {
   /// The axes as given (negative ones count from the end).
   const std::vector<int>& axis() const { return axes_; }
   double epsilon() const { return epsilon_; }
-  /// Whether the layer has weights.
-  bool built() const { return built_; }
+  /// Whether the layer has its weights (always, when its options leave it none).
+  bool built() const { return built_ || weightless_; }
   /// The shape of each weight; empty until built.
   const Shape& param_shape() const { return param_shape_; }
 
@@ -261,7 +306,7 @@ class NormalizationBase {
   /// Number of scalars in the weights (Keras count_params()).
   Index count_params() const {
     require_built("count_params");
-    return param_shape_.size() * static_cast<Index>(weights_.size());
+    return weightless_ ? 0 : param_shape_.size() * static_cast<Index>(weights_.size());
   }
 
   static constexpr int output_rank(int input_rank) { return input_rank >= 2 ? input_rank : invalid_rank; }
@@ -271,7 +316,7 @@ class NormalizationBase {
   Shape compute_output_shape(const Shape& input) const {
     require_built("call");
     const Shape p = self().param_shape_for(input);
-    if (p != param_shape_) {
+    if (!weightless_ && p != param_shape_) {
       throw shape_error(concat(describe(), ": input shape ", input.to_string(), " has sizes ", p.to_string(),
                                " on axis ", axes_to_string(axes_), "; the weights have shape ",
                                param_shape_.to_string()));
@@ -324,13 +369,13 @@ class NormalizationBase {
   /// The input's sizes on the axes in the order given (LayerNormalization, RMSNormalization).
   Shape sizes_on_axes(const Shape& input) const {
     check_rank(input);
-    (void)resolve_axes(axes_, input.rank(), describe());
+    (void)resolve_axes(axes_, input.rank(), self());
     Shape p;
     for (int a : axes_) p.push_back(input[a < 0 ? a + input.rank() : a]);
     return p;
   }
   void require_built(const char* what) const {
-    if (!built_) {
+    if (!built()) {
       throw value_error(
           concat(describe(), ": ", what, " needs weights; call build(input_shape) or set_weights() first"));
     }
@@ -354,6 +399,7 @@ class NormalizationBase {
   Weights<T> weights_;
   Shape param_shape_;
   bool built_ = false;
+  bool weightless_ = false;  // set by Derived's constructor: its options leave it no weights
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
@@ -449,7 +495,7 @@ class BatchNormalization : public detail::NormalizationBase<BatchNormalization<T
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     detail::check_output_size(*this, this->compute_output_shape(input_shape), output_size);
     const detail::AxisPlan plan =
-        detail::plan_axes(input_shape, detail::resolve_axes(this->axes_, input_shape.rank(), this->describe()));
+        detail::plan_axes(input_shape, detail::resolve_axes(this->axes_, input_shape.rank(), *this));
     const T* a = multiplier_.data();
     const T* b = offset_.data();
     if (plan.trailing) {
@@ -524,10 +570,10 @@ class BatchNormalization : public detail::NormalizationBase<BatchNormalization<T
   // Keras 3 and tfjs: (size of axis,); tf.keras 2 with several axes: the input's rank, 1 elsewhere.
   Shape param_shape_for(const Shape& input) const {
     this->check_rank(input);
-    const std::vector<int> axes = detail::resolve_axes(this->axes_, input.rank(), this->describe());
+    const detail::SortedAxes axes = detail::resolve_axes(this->axes_, input.rank(), *this);
     if (axes.size() == 1) return Shape{input[axes[0]]};
     Shape p;
-    for (int i = 0; i < input.rank(); ++i) p.push_back(std::binary_search(axes.begin(), axes.end(), i) ? input[i] : 1);
+    for (int i = 0; i < input.rank(); ++i) p.push_back(axes.contains(i) ? input[i] : 1);
     return p;
   }
   void check_param_shape(const Shape& p) const {
@@ -640,7 +686,9 @@ class LayerNormalization : public detail::NormalizationBase<LayerNormalization<T
       : Base(options.axis(), options.epsilon(), options.name()),
         center_(options.center()),
         scale_(options.scale()),
-        rms_scaling_(options.rms_scaling()) {}
+        rms_scaling_(options.rms_scaling()) {
+    this->weightless_ = weight_names().empty();
+  }
 
   bool center() const { return center_; }
   bool scale() const { return scale_; }
@@ -650,7 +698,7 @@ class LayerNormalization : public detail::NormalizationBase<LayerNormalization<T
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     detail::check_output_size(*this, this->compute_output_shape(input_shape), output_size);
     const detail::AxisPlan plan =
-        detail::plan_axes(input_shape, detail::resolve_axes(this->axes_, input_shape.rank(), this->describe()));
+        detail::plan_axes(input_shape, detail::resolve_axes(this->axes_, input_shape.rank(), *this));
     const T* gamma = has_gamma() ? this->weight(0) : nullptr;
     const T* beta = has_beta() ? this->weight(has_gamma() ? 1 : 0) : nullptr;
     const Index n = plan.reduced;
@@ -664,13 +712,9 @@ class LayerNormalization : public detail::NormalizationBase<LayerNormalization<T
                                 const auto [mean, variance] = detail::row_moments(x, n);
                                 const T inv = static_cast<T>(detail::inverse_root(variance, this->epsilon_));
                                 if (rms_scaling_) {
-                                  for (Index j = 0; j < n; ++j) y[j] = x[j] * inv * (gamma ? gamma[j] : T(1));
+                                  detail::scale_row(x, y, n, inv, gamma);
                                 } else {
-                                  const T m = static_cast<T>(mean);
-                                  for (Index j = 0; j < n; ++j) {
-                                    const T a = gamma ? inv * gamma[j] : inv;
-                                    y[j] = x[j] * a + ((beta ? beta[j] : T(0)) - m * a);
-                                  }
+                                  detail::normalize_row(x, y, n, detail::SplitMean<T>(mean), inv, gamma, beta);
                                 }
                               }
                             });
@@ -691,10 +735,10 @@ class LayerNormalization : public detail::NormalizationBase<LayerNormalization<T
             squares += d * d;
           });
           const T inv = static_cast<T>(detail::inverse_root(squares / static_cast<double>(n), this->epsilon_));
-          const T m = static_cast<T>(mean);
+          const detail::SplitMean<T> m(mean);
           visit([&](Index at, Index p) {
             const T a = gamma ? inv * gamma[p] : inv;
-            output[at] = rms_scaling_ ? input[at] * a : input[at] * a + ((beta ? beta[p] : T(0)) - m * a);
+            output[at] = rms_scaling_ ? input[at] * a : ((input[at] - m.hi) - m.lo) * a + (beta ? beta[p] : T(0));
           });
         });
   }
@@ -817,13 +861,12 @@ class RMSNormalization : public detail::NormalizationBase<RMSNormalization<T>, T
   std::vector<std::string> weight_names() const { return {"scale"}; }
   Shape param_shape_for(const Shape& input) const {
     const Shape p = this->sizes_on_axes(input);
-    const std::vector<int> sorted = detail::resolve_axes(this->axes_, input.rank(), this->describe());
+    const detail::SortedAxes sorted = detail::resolve_axes(this->axes_, input.rank(), *this);
     bool trailing = true;
-    const int k = static_cast<int>(sorted.size());
+    const int k = sorted.size();
     for (int i = 0; i < k; ++i) {
       const int a = this->axes_[static_cast<std::size_t>(i)];
-      trailing = trailing && sorted[static_cast<std::size_t>(i)] == input.rank() - k + i &&
-                 (a < 0 ? a + input.rank() : a) == sorted[static_cast<std::size_t>(i)];
+      trailing = trailing && sorted[i] == input.rank() - k + i && (a < 0 ? a + input.rank() : a) == sorted[i];
     }
     if (!trailing) {
       throw shape_error(detail::concat(this->describe(), ": axis ", detail::axes_to_string(this->axes_),
@@ -911,6 +954,7 @@ class GroupNormalization : public detail::NormalizationBase<GroupNormalization<T
         groups_(options.groups()),
         center_(options.center()),
         scale_(options.scale()) {
+    this->weightless_ = weight_names().empty();
     if (groups_ == 0 || groups_ < -1) {
       throw value_error(
           detail::concat(this->describe(), ": groups must be positive (or -1: one per channel); got ", groups_));
@@ -926,7 +970,7 @@ class GroupNormalization : public detail::NormalizationBase<GroupNormalization<T
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     detail::check_output_size(*this, this->compute_output_shape(input_shape), output_size);
     const int rank = input_shape.rank();
-    const int k = detail::resolve_axes(this->axes_, rank, this->describe())[0];
+    const int k = detail::resolve_axes(this->axes_, rank, *this)[0];
     const Index channels = input_shape[k];
     const Index groups = groups_ == -1 ? channels : groups_;
     const Index per_group = channels / groups;
@@ -956,15 +1000,15 @@ class GroupNormalization : public detail::NormalizationBase<GroupNormalization<T
           }
         }
         const T inv = static_cast<T>(detail::inverse_root(squares / static_cast<double>(count), this->epsilon_));
-        const T m = static_cast<T>(mean);
+        const detail::SplitMean<T> m(mean);
         for (Index p = 0; p < pre; ++p) {
           const T* x = input + start(p);
           T* y = output + start(p);
           for (Index c = 0; c < per_group; ++c) {
             const Index ch = g * per_group + c;
             const T a = gamma ? inv * gamma[ch] : inv;
-            const T s = (beta ? beta[ch] : T(0)) - m * a;
-            for (Index i = 0; i < post; ++i) y[c * post + i] = x[c * post + i] * a + s;
+            const T s = beta ? beta[ch] : T(0);
+            for (Index i = 0; i < post; ++i) y[c * post + i] = ((x[c * post + i] - m.hi) - m.lo) * a + s;
           }
         }
       }
@@ -994,7 +1038,7 @@ class GroupNormalization : public detail::NormalizationBase<GroupNormalization<T
   }
   Shape param_shape_for(const Shape& input) const {
     this->check_rank(input);
-    const Index channels = input[detail::resolve_axes(this->axes_, input.rank(), this->describe())[0]];
+    const Index channels = input[detail::resolve_axes(this->axes_, input.rank(), *this)[0]];
     check_groups(channels, input);
     return Shape{channels};
   }
@@ -1093,7 +1137,7 @@ class UnitNormalization : public detail::WeightlessLayer<UnitNormalization<T>, T
       throw shape_error(
           detail::concat(this->describe(), ": input must have rank >= 2 (batch, ...); got shape ", input.to_string()));
     }
-    (void)detail::resolve_axes(axes_, input.rank(), this->describe());
+    (void)detail::resolve_axes(axes_, input.rank(), *this);
     (void)input.size();
     return input;
   }
@@ -1102,7 +1146,7 @@ class UnitNormalization : public detail::WeightlessLayer<UnitNormalization<T>, T
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     detail::check_output_size(*this, compute_output_shape(input_shape), output_size);
     const detail::AxisPlan plan =
-        detail::plan_axes(input_shape, detail::resolve_axes(axes_, input_shape.rank(), this->describe()));
+        detail::plan_axes(input_shape, detail::resolve_axes(axes_, input_shape.rank(), *this));
     const double floor = min_norm_ * min_norm_;
     if (plan.trailing) {
       const Index n = plan.reduced;
