@@ -193,6 +193,7 @@ CASES = [
     ('ln_rms_scaling_last2_rank4', {'layer': 'LN', 'rank': 4, 'axis': [2, 3], 'rms': True}),
     ('ln_rms_scaling_no_scale_rank2', {'layer': 'LN', 'rank': 2, 'axis': [-1], 'rms': True, 'scale': False}),
     ('ln_axes_unsorted_rank3', {'layer': 'LN', 'rank': 3, 'axis': [-1, -2]}),
+    ('ln_offset_inputs_rank3', {'layer': 'LN', 'rank': 3, 'axis': [-1], 'offset': 100.0}),
     ('unit_rank2', {'layer': 'Unit', 'rank': 2, 'axis': -1}),
     ('unit_rank3_last_zero_sample', {'layer': 'Unit', 'rank': 3, 'axis': -1, 'zero_sample': True}),
     ('unit_rank3_axis1', {'layer': 'Unit', 'rank': 3, 'axis': 1}),
@@ -226,6 +227,9 @@ def make_case(name, o, master_seed):
         dims[ch] = o['groups'] * rng.int(1, 3)
     shape = [B] + dims
     x = rng.array(tuple(shape), 2.0)
+    if o.get('offset'):
+        # a large mean over a small spread: x - mean must not cancel (float32 values 100 + uniform(-1,1))
+        x = (np.float32(o['offset']) + (x / 2).astype(np.float32)).astype(np.float64)
     if o.get('zero_sample'):
         x[0] = 0.0
     # the axes on the whole input (TimeDistributed: the inner layer's axes count in the slice, one axis fewer)
@@ -288,6 +292,10 @@ def make_case(name, o, master_seed):
         cfg = ln_config(given, eps, center, scale, rms)
         cls = 'LayerNormalization'
         desc = (f'LayerNormalization(axis={given}, epsilon={eps}, center={center}, scale={scale}, rms_scaling={rms})')
+        if o.get('offset'):
+            desc += (f': inputs {o["offset"]} + uniform(-1,1) (float32 values), a large mean over a small spread, where '
+                     'float32 arithmetic of the Keras formula (tfjs: 2.5e-5 off) cancels; reference torch layer_norm in '
+                     'float64')
         if rms:
             desc += (': Keras 3 rms_scaling computes x * gamma / sqrt(var(x) + epsilon), the variance about the mean '
                      '(Keras 3.0-3.16 alike; not mean(x^2)); gamma exists whatever scale says, no beta. Reference numpy')

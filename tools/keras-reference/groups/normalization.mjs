@@ -87,24 +87,17 @@ export default function (api) {
     ['ln_rank4_axes_1_2', 4, { axis: [1, 2] }],
     ['ln_rank3_no_center', 3, { center: false }], ['ln_rank3_no_scale', 3, { scale: false }],
     ['ln_rank2_no_center_no_scale', 2, { center: false, scale: false }],
-    ['ln_rank3_epsilon_1e-5', 3, { epsilon: 1e-5 }], ['ln_rank3_offset_inputs', 3, {}]]) {
-    const offset = name.endsWith('offset_inputs');
+    ['ln_rank3_epsilon_1e-5', 3, { epsilon: 1e-5 }]]) {
     addCase(G, name, {
       sizes: rng => ({ dims: Array.from({ length: rank - 1 }, () => R(rng, 2, 6)) }),
       input: s => s.dims,
       layers: (s, first) => [ln({ ...o, ...first })],
-      desc: s => `LayerNormalization(${cfgText(o)}) alone on a rank-${rank} input` +
-        (offset ? ': inputs 100 + uniform(-1,1), a large mean over a small spread (the variance must be taken ' +
-          'about the mean, not as E[x^2] - E[x]^2)' : ''),
+      desc: s => `LayerNormalization(${cfgText(o)}) alone on a rank-${rank} input`,
       more: 'gamma uniform(0.5,1.5), beta uniform(-0.5,0.5).',
-      draw: offset ? (rng, shape) => {
-        const n = shape.reduce((a, b) => a * b, 1);
-        const data = new Float32Array(n);
-        for (let i = 0; i < n; ++i) data[i] = Math.fround(100 + rng.f32(1));
-        return tf.tensor(data, shape, 'float32');
-      } : undefined,
     });
   }
+  // A large mean over a small spread (inputs 100 + uniform(-1,1)) is in the float64 reference
+  // (fixtures_torch/normalization/ln_offset_inputs_rank3): tfjs' float32 arithmetic is 2.5e-5 off there.
   addCase(G, 'td_ln_rank4', {
     sizes: rng => ({ time: R(rng, 1, 4), a: R(rng, 2, 4), b: R(rng, 2, 5) }),
     input: s => [s.time, s.a, s.b],
