@@ -97,6 +97,10 @@ KERAS_CASES = [
     ("bidirectional/bidi_lstm_concat_seq", {}),
     ("masking/masking_lstm_seq", {}),
     ("embedding/emb_mask_lstm_last", {}),
+    ("normalization/bn_lstm_seq_rank3", {}),
+    ("normalization/masking_ln_lstm", {}),
+    ("normalization/td_bn_rank3", {}),
+    ("torch:normalization/bn_axis1_rank4", {}),
 ]
 
 H5_CASES = [
@@ -120,6 +124,9 @@ H5_CASES = [
     ("bidirectional/bidi_gru_sum_seq", {}),
     ("masking/masking_gru_seq", {}),
     ("embedding/emb_mask_bidi_lstm_seq", {}),
+    ("normalization/dense_bn_lstm_dense", {}),
+    ("normalization/ln_rank3_last2", {}),
+    ("torch:normalization/bn_axis1_rank3", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -216,10 +223,14 @@ def _opts_from_tfjs(cls, cfg):
     if cls == "Embedding":
         return {"input_dim": int(cfg["input_dim"]), "output_dim": int(cfg["output_dim"]),
                 "mask_zero": bool(cfg["mask_zero"])}
+    if cls in NORM_CLASSES:  # BatchNormalization, LayerNormalization: the options inference uses
+        return {"axis": cfg["axis"], "epsilon": cfg["epsilon"], "center": bool(cfg["center"]),
+                "scale": bool(cfg["scale"])}
     raise FixtureError(f"unsupported layer class {cls}")
 
 
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN")
+NORM_CLASSES = ("BatchNormalization", "LayerNormalization")
 CELL_NAMES = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
 
 
@@ -267,6 +278,14 @@ def _layer_from_tfjs(entry):
 WEIGHT_ORDER = {"Dense": ["kernel", "bias"], "LSTM": ["kernel", "recurrent_kernel", "bias"],
                 "GRU": ["kernel", "recurrent_kernel", "bias"], "SimpleRNN": ["kernel", "recurrent_kernel", "bias"],
                 "Embedding": ["embeddings"], "Masking": []}
+
+
+def _weight_order(core):
+    """The get_weights() names of a (wrapped) layer given its options."""
+    if core.cls in NORM_CLASSES:
+        names = (["gamma"] if core.opts["scale"] else []) + (["beta"] if core.opts["center"] else [])
+        return names + (["moving_mean", "moving_variance"] if core.cls == "BatchNormalization" else [])
+    return [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
 
 
 def _float32_array(w):
@@ -324,7 +343,7 @@ def load_source(source):
         entry = by_name[layer.name]
         check(entry["class_name"] == layer.cls, f"{source}: class mismatch for {layer.name}")
         core = layer.inner if layer.cls in ("TimeDistributed", "Bidirectional") else layer
-        expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
+        expected = _weight_order(core)
         if layer.cls == "Bidirectional":
             expected = expected * 2  # the forward layer's, then the backward layer's
             halves = [f"{layer.name}/{sub.name}/" for sub in (layer.inner, layer.backward)]
@@ -383,7 +402,7 @@ def _out_shapes(layer, in_shapes):
                 main[-1] *= 2
             mains = [main]
         return mains + outs[1:] * 2
-    if layer.cls in ("Masking", "Scale"):
+    if layer.cls in ("Masking", "Scale") + NORM_CLASSES:
         return [list(in_shapes[0])]
     if layer.cls == "Embedding":
         return [list(in_shapes[0]) + [layer.opts["output_dim"]]]
@@ -438,6 +457,9 @@ def describe(model):
             return f"Masking({o['mask_value']})"
         if layer.cls == "Embedding":
             return f"Embedding({o['input_dim']}, {o['output_dim']}{', mask_zero' if o['mask_zero'] else ''})"
+        if layer.cls in NORM_CLASSES:
+            flags = "".join(f", {k}=false" for k in ("center", "scale") if not o[k])
+            return f"{layer.cls}(axis={o['axis']}, epsilon={o['epsilon']}{flags})"
         bits = [str(o["units"]), o["activation"]]
         if layer.cls in RNN_CLASSES:
             if "recurrent_activation" in o:
@@ -594,6 +616,22 @@ def k3_layer_config(layer):
             "embeddings_constraint": None,
             "mask_zero": o["mask_zero"],
         })
+    elif layer.cls in NORM_CLASSES:
+        # BatchNormalization / LayerNormalization.get_config() (keras/src/layers/normalization/)
+        if layer.cls == "BatchNormalization":
+            cfg.update({"axis": o["axis"], "momentum": 0.99, "epsilon": o["epsilon"], "center": o["center"],
+                        "scale": o["scale"]})
+            names = ("beta", "gamma", "moving_mean", "moving_variance")
+        else:
+            cfg.update({"axis": o["axis"], "epsilon": o["epsilon"], "center": o["center"], "scale": o["scale"],
+                        "rms_scaling": False})
+            names = ("beta", "gamma")
+        for n in names:
+            cfg[f"{n}_initializer"] = k3_initializer("Ones" if n in ("gamma", "moving_variance") else "Zeros")
+        cfg.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                    "gamma_constraint": None})
+        if layer.cls == "BatchNormalization":
+            cfg.update({"synchronized": False, "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99})
     elif layer.cls == "Scale":  # the custom class: {**super().get_config(), "axis": self.axis}
         cfg["axis"] = o["axis"]
     else:
@@ -745,7 +783,7 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
-    elif layer.cls in ("Masking", "Embedding", "Scale"):
+    elif layer.cls in ("Masking", "Embedding", "Scale") + NORM_CLASSES:
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
@@ -891,6 +929,17 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
             "mask_zero": o["mask_zero"],
             "input_length": None,
         })
+    elif layer.cls in NORM_CLASSES:
+        check(flavour == "tf", f"{layer.cls}: only the tf.keras spelling is written")
+        cfg.update({"axis": o["axis"]})
+        if layer.cls == "BatchNormalization":
+            cfg["momentum"] = 0.99
+        cfg.update({"epsilon": o["epsilon"], "center": o["center"], "scale": o["scale"]})
+        names = ("beta", "gamma", "moving_mean", "moving_variance") if layer.cls == "BatchNormalization" else ("beta", "gamma")
+        for n in names:
+            cfg[f"{n}_initializer"] = init("Ones" if n in ("gamma", "moving_variance") else "Zeros")
+        cfg.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                    "gamma_constraint": None})
     elif layer.cls == "TimeDistributed":
         inner = {"class_name": layer.inner.cls, "config": legacy_layer_config(layer.inner, flavour)}
         if flavour == "tf":  # tf_keras Wrapper.get_config uses serialization_lib for the inner layer
@@ -1190,7 +1239,7 @@ def same_array(got, want, what):
 def walk_layer_configs(node, found):
     """Collects {name: (class_name, config)} for every serialized layer dict in a model config."""
     if isinstance(node, dict):
-        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
+        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + NORM_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
@@ -1625,7 +1674,7 @@ def build_model(source, opts):
 
 def source_stem(source):
     """File stem of a case: the reference case name ("torch:<case>" -> "torch_<case>")."""
-    return "torch_" + source[6:] if source.startswith("torch:") else source.split("/")[1]
+    return "torch_" + source[6:].replace("/", "_") if source.startswith("torch:") else source.split("/")[1]
 
 
 def generate(out, quiet=False):
