@@ -181,20 +181,35 @@ inline std::string axes_to_string(const std::vector<int>& axes) {
 /// rounding is that of its inputs and output only).
 inline double inverse_root(double v, double epsilon) { return 1.0 / std::sqrt(v + epsilon); }
 
+/// Sum of f(x[j]) over a contiguous row, in double, in eight independent lanes: the lanes are
+/// one vector add per eight values (a single running sum would be a chain of dependent adds, which
+/// the compiler may not reorder).
+template <class T, class F>
+double lane_sum(const T* x, Index n, F f) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  Index j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; ++k) lane[k] += f(static_cast<double>(x[j + k]));
+  }
+  double tail = 0;
+  for (; j < n; ++j) tail += f(static_cast<double>(x[j]));
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
+}
+
 /// Mean and (population) variance of a contiguous row, in two passes: the variance is the mean of
 /// squared deviations from the mean (Keras' moments, tf.nn.moments and jnp.var), not E[x^2] -
 /// E[x]^2, which cancels badly when the mean is large.
 template <class T>
 std::pair<double, double> row_moments(const T* x, Index n) {
-  double sum = 0;
-  for (Index j = 0; j < n; ++j) sum += static_cast<double>(x[j]);
-  const double mean = sum / static_cast<double>(n);
-  double squares = 0;
-  for (Index j = 0; j < n; ++j) {
-    const double d = static_cast<double>(x[j]) - mean;
-    squares += d * d;
-  }
+  const double mean = lane_sum(x, n, [](double v) { return v; }) / static_cast<double>(n);
+  const double squares = lane_sum(x, n, [mean](double v) { return (v - mean) * (v - mean); });
   return {mean, squares / static_cast<double>(n)};
+}
+
+/// Sum of squares of a contiguous row, in double.
+template <class T>
+double row_squares(const T* x, Index n) {
+  return lane_sum(x, n, [](double v) { return v * v; });
 }
 
 /// A mean held as two T values, hi + lo: (x - hi) is exact for x near hi, so x - mean keeps
@@ -840,8 +855,7 @@ class RMSNormalization : public detail::NormalizationBase<RMSNormalization<T>, T
       for (Index r = r0; r < r1; ++r) {
         const T* x = input + r * n;
         T* y = output + r * n;
-        double squares = 0;
-        for (Index j = 0; j < n; ++j) squares += static_cast<double>(x[j]) * static_cast<double>(x[j]);
+        const double squares = detail::row_squares(x, n);
         const T inv = static_cast<T>(detail::inverse_root(squares / static_cast<double>(n), this->epsilon_));
         for (Index j = 0; j < n; ++j) y[j] = x[j] * inv * scale[j];
       }
@@ -986,18 +1000,11 @@ class GroupNormalization : public detail::NormalizationBase<GroupNormalization<T
       for (Index g = 0; g < groups; ++g) {
         const auto start = [&](Index p) { return ((b * pre + p) * channels + g * per_group) * post; };
         double sum = 0;
-        for (Index p = 0; p < pre; ++p) {
-          const T* x = input + start(p);
-          for (Index j = 0; j < run; ++j) sum += static_cast<double>(x[j]);
-        }
+        for (Index p = 0; p < pre; ++p) sum += detail::lane_sum(input + start(p), run, [](double v) { return v; });
         const double mean = sum / static_cast<double>(count);
         double squares = 0;
         for (Index p = 0; p < pre; ++p) {
-          const T* x = input + start(p);
-          for (Index j = 0; j < run; ++j) {
-            const double d = static_cast<double>(x[j]) - mean;
-            squares += d * d;
-          }
+          squares += detail::lane_sum(input + start(p), run, [mean](double v) { return (v - mean) * (v - mean); });
         }
         const T inv = static_cast<T>(detail::inverse_root(squares / static_cast<double>(count), this->epsilon_));
         const detail::SplitMean<T> m(mean);
@@ -1156,9 +1163,7 @@ class UnitNormalization : public detail::WeightlessLayer<UnitNormalization<T>, T
                               for (Index r = r0; r < r1; ++r) {
                                 const T* x = input + r * n;
                                 T* y = output + r * n;
-                                double squares = 0;
-                                for (Index j = 0; j < n; ++j)
-                                  squares += static_cast<double>(x[j]) * static_cast<double>(x[j]);
+                                const double squares = detail::row_squares(x, n);
                                 const T inv = static_cast<T>(1.0 / std::sqrt(std::max(squares, floor)));
                                 for (Index j = 0; j < n; ++j) y[j] = x[j] * inv;
                               }
