@@ -5,6 +5,12 @@
 // layout the kernels treat apart (last axes, one middle block, scattered axes); in place; inside
 // TimeDistributed; their errors; and their Keras descriptions (from_config, weights, masks)
 // through a local Registry.
+// GCC 12 at -O2 and above reports -Wmaybe-uninitialized inside std::variant's moves when this file
+// builds strata::Config lists (a false positive, as cmake/StrataWarnings.cmake notes for ASan).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
