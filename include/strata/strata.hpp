@@ -22,6 +22,7 @@
 #include "layers/gru.hpp"
 #include "layers/lstm.hpp"
 #include "layers/masking.hpp"
+#include "layers/normalization.hpp"
 #include "layers/repeat_vector.hpp"
 #include "layers/reshape.hpp"
 #include "layers/simple_rnn.hpp"

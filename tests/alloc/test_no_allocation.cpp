@@ -180,3 +180,37 @@ TEST_CASE("no allocation per step: a whole-sequence RNN call allocates the same 
     CHECK(run(gru, 5, masked) > 0);  // the counter does see the scratch allocations
   }
 }
+
+TEST_CASE("no allocation: normalization layers' forward allocates nothing, in place or not",
+          "[allocation][normalization]") {
+  // One pass over memory without temporaries: the axes are resolved into inline storage and the
+  // statistics kept in registers, whatever the axis layout (last axes, a middle axis, scattered).
+  using strata::Shape;
+  const Shape shape{3, 4, 5, 6};
+  strata::Tensor<float, 4> x = test::random_tensor<float, 4>(3, 4, 5, 6);
+  strata::Tensor<float, 4> y(3, 4, 5, 6);
+  strata::BatchNormalization<float> bn_last, bn_middle(strata::BatchNormalizationOptions().axis(1)),
+      bn_list(strata::BatchNormalizationOptions().axis({1, 3}));
+  strata::LayerNormalization<float> ln_last, ln_axes(strata::LayerNormalizationOptions().axis({1, 3}));
+  strata::GroupNormalization<float> gn(strata::GroupNormalizationOptions().groups(3));
+  strata::UnitNormalization<float> unit(strata::UnitNormalizationOptions().axis({1, 2}));
+  strata::RMSNormalization<float> rms(strata::RMSNormalizationOptions().axis({-2, -1}));
+  for (auto* l : {&bn_last, &bn_middle, &bn_list}) l->build(shape);
+  for (auto* l : {&ln_last, &ln_axes}) l->build(shape);
+  gn.build(shape);
+  rms.build(shape);
+  const auto run = [&](const auto& layer) {
+    return count_allocations([&] {
+      layer.forward(x.data(), shape, y.data(), y.size());
+      layer.forward(y.data(), shape, y.data(), y.size());
+    });
+  };
+  CHECK(run(bn_last) == 0);
+  CHECK(run(bn_middle) == 0);
+  CHECK(run(bn_list) == 0);
+  CHECK(run(ln_last) == 0);
+  CHECK(run(ln_axes) == 0);
+  CHECK(run(gn) == 0);
+  CHECK(run(unit) == 0);
+  CHECK(run(rms) == 0);
+}

@@ -102,6 +102,10 @@ KERAS_CASES = [
     ("shape_layers/td_reshape_activation_dropout_flatten", {}),
     ("repeat_vector/dense_repeat_lstm_td_dense", {}),
     ("shape_layers/dense_elu_dropout_lstm_td_dense", {"functional": True}),
+    ("normalization/bn_lstm_seq_rank3", {}),
+    ("normalization/masking_ln_lstm", {}),
+    ("normalization/td_bn_rank3", {}),
+    ("torch:normalization/bn_axis1_rank4", {}),
 ]
 
 H5_CASES = [
@@ -128,6 +132,9 @@ H5_CASES = [
     ("shape_layers/dense_reshape_td_dense", {}),
     ("shape_layers/dense_dropout_dense_activation_relu", {"functional": True}),
     ("repeat_vector/td_repeat_dense_rank3", {}),
+    ("normalization/dense_bn_lstm_dense", {}),
+    ("normalization/ln_rank3_last2", {}),
+    ("torch:normalization/bn_axis1_rank3", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -231,7 +238,7 @@ GENERIC_FIXUPS = {"Reshape": lambda cfg, flavour: _k3_reshape(cfg)}
 
 
 def is_generic(cls):
-    return cls not in SPECIAL_CLASSES
+    return cls not in SPECIAL_CLASSES + NORM_CLASSES
 
 
 def _generic_opts(cfg):
@@ -281,10 +288,14 @@ def _opts_from_tfjs(cls, cfg):
     if cls == "Embedding":
         return {"input_dim": int(cfg["input_dim"]), "output_dim": int(cfg["output_dim"]),
                 "mask_zero": bool(cfg["mask_zero"])}
+    if cls in NORM_CLASSES:  # BatchNormalization, LayerNormalization: the options inference uses
+        return {"axis": cfg["axis"], "epsilon": cfg["epsilon"], "center": bool(cfg["center"]),
+                "scale": bool(cfg["scale"])}
     raise FixtureError(f"unsupported layer class {cls}")
 
 
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN")
+NORM_CLASSES = ("BatchNormalization", "LayerNormalization")
 CELL_NAMES = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
 
 
@@ -332,6 +343,14 @@ def _layer_from_tfjs(entry):
 WEIGHT_ORDER = {"Dense": ["kernel", "bias"], "LSTM": ["kernel", "recurrent_kernel", "bias"],
                 "GRU": ["kernel", "recurrent_kernel", "bias"], "SimpleRNN": ["kernel", "recurrent_kernel", "bias"],
                 "Embedding": ["embeddings"], "Masking": []}
+
+
+def _weight_order(core):
+    """The get_weights() names of a (wrapped) layer given its options."""
+    if core.cls in NORM_CLASSES:
+        names = (["gamma"] if core.opts["scale"] else []) + (["beta"] if core.opts["center"] else [])
+        return names + (["moving_mean", "moving_variance"] if core.cls == "BatchNormalization" else [])
+    return [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
 
 
 def _float32_array(w):
@@ -393,7 +412,7 @@ def load_source(source):
         if is_generic(core.cls):
             expected = [w["name"].split("/")[-1].split(":")[0] for w in entry["weights"]]
         else:
-            expected = [n for n in WEIGHT_ORDER[core.cls] if n != "bias" or core.opts["use_bias"]]
+            expected = _weight_order(core)
         if layer.cls == "Bidirectional":
             expected = expected * 2  # the forward layer's, then the backward layer's
             halves = [f"{layer.name}/{sub.name}/" for sub in (layer.inner, layer.backward)]
@@ -452,7 +471,7 @@ def _out_shapes(layer, in_shapes):
                 main[-1] *= 2
             mains = [main]
         return mains + outs[1:] * 2
-    if layer.cls in ("Masking", "Scale"):
+    if layer.cls in ("Masking", "Scale") + NORM_CLASSES:
         return [list(in_shapes[0])]
     if layer.cls == "Embedding":
         return [list(in_shapes[0]) + [layer.opts["output_dim"]]]
@@ -515,6 +534,9 @@ def describe(model):
             return f"Embedding({o['input_dim']}, {o['output_dim']}{', mask_zero' if o['mask_zero'] else ''})"
         if is_generic(layer.cls):
             return f"{layer.cls}({', '.join(f'{k}={v}' for k, v in o.items() if not k.endswith(('_initializer', '_regularizer', '_constraint')))})"
+        if layer.cls in NORM_CLASSES:
+            flags = "".join(f", {k}=false" for k in ("center", "scale") if not o[k])
+            return f"{layer.cls}(axis={o['axis']}, epsilon={o['epsilon']}{flags})"
         bits = [str(o["units"]), o["activation"]]
         if layer.cls in RNN_CLASSES:
             if "recurrent_activation" in o:
@@ -671,6 +693,22 @@ def k3_layer_config(layer):
             "embeddings_constraint": None,
             "mask_zero": o["mask_zero"],
         })
+    elif layer.cls in NORM_CLASSES:
+        # BatchNormalization / LayerNormalization.get_config() (keras/src/layers/normalization/)
+        if layer.cls == "BatchNormalization":
+            cfg.update({"axis": o["axis"], "momentum": 0.99, "epsilon": o["epsilon"], "center": o["center"],
+                        "scale": o["scale"]})
+            names = ("beta", "gamma", "moving_mean", "moving_variance")
+        else:
+            cfg.update({"axis": o["axis"], "epsilon": o["epsilon"], "center": o["center"], "scale": o["scale"],
+                        "rms_scaling": False})
+            names = ("beta", "gamma")
+        for n in names:
+            cfg[f"{n}_initializer"] = k3_initializer("Ones" if n in ("gamma", "moving_variance") else "Zeros")
+        cfg.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                    "gamma_constraint": None})
+        if layer.cls == "BatchNormalization":
+            cfg.update({"synchronized": False, "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99})
     elif layer.cls == "Scale":  # the custom class: {**super().get_config(), "axis": self.axis}
         cfg["axis"] = o["axis"]
     elif is_generic(layer.cls):
@@ -829,6 +867,7 @@ def k3_save_layer_state(h5, path, layer):
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
     elif layer.cls in ("Masking", "Embedding", "Scale") or is_generic(layer.cls):
+    elif layer.cls in ("Masking", "Embedding", "Scale") + NORM_CLASSES:
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
@@ -974,6 +1013,17 @@ def legacy_layer_config(layer, flavour, batch_shape=None):
             "mask_zero": o["mask_zero"],
             "input_length": None,
         })
+    elif layer.cls in NORM_CLASSES:
+        check(flavour == "tf", f"{layer.cls}: only the tf.keras spelling is written")
+        cfg.update({"axis": o["axis"]})
+        if layer.cls == "BatchNormalization":
+            cfg["momentum"] = 0.99
+        cfg.update({"epsilon": o["epsilon"], "center": o["center"], "scale": o["scale"]})
+        names = ("beta", "gamma", "moving_mean", "moving_variance") if layer.cls == "BatchNormalization" else ("beta", "gamma")
+        for n in names:
+            cfg[f"{n}_initializer"] = init("Ones" if n in ("gamma", "moving_variance") else "Zeros")
+        cfg.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                    "gamma_constraint": None})
     elif layer.cls == "TimeDistributed":
         inner = {"class_name": layer.inner.cls, "config": legacy_layer_config(layer.inner, flavour)}
         if flavour == "tf":  # tf_keras Wrapper.get_config uses serialization_lib for the inner layer
@@ -1277,6 +1327,7 @@ def walk_layer_configs(node, found):
     if isinstance(node, dict):
         if (node.get("class_name") not in (None, "Sequential", "Functional", "Model", "__keras_tensor__", "DTypePolicy")
                 and isinstance(node.get("config"), dict) and "name" in node["config"]):
+        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + NORM_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
@@ -1714,7 +1765,7 @@ def build_model(source, opts):
 
 def source_stem(source):
     """File stem of a case: the reference case name ("torch:<case>" -> "torch_<case>")."""
-    return "torch_" + source[6:] if source.startswith("torch:") else source.split("/")[1]
+    return "torch_" + source[6:].replace("/", "_") if source.startswith("torch:") else source.split("/")[1]
 
 
 def generate(out, quiet=False):
