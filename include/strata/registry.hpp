@@ -132,12 +132,12 @@ class Registry {
       if (const Entry* e = find(config.registered_name())) return *e;
     }
     if (const Entry* e = find(config.class_name())) return *e;
-    config.unsupported(detail::concat(
-        "the layer class '", config.class_name(), "'",
-        config.registered_name().empty() || config.registered_name() == config.class_name()
-            ? std::string()
-            : " (registered as '" + config.registered_name() + "')",
-        " is not supported", detail::unsupported_class_hint(config.class_name())));
+    config.unsupported(
+        detail::concat("the layer class '", config.class_name(), "'",
+                       config.registered_name().empty() || config.registered_name() == config.class_name()
+                           ? std::string()
+                           : " (registered as '" + config.registered_name() + "')",
+                       " is not supported", detail::unsupported_class_hint(config.class_name())));
   }
   /// Every registered name, sorted.
   std::vector<std::string> names() const {

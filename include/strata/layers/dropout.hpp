@@ -74,9 +74,8 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
     return Dropout(rate < 1.0 ? rate : 0.0, DropoutOptions().name(config.name()));
   }
   static std::vector<std::string> keras_aliases() {
-    return {"SpatialDropout1D", "GaussianNoise",    "GaussianDropout",
-            "ActivityRegularization", "AlphaDropout", "SpatialDropout2D",
-            "SpatialDropout3D"};
+    return {"SpatialDropout1D", "GaussianNoise",    "GaussianDropout", "ActivityRegularization",
+            "AlphaDropout",     "SpatialDropout2D", "SpatialDropout3D"};
   }
 
  private:

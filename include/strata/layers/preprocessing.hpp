@@ -130,7 +130,9 @@ void for_each_broadcast(const Shape& shape, const Index* a_strides, const Index*
   }
 }
 
-inline std::string shape_or_scalar(const Shape& s) { return s.rank() == 0 ? std::string("() (a scalar)") : s.to_string(); }
+inline std::string shape_or_scalar(const Shape& s) {
+  return s.rank() == 0 ? std::string("() (a scalar)") : s.to_string();
+}
 
 }  // namespace detail
 
@@ -210,9 +212,8 @@ class Rescaling : public detail::WeightlessLayer<Rescaling<T>, T> {
     detail::broadcast_strides(offset_shape_, input_shape, o_strides);
     const T* s = scale_.data();
     const T* o = offset_.data();
-    detail::for_each_broadcast(input_shape, s_strides, o_strides, [&](Index i, Index si, Index oi) {
-      output[i] = rescale(input[i], s[si], o[oi]);
-    });
+    detail::for_each_broadcast(input_shape, s_strides, o_strides,
+                               [&](Index i, Index si, Index oi) { output[i] = rescale(input[i], s[si], o[oi]); });
   }
 
   // --- Keras description (docs/design.md, "Adding a layer")
@@ -320,7 +321,7 @@ class NormalizationOptions : public detail::Options<NormalizationOptions> {
 /// statistics have the shape of the input along those axes, in axis order ("kept shape"), and are
 /// broadcast over the others. They come either
 /// - from the config (Keras 3's `mean=`, `variance=`): a scalar, or an array aligned on the kept
-///   axes from the right, each axis 1 or the kept size (Keras 3.16's rule; it equals numpy's
+///   axes from the right, each axis 1 or the kept size (Keras >= 3.14's rule; it equals numpy's
 ///   broadcasting whenever the kept axes are the last ones). The layer has no weights; or
 /// - from adapt(): weights `mean` (kept shape), `variance` (kept shape), `count` (Keras: an int64
 ///   scalar, unused at inference), in that order. strata holds Keras' scalar weights as shape (1,):
@@ -395,13 +396,15 @@ class Normalization {
           detail::concat(describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     (void)input.size();
-    const Shape kept = kept_shape(input);
+    Shape kept = kept_shape(input);
     if (from_config_) {
       check_given(kept, input);
     } else {
+      if (kept.rank() == 0) kept = Shape{1};  // axis=None: scalar statistics, held as (1,)
       if (!weights_set_) {
-        throw value_error(detail::concat(describe(), ": needs its mean and variance: pass them in "
-                                                     "NormalizationOptions, or call set_weights() or build() first"));
+        throw value_error(detail::concat(describe(),
+                                         ": needs its mean and variance: pass them in "
+                                         "NormalizationOptions, or call set_weights() or build() first"));
       }
       if (kept != weights_shape_) {
         throw shape_error(detail::concat(describe(), ": input shape ", input.to_string(), " has ",
@@ -461,8 +464,9 @@ class Normalization {
   /// for a layer whose mean and variance came with its options.
   void build(Index features) {
     if (from_config_) {
-      throw value_error(detail::concat(describe(), ": has its mean and variance from its options; build() "
-                                                   "has nothing to do"));
+      throw value_error(detail::concat(describe(),
+                                       ": has its mean and variance from its options; build() "
+                                       "has nothing to do"));
     }
     if (axis_ != std::vector<int>{-1}) {
       throw value_error(detail::concat(describe(), ": build(features) needs axis (-1); with axis ", axis_string(),
@@ -598,8 +602,8 @@ class Normalization {
     std::vector<int> keep;
     for (int a : axis_) {
       if (a < -rank || a >= rank) {
-        throw shape_error(detail::concat(describe(), ": axis ", axis_string(), " is out of range for an input of rank ",
-                                         rank));
+        throw shape_error(
+            detail::concat(describe(), ": axis ", axis_string(), " is out of range for an input of rank ", rank));
       }
       keep.push_back(a < 0 ? a + rank : a);
     }
@@ -619,8 +623,9 @@ class Normalization {
     return kept;
   }
 
-  // Keras 3.16: the config mean's axes align with the kept axes from the right; each must be 1 or
-  // the kept size. Returns the (kept-shape) strides into the given array, 0 on broadcast axes.
+  // Keras >= 3.14: the config mean's axes align with the kept axes from the right; each must be 1
+  // or the kept size (earlier versions broadcast it numpy-style and failed where the two differ).
+  // Returns the (kept-shape) strides into the given array, 0 on broadcast axes.
   void given_strides(const Shape& kept, const Shape& input, Index* strides) const {
     const int lead = kept.rank() - given_shape_.rank();
     Index stride = 1;
@@ -729,8 +734,8 @@ class CategoryEncoding : public detail::WeightlessLayer<CategoryEncoding<T>, T> 
     } else if (m == "count") {
       mode_ = Mode::count;
     } else {
-      throw value_error(detail::concat(this->describe(), ": output_mode '", m,
-                                       "' is not one of one_hot, multi_hot, count"));
+      throw value_error(
+          detail::concat(this->describe(), ": output_mode '", m, "' is not one of one_hot, multi_hot, count"));
     }
   }
 
@@ -758,8 +763,7 @@ class CategoryEncoding : public detail::WeightlessLayer<CategoryEncoding<T>, T> 
     for (int a = 0; a < (replace_last ? r - 1 : r); ++a) out.push_back(input[a]);
     if (out.rank() >= max_rank) {
       throw shape_error(detail::concat(this->describe(), ": the output of input shape ", input.to_string(),
-                                       " would have rank ", out.rank() + 1, "; at most ", max_rank,
-                                       " is supported"));
+                                       " would have rank ", out.rank() + 1, "; at most ", max_rank, " is supported"));
     }
     out.push_back(num_tokens_);
     (void)out.size();
@@ -806,9 +810,9 @@ class CategoryEncoding : public detail::WeightlessLayer<CategoryEncoding<T>, T> 
   // The id at flat position i, checked: a whole number in [0, num_tokens).
   Index id(T v, Index i, const Shape& shape) const {
     if (!(v >= T(0) && v < static_cast<T>(num_tokens_) && std::floor(v) == v)) {
-      throw value_error(detail::concat(this->describe(), ": input values must be whole numbers in [0, num_tokens=",
-                                       num_tokens_, "); got ", v, " at flat index ", i, " of input shape ",
-                                       shape.to_string()));
+      throw value_error(detail::concat(this->describe(),
+                                       ": input values must be whole numbers in [0, num_tokens=", num_tokens_,
+                                       "); got ", v, " at flat index ", i, " of input shape ", shape.to_string()));
     }
     return static_cast<Index>(v);
   }
