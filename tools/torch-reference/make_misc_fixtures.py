@@ -75,6 +75,24 @@ def dense(x, k, b, activation='linear'):
     return y
 
 
+def sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def lstm_seq(x, k, rk, b):
+    """Keras LSTM (tanh, sigmoid; gate blocks i, f, c, o), return_sequences, no mask, zero state."""
+    B, T, _ = x.shape
+    u = rk.shape[0]
+    h, c, out = np.zeros((B, u)), np.zeros((B, u)), []
+    for t in range(T):
+        z = x[:, t, :] @ k + h @ rk + b
+        i, f, g, o = sigmoid(z[:, :u]), sigmoid(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), sigmoid(z[:, 3 * u:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
 def normalization(x, mean, variance, keep, invert=False):
     """Keras 3 Normalization.call with mean/variance already of the kept shape (kept axes in order)."""
     bshape = [x.shape[d] if d in keep else 1 for d in range(x.ndim)]
@@ -260,6 +278,45 @@ def case_normalization_config_axes12_partial(rng):
             [('Normalization', norm_config('normalization', [1, 2], mean, var), [])], [x], [y])
 
 
+def lstm_config(name, units):
+    c = base(name)
+    c.update({'return_sequences': True, 'return_state': False, 'go_backwards': False, 'stateful': False,
+              'unroll': False, 'zero_output_for_mask': False, 'units': units, 'activation': 'tanh',
+              'recurrent_activation': 'sigmoid', 'use_bias': True,
+              'kernel_initializer': initializer('GlorotUniform', {'seed': None}),
+              'recurrent_initializer': initializer('Orthogonal', {'gain': 1.0, 'seed': None}),
+              'bias_initializer': initializer('Zeros', {}), 'unit_forget_bias': True,
+              'kernel_regularizer': None, 'recurrent_regularizer': None, 'bias_regularizer': None,
+              'activity_regularizer': None, 'kernel_constraint': None, 'recurrent_constraint': None,
+              'bias_constraint': None, 'dropout': 0.0, 'recurrent_dropout': 0.0, 'seed': None})
+    return c
+
+
+def case_masking_permute_lstm(rng):
+    B, T, F, U = 4, rng.int(3, 6), rng.int(1, 4), rng.int(1, 5)
+    x = rng.array((B, T, F), 1.0)
+    zero_steps = [[0, 1], [2], [], [1, 2]]
+    for b in range(B):
+        for t in zero_steps[b]:
+            x[b, t, :] = 0.0
+    k, rk, bias = rng.array((F, 4 * U), 2.0 / np.sqrt(F)), rng.array((U, 4 * U), 2.0 / np.sqrt(U)), rng.array((4 * U,), 0.5)
+    masking = base('masking')
+    masking.update({'mask_value': 0.0})
+    permute = base('permute')
+    permute.update({'dims': [1, 2]})
+    # Masking zeroes the masked steps (already 0 here); Permute drops the mask, so the LSTM runs
+    # every step: the expected output is that of an LSTM without a mask.
+    y = lstm_seq(x, k, rk, bias)
+    return (f'Masking(0.0) -> Permute((1, 2)) -> LSTM({U}, return_sequences=True) on [{B},{T},{F}] whose steps '
+            f'{zero_steps} (per sample) are all 0: Keras 3\'s Permute does not support masking, so the mask stops there '
+            '(Keras warns) and the LSTM runs every step -- at a zeroed step it does not carry its previous output. '
+            '(tfjs predict keeps handing the mask on; see tools/keras-reference/README.md item 40.) Kernels '
+            'uniform(-1,1)*2/sqrt(fan_in), bias uniform(-1,1)*0.5; LSTM gate blocks i, f, c, o.', [None, T, F],
+            [('Masking', masking, []), ('Permute', permute, []),
+             ('LSTM', lstm_config('lstm', U),
+              [w('lstm/kernel', k), w('lstm/recurrent_kernel', rk), w('lstm/bias', bias)])], [x], [y])
+
+
 def ce_config(n, mode):
     c = base('category_encoding')
     c.update({'num_tokens': n, 'output_mode': mode, 'sparse': False})
@@ -299,6 +356,7 @@ def case_category_count_binary_alias(rng):
 
 CASES = [
     ('identity_rank3', case_identity_rank3),
+    ('masking_permute_lstm_mask_dropped', case_masking_permute_lstm),
     ('augmentation_identity_dense', case_augmentation_identity_dense),
     ('rescaling_per_channel_numpy', case_rescaling_per_channel),
     ('rescaling_list_rank2_scalar_offset', case_rescaling_list_rank2_scalar_offset),
