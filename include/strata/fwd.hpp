@@ -38,6 +38,12 @@ class FlattenOptions;
 class ReshapeOptions;
 class ActivationLayerOptions;
 class DropoutOptions;
+class PermuteOptions;
+class IdentityOptions;
+class RandomFlipOptions;
+class RescalingOptions;
+class NormalizationOptions;
+class CategoryEncodingOptions;
 
 template <class T>
 class Dense;
@@ -69,6 +75,18 @@ template <class T>
 class ActivationLayer;
 template <class T>
 class Dropout;
+template <class T>
+class Permute;
+template <class T>
+class Identity;
+template <class T>
+class RandomFlip;
+template <class T>
+class Rescaling;
+template <class T>
+class Normalization;
+template <class T>
+class CategoryEncoding;
 
 }  // namespace strata
 
