@@ -44,8 +44,8 @@ namespace detail {
 /// and vocabulary preprocessing layers are refused for good (strata's tensors hold numbers); any
 /// other class may be a custom one, which users can register.
 inline std::string unsupported_class_hint(const std::string& class_name) {
-  static const char* const string_layers[] = {"StringLookup", "IntegerLookup", "TextVectorization", "Hashing",
-                                              "HashedCrossing"};
+  static const char* const string_layers[] = {"StringLookup", "IntegerLookup",  "TextVectorization",
+                                              "Hashing",      "HashedCrossing", "CategoryCrossing"};
   for (const char* s : string_layers) {
     if (class_name == s) {
       return ": Keras' string and vocabulary preprocessing layers map strings or vocabulary entries, which strata's "

@@ -587,7 +587,8 @@ TEST_CASE("an unknown layer class says where to look and, for string layers, why
     const strata::LayerConfig<float> lc(registry, cls, c, strata::KerasVersion{}, "test");
     return load_error_message<strata::unsupported_error>([&] { (void)registry.build(lc); });
   };
-  for (const char* cls : {"StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing"}) {
+  for (const char* cls :
+       {"StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing", "CategoryCrossing"}) {
     const std::string m = message(cls);
     CHECK(has(m, std::string("the layer class '") + cls + "' is not supported: Keras' string and vocabulary"));
     CHECK(has(m, "strata's numeric tensors do not hold"));
