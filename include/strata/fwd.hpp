@@ -44,6 +44,12 @@ class PReLUOptions;
 class ELUOptions;
 class SoftmaxOptions;
 class ThresholdedReLUOptions;
+class PermuteOptions;
+class IdentityOptions;
+class RandomFlipOptions;
+class RescalingOptions;
+class NormalizationOptions;
+class CategoryEncodingOptions;
 
 template <class T>
 class Dense;
@@ -87,6 +93,17 @@ template <class T>
 class Softmax;
 template <class T>
 class ThresholdedReLU;
+class Permute;
+template <class T>
+class Identity;
+template <class T>
+class RandomFlip;
+template <class T>
+class Rescaling;
+template <class T>
+class Normalization;
+template <class T>
+class CategoryEncoding;
 
 }  // namespace strata
 

@@ -39,6 +39,29 @@ struct has_from_config<L, std::void_t<decltype(L::from_config(std::declval<const
     : std::true_type {};
 }  // namespace detail
 
+namespace detail {
+/// The rest of the message for a class no one registered: why, and where to look. Keras' string
+/// and vocabulary preprocessing layers are refused for good (strata's tensors hold numbers); any
+/// other class may be a custom one, which users can register.
+inline std::string unsupported_class_hint(const std::string& class_name) {
+  static const char* const string_layers[] = {"StringLookup", "IntegerLookup",  "TextVectorization",
+                                              "Hashing",      "HashedCrossing", "CategoryCrossing"};
+  for (const char* s : string_layers) {
+    if (class_name == s) {
+      return ": Keras' string and vocabulary preprocessing layers map strings or vocabulary entries, which strata's "
+             "numeric tensors do not hold; apply it to the data before calling the model (docs/loading-models.md, "
+             "\"Not supported, and why\")";
+    }
+  }
+  if (class_name == "Lambda") {
+    return ": a Lambda's Python code cannot be loaded; register a C++ implementation for it with "
+           "strata::register_layer (docs/custom-layers.md)";
+  }
+  return " (the Keras classes strata supports: docs/loading-models.md, \"What is supported\"); for a custom class, "
+         "register a C++ implementation for it with strata::register_layer (docs/custom-layers.md)";
+}
+}  // namespace detail
+
 /// Keras class names and how to build each from its config: what load_model and the parity tests
 /// use to turn a Keras model's layers into typed strata layers. The built-in classes register
 /// themselves (each layer header's STRATA_REGISTER_LAYER); users add their own classes, custom
@@ -109,12 +132,12 @@ class Registry {
       if (const Entry* e = find(config.registered_name())) return *e;
     }
     if (const Entry* e = find(config.class_name())) return *e;
-    config.unsupported(detail::concat(
-        "the layer class '", config.class_name(), "'",
-        config.registered_name().empty() || config.registered_name() == config.class_name()
-            ? std::string()
-            : " (registered as '" + config.registered_name() + "')",
-        " is not supported; register a C++ implementation for it with strata::register_layer (docs/custom-layers.md)"));
+    config.unsupported(
+        detail::concat("the layer class '", config.class_name(), "'",
+                       config.registered_name().empty() || config.registered_name() == config.class_name()
+                           ? std::string()
+                           : " (registered as '" + config.registered_name() + "')",
+                       " is not supported", detail::unsupported_class_hint(config.class_name())));
   }
   /// Every registered name, sorted.
   std::vector<std::string> names() const {

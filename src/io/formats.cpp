@@ -529,6 +529,7 @@ inline TfjsWeights decode_manifest(const json& manifest, const std::function<std
         }
         e.shape.push_back(static_cast<Index>(d.get<std::uint64_t>()));
       }
+      if (shape.empty()) e.shape.push_back(1);  // strata holds Keras' scalar weights as shape (1,)
       std::uint64_t count = 0;
       try {
         count = static_cast<std::uint64_t>(e.shape.size());

@@ -296,6 +296,7 @@ AnyTensor<T> read_dataset(const File& f, hid_t loc, const std::string& path, con
     if (dims[i] > (hsize_t(1) << 40)) throw io_error(concat(who, ": dataset '", path, "' declares an absurd size"));
     shape.push_back(static_cast<Index>(dims[i]));
   }
+  if (rank == 0) shape.push_back(1);  // strata holds Keras' scalar weights (e.g. a count) as shape (1,)
   if (shape != expected) {
     throw model_error(concat(who, ": weight '", path, "' must have shape ", expected.to_string(), "; the file has ",
                              shape.to_string()));

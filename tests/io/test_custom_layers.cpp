@@ -167,6 +167,9 @@ TEST_CASE("custom layers: a .keras file with a custom class loads once the class
   CHECK_THAT(message, Catch::Contains("'Scale'") && Catch::Contains("strata_example>Scale") &&
                           Catch::Contains("layer 'scale'") && Catch::Contains("not supported") &&
                           Catch::Contains("register_layer") && Catch::Contains("custom_scale.keras"));
+  CHECK_THAT(message, Catch::Contains("for a custom class, register a C++ implementation for it with "
+                                      "strata::register_layer (docs/custom-layers.md)") &&
+                          Catch::Contains("docs/loading-models.md"));
 
   strata::register_layer<TestScale>("strata_example>Scale");
   CHECK(strata::registry<double>().find("strata_example>Scale") != nullptr);  // both scalar types
@@ -258,6 +261,8 @@ TEST_CASE("custom layers: a Lambda loads once a C++ implementation is registered
   const std::string message = unsupported_message([&] { (void)with_lambda.open(); });
   CHECK_THAT(message, Catch::Contains("'Lambda'") && Catch::Contains("layer 'activation'") &&
                           Catch::Contains("not supported") && Catch::Contains("test/model.json"));
+  CHECK_THAT(message, Catch::Contains("a Lambda's Python code cannot be loaded; register a C++ implementation for "
+                                      "it with strata::register_layer (docs/custom-layers.md)"));
 
   strata::register_layer<TestLambda>("Lambda");
   const AnyTensor<float> x = tensor_from<float>(fixture.at("inputs")[0]);

@@ -308,11 +308,25 @@ TEST_CASE("load_model: unsupported layers and options are unsupported_errors nam
   TfjsModel m = TfjsModel::load("lstm_stacked/stacked2_seq");
   SECTION("an unknown layer class") {
     TfjsModel bad = m;
-    bad.layers()[1]["class_name"] = "Conv2D";
+    bad.layers()[1]["class_name"] = "StrataTestUnknownLayer";
     const std::string name = bad.layers()[1]["config"]["name"];
     CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
-    CHECK_THROWS_WITH(
-        bad.open(), Catch::Contains("'" + name + "'") && Catch::Contains("Conv2D") && Catch::Contains("not supported"));
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("'" + name + "'") && Catch::Contains("StrataTestUnknownLayer") &&
+                                      Catch::Contains("not supported"));
+    // Where to look: the supported classes, and how to register a custom one.
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("docs/loading-models.md, \"What is supported\"") &&
+                                      Catch::Contains("strata::register_layer (docs/custom-layers.md)"));
+  }
+  SECTION("a string preprocessing layer: refused, saying why") {
+    TfjsModel bad = m;
+    bad.layers()[1]["class_name"] = "StringLookup";
+    const std::string name = bad.layers()[1]["config"]["name"];
+    CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("layer '" + name + "' (StringLookup)") &&
+                                      Catch::Contains("the layer class 'StringLookup' is not supported: Keras' string "
+                                                      "and vocabulary preprocessing layers") &&
+                                      Catch::Contains("numeric tensors do not hold") &&
+                                      Catch::Contains("\"Not supported, and why\""));
   }
   SECTION("a custom activation") {
     TfjsModel bad = m;
@@ -612,4 +626,59 @@ TEST_CASE("load_model: a .keras file's weights go through a temporary file that 
   CHECK_THROWS_AS(strata::load_model<float>(io_dir + "/bad/keras_kernel_transposed.keras"), strata::model_error);
   CHECK_THROWS_AS(strata::load_model<float>(io_dir + "/bad/keras_missing_layer_vars.keras"), strata::io_error);
   CHECK(temporaries() == before);
+}
+
+TEST_CASE("load_model: Keras' scalar weights (Normalization's count) are read as shape (1,)", "[io][misc]") {
+  // Keras' Normalization after adapt() owns mean (F,), variance (F,) and count, an int64 scalar;
+  // TF.js writes the scalar with shape [] (here as int32). strata holds it as (1,). The model is
+  // misc/rescaling_rank4_no_offset with a Normalization(axis=-1) added after its Rescaling.
+  TfjsModel m = TfjsModel::load("misc/rescaling_rank4_no_offset");
+  const json fixture = read_json(reference_dir + "/misc/rescaling_rank4_no_offset.json");
+  const AnyTensor<float> x = tensor_from<float>(fixture.at("inputs")[0]);
+  const AnyTensor<float> rescaled = tensor_from<float>(fixture.at("outputs")[0]);
+  const Index f = x.shape().back();
+  json norm = {{"class_name", "Normalization"},
+               {"config",
+                {{"name", "normalization"},
+                 {"trainable", false},
+                 {"axis", {-1}},
+                 {"mean", nullptr},
+                 {"variance", nullptr},
+                 {"invert", false}}}};
+  m.layers().push_back(norm);
+  std::vector<float> mean, variance;
+  for (Index i = 0; i < f; ++i) {
+    mean.push_back(0.25f * static_cast<float>(i) - 0.5f);
+    variance.push_back(0.5f + static_cast<float>(i));
+  }
+  const auto append = [&](const void* p, std::size_t n) { m.shard.append(static_cast<const char*>(p), n); };
+  append(mean.data(), mean.size() * 4);
+  append(variance.data(), variance.size() * 4);
+  const std::int32_t count = 1234;
+  append(&count, 4);
+  m.manifest_weights().push_back({{"name", "normalization/mean"}, {"shape", {f}}, {"dtype", "float32"}});
+  m.manifest_weights().push_back({{"name", "normalization/variance"}, {"shape", {f}}, {"dtype", "float32"}});
+  m.manifest_weights().push_back({{"name", "normalization/count"}, {"shape", json::array()}, {"dtype", "int32"}});
+  auto model = m.open();
+  const auto& layer = model.layer("normalization");
+  const auto weights = layer.get_weights();
+  REQUIRE(weights.size() == 3);
+  CHECK(weights[2].shape() == Shape{1});
+  CHECK(weights[2].data()[0] == 1234.0f);
+  const AnyTensor<float> y = model.predict(x);
+  REQUIRE(y.shape() == x.shape());
+  double worst = 0;
+  for (Index i = 0; i < y.size(); ++i) {
+    const auto k = static_cast<std::size_t>(i % f);
+    const double want =
+        (static_cast<double>(rescaled.data()[i]) - mean[k]) / std::sqrt(static_cast<double>(variance[k]));
+    worst = std::max(worst, std::abs(static_cast<double>(y.data()[i]) - want));
+  }
+  CHECK(worst <= 1e-5);
+  // A mean of another size than the input's last axis is a model_error naming the weight.
+  TfjsModel bad = m;
+  bad.manifest_weights()[0]["shape"] = {f + 1};
+  bad.manifest_weights()[1]["shape"] = {f - 1};
+  CHECK_THROWS_AS(bad.open(), strata::model_error);
+  CHECK_THROWS_WITH(bad.open(), Catch::Contains("normalization") && Catch::Contains("mean"));
 }

@@ -65,8 +65,8 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
   /// then returns without a copy.
   static constexpr bool in_place = true;
   /// Keras config: rate. The layers that are the identity at inference like Dropout load as one:
-  /// SpatialDropout1D, GaussianNoise, GaussianDropout and ActivityRegularization (their training
-  /// options, such as stddev or l1, have no effect at inference).
+  /// SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout and ActivityRegularization
+  /// (their training options, such as stddev, noise_shape or l1, have no effect at inference).
   static Dropout from_config(const LayerConfig<T>& config) {
     const double rate = config.number("rate", 0.0);
     if (!(rate >= 0.0 && rate <= 1.0)) config.invalid(detail::concat("rate must be in [0, 1]; got ", rate));
@@ -74,7 +74,8 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
     return Dropout(rate < 1.0 ? rate : 0.0, DropoutOptions().name(config.name()));
   }
   static std::vector<std::string> keras_aliases() {
-    return {"SpatialDropout1D", "GaussianNoise", "GaussianDropout", "ActivityRegularization"};
+    return {"SpatialDropout1D", "GaussianNoise",    "GaussianDropout", "ActivityRegularization",
+            "AlphaDropout",     "SpatialDropout2D", "SpatialDropout3D"};
   }
 
  private:
