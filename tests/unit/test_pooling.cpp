@@ -147,7 +147,8 @@ void check_close(const T* got, const Array<T>& want, Index n) {
   REQUIRE(static_cast<std::size_t>(n) == want.data.size());
   double worst = 0;
   for (Index i = 0; i < n; ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(got[i]) - static_cast<double>(want.data[static_cast<std::size_t>(i)])));
+    worst = std::max(
+        worst, std::abs(static_cast<double>(got[i]) - static_cast<double>(want.data[static_cast<std::size_t>(i)])));
   }
   CHECK(worst <= test::tolerance<T>());
 }
@@ -178,8 +179,8 @@ void check_pooling(bool same, bool channels_first) {
                                            .data_format(channels_first ? "channels_first" : "channels_last"));
   Array<T> want = naive_pool(x_last, M == strata::PoolMode::max, pool, stride, same);
   if (channels_first) want = move_channels(want, false);
-  INFO(layer.describe() << " pool " << str(pool) << " stride " << str(stride) << (same ? " same" : " valid") << " input "
-                        << as_tensor(x).shape() << (channels_first ? " channels_first" : ""));
+  INFO(layer.describe() << " pool " << str(pool) << " stride " << str(stride) << (same ? " same" : " valid")
+                        << " input " << as_tensor(x).shape() << (channels_first ? " channels_first" : ""));
   const AnyTensor<T> y = layer(as_tensor(x));
   REQUIRE(std::vector<Index>(y.shape().begin(), y.shape().end()) == want.shape);
   check_close(y.data(), want, y.size());
@@ -205,8 +206,7 @@ TEMPLATE_TEST_CASE("MaxPooling and AveragePooling 1D/2D/3D against the definitio
   }
 }
 
-TEST_CASE("AveragePooling with same padding divides by the input values in the window, as TensorFlow",
-          "[pooling]") {
+TEST_CASE("AveragePooling with same padding divides by the input values in the window, as TensorFlow", "[pooling]") {
   // x = [1, 2, 3, 4, 5], pool 2, stride 2, same: out 3, padding total max(2*2+2-5, 0) = 1, none in
   // front: windows [1, 2], [3, 4], [5] -> 1.5, 3.5, 5 (not 2.5: the pad is not counted).
   const std::vector<float> x{1, 2, 3, 4, 5};
@@ -235,7 +235,8 @@ TEMPLATE_TEST_CASE("Pooling errors: rank, a pool bigger than the input with vali
   CHECK(has(msg, "strata::AveragePooling1D: pool_size must be >= 1; got 0"));
   msg = thrown_message<strata::value_error>([&] { strata::MaxPooling3D<T> p({2, 2}); });
   CHECK(has(msg, "pool_size must hold 1 or 3 values; got 2"));
-  msg = thrown_message<strata::value_error>([&] { strata::MaxPooling1D<T> p({2}, strata::PoolingOptions().padding("causal")); });
+  msg = thrown_message<strata::value_error>(
+      [&] { strata::MaxPooling1D<T> p({2}, strata::PoolingOptions().padding("causal")); });
   CHECK(has(msg, "padding must be \"valid\" or \"same\"; got \"causal\""));
   msg = thrown_message<strata::value_error>(
       [&] { strata::MaxPooling1D<T> p({2}, strata::PoolingOptions().data_format("channels_middle")); });
@@ -375,7 +376,8 @@ namespace {
 template <class T>
 Array<T> naive_border(const Array<T>& x, const std::vector<std::array<Index, 2>>& sides, bool pad) {
   std::vector<Index> shape = x.shape;
-  for (std::size_t a = 0; a < sides.size(); ++a) shape[a + 1] += pad ? sides[a][0] + sides[a][1] : -sides[a][0] - sides[a][1];
+  for (std::size_t a = 0; a < sides.size(); ++a)
+    shape[a + 1] += pad ? sides[a][0] + sides[a][1] : -sides[a][0] - sides[a][1];
   Index total = 1;
   for (Index d : shape) total *= d;
   Array<T> y{shape, std::vector<T>(static_cast<std::size_t>(total))};
@@ -474,6 +476,8 @@ TEMPLATE_TEST_CASE("UpSampling2D bilinear: TensorFlow's half-pixel centres, clam
   const std::vector<T> row{0, 1};
   const Tensor<T, 4> y = up(strata::ConstTensorMap<T, 4>(row.data(), 1, 1, 2, 1));
   CHECK(test::to_vector(y) == std::vector<T>{0, T(0.25), T(0.75), 1});
+  // tfjs' upSampling2d reads position o / 2 (TF1's resize): 0, 0.5, 1, 1 -- not Keras 3's values.
+  CHECK(test::to_vector(y) != std::vector<T>{0, T(0.5), 1, 1});
   // Factor 3 on [0, 3]: positions -1/3, 0, 1/3, 2/3, 1, 4/3 -> 0, 0, 1, 2, 3, 3.
   strata::UpSampling2D<T> up3({3, 3}, strata::SpatialOptions().interpolation("bilinear"));
   const std::vector<T> row3{0, 3};
@@ -502,8 +506,9 @@ TEMPLATE_TEST_CASE("UpSampling2D bilinear: TensorFlow's half-pixel centres, clam
     return out;
   };
   for (bool cf : {false, true}) {
-    strata::UpSampling2D<T> up23({2, 3}, strata::SpatialOptions().interpolation("bilinear").data_format(
-                                             cf ? "channels_first" : "channels_last"));
+    strata::UpSampling2D<T> up23(
+        {2, 3},
+        strata::SpatialOptions().interpolation("bilinear").data_format(cf ? "channels_first" : "channels_last"));
     const Array<T> xin = cf ? move_channels(x, false) : x;
     const AnyTensor<T> yy = up23(as_tensor(xin));
     const std::vector<T> ya = lin(a, 2), yb = lin(b, 3);
@@ -528,8 +533,9 @@ TEMPLATE_TEST_CASE("Padding, cropping, upsampling and spatial dropout errors", "
   CHECK(has(msg, "input must have rank 4"));
   msg = thrown_message<strata::value_error>([&] { strata::ZeroPadding1D<T> p(-1); });
   CHECK(has(msg, "strata::ZeroPadding1D: padding must not be negative"));
-  msg = thrown_message<strata::value_error>(
-      [&] { strata::ZeroPadding3D<T> p(std::vector<std::array<Index, 2>>{{1, 1}, {1, 1}}); });
+  msg = thrown_message<strata::value_error>([&] {
+    strata::ZeroPadding3D<T> p(std::vector<std::array<Index, 2>>{{1, 1}, {1, 1}});
+  });
   CHECK(has(msg, "padding must hold 1 or 3 (before, after) pairs; got 2"));
   msg = thrown_message<strata::value_error>(
       [&] { strata::UpSampling3D<T> u({2}, strata::SpatialOptions().interpolation("bilinear")); });

@@ -68,8 +68,8 @@ const char* spatial_layout(bool channels_first) {
 template <int N>
 void check_spatial_rank(const Shape& input, bool channels_first, const std::string& who) {
   if (input.rank() != N + 2) {
-    throw shape_error(concat(who, ": input must have rank ", N + 2, " ", spatial_layout<N>(channels_first), "; got shape ",
-                             input.to_string()));
+    throw shape_error(concat(who, ": input must have rank ", N + 2, " ", spatial_layout<N>(channels_first),
+                             "; got shape ", input.to_string()));
   }
 }
 
@@ -89,7 +89,8 @@ std::string read_data_format(const LayerConfig<T>& config) {
 inline bool is_channels_first(const std::string& data_format, const std::string& who) {
   if (data_format == "channels_last") return false;
   if (data_format == "channels_first") return true;
-  throw value_error(concat(who, ": data_format must be \"channels_last\" or \"channels_first\"; got \"", data_format, "\""));
+  throw value_error(
+      concat(who, ": data_format must be \"channels_last\" or \"channels_first\"; got \"", data_format, "\""));
 }
 
 /// A Keras int-or-tuple argument of n integers (pool_size, strides, size): an integer (repeated n
@@ -109,8 +110,8 @@ std::vector<Index> read_int_tuple(const LayerConfig<T>& config, const char* key,
     out.assign(static_cast<std::size_t>(n), static_cast<Index>(v.as_integer()));
   }
   if (out.size() != static_cast<std::size_t>(n)) {
-    throw io_error(concat(config.who(), ": option '", key, "' must be an integer or a list of ", n,
-                          " integers; got ", v.dump().substr(0, 200)));
+    throw io_error(concat(config.who(), ": option '", key, "' must be an integer or a list of ", n, " integers; got ",
+                          v.dump().substr(0, 200)));
   }
   for (Index x : out) {
     if (x < lo) config.invalid(concat("option '", key, "' must hold integers >= ", lo, "; got ", v.dump()));
@@ -138,8 +139,8 @@ std::vector<std::array<Index, 2>> read_sides(const LayerConfig<T>& config, const
           out.push_back({static_cast<Index>(e.as_integer()), static_cast<Index>(e.as_integer())});
         } else if (e.is_list() && e.as_list().size() == 2 && e.as_list()[0].is_integer() &&
                    e.as_list()[1].is_integer()) {
-          out.push_back({static_cast<Index>(e.as_list()[0].as_integer()),
-                         static_cast<Index>(e.as_list()[1].as_integer())});
+          out.push_back(
+              {static_cast<Index>(e.as_list()[0].as_integer()), static_cast<Index>(e.as_list()[1].as_integer())});
         } else {
           ok = false;
         }

@@ -206,8 +206,8 @@ class Pooling : public detail::WeightlessLayer<Pooling<T, N, M>, T> {
   // One size per spatial axis, right-aligned in three (the missing leading axes: size 1).
   std::array<Index, 3> expand(const std::vector<Index>& values, const char* what) const {
     if (values.size() != 1 && values.size() != static_cast<std::size_t>(N)) {
-      throw value_error(detail::concat(this->describe(), ": ", what, " must hold 1 or ", N, " values; got ",
-                                       values.size()));
+      throw value_error(
+          detail::concat(this->describe(), ": ", what, " must hold 1 or ", N, " values; got ", values.size()));
     }
     std::array<Index, 3> out{1, 1, 1};
     for (int i = 0; i < N; ++i) {

@@ -63,8 +63,8 @@ constexpr const char* border_class_name() {
 
 /// Per-axis (before, after) amounts from one value for all sides, one per axis, or pairs.
 template <int N>
-std::array<std::array<Index, 2>, 3> expand_sides(const std::vector<std::array<Index, 2>>& sides,
-                                                 const std::string& who, const char* what) {
+std::array<std::array<Index, 2>, 3> expand_sides(const std::vector<std::array<Index, 2>>& sides, const std::string& who,
+                                                 const char* what) {
   if (sides.size() != 1 && sides.size() != static_cast<std::size_t>(N)) {
     throw value_error(concat(who, ": ", what, " must hold 1 or ", N, " (before, after) pairs; got ", sides.size()));
   }
@@ -180,8 +180,7 @@ class Border : public detail::WeightlessLayer<Border<T, N, B>, T> {
   /// defaults 1 for padding, 0 for cropping), data_format (null: channels_last; ZeroPadding1D
   /// and Cropping1D of older Keras versions have none).
   static Border from_config(const LayerConfig<T>& config) {
-    const auto sides =
-        detail::spatial::read_sides(config, amount_name, N, B == BorderMode::pad ? Index(1) : Index(0));
+    const auto sides = detail::spatial::read_sides(config, amount_name, N, B == BorderMode::pad ? Index(1) : Index(0));
     return Border(sides, SpatialOptions().data_format(detail::spatial::read_data_format(config)).name(config.name()));
   }
 
