@@ -63,6 +63,9 @@ void for_each_index(const std::vector<Index>& shape, const std::function<void(co
   }
 }
 
+/// A shape's sizes as a vector (the shape held in a local: shape() returns a copy).
+std::vector<Index> dims_of(const Shape& shape) { return {shape.begin(), shape.end()}; }
+
 std::string str(const std::vector<Index>& v) {
   std::string s = "(";
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
@@ -182,7 +185,7 @@ void check_pooling(bool same, bool channels_first) {
   INFO(layer.describe() << " pool " << str(pool) << " stride " << str(stride) << (same ? " same" : " valid")
                         << " input " << as_tensor(x).shape() << (channels_first ? " channels_first" : ""));
   const AnyTensor<T> y = layer(as_tensor(x));
-  REQUIRE(std::vector<Index>(y.shape().begin(), y.shape().end()) == want.shape);
+  REQUIRE(dims_of(y.shape()) == want.shape);
   check_close(y.data(), want, y.size());
 }
 
@@ -424,7 +427,7 @@ void check_border(bool cf) {
   if (cf) want = move_channels(want, false);
   INFO(layer.describe() << " input " << as_tensor(x).shape() << " cf " << cf);
   const AnyTensor<T> y = layer(as_tensor(x));
-  REQUIRE(std::vector<Index>(y.shape().begin(), y.shape().end()) == want.shape);
+  REQUIRE(dims_of(y.shape()) == want.shape);
   CHECK(test::to_vector(y) == want.data);
 }
 
@@ -443,7 +446,7 @@ void check_nearest(bool cf) {
   if (cf) want = move_channels(want, false);
   INFO(layer.describe() << " input " << as_tensor(x).shape() << " cf " << cf);
   const AnyTensor<T> y = layer(as_tensor(x));
-  REQUIRE(std::vector<Index>(y.shape().begin(), y.shape().end()) == want.shape);
+  REQUIRE(dims_of(y.shape()) == want.shape);
   CHECK(test::to_vector(y) == want.data);
 }
 
@@ -517,7 +520,7 @@ TEMPLATE_TEST_CASE("UpSampling2D bilinear: TensorFlow's half-pixel centres, clam
       want.at(i) = ya[static_cast<std::size_t>(i[1])] * yb[static_cast<std::size_t>(i[2])] * T(i[3] + 1);
     });
     if (cf) want = move_channels(want, false);
-    REQUIRE(std::vector<Index>(yy.shape().begin(), yy.shape().end()) == want.shape);
+    REQUIRE(dims_of(yy.shape()) == want.shape);
     check_close(yy.data(), want, yy.size());
   }
 }
