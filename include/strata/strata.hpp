@@ -14,6 +14,7 @@
 #include "layer_config.hpp"
 #include "layers/activation.hpp"
 #include "layers/bidirectional.hpp"
+#include "layers/conv.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/embedding.hpp"
