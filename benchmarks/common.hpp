@@ -98,6 +98,18 @@ constexpr int batch = 16, outer = 32, steps = 50, features = 32, units = 64;
 inline double flops() { return lstm_flops(batch * outer, steps, features, units); }
 }  // namespace w5
 
+namespace w6 {  // Conv2D(64, 3x3, padding "same") + ReLU on (32, 56, 56, 64)
+constexpr int batch = 32, height = 56, width = 56, channels = 64, filters = 64, kernel = 3;
+inline double flops() {
+  return dense_flops(double(batch) * height * width, double(kernel) * kernel * channels, filters);
+}
+}  // namespace w6
+
+namespace w7 {  // eight causal Conv1D(64, 3), dilation 1, 2, 4, ..., 128, on (8, 4000, 64)
+constexpr int batch = 8, steps = 4000, channels = 64, filters = 64, kernel = 3, layers = 8;
+inline double flops() { return layers * dense_flops(double(batch) * steps, double(kernel) * channels, filters); }
+}  // namespace w7
+
 // ---- Helpers.
 
 /// Uniform [-1, 1) values from a fixed seed.

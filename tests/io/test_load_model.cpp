@@ -307,11 +307,11 @@ TEST_CASE("load_model: unsupported layers and options are unsupported_errors nam
   TfjsModel m = TfjsModel::load("lstm_stacked/stacked2_seq");
   SECTION("an unknown layer class") {
     TfjsModel bad = m;
-    bad.layers()[1]["class_name"] = "Conv2D";
+    bad.layers()[1]["class_name"] = "ConvLSTM2D";
     const std::string name = bad.layers()[1]["config"]["name"];
     CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
-    CHECK_THROWS_WITH(
-        bad.open(), Catch::Contains("'" + name + "'") && Catch::Contains("Conv2D") && Catch::Contains("not supported"));
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("'" + name + "'") && Catch::Contains("ConvLSTM2D") &&
+                                      Catch::Contains("not supported"));
   }
   SECTION("a custom activation") {
     TfjsModel bad = m;
