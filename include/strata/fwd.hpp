@@ -38,6 +38,8 @@ class FlattenOptions;
 class ReshapeOptions;
 class ActivationLayerOptions;
 class DropoutOptions;
+template <int N>
+class ConvOptions;
 
 template <class T>
 class Dense;
@@ -69,6 +71,8 @@ template <class T>
 class ActivationLayer;
 template <class T>
 class Dropout;
+template <class T, int N>
+class Conv;
 
 }  // namespace strata
 

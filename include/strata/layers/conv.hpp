@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -261,8 +263,17 @@ class Conv {
     const Index items = plan.outer * plan.chunks;
     const double flops = 2.0 * static_cast<double>(std::min(plan.axes[N - 1].out, chunk)) *
                          static_cast<double>(taps_ * (in_channels_ / groups_) * filters_);
-    detail::parallel_rows(items, detail::rows_worth_a_thread(flops), 1,
-                          [&](Index i0, Index i1) { run_items(plan, input, output, i0, i1); });
+    // Each range allocates its scratch; an allocation failure in a thread is rethrown here.
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
+    detail::parallel_rows(items, detail::rows_worth_a_thread(flops), 1, [&](Index i0, Index i1) {
+      try {
+        run_items(plan, input, output, i0, i1);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    });
+    if (error) std::rethrow_exception(error);
   }
 
   /// Keras `conv(x)` on a Tensor or TensorMap of rank N + 2; returns a Tensor of that rank.
