@@ -27,6 +27,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -451,6 +452,41 @@ void BM_W5(benchmark::State& state) {
   set_flops(state, w5::flops());
 }
 
+// ---- W6: Conv2D(64, 3x3, same) + ReLU on (32, 56, 56, 64), through the typed call.
+void BM_W6(benchmark::State& state) {
+  const strata::Conv2D<float> conv(
+      w6::filters, w6::kernel,
+      strata::ConvOptions<2>().padding("same").activation("relu").input_dim(w6::channels).seed(1));
+  const auto x = random_tensor<4>({w6::batch, w6::height, w6::width, w6::channels}, 16);
+  for (auto _ : state) {
+    Tensor<float, 4> y = conv(x);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w6::flops());
+}
+
+// ---- W7: eight causal Conv1D(64, 3) with dilation 1, 2, ..., 128 on (8, 4000, 64) (a WaveNet stack).
+void BM_W7(benchmark::State& state) {
+  std::vector<strata::Conv1D<float>> stack;
+  for (int i = 0; i < w7::layers; ++i) {
+    stack.emplace_back(w7::filters, w7::kernel,
+                       strata::ConvOptions<1>()
+                           .padding("causal")
+                           .dilation_rate(1 << i)
+                           .input_dim(w7::channels)
+                           .seed(static_cast<std::uint64_t>(i + 1)));
+  }
+  const auto x = random_tensor<3>({w7::batch, w7::steps, w7::channels}, 17);
+  for (auto _ : state) {
+    Tensor<float, 3> y = stack[0](x);
+    for (int i = 1; i < w7::layers; ++i) y = stack[static_cast<std::size_t>(i)](y);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w7::flops());
+}
+
 void register_strata_benchmarks(int threads) {
   const int used = apply_strata_threads(threads);
   benchmark::AddCustomContext("strata_threads", used == threads
@@ -496,6 +532,8 @@ void register_strata_benchmarks(int threads) {
   add("BM_W4_strata_dense_forward", [](benchmark::State& s) { BM_W4_forward(s, false); });
   add("BM_W4_strata_td_forward", [](benchmark::State& s) { BM_W4_forward(s, true); });
   add("BM_W5_strata", BM_W5);
+  add("BM_W6_strata", BM_W6);
+  add("BM_W7_strata", BM_W7);
 }
 
 }  // namespace

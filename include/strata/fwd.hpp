@@ -50,6 +50,8 @@ class RandomFlipOptions;
 class RescalingOptions;
 class NormalizationOptions;
 class CategoryEncodingOptions;
+template <int N>
+class ConvOptions;
 
 template <class T>
 class Dense;
@@ -104,6 +106,8 @@ template <class T>
 class Normalization;
 template <class T>
 class CategoryEncoding;
+template <class T, int N>
+class Conv;
 
 }  // namespace strata
 

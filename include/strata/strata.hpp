@@ -15,6 +15,7 @@
 #include "layers/activation.hpp"
 #include "layers/activation_layers.hpp"
 #include "layers/bidirectional.hpp"
+#include "layers/conv.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/embedding.hpp"

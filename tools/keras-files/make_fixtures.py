@@ -1613,11 +1613,11 @@ def generate_bad(out):
         k_base, "model_error", ["kernel", "must have shape", "1073741824"],
         "layers/dense/vars/0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no chunk written; "
         "the shape must be rejected before anything is allocated or read")
-    add("keras_unknown_class_conv2d", ".keras",
+    add("keras_unknown_class_convlstm2d", ".keras",
         keras_config("$.config.layers[1].class_name",
-                     lambda c: c["config"]["layers"][1].__setitem__("class_name", "Conv2D")),
-        k_base, "unsupported_error", ["Conv2D", "'dense'"],
-        "config.json: the layer 'dense' has class_name Conv2D (its config is still a Dense config); a Keras "
+                     lambda c: c["config"]["layers"][1].__setitem__("class_name", "ConvLSTM2D")),
+        k_base, "unsupported_error", ["ConvLSTM2D", "'dense'"],
+        "config.json: the layer 'dense' has class_name ConvLSTM2D (its config is still a Dense config); a Keras "
         "class strata does not implement")
     add("keras_absurd_batch_shape", ".keras",
         keras_config("$.config.layers[0].config.batch_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(
