@@ -21,6 +21,7 @@
 #include "layers/gru.hpp"
 #include "layers/lstm.hpp"
 #include "layers/masking.hpp"
+#include "layers/merge.hpp"
 #include "layers/repeat_vector.hpp"
 #include "layers/reshape.hpp"
 #include "layers/simple_rnn.hpp"
