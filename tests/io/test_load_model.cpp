@@ -634,10 +634,11 @@ TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of ten
         }
       }
     }
-    json model = {{"format", "layers-model"},
-                  {"modelTopology", {{"keras_version", version}, {"backend", "tensorflow"},
-                                     {"model_config", fixture.at("model_config")}}},
-                  {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
+    json model = {
+        {"format", "layers-model"},
+        {"modelTopology",
+         {{"keras_version", version}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
+        {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
     return model.dump();
   };
   for (const auto& entry : index.at("cases")) {

@@ -391,6 +391,14 @@ def build_cases():
     add('concatenate_features_embedding_masking_lstm', concat(-1, 'masking'))
     add('concatenate_features_embedding_dense_lstm', concat(-1, 'dense'))
 
+    def concat_neg2(g):
+        x1 = g.input('x1', (2, 3, 4), g.rng.array((2, 2, 3, 4), 1.0))
+        x2 = g.input('x2', (2, 1, 4), g.rng.array((2, 2, 1, 4), 1.0))
+        return [g.merge('concatenate', 'Concatenate', [x1, x2], 'concatenate', {'axis': -2})], ['y'], (
+            'Concatenate(axis=-2)([x1 [2,2,3,4], x2 [2,2,1,4]]) -> [2,2,4,4] (TF.js joins along the last axis for '
+            'every negative axis)')
+    add('concatenate_axis_neg2_rank4', concat_neg2)
+
     def dot_rank4(g):
         x1 = g.input('x1', (3, 4, 5), g.rng.array((2, 3, 4, 5), 1.0))
         x2 = g.input('x2', (4, 2), g.rng.array((2, 4, 2), 1.0))

@@ -121,7 +121,8 @@ class ElementwiseMerge {
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     const Shape out = compute_output_shape(input_shape);
     check_output_size(*this, out, output_size);
-    if (input != output && output_size > 0) std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
+    if (input != output && output_size > 0)
+      std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
   }
 
   /// Keras' output shape: the batch sizes must agree; the other axes broadcast as numpy does,
@@ -225,8 +226,9 @@ class ElementwiseMerge {
       rank = masks[k];
       if (masks_ == MergeMasks::keras3 && masked_values && inputs[k].rank() == out.rank() &&
           (masks[k] != 2 || inputs[k].rank() != 3)) {
-        throw shape_error(concat(describe(), ": input ", k, " of shape ", inputs[k].to_string(), " carries a mask of rank ",
-                                 masks[k], "; strata applies (batch, time) masks of rank-3 inputs only"));
+        throw shape_error(concat(describe(), ": input ", k, " of shape ", inputs[k].to_string(),
+                                 " carries a mask of rank ", masks[k],
+                                 "; strata applies (batch, time) masks of rank-3 inputs only"));
       }
     }
     if (masks_ == MergeMasks::none || given == 0 || (masks_ == MergeMasks::keras3 && given != masks.size())) return {0};
@@ -472,7 +474,8 @@ class Add : public detail::ElementwiseMerge<Add<T>, T, detail::MergeOp::add> {
   static constexpr const char* class_name = "Add";
   explicit Add(const MergeOptions& options = MergeOptions())
       : detail::ElementwiseMerge<Add<T>, T, detail::MergeOp::add>(options.name(), options.masks()) {}
-  Add(const std::string& name, MergeMasks masks) : detail::ElementwiseMerge<Add<T>, T, detail::MergeOp::add>(name, masks) {}
+  Add(const std::string& name, MergeMasks masks)
+      : detail::ElementwiseMerge<Add<T>, T, detail::MergeOp::add>(name, masks) {}
 };
 
 /// Keras `Subtract()([x1, x2])`: x1 - x2, exactly two inputs (value_error otherwise). Shapes and
@@ -588,7 +591,8 @@ class Concatenate {
   /// One input: a copy.
   void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
     detail::check_output_size(*this, compute_output_shape(input_shape), output_size);
-    if (input != output && output_size > 0) std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
+    if (input != output && output_size > 0)
+      std::memmove(output, input, static_cast<std::size_t>(output_size) * sizeof(T));
   }
 
   /// The inputs' shape with `axis` summed; shape_error naming every input shape unless they have
@@ -622,8 +626,9 @@ class Concatenate {
       if (masks[k] == nullptr) continue;
       given = true;
       if (inputs[k].rank() != 3) {
-        throw shape_error(detail::concat(describe(), ": input ", k, " of shape ", inputs[k].to_string(),
-                                         " carries a (batch, time) mask; strata joins the masks of rank-3 inputs only"));
+        throw shape_error(
+            detail::concat(describe(), ": input ", k, " of shape ", inputs[k].to_string(),
+                           " carries a (batch, time) mask; strata joins the masks of rank-3 inputs only"));
       }
       detail::check_merge_mask(*masks[k], inputs[k], k, describe());
     }
@@ -718,9 +723,8 @@ class Concatenate {
   int axis_of(int rank, const std::vector<Shape>& inputs) const {
     const Index a = axis_ < 0 ? axis_ + rank : axis_;
     if (a < 1 || a >= rank) {
-      throw shape_error(detail::concat(describe(), ": axis ", axis_, " is ",
-                                       a == 0 ? "the batch axis" : "out of range", " for inputs of shapes ",
-                                       detail::shapes_string(inputs)));
+      throw shape_error(detail::concat(describe(), ": axis ", axis_, " is ", a == 0 ? "the batch axis" : "out of range",
+                                       " for inputs of shapes ", detail::shapes_string(inputs)));
     }
     return static_cast<int>(a);
   }
@@ -783,8 +787,8 @@ class Dot {
   Dot(Index axis_x, Index axis_y, const DotOptions& options = DotOptions())
       : axes_{axis_x, axis_y}, normalize_(options.normalize()), name_(options.name()) {
     if (axis_x == 0 || axis_y == 0) {
-      throw value_error(detail::concat(describe(), ": axes cannot include 0 (the batch axis); got (", axis_x, ", ",
-                                       axis_y, ")"));
+      throw value_error(
+          detail::concat(describe(), ": axes cannot include 0 (the batch axis); got (", axis_x, ", ", axis_y, ")"));
     }
   }
 
@@ -855,8 +859,8 @@ class Dot {
       config.invalid(detail::concat("axes must be an integer or a list of two integers; got ", axes.dump()));
     }
     if (a0 == 0 || a1 == 0 || a0 < -8 || a0 > 8 || a1 < -8 || a1 > 8) {
-      config.invalid(detail::concat("axes must not include 0 (the batch axis) and lie within the rank; got ",
-                                    axes.dump()));
+      config.invalid(
+          detail::concat("axes must not include 0 (the batch axis) and lie within the rank; got ", axes.dump()));
     }
     return Dot(a0, a1, options);
   }
@@ -883,8 +887,8 @@ class Dot {
                                        detail::shapes_string(in)));
     }
     if (x[0] != y[0]) {
-      throw shape_error(detail::concat(describe(), ": inputs must have one batch size; got shapes ",
-                                       detail::shapes_string(in)));
+      throw shape_error(
+          detail::concat(describe(), ": inputs must have one batch size; got shapes ", detail::shapes_string(in)));
     }
     const Index ax = axes_[0] < 0 ? axes_[0] + x.rank() : axes_[0];
     const Index ay = axes_[1] < 0 ? axes_[1] + y.rank() : axes_[1];

@@ -6,7 +6,9 @@
 // tests them against a numpy Keras 3 reference instead): masks through a merge (TF.js'
 // Merge.computeMask is broken for two inputs and follows Keras 2's AND; Keras >= 3.4 ORs them and
 // leaves masked steps out of Multiply/Maximum/Minimum), Dot on rank > 3 (TF.js refuses it) and
-// Dot's normalize on near-zero vectors (TF.js clamps the squared norm at 1e-7, Keras 3 at 1e-14).
+// Dot's normalize on near-zero vectors (TF.js clamps the squared norm at 1e-7, Keras 3 at 1e-14),
+// and Concatenate with a negative axis other than -1 (TF.js' backend concatenate turns every
+// negative axis into the last one; Keras counts from the end).
 export default function (api) {
   const { tf, R, addCase, fnInput, dense, lstm } = api;
   const G = 'merge';
@@ -65,9 +67,9 @@ export default function (api) {
     desc: s => `Maximum()([x1 [B,${s.a},${s.b},${s.feat}], x2 [B,${s.feat}]]): x2 expanded to [B,1,1,${s.feat}]`,
   });
 
-  // Concatenate along the last axis (default), along time, with a negative axis, rank 2.
+  // Concatenate along the last axis (default), along time, along axis 2 of rank 4, rank 2.
   const concatCases = [
-    ['concatenate_last_rank3', -1, 3], ['concatenate_axis1_rank3', 1, 3], ['concatenate_axis_neg2_rank4', -2, 4],
+    ['concatenate_last_rank3', -1, 3], ['concatenate_axis1_rank3', 1, 3], ['concatenate_axis2_rank4', 2, 4],
     ['concatenate_rank2_three', -1, 2],
   ];
   for (const [name, axis, rank] of concatCases) {
@@ -75,7 +77,7 @@ export default function (api) {
       sizes: rng => ({ d1: R(rng, 1, 5), d2: R(rng, 1, 5), a1: R(rng, 1, 6), a2: R(rng, 1, 6), a3: R(rng, 1, 6) }),
       graph: s => {
         const n = rank === 2 ? 3 : 2;
-        const sizes = [s.a1, s.a2, s.a3];
+        const sizes = [s.a1, s.a1 + s.a2, s.a3];  // the first two always differ
         const ins = [];
         for (let k = 0; k < n; ++k) {
           const dims = rank === 2 ? [sizes[k]] : rank === 3 ? [s.d1, s.d2] : [s.d1, s.d2, s.d2 + 1];
@@ -87,7 +89,7 @@ export default function (api) {
         return { inputs: ins, outputs: [m], labels: ['y'] };
       },
       desc: s => `Concatenate(axis=${axis}) of ${rank === 2 ? 3 : 2} rank-${rank} inputs whose axis ${axis} sizes differ ` +
-        `(${[s.a1, s.a2, s.a3].slice(0, rank === 2 ? 3 : 2).join(', ')})`,
+        `(${[s.a1, s.a1 + s.a2, s.a3].slice(0, rank === 2 ? 3 : 2).join(', ')})`,
     });
   }
   addCase(G, 'concatenate_lstm_branches_dense', {
