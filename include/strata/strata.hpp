@@ -31,6 +31,7 @@
 #include "layers/permute.hpp"
 #include "layers/preprocessing.hpp"
 #include "layers/pooling.hpp"
+#include "layers/merge.hpp"
 #include "layers/repeat_vector.hpp"
 #include "layers/reshape.hpp"
 #include "layers/separable_conv.hpp"

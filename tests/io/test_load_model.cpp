@@ -681,4 +681,51 @@ TEST_CASE("load_model: Keras' scalar weights (Normalization's count) are read as
   bad.manifest_weights()[1]["shape"] = {f - 1};
   CHECK_THROWS_AS(bad.open(), strata::model_error);
   CHECK_THROWS_WITH(bad.open(), Catch::Contains("normalization") && Catch::Contains("mean"));
+TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of tensors", "[io][merge]") {
+  // A Keras 3 config writes a merge call as {"args": [[tensor, tensor]], "kwargs": {}}. The numpy
+  // fixtures of tools/torch-reference/make_merge_fixtures.py hold such configs (Keras 3.10
+  // semantics: masks ORed, Multiply/Maximum/Minimum skip masked steps); each is wrapped here in a
+  // converted TF.js model.json (modelTopology.model_config + keras_version, its weights in one
+  // shard) and loaded as a file would be.
+  const std::string dir = reference_dir + "/../fixtures_torch/merge";
+  const json index = read_json(dir + "/index.json");
+  REQUIRE(index.at("cases").size() >= 10);
+  const auto wrap = [](const json& fixture, const std::string& version, std::string& shard) {
+    json weights = json::array();
+    shard.clear();
+    for (const auto& layer : fixture.at("layers")) {
+      for (const auto& w : layer.at("weights")) {
+        weights.push_back({{"name", w.at("name")}, {"shape", w.at("shape")}, {"dtype", "float32"}});
+        for (const auto& v : w.at("data")) {
+          const float f = v.get<float>();
+          shard.append(reinterpret_cast<const char*>(&f), sizeof f);
+        }
+      }
+    }
+    json model = {
+        {"format", "layers-model"},
+        {"modelTopology",
+         {{"keras_version", version}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
+        {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
+    return model.dump();
+  };
+  for (const auto& entry : index.at("cases")) {
+    const std::string name = entry.at("name");
+    DYNAMIC_SECTION(name) {
+      const json fixture = read_json(dir + "/" + name + ".json");
+      std::string shard;
+      const std::string text = wrap(fixture, "3.10.0", shard);
+      auto model_f = strata::io::load_tfjs_from_memory<float>(text, {{"group1-shard1of1.bin", shard}}, name);
+      auto model_d = strata::io::load_tfjs_from_memory<double>(text, {{"group1-shard1of1.bin", shard}}, name);
+      CHECK(run(model_f, fixture) <= 1e-5);
+      CHECK(run(model_d, fixture) <= 1e-5);
+      // Keras 3.0-3.3 gave merges no masks: the same file from those versions computes otherwise
+      // where a mask reaches a merge's values or the LSTM after it.
+      if (name == "multiply_masking_both_lstm" || name == "maximum_masking_both_lstm") {
+        const std::string old = wrap(fixture, "3.3.0", shard);
+        auto model_old = strata::io::load_tfjs_from_memory<double>(old, {{"group1-shard1of1.bin", shard}}, name);
+        CHECK(run(model_old, fixture) > 1e-3);
+      }
+    }
+  }
 }

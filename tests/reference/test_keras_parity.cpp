@@ -68,6 +68,8 @@ strata::KerasVersion fixture_version(const json& fixture, const json& layer) {
   // rules it follows, as a .keras file's metadata does.
   const std::string recorded = fixture.at("model_config").value("keras_version", std::string());
   if (!recorded.empty() && recorded.find("tfjs") == std::string::npos) return strata::KerasVersion::parse(recorded);
+  // A numpy/PyTorch fixture of Keras 3 semantics may name the Keras version its config stands for.
+  if (fixture.contains("keras_version")) return strata::KerasVersion::parse(fixture.at("keras_version"));
   if (layer.dump().find("\"hard_sigmoid\"") != std::string::npos) {
     const auto formulas = fixture.value("formulas", json::object());
     REQUIRE(formulas.value("hard_sigmoid", "") == "keras2");
@@ -233,7 +235,14 @@ class Model {
       for (const auto& ref : node) refs.push_back(key(ref));
       return refs;
     }
-    const auto add = [&](const json& t) { refs.push_back(key(t.at("config").at("keras_history"))); };
+    // A Keras 3 tensor, or a list of them (a merge layer's first argument).
+    std::function<void(const json&)> add = [&](const json& t) {
+      if (t.is_array()) {
+        for (const auto& e : t) add(e);
+      } else {
+        refs.push_back(key(t.at("config").at("keras_history")));
+      }
+    };
     for (const auto& a : node.at("args")) add(a);
     if (node.contains("kwargs") && node.at("kwargs").contains("initial_state")) {
       for (const auto& t : node.at("kwargs").at("initial_state")) add(t);
