@@ -314,8 +314,6 @@ struct RecurrentTypes<T, 2> {
   static State state(const std::array<Tensor<T, 2>, 2>& s) { return State{s[0], s[1]}; }
 };
 
-/// What the RNN layers share: the options that shape the recurrence, the checks, and the stored
-/// state of a stateful layer. A member of every recurrent layer (no virtual base).
 /// A gate of a Keras 1 LSTM or GRU: its name in Keras 1's weight names (W_i, U_i, b_i) and its
 /// position in Keras 2's gate order (the column block of kernel, recurrent_kernel and bias).
 struct Keras1Gate {
@@ -323,6 +321,8 @@ struct Keras1Gate {
   Index position;
 };
 
+/// What the RNN layers share: the options that shape the recurrence, the checks, and the stored
+/// state of a stateful layer. A member of every recurrent layer (no virtual base).
 template <class T, int StateCount>
 class RecurrentCore {
  public:
@@ -728,10 +728,15 @@ class RecurrentLayer {
   }
   /// Keras 1's per-gate arrays (legacy_weight_groups) -> [kernel, recurrent_kernel, bias]: each
   /// gate's W, U and b placed in its columns of Keras 2's gate order, as Keras 2's
-  /// preprocess_weights_for_loading converts them. Throws shape_error on a wrong count or shape.
+  /// preprocess_weights_for_loading converts them. Throws shape_error on a wrong count or shape,
+  /// value_error for a layer Keras 1 cannot have written (no bias; GRU with reset_after).
   Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& /*version*/) const {
     if constexpr (Derived::gates > 1) {
       const auto& gates = Derived::keras1_gates;
+      if (!use_bias_ || self().bias_shape().rank() != 1) {
+        throw value_error(concat(describe(), ": Keras 1 stored no such layer (it always has one bias of ",
+                                 gate_columns(), " values)"));
+      }
       if (stored.size() != 3 * gates.size()) {
         throw shape_error(concat(describe(), ": Keras 1's per-gate layout has ", 3 * gates.size(),
                                  " weight arrays; got ", stored.size()));
