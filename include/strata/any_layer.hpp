@@ -86,6 +86,38 @@ template <class L>
 std::size_t weight_count_of(const L& layer);
 
 template <class L, class = void>
+struct has_legacy_weights : std::false_type {};
+template <class L>
+struct has_legacy_weights<L, std::void_t<decltype(std::declval<const L&>().legacy_weight_groups(
+                                 std::declval<const std::vector<Shape>&>(), std::declval<const KerasVersion&>()))>>
+    : std::true_type {};
+
+/// The layout in which a file of `version` may store the layer's weights when it differs from
+/// weight_groups (the layer's `legacy_weight_groups`; none when it declares none).
+template <class L>
+std::vector<WeightGroup> legacy_weight_groups_of(const L& layer, const std::vector<Shape>& inputs,
+                                                 const KerasVersion& version) {
+  if constexpr (has_legacy_weights<L>::value) {
+    return layer.legacy_weight_groups(inputs, version);
+  } else {
+    (void)layer, (void)inputs, (void)version;
+    return {};
+  }
+}
+
+/// Arrays stored in the layer's legacy_weight_groups layout -> its get_weights() list.
+template <class L>
+Weights<typename L::Scalar> convert_legacy_weights_of(const L& layer, Weights<typename L::Scalar> stored,
+                                                      const KerasVersion& version) {
+  if constexpr (has_legacy_weights<L>::value) {
+    return layer.convert_legacy_weights(std::move(stored), version);
+  } else {
+    (void)layer, (void)version;
+    return stored;
+  }
+}
+
+template <class L, class = void>
 struct has_reset_states : std::false_type {};
 template <class L>
 struct has_reset_states<L, std::void_t<decltype(std::declval<L&>().reset_states())>> : std::true_type {};
@@ -153,6 +185,9 @@ class LayerNode {
   virtual Index count_params() const = 0;
   virtual std::size_t weight_count() const = 0;
   virtual std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const = 0;
+  virtual std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs,
+                                                        const KerasVersion& version) const = 0;
+  virtual Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const = 0;
   virtual bool carries_state() const = 0;
   virtual int output_count() const = 0;
   virtual bool takes_mask() const = 0;
@@ -194,6 +229,13 @@ class LayerHolder final : public LayerNode<typename L::Scalar> {
     } else {
       return {};
     }
+  }
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs,
+                                                const KerasVersion& version) const override {
+    return legacy_weight_groups_of(layer_, inputs, version);
+  }
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const override {
+    return convert_legacy_weights_of(layer_, std::move(stored), version);
   }
   bool carries_state() const override { return layer_.carries_state(); }
   int output_count() const override { return layer_.output_count(); }
@@ -343,6 +385,16 @@ class AnyLayer {
   std::size_t weight_count() const { return node().weight_count(); }
   std::vector<WeightGroup> weight_groups(const std::vector<Shape>& inputs) const {
     return node().weight_groups(inputs);
+  }
+  /// How a file of an older Keras (`version`) may store the weights when that differs from
+  /// weight_groups -- Keras 1's LSTM: twelve per-gate arrays --, and the conversion of arrays stored
+  /// so to get_weights(); none for most layers. A legacy .h5 loader reads that layout when the
+  /// file holds its number of arrays.
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    return node().legacy_weight_groups(inputs, version);
+  }
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const {
+    return node().convert_legacy_weights(std::move(stored), version);
   }
   bool takes_mask() const { return node().takes_mask(); }
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const { return node().output_shapes(inputs); }

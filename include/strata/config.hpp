@@ -184,6 +184,10 @@ struct KerasVersion {
   /// recurrent_activation to hard_sigmoid; tf.keras, Keras >= 2.3 and Keras 3 to true and sigmoid.
   bool pre_2_3_defaults() const { return tfjs || (!tf_keras && (major < 2 || (major == 2 && minor < 3))); }
 
+  /// Written by Keras 1.x ("1.2.2"): its own config names (output_dim, inner_activation, p, ...) and,
+  /// for some layers, its own weight layout (an LSTM's twelve per-gate arrays).
+  bool keras1() const { return !tfjs && major == 1; }
+
   /// From a recorded version: "3.6.0", "2.15.0", "tfjs-layers 4.22.0"; empty -> Keras 2 (files
   /// that do not record a version predate Keras 3).
   static KerasVersion parse(const std::string& v) {

@@ -109,6 +109,10 @@ class LayerConfig {
   /// "strata::load_model(m.keras), layer 'dense' (Dense)": how messages name this layer.
   const std::string& who() const { return who_; }
 
+  /// The config key of an option in this file: `keras1_key` in a file of Keras 1.x, which named
+  /// many options otherwise (`config.integer(config.spelling("units", "output_dim"))`), else `key`.
+  const char* spelling(const char* key, const char* keras1_key) const { return version_.keras1() ? keras1_key : key; }
+
   /// Whether the config has `key` with a value other than null.
   bool has(const char* key) const { return config_->has(key); }
 

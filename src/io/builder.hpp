@@ -37,6 +37,10 @@ struct WeightRequest {
   std::string keras3_key;
   /// The weights as the layer declares them: groups of named, shaped weights by sublayer path.
   std::vector<WeightGroup> groups;
+  /// Another layout the file's Keras version may have stored them in (the layer's
+  /// legacy_weight_groups: a Keras 1 LSTM's twelve per-gate arrays), or none. A legacy .h5 reader
+  /// reads it when the file holds exactly its number of arrays; the builder then converts them.
+  std::vector<WeightGroup> legacy_groups;
 
   std::string describe() const { return "layer '" + layer_name + "' (" + class_name + ")"; }
   std::size_t count() const {
@@ -48,6 +52,15 @@ struct WeightRequest {
   std::string keras3_path(const WeightGroup& g) const {
     return keras3_key + (g.path.empty() ? "" : "/" + g.path) + "/vars";
   }
+  /// The same request for the legacy layout (groups = legacy_groups).
+  WeightRequest as_legacy() const {
+    WeightRequest r = *this;
+    r.groups = legacy_groups;
+    r.legacy_groups.clear();
+    return r;
+  }
+  /// Whether `stored` arrays are in the legacy layout: the file holds exactly its count.
+  bool is_legacy(std::size_t stored) const { return !legacy_groups.empty() && stored == as_legacy().count(); }
   /// The i-th weight of the flat list, with its group.
   const WeightSpec& spec(std::size_t i) const {
     for (const WeightGroup& g : groups) {
@@ -168,7 +181,7 @@ class Builder {
           std::vector<Shape> out;
           try {
             if (!bound[i]) {
-              bind_weights(layer, in_shapes, WeightRequest{ls.name, ls.class_name, weighted[i], keys[i], {}}, who);
+              bind_weights(layer, in_shapes, WeightRequest{ls.name, ls.class_name, weighted[i], keys[i], {}, {}}, who);
               bound[i] = true;
             }
             out = layer.output_shapes(in_shapes);
@@ -229,7 +242,19 @@ class Builder {
                                " in its weight groups"));
     }
     if (req.count() == 0) return;
+    req.legacy_groups = layer.legacy_weight_groups(inputs, version_);
     Weights<T> w = read_(req);
+    if (req.is_legacy(w.size())) {
+      // An older Keras' layout (the reader read it with its shapes): the layer converts it.
+      const WeightRequest legacy = req.as_legacy();
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        if (w[i].shape() != legacy.spec(i).shape) {
+          throw model_error(concat(who, ": weight ", i, " (", legacy.weight_label(i), ") must have shape ",
+                                   legacy.spec(i).shape.to_string(), "; the file has ", w[i].shape().to_string()));
+        }
+      }
+      w = layer.convert_legacy_weights(std::move(w), version_);
+    }
     if (w.size() != req.count()) {
       throw model_error(concat(who, ": needs ", req.count(), " weight arrays; the file has ", w.size()));
     }

@@ -4,7 +4,8 @@
 // - Keras 3 `.keras`: a zip of metadata.json, config.json and model.weights.h5, weights under
 //   per-class container keys (layers/lstm/cell/vars/0), not layer names;
 // - legacy `.h5` (Keras 1/2, and Keras 3's legacy writer): model_config attribute, weights bound
-//   by order of the layers that have them, values in weight_names order;
+//   by order of the layers that have them, values in weight_names order (in a Keras 1 file, in
+//   the layout the layer declares for Keras 1 when it has one: legacy_weight_groups);
 // - TensorFlow.js Layers `model.json` + binary shards: weights bound by manifest name.
 
 #include <zip.h>
@@ -147,15 +148,20 @@ WeightReader<T> legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::stri
                             " layers, fewer than the model's layers with weights"));
     }
     const LegacyLayer& l = (*layers)[req.weighted_index];
-    if (l.weight_names.size() != req.count()) {
-      throw model_error(concat(who, ": needs ", req.count(), " weight arrays; the file's layer '", l.name, "' has ",
-                               l.weight_names.size()));
+    // A layer an older Keras stored in another layout (Keras 1's per-gate LSTM arrays) is read in
+    // that layout when the file holds its number of arrays; the builder converts it.
+    const WeightRequest stored = req.is_legacy(l.weight_names.size()) ? req.as_legacy() : req;
+    if (l.weight_names.size() != stored.count()) {
+      const std::string legacy =
+          req.legacy_groups.empty() ? std::string() : concat(" (or ", req.as_legacy().count(), " in the older layout)");
+      throw model_error(concat(who, ": needs ", req.count(), " weight arrays", legacy, "; the file's layer '", l.name,
+                               "' has ", l.weight_names.size()));
     }
     hdf5::Handle g = hdf5::open_group(*file, file->id(), root == "/" ? l.name : root + "/" + l.name);
     Weights<T> out;
     for (std::size_t i = 0; i < l.weight_names.size(); ++i) {
-      out.push_back(hdf5::read_dataset<T>(*file, g.get(), l.weight_names[i], req.spec(i).shape,
-                                          who + ", " + req.weight_label(i)));
+      out.push_back(hdf5::read_dataset<T>(*file, g.get(), l.weight_names[i], stored.spec(i).shape,
+                                          who + ", " + stored.weight_label(i)));
     }
     return out;
   };

@@ -231,6 +231,12 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
         spec.layers.push_back(std::move(ls));
         continue;
       }
+      if (ls.class_name == "Merge" && ls.config.is_object() && ls.config.contains("layers")) {
+        // Keras 1: a Sequential that starts by merging branch models, listed inside the Merge.
+        throw unsupported_error(concat(who, ", layer '", ls.name,
+                                       "' (Merge): the layer class 'Merge' (Keras 1's Merge layer, here merging the "
+                                       "Sequential model's branches) is not supported"));
+      }
       if (previous.empty()) {
         // No InputLayer: the first layer declares the input shape, or build_input_shape does.
         DeclaredShape shape;

@@ -153,6 +153,36 @@ H5_WEIGHTS_CASES = [
 ]
 
 
+# Keras 1.2.2 files (KERAS1_VERSION), each from a reference fixture whose layers Keras 1 has (RNNs with a bias,
+# no return_state or initial state, GRU reset_after=false). Options: format "h5" (save_model) or "h5_weights"
+# (save_weights + to_json); backend "theano" or "tensorflow" (weight names without / with ':0');
+# consume_less "gpu" (LSTM/GRU weights as W, U, b; default "cpu": per gate); functional.
+KERAS1_CASES = [
+    ("dense/dense_linear_rank2_bias", {"backend": "theano"}),
+    ("dense/dense_tanh_rank3_nobias", {"backend": "tensorflow", "functional": True}),
+    ("lstm_stacked/stacked2_mixed_rec_hard_sigmoid", {"backend": "theano"}),
+    ("lstm/lstm_backwards_seq_rec_sigmoid", {"backend": "tensorflow", "functional": True}),
+    ("lstm/lstm_seq_rec_hard_sigmoid", {"backend": "tensorflow", "consume_less": "gpu"}),
+    ("gru/gru_seq_rec_sigmoid", {"backend": "theano"}),
+    ("gru/gru_backwards_last_rec_sigmoid", {"backend": "tensorflow", "functional": True}),
+    ("gru/gru_last_rec_hard_sigmoid", {"backend": "theano", "consume_less": "gpu"}),
+    ("simple_rnn/simple_rnn_backwards_seq", {"backend": "theano"}),
+    ("simple_rnn/simple_rnn_seq", {"backend": "tensorflow", "functional": True}),
+    ("embedding/emb_mask_lstm_last", {"backend": "tensorflow"}),
+    ("embedding/emb_nomask_flatten_dense", {"backend": "theano", "functional": True}),
+    ("time_distributed_dense/td_dense_rank3_linear_bias", {"backend": "theano"}),
+    ("time_distributed_dense/td_dense_rank4_tanh_nobias", {"backend": "tensorflow", "functional": True}),
+    ("td_lstm/td_lstm_seq", {"backend": "theano"}),
+    ("bidirectional/bidi_lstm_concat_seq", {"backend": "tensorflow"}),
+    ("masking/masking_gru_seq", {"backend": "theano"}),
+    ("lstm_stateful/stateful_seq_rec_hard_sigmoid", {"backend": "theano"}),
+    ("shape_layers/td_reshape_activation_dropout_flatten", {"backend": "tensorflow"}),
+    ("repeat_vector/dense_repeat_lstm_td_dense", {"backend": "theano", "functional": True}),
+    ("seed_model/seed_lstm5_td_dense", {"backend": "theano", "format": "h5_weights"}),
+    ("gru/gru_seq_rec_sigmoid", {"backend": "tensorflow", "format": "h5_weights", "functional": True}),
+]
+
+
 class FixtureError(Exception):
     pass
 
@@ -1152,6 +1182,242 @@ def write_h5_weights(model, weights_path, json_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Keras 1.2.2 files (option "keras1"): Keras 1 config names, per-gate RNN weights, no backend attr
+# ---------------------------------------------------------------------------------------------
+KERAS1_VERSION = "1.2.2"
+KERAS1_BACKENDS = ("theano", "tensorflow")  # recorded nowhere in the file: only the weight names differ
+# Keras 1.2.2 keras/layers/recurrent.py, LSTM.build (consume_less "cpu"/"mem"): trainable_weights =
+# [W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o]; Keras 2's kernel columns are i, f, c, o.
+# GRU.build: W_z, U_z, b_z, W_r, U_r, b_r, W_h, U_h, b_h (add_weight order), Keras 2's z, r, h.
+# Each gate: (name, column block in Keras 2's kernel / recurrent_kernel / bias).
+KERAS1_GATES = {"LSTM": [("i", 0), ("c", 2), ("f", 1), ("o", 3)], "GRU": [("z", 0), ("r", 1), ("h", 2)]}
+# Keras 2.0.9 keras/engine/topology.py preprocess_weights_for_loading (original_keras_version == '1'):
+# the stored indices concatenated into kernel, recurrent_kernel and bias. Used to check the files written
+# here, independently of KERAS1_GATES.
+KERAS2_FROM_KERAS1 = {"LSTM": ([0, 6, 3, 9], [1, 7, 4, 10], [2, 8, 5, 11]),
+                      "GRU": ([0, 3, 6], [1, 4, 7], [2, 5, 8])}
+KERAS1_INITS = {"Dense": "glorot_uniform", "Embedding": "uniform"}
+
+
+def keras1_layer_config(layer, batch_shape=None, name=None):
+    """Layer.get_config() of Keras 1.2.2: the base keys (name, trainable, batch_input_shape and input_dtype
+    when the layer was given an input shape) first, then the layer's own (dict(base + config))."""
+    o = layer.opts
+    cfg = {"name": name or layer.name, "trainable": True}
+    if batch_shape is not None:
+        cfg["batch_input_shape"] = batch_shape
+        cfg["input_dtype"] = "int32" if layer.cls == "Embedding" else "float32"
+    if layer.cls == "Dense":  # core.py Dense.get_config
+        cfg.update({"output_dim": o["units"], "init": "glorot_uniform", "activation": o["activation"],
+                    "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+                    "W_constraint": None, "b_constraint": None, "bias": o["use_bias"],
+                    "input_dim": layer.in_shapes[0][-1]})
+    elif layer.cls in RNN_CLASSES:  # recurrent.py: Recurrent.get_config, then the class's
+        check(o["use_bias"] and not o["return_state"], f"{layer.name}: Keras 1 RNNs always have a bias, no states")
+        check(layer.cls != "GRU" or not o["reset_after"], f"{layer.name}: Keras 1's GRU is reset_after=false")
+        cfg.update({"return_sequences": o["return_sequences"], "go_backwards": o["go_backwards"],
+                    "stateful": o["stateful"], "unroll": False, "consume_less": o.get("consume_less", "cpu")})
+        if o["stateful"]:
+            cfg["batch_input_shape"] = layer.in_shapes[0]
+        else:
+            cfg["input_dim"] = layer.in_shapes[0][2]
+            cfg["input_length"] = batch_shape[1] if batch_shape is not None else None
+        cfg.update({"output_dim": o["units"], "init": "glorot_uniform", "inner_init": "orthogonal"})
+        if layer.cls == "LSTM":
+            cfg["forget_bias_init"] = "one"
+        cfg["activation"] = o["activation"]
+        if layer.cls != "SimpleRNN":
+            cfg["inner_activation"] = o["recurrent_activation"]
+        cfg.update({"W_regularizer": None, "U_regularizer": None, "b_regularizer": None,
+                    "dropout_W": 0.0, "dropout_U": 0.0})
+    elif layer.cls == "Embedding":  # embeddings.py Embedding.get_config
+        cfg.update({"input_dim": o["input_dim"], "output_dim": o["output_dim"], "init": "uniform",
+                    "input_length": batch_shape[1] if batch_shape is not None else None,
+                    "mask_zero": o["mask_zero"], "activity_regularizer": None, "W_regularizer": None,
+                    "W_constraint": None, "dropout": 0.0})
+    elif layer.cls == "Masking":
+        cfg["mask_value"] = o["mask_value"]
+    elif layer.cls == "TimeDistributed":  # wrappers.py Wrapper.get_config
+        cfg["layer"] = {"class_name": layer.inner.cls, "config": keras1_layer_config(layer.inner)}
+    elif layer.cls == "Bidirectional":  # the user's layer under its own name, then merge_mode
+        base = _strip(layer.inner.name, "forward_")
+        cfg["layer"] = {"class_name": layer.inner.cls, "config": keras1_layer_config(layer.inner, name=base)}
+        cfg["merge_mode"] = o["merge_mode"]
+    elif layer.cls == "Dropout":  # core.py Dropout.get_config: the rate is p
+        cfg["p"] = o["rate"]
+    elif layer.cls == "Reshape":  # Keras 1 writes the inferred dimension as -1 (tfjs: null)
+        cfg["target_shape"] = [-1 if d is None else d for d in o["target_shape"]]
+    elif layer.cls in ("Activation", "Flatten", "RepeatVector"):
+        for key in {"Activation": ["activation"], "Flatten": [], "RepeatVector": ["n"]}[layer.cls]:
+            cfg[key] = o[key]
+    else:
+        raise FixtureError(f"Keras 1 config: {layer.cls} is not written")
+    return cfg
+
+
+def keras1_model_config(model):
+    """Keras 1.2.2 model.get_config(): Sequential a bare list of layers (models.py Sequential.get_config),
+    Model a Container config with [layer, node, tensor] references (engine/topology.py)."""
+    if model.kind == "Sequential":
+        return {"class_name": "Sequential", "config": [
+            {"class_name": layer.cls, "config": keras1_layer_config(layer, layer.batch_shape if i == 0 else None)}
+            for i, layer in enumerate(model.layers)]}
+    layers = []
+    for layer in model.layers:
+        if layer.cls == "InputLayer":
+            cfg = {"batch_input_shape": layer.batch_shape, "input_dtype": "float32", "sparse": False,
+                   "name": layer.name}
+            nodes = []
+        else:
+            cfg = keras1_layer_config(layer)
+            nodes = [[[n, i, t] for n, i, t in layer.inbound]]
+        layers.append({"name": layer.name, "class_name": layer.cls, "config": cfg, "inbound_nodes": nodes})
+    return {"class_name": "Model", "config": {
+        "name": model.name, "layers": layers,
+        "input_layers": [[x.name, 0, 0] for x in model.input_layers()],
+        "output_layers": [list(o) for o in model.outputs]}}
+
+
+def keras1_arrays(cls, name, arrays, consume_less):
+    """[(weight name, array)] of one Keras 1 layer named `name` from its Keras 2 arrays."""
+    if cls in KERAS1_GATES and consume_less != "gpu":
+        kernel, recurrent, bias = arrays
+        u = recurrent.shape[0]
+        out = []
+        for gate, pos in KERAS1_GATES[cls]:
+            cols = slice(pos * u, (pos + 1) * u)
+            out += [(f"{name}_W_{gate}", np.ascontiguousarray(kernel[:, cols])),
+                    (f"{name}_U_{gate}", np.ascontiguousarray(recurrent[:, cols])),
+                    (f"{name}_b_{gate}", np.ascontiguousarray(bias[cols]))]
+        return out
+    short = {"Dense": ["W", "b"], "Embedding": ["W"]}.get(cls, ["W", "U", "b"])  # LSTM/GRU "gpu", SimpleRNN
+    return [(f"{name}_{s}", a) for s, a in zip(short, arrays)]
+
+
+def keras1_weights(layer, backend):
+    """The layer's weights as Keras 1 saved them (layer.weights order, variable names `<layer>_W` ...;
+    the TensorFlow backend's variables are named `<name>:0`, Theano's `<name>`)."""
+    arrays = [a for _, a in layer.weights]
+    if layer.cls == "TimeDistributed":
+        out = keras1_arrays(layer.inner.cls, layer.inner.name, arrays, layer.inner.opts.get("consume_less"))
+    elif layer.cls == "Bidirectional":
+        half = len(arrays) // 2
+        out = (keras1_arrays(layer.inner.cls, layer.inner.name, arrays[:half], layer.inner.opts.get("consume_less"))
+               + keras1_arrays(layer.backward.cls, layer.backward.name, arrays[half:],
+                               layer.backward.opts.get("consume_less")))
+    else:
+        out = keras1_arrays(layer.cls, layer.name, arrays, layer.opts.get("consume_less"))
+    suffix = ":0" if backend == "tensorflow" else ""
+    return [(n + suffix, a) for n, a in out]
+
+
+def keras2_from_keras1(cls, stored):
+    """Keras 2's preprocess_weights_for_loading for one Keras 1 layer (KERAS2_FROM_KERAS1)."""
+    if cls in KERAS2_FROM_KERAS1 and len(stored) == 3 * len(KERAS1_GATES[cls]):
+        return [np.concatenate([stored[i] for i in idx], axis=-1) for idx in KERAS2_FROM_KERAS1[cls]]
+    return list(stored)
+
+
+def write_keras1_weights_group(group, model, backend):
+    """Keras 1.2.2 Container.save_weights_to_hdf5_group: layer_names (model.layers; a Sequential's
+    flattened_layers, no InputLayer), per layer weight_names and datasets, in layer order. Lists of bytes
+    become fixed-length strings (h5py 2 era); no keras_version or backend attribute on the group."""
+    h5_bytes_list_attr(group, "layer_names", [x.name.encode("utf8") for x in model.layers], True)
+    for layer in model.layers:
+        g = h5_group(group, layer.name)
+        pairs = keras1_weights(layer, backend) if layer.cls != "InputLayer" else []
+        h5_bytes_list_attr(g, "weight_names", [n.encode("utf8") for n, _ in pairs], True)
+        for name, arr in pairs:
+            h5_dataset(g, name, arr)
+
+
+def write_keras1_h5(model, path, backend):
+    """Keras 1.2.2 models.py save_model: keras_version and model_config as bytes, model_weights."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = KERAS1_VERSION.encode("utf8")
+        f.attrs["model_config"] = json.dumps(keras1_model_config(model)).encode("utf8")
+        write_keras1_weights_group(h5_group(f, "model_weights"), model, backend)
+
+
+def write_keras1_h5_weights(model, weights_path, json_path, backend):
+    """Keras 1.2.2 save_weights (the group is the file root, no version recorded) + to_json
+    (_updated_config: class_name, config, keras_version)."""
+    with h5py.File(weights_path, "w") as f:
+        write_keras1_weights_group(f, model, backend)
+    to_json = keras1_model_config(model)
+    to_json["keras_version"] = KERAS1_VERSION
+    json_path.write_text(json.dumps(to_json))
+
+
+def _keras1_core(layer):
+    return layer.inner if layer.cls in ("TimeDistributed", "Bidirectional") else layer
+
+
+def verify_keras1_group(group, model, what, backend):
+    layer_names = _decode_list(group.attrs["layer_names"])
+    check(h5_attr_kind(group, "layer_names") == ("fixed", "ascii"), f"{what}: layer_names type")
+    check(layer_names == [x.name for x in model.layers], f"{what}: layer_names {layer_names}")
+    check("keras_version" not in group.attrs and "backend" not in group.attrs, f"{what}: Keras 1 records no version")
+    want = expected_weights(model)
+    for layer in model.layers:
+        names = _decode_list(group[layer.name].attrs["weight_names"])
+        check(all(n.endswith(":0") == (backend == "tensorflow") for n in names), f"{what}: weight names {names}")
+        stored = [group[layer.name][n][()] for n in names]
+        for n, a in zip(names, stored):
+            check(a.dtype == np.float32, f"{what}: {n} dtype")
+        if layer.cls == "InputLayer":
+            check(not stored, f"{what}: {layer.name} has weights")
+            continue
+        core = _keras1_core(layer)
+        owners = [core.name] + ([layer.backward.name] if layer.backward is not None else [])
+        check(all(any(n.startswith(owner + "_") for owner in owners) for n in names),
+              f"{what}: {layer.name} weight names {names}")
+        halves = [stored[:len(stored) // 2], stored[len(stored) // 2:]] if layer.cls == "Bidirectional" else [stored]
+        got = [a for half in halves for a in keras2_from_keras1(core.cls, half)]
+        arrays = want[layer.name]
+        check(len(got) == len(arrays), f"{what}: {layer.name} converts to {len(got)} arrays, want {len(arrays)}")
+        for i, (g, w) in enumerate(zip(got, arrays)):
+            same_array(g, w, f"{what}: {layer.name} weight {i} after Keras 2's conversion")
+
+
+def verify_keras1_config(config, model, what):
+    check(config["class_name"] in ("Sequential", "Model"), f"{what}: class_name")
+    found = {}
+    walk_layer_configs(config, found)
+    for layer in model.weight_layers():
+        cls, cfg = found[layer.name]
+        check(cls == layer.cls, f"{what}: {layer.name} class")
+        core = _keras1_core(layer)
+        if layer.cls in ("TimeDistributed", "Bidirectional"):
+            cfg = cfg["layer"]["config"]
+        o = core.opts
+        for key, k1 in (("units", "output_dim"), ("activation", "activation"), ("recurrent_activation",
+                        "inner_activation"), ("use_bias", "bias"), ("rate", "p")):
+            if key in o and not (key == "use_bias" and core.cls in RNN_CLASSES):
+                check(cfg.get(k1) == o[key], f"{what}: {core.name}.{k1} = {cfg.get(k1)!r}, expected {o[key]!r}")
+        check(not any(k in cfg for k in ("units", "use_bias", "recurrent_activation", "rate", "kernel_initializer")),
+              f"{what}: {core.name} has Keras 2 keys")
+
+
+def verify_keras1_h5(path, model, backend):
+    with h5py.File(path, "r") as f:
+        check(set(f.attrs.keys()) == {"keras_version", "model_config"}, f"{path}: root attributes")
+        check(h5_attr_kind(f, "keras_version") == ("vlen", "ascii"), f"{path}: keras_version type")
+        check(f.attrs["keras_version"] == KERAS1_VERSION, f"{path}: keras_version")
+        verify_keras1_config(json.loads(f.attrs["model_config"]), model, str(path))
+        verify_keras1_group(f["model_weights"], model, str(path), backend)
+
+
+def verify_keras1_h5_weights(weights_path, json_path, model, backend):
+    config = json.loads(json_path.read_text())
+    check(config["keras_version"] == KERAS1_VERSION and "backend" not in config, f"{json_path}: version")
+    verify_keras1_config(config, model, str(json_path))
+    with h5py.File(weights_path, "r") as f:
+        check(not f.attrs.get("keras_version") and "model_config" not in f.attrs, f"{weights_path}: weights only")
+        verify_keras1_group(f, model, str(weights_path), backend)
+
+
+# ---------------------------------------------------------------------------------------------
 # The Keras 3 expected outputs of the "differs" case (Dense only, computed here in numpy)
 # ---------------------------------------------------------------------------------------------
 def keras3_dense_outputs(model, fixture):
@@ -1729,6 +1995,42 @@ def generate_bad(out):
         "load_model(config, file): the weights file's root layer_names is [lstm] (was [lstm, dense]); the "
         "config (unchanged) is Sequential LSTM 'lstm' -> Dense 'dense'",
         config=(out / f"{p_base}.json").read_bytes())
+
+    # --- Keras 1.2.2 files.
+    k_base = "h5/stacked2_mixed_rec_hard_sigmoid_keras1_th"
+    k_bytes = (out / f"{k_base}.h5").read_bytes()
+
+    def drop_last_name(f):
+        g = f["model_weights/lstm"]
+        h5_replace_names(g, "weight_names", [n.encode("utf8") for n in _decode_list(g.attrs["weight_names"])[:-1]])
+
+    add("h5_keras1_lstm_eleven_arrays", ".h5", h5_with(k_bytes, drop_last_name, ["model_weights/lstm"], k_base),
+        k_base, "model_error", ["'lstm'", "needs 3 weight arrays (or 12 in the older layout)", "has 11"],
+        "Keras 1.2.2 Sequential LSTM -> LSTM; model_weights/lstm.weight_names lists 11 of the 12 per-gate arrays "
+        "(lstm_U_o is left out; its dataset is still there)")
+    m_base = "h5/dense_linear_rank2_bias_keras1_th"
+    m_bytes = (out / f"{m_base}.h5").read_bytes()
+    with h5py.File(io.BytesIO(m_bytes), "r") as f:
+        m_config = json.loads(f.attrs["model_config"])
+
+    def merge_first(c):
+        # Keras 1.2.2 Sequential.get_config with a Merge first: its config (Merge.get_config) plus the merged
+        # branches' layer configs under "layers".
+        dense = c["config"][0]
+        other = copy.deepcopy(dense)
+        other["config"]["name"] = "dense_b"
+        c["config"][0] = {"class_name": "Merge", "config": {
+            "name": "merge_1", "mode": "sum", "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+            "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+            "arguments": {}, "layers": [dense, other]}}
+
+    cfg = copy.deepcopy(m_config)
+    merge_first(cfg)
+    check(json_changed_under(m_config, cfg, "$.config[0]"), f"{m_base}: config edit changed {json_diff(m_config, cfg)}")
+    add("h5_keras1_merge", ".h5", h5_with(m_bytes, lambda f: h5_replace_model_config(f, cfg), ["/"], m_base),
+        m_base, "unsupported_error", ["'Merge'", "merge_1"],
+        "Keras 1.2.2 Sequential whose first layer is a Merge(mode='sum') of two Dense branches (Keras 1's Merge "
+        "layer is not supported yet)")
     return entries
 
 
@@ -1845,6 +2147,38 @@ def generate(out, quiet=False):
             notes += "; hard_sigmoid = clip(0.2x+0.5) (Keras 2), same as TF.js"
         add(f"h5_weights/{stem}", "h5_weights", f"h5_weights/{stem}.h5", source, TF_KERAS_VERSION,
             opts.get("expect", "match"), notes, model, {"config": f"h5_weights/{stem}.json"})
+
+    for source, opts in KERAS1_CASES:
+        model, _ = build_model(source, opts)
+        backend = opts["backend"]
+        check(backend in KERAS1_BACKENDS, f"{source}: backend {backend}")
+        for layer in model.weight_layers():
+            for core in (layer, layer.inner, layer.backward):
+                if core is not None and core.cls in KERAS1_GATES:
+                    core.opts["consume_less"] = opts.get("consume_less", "cpu")
+        fmt = opts.get("format", "h5")
+        stem = source_stem(source) + ("_functional" if opts.get("functional") else "")
+        stem += "_keras1_" + ("th" if backend == "theano" else "tf") + ("_gpu" if opts.get("consume_less") else "")
+        notes = describe(model) + f"; Keras {KERAS1_VERSION} ({backend} backend: weight names "
+        notes += ("with ':0'" if backend == "tensorflow" else "without ':0'") + "), Keras 1 config names"
+        if any(x.cls in KERAS1_GATES or (x.inner is not None and x.inner.cls in KERAS1_GATES) for x in model.layers):
+            notes += ("; LSTM/GRU weights as W, U, b (consume_less 'gpu')" if opts.get("consume_less")
+                      else "; LSTM/GRU weights per gate (W_i, U_i, b_i, ...)")
+        if opts.get("functional"):
+            notes += "; the TF.js Sequential rebuilt as a Functional model"
+        if fmt == "h5":
+            path = out / "h5" / f"{stem}.h5"
+            write_keras1_h5(model, path, backend)
+            verify_keras1_h5(path, model, backend)
+            add(f"h5/{stem}", "h5", f"h5/{stem}.h5", source, KERAS1_VERSION, "match", notes, model)
+        else:
+            weights_path = out / "h5_weights" / f"{stem}.h5"
+            json_path = out / "h5_weights" / f"{stem}.json"
+            write_keras1_h5_weights(model, weights_path, json_path, backend)
+            verify_keras1_h5_weights(weights_path, json_path, model, backend)
+            notes += "; Keras 1 save_weights layout (no version recorded) + model.to_json()"
+            add(f"h5_weights/{stem}", "h5_weights", f"h5_weights/{stem}.h5", source, KERAS1_VERSION, "match",
+                notes, model, {"config": f"h5_weights/{stem}.json"})
 
     for fmt in FORMATS:
         check(kinds.get(fmt) == {"Sequential", "Functional"}, f"{fmt}: needs Sequential and Functional cases")

@@ -314,6 +314,13 @@ struct RecurrentTypes<T, 2> {
   static State state(const std::array<Tensor<T, 2>, 2>& s) { return State{s[0], s[1]}; }
 };
 
+/// A gate of a Keras 1 LSTM or GRU: its name in Keras 1's weight names (W_i, U_i, b_i) and its
+/// position in Keras 2's gate order (the column block of kernel, recurrent_kernel and bias).
+struct Keras1Gate {
+  const char* name;
+  Index position;
+};
+
 /// What the RNN layers share: the options that shape the recurrence, the checks, and the stored
 /// state of a stateful layer. A member of every recurrent layer (no virtual base).
 template <class T, int StateCount>
@@ -698,6 +705,70 @@ class RecurrentLayer {
     if (use_bias_) group.weights.push_back({"bias", self().bias_shape(), self().bias_note()});
     return {group};
   }
+  /// Keras 1 files: a gated layer (LSTM, GRU) with Keras 1's default consume_less "cpu" (or "mem")
+  /// stored its cell's weights per gate, W_g (features, units), U_g (units, units), b_g (units,) for
+  /// each gate g in `Derived::keras1_gates` order (Keras 1's trainable_weights); with consume_less
+  /// "gpu" it stored kernel, recurrent_kernel and bias as Keras 2 does (weight_groups).
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    if constexpr (Derived::gates > 1) {
+      if (!version.keras1() || !use_bias_ || self().bias_shape().rank() != 1) return {};
+      const Index features = weight_groups(inputs)[0].weights[0].shape[0];
+      WeightGroup group{"cell", {}};
+      for (const Keras1Gate& g : Derived::keras1_gates) {
+        const std::string gate = g.name;
+        group.weights.push_back({"W_" + gate, Shape{features, units_}, " (Keras 1's per-gate layout)"});
+        group.weights.push_back({"U_" + gate, Shape{units_, units_}, " (Keras 1's per-gate layout)"});
+        group.weights.push_back({"b_" + gate, Shape{units_}, " (Keras 1's per-gate layout)"});
+      }
+      return {group};
+    } else {
+      (void)inputs, (void)version;
+      return {};
+    }
+  }
+  /// Keras 1's per-gate arrays (legacy_weight_groups) -> [kernel, recurrent_kernel, bias]: each
+  /// gate's W, U and b placed in its columns of Keras 2's gate order, as Keras 2's
+  /// preprocess_weights_for_loading converts them. Throws shape_error on a wrong count or shape,
+  /// value_error for a layer Keras 1 cannot have written (no bias; GRU with reset_after).
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& /*version*/) const {
+    if constexpr (Derived::gates > 1) {
+      const auto& gates = Derived::keras1_gates;
+      if (!use_bias_ || self().bias_shape().rank() != 1) {
+        throw value_error(concat(describe(), ": Keras 1 stored no such layer (it always has one bias of ",
+                                 gate_columns(), " values)"));
+      }
+      if (stored.size() != 3 * gates.size()) {
+        throw shape_error(concat(describe(), ": Keras 1's per-gate layout has ", 3 * gates.size(),
+                                 " weight arrays; got ", stored.size()));
+      }
+      const Index u = units_;
+      const Index features = stored[0].rank() == 2 ? stored[0].shape()[0] : 0;
+      const Index cols = gate_columns();
+      Tensor<T, 2> kernel(features, cols);
+      Tensor<T, 2> recurrent(u, cols);
+      Tensor<T, 1> bias(cols);
+      for (std::size_t k = 0; k < gates.size(); ++k) {
+        const Index first = gates[k].position * u;  // the gate's first column in Keras 2's order
+        const std::string gate = gates[k].name;
+        const Shape want[3] = {Shape{features, u}, Shape{u, u}, Shape{u}};
+        T* dest[3] = {kernel.data(), recurrent.data(), bias.data()};
+        for (std::size_t a = 0; a < 3; ++a) {
+          const AnyTensor<T>& w = stored[3 * k + a];
+          if (features < 1 || w.shape() != want[a]) {
+            throw shape_error(concat(describe(), ": Keras 1 weight ", 3 * k + a, " (", "WUb"[a], "_", gate,
+                                     ") must have shape ", want[a].to_string(), "; got ", w.shape().to_string()));
+          }
+          const Index rows = a == 2 ? 1 : want[a][0];
+          for (Index r = 0; r < rows; ++r) {
+            std::copy(w.data() + r * u, w.data() + (r + 1) * u, dest[a] + r * cols + first);
+          }
+        }
+      }
+      return {AnyTensor<T>(std::move(kernel)), AnyTensor<T>(std::move(recurrent)), AnyTensor<T>(std::move(bias))};
+    } else {
+      return stored;
+    }
+  }
   /// The output, then with return_state the final states; the inputs are the sequence and
   /// optionally the N initial states.
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
@@ -733,7 +804,9 @@ class RecurrentLayer {
     }
   }
 
-  /// The options every Keras recurrent layer's config has, read into `options`.
+  /// The options every Keras recurrent layer's config has, read into `options`. Keras 1 names
+  /// them alike, has no use_bias (always a bias), return_state or zero_output_for_mask, and its
+  /// consume_less, dropout_W and dropout_U change nothing at inference.
   template <class Options>
   static Options& common_options(const LayerConfig<T>& config, Options& options) {
     config.refuse("time_major");
@@ -754,7 +827,8 @@ class RecurrentLayer {
   static Options& gated_options(const LayerConfig<T>& config, Options& options) {
     common_options(config, options);
     const char* gate_default = config.keras_version().pre_2_3_defaults() ? "hard_sigmoid" : "sigmoid";
-    options.recurrent_activation(config.activation("recurrent_activation", gate_default));
+    options.recurrent_activation(
+        config.activation(config.spelling("recurrent_activation", "inner_activation"), gate_default));
     return options;
   }
 

@@ -325,6 +325,31 @@ class Bidirectional {
     }
     return groups;
   }
+  /// The wrapped layers' legacy layouts (Keras 1: each LSTM's per-gate arrays), forward then
+  /// backward, as for weight_groups.
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    std::vector<WeightGroup> groups;
+    for (auto [layer, prefix] : {std::pair<const Layer*, const char*>{&forward_, "forward_layer/"},
+                                 std::pair<const Layer*, const char*>{&backward_, "backward_layer/"}}) {
+      for (WeightGroup g : detail::legacy_weight_groups_of(*layer, inputs, version)) {
+        g.path = prefix + g.path;
+        groups.push_back(std::move(g));
+      }
+    }
+    return groups;
+  }
+  /// Each half of the stored arrays converted by its layer (Keras 2's preprocess_weights_for_loading
+  /// splits them in halves too).
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const {
+    const auto half = static_cast<std::ptrdiff_t>(stored.size() / 2);
+    Weights<T> out =
+        detail::convert_legacy_weights_of(forward_, Weights<T>(stored.begin(), stored.begin() + half), version);
+    for (AnyTensor<T>& w :
+         detail::convert_legacy_weights_of(backward_, Weights<T>(stored.begin() + half, stored.end()), version)) {
+      out.push_back(std::move(w));
+    }
+    return out;
+  }
   /// The merged output (two without merge), then with return_state the forward and the backward
   /// states; the inputs are the sequence and optionally both layers' initial states.
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {

@@ -163,12 +163,14 @@ class Dense {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras' Dense supports masking: the mask passes on.
   static constexpr MaskRule mask_rule = MaskRule::pass;
-  /// Keras config: units, activation, use_bias.
+  /// Keras config: units, activation, use_bias; Keras 1 names them output_dim, activation, bias
+  /// and stores the weights as W, b: kernel, bias.
   static Dense from_config(const LayerConfig<T>& config) {
-    return Dense(config.integer("units"), DenseOptions()
-                                              .activation(config.activation("activation", "linear"))
-                                              .use_bias(config.boolean("use_bias", true))
-                                              .name(config.name()));
+    return Dense(config.integer(config.spelling("units", "output_dim")),
+                 DenseOptions()
+                     .activation(config.activation("activation", "linear"))
+                     .use_bias(config.boolean(config.spelling("use_bias", "bias"), true))
+                     .name(config.name()));
   }
   /// Keras' weights: kernel (features, units), bias (units,).
   std::size_t weight_count() const { return use_bias_ ? 2 : 1; }

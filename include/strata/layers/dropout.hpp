@@ -68,7 +68,7 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
   /// SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout and ActivityRegularization
   /// (their training options, such as stddev, noise_shape or l1, have no effect at inference).
   static Dropout from_config(const LayerConfig<T>& config) {
-    const double rate = config.number("rate", 0.0);
+    const double rate = config.number(config.spelling("rate", "p"), 0.0);  // Keras 1: p
     if (!(rate >= 0.0 && rate <= 1.0)) config.invalid(detail::concat("rate must be in [0, 1]; got ", rate));
     // Keras 3 accepts rate 1 (everything dropped in training); at inference it is the identity too.
     return Dropout(rate < 1.0 ? rate : 0.0, DropoutOptions().name(config.name()));

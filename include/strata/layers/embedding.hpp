@@ -176,7 +176,8 @@ class Embedding {
 
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: input_dim, output_dim, mask_zero (Keras 2's input_length only declared the
-  /// input shape). The layer is left without weights: the loader sets the file's.
+  /// input shape). The layer is left without weights: the loader sets the file's. Keras 1 uses
+  /// the same names (its dropout drops whole rows in training only) and stores W: embeddings.
   static Embedding from_config(const LayerConfig<T>& config) {
     return Embedding(config.integer("input_dim"), config.integer("output_dim"),
                      EmbeddingOptions().mask_zero(config.boolean("mask_zero", false)).name(config.name()), false);

@@ -3,6 +3,7 @@
 #define STRATA_LAYERS_GRU_HPP
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -229,12 +230,17 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
   /// Keras config: units, activation, recurrent_activation and reset_after (defaults hard_sigmoid
   /// and false in files of Keras <= 2.2 and tfjs, sigmoid and true since), use_bias, and the
   /// recurrent options.
+  /// Keras 1 names units output_dim and recurrent_activation inner_activation; its GRU applies
+  /// the reset gate before the recurrent product (reset_after=false, the default for its files).
   static GRU from_config(const LayerConfig<T>& config) {
     GRUOptions options;
     Base::gated_options(config, options)
         .reset_after(config.boolean("reset_after", !config.keras_version().pre_2_3_defaults()));
-    return GRU(config.integer("units"), options);
+    return GRU(config.integer(config.spelling("units", "output_dim")), options);
   }
+  /// Keras 1's GRU.build lists its per-gate weights in the order z, r, h (W_z, U_z, b_z, W_r, ...),
+  /// Keras 2's column order.
+  static constexpr std::array<detail::Keras1Gate, 3> keras1_gates{{{"z", 0}, {"r", 1}, {"h", 2}}};
 
  private:
   Shape bias_shape() const { return reset_after_ ? Shape{2, 3 * this->units_} : Shape{3 * this->units_}; }

@@ -3,6 +3,7 @@
 #define STRATA_LAYERS_LSTM_HPP
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -447,11 +448,16 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
   // --- Keras description (docs/design.md, "Adding a layer"); the rest is RecurrentLayer's.
   /// Keras config: units, activation, recurrent_activation (hard_sigmoid by default in files of
   /// Keras <= 2.2 and tfjs, sigmoid since), use_bias, unit_forget_bias, and the recurrent options.
+  /// Keras 1 names units output_dim and recurrent_activation inner_activation (its
+  /// forget_bias_init only initialises).
   static LSTM from_config(const LayerConfig<T>& config) {
     LSTMOptions options;
     Base::gated_options(config, options).unit_forget_bias(config.boolean("unit_forget_bias", true));
-    return LSTM(config.integer("units"), options);
+    return LSTM(config.integer(config.spelling("units", "output_dim")), options);
   }
+  /// Keras 1's LSTM.build lists its per-gate weights in the order i, c, f, o (trainable_weights =
+  /// [W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o]); Keras 2's columns are i, f, c, o.
+  static constexpr std::array<detail::Keras1Gate, 4> keras1_gates{{{"i", 0}, {"c", 2}, {"f", 1}, {"o", 3}}};
 
  private:
   Shape bias_shape() const { return Shape{4 * this->units_}; }

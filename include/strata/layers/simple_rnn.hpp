@@ -119,11 +119,12 @@ class SimpleRNN : public detail::RecurrentLayer<SimpleRNN<T>, T, 1, Tensor<T, 1>
   }
 
   // --- Keras description (docs/design.md, "Adding a layer"); the rest is RecurrentLayer's.
-  /// Keras config: units, activation, use_bias, and the recurrent options.
+  /// Keras config: units, activation, use_bias, and the recurrent options. Keras 1 names units
+  /// output_dim and stores the weights as W, U, b: kernel, recurrent_kernel, bias.
   static SimpleRNN from_config(const LayerConfig<T>& config) {
     SimpleRNNOptions options;
     Base::common_options(config, options);
-    return SimpleRNN(config.integer("units"), options);
+    return SimpleRNN(config.integer(config.spelling("units", "output_dim")), options);
   }
 
  private:

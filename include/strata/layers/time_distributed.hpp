@@ -168,6 +168,17 @@ class TimeDistributed {
     for (WeightGroup& g : groups) g.path = g.path.empty() ? "layer" : "layer/" + g.path;
     return groups;
   }
+  /// The wrapped layer's legacy layout (a Keras 1 LSTM's per-gate arrays), under "layer/".
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    const Shape& x = detail::only_input(inputs, describe());
+    if (x.rank() < 3) return {};
+    std::vector<WeightGroup> groups = detail::legacy_weight_groups_of(layer_, {merge(x)}, version);
+    for (WeightGroup& g : groups) g.path = g.path.empty() ? "layer" : "layer/" + g.path;
+    return groups;
+  }
+  Weights<Scalar> convert_legacy_weights(Weights<Scalar> stored, const KerasVersion& version) const {
+    return detail::convert_legacy_weights_of(layer_, std::move(stored), version);
+  }
   /// Keras compute_mask: the input's mask passes on. strata does not reshape masks for the slices,
   /// so a mask cannot reach a recurrent layer inside, and a mask the wrapped layer makes (Masking,
   /// Embedding(mask_zero)) is refused.
