@@ -896,8 +896,7 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
-    elif layer.cls in ("Masking", "Embedding", "Scale") or is_generic(layer.cls):
-    elif layer.cls in ("Masking", "Embedding", "Scale") + NORM_CLASSES:
+    elif layer.cls in ("Masking", "Embedding", "Scale") + NORM_CLASSES or is_generic(layer.cls):
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
         k3_vars(h5, path, layer.name)
@@ -1593,7 +1592,6 @@ def walk_layer_configs(node, found):
     if isinstance(node, dict):
         if (node.get("class_name") not in (None, "Sequential", "Functional", "Model", "__keras_tensor__", "DTypePolicy")
                 and isinstance(node.get("config"), dict) and "name" in node["config"]):
-        if node.get("class_name") in ("InputLayer", "Dense", "TimeDistributed", "Bidirectional", "Masking", "Embedding") + RNN_CLASSES + NORM_CLASSES + tuple(CUSTOM_CLASSES) and isinstance(node.get("config"), dict):
             cfg = node["config"]
             found[cfg["name"]] = (node["class_name"], cfg)
         for value in node.values():
