@@ -56,15 +56,15 @@ inline Index floor_div(Index a, Index d) { return a >= 0 ? a / d : -((-a + d - 1
 /// One spatial axis of a convolution: the output size and the zeros before and after the input
 /// (Keras 3 / TensorFlow "same": total = max((out - 1) s + ke - n, 0), pad_before = total / 2,
 /// the odd one after).
-struct ConvAxis {
+struct VariantAxis {
   Index out = 0;
   Index before = 0;
   Index after = 0;
 };
 
-inline ConvAxis conv_axis(Index n, Index k, Index s, Index d, bool same) {
+inline VariantAxis variant_axis(Index n, Index k, Index s, Index d, bool same) {
   const Index ke = dilated_kernel(k, d);
-  ConvAxis a;
+  VariantAxis a;
   if (same) {
     a.out = (n + s - 1) / s;
     const Index total = std::max<Index>(0, (a.out - 1) * s + ke - n);
@@ -339,7 +339,7 @@ template <class T>
 struct DepthwisePass {
   Index batch, rows, cols, channels, multiplier;
   Index kh, kw, sh, sw, dh, dw;
-  ConvAxis ah, aw;
+  VariantAxis ah, aw;
 
   void run(const T* x, const T* kernel, const T* init, T* y, Activation activation) const {
     const Index width = channels * multiplier;

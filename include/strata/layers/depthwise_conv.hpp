@@ -161,7 +161,7 @@ class DepthwiseConv {
     for (int i = 0; i < N; ++i) {
       const auto a = static_cast<std::size_t>(i);
       out[i + 1] =
-          detail::conv_axis(input[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same).out;
+          detail::variant_axis(input[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same).out;
     }
     out[N + 1] = channels_ * multiplier_;
     (void)out.size();
@@ -246,8 +246,8 @@ class DepthwiseConv {
             sw,
             dh,
             dw,
-            detail::conv_axis(rows, kh, sh, dh, spec_.same),
-            detail::conv_axis(cols, kw, sw, dw, spec_.same)};
+            detail::variant_axis(rows, kh, sh, dh, spec_.same),
+            detail::variant_axis(cols, kw, sw, dw, spec_.same)};
   }
 
   detail::ConvSpec<N> spec_;

@@ -173,7 +173,7 @@ class SeparableConv {
     for (int i = 0; i < N; ++i) {
       const auto a = static_cast<std::size_t>(i);
       out[i + 1] =
-          detail::conv_axis(input[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same).out;
+          detail::variant_axis(input[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same).out;
     }
     out[N + 1] = filters_;
     (void)out.size();
@@ -293,8 +293,8 @@ class SeparableConv {
             sw,
             dh,
             dw,
-            detail::conv_axis(rows, kh, sh, dh, spec_.same),
-            detail::conv_axis(cols, kw, sw, dw, spec_.same)};
+            detail::variant_axis(rows, kh, sh, dh, spec_.same),
+            detail::variant_axis(cols, kw, sw, dw, spec_.same)};
   }
 
   Index filters_;
