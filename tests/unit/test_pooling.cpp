@@ -322,7 +322,7 @@ TEMPLATE_TEST_CASE("GlobalMaxPooling and GlobalAveragePooling 1D/2D/3D: keepdims
   CHECK(has(msg, "strata::GlobalAveragePooling2D 'gap': input must have rank 4"));
 }
 
-TEMPLATE_TEST_CASE("GlobalAveragePooling1D averages the kept steps of a mask; GlobalMaxPooling1D ignores masks",
+TEMPLATE_TEST_CASE("GlobalAveragePooling1D averages the kept steps of a mask, GlobalMaxPooling1D ignores masks",
                    "[pooling][global][mask]", float, double) {
   using T = TestType;
   const Index batch = 3, steps = 5, channels = 4;
