@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -13,6 +14,7 @@
 #include <set>
 #include <strata/io.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -423,6 +425,36 @@ TEST_CASE("load_model reads the .keras and legacy .h5 files written by tools/ker
         keras3["outputs"] = read_json(io_dir + "/" + entry.at("keras3_outputs").get<std::string>()).at("outputs");
         CHECK(run(model_f, keras3) <= 1e-5);
         CHECK(run(model_d, keras3) <= 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("load_model: a Keras 1 file's per-gate weights become the same weights as a Keras 2 file's", "[io][h5]") {
+  // The same models written by Keras 1.2.2 (LSTMs: twelve per-gate arrays each; GRU: nine) and by
+  // Keras 2.2.4 / tf.keras 2.15 (kernel, recurrent_kernel, bias): after the layers' conversion the
+  // weights must agree bit for bit, layer by layer.
+  const std::pair<const char*, const char*> pairs[] = {
+      {"h5/stacked2_mixed_rec_hard_sigmoid_keras1_th.h5", "h5/stacked2_mixed_rec_hard_sigmoid_nocolon.h5"},
+      {"h5/masking_gru_seq_keras1_th.h5", "h5/masking_gru_seq.h5"},
+      {"h5/td_lstm_seq_keras1_th.h5", "keras/td_lstm_seq.keras"},
+      {"h5/bidi_lstm_concat_seq_keras1_tf.h5", "keras/bidi_lstm_concat_seq.keras"},
+      {"h5/lstm_seq_rec_hard_sigmoid_keras1_tf_gpu.h5", "tfjs:lstm/lstm_seq_rec_hard_sigmoid"},
+  };
+  for (const auto& [keras1, other] : pairs) {
+    DYNAMIC_SECTION(keras1) {
+      const std::string second = other;
+      const auto k1 = strata::load_model<float>(io_dir + "/" + keras1);
+      const auto k2 = second.rfind("tfjs:", 0) == 0
+                          ? strata::load_model<float>(reference_dir + "/" + second.substr(5) + "/model.json")
+                          : strata::load_model<float>(io_dir + "/" + second);
+      const strata::Weights<float> a = k1.get_weights();
+      const strata::Weights<float> b = k2.get_weights();
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        INFO("weight " << i);
+        REQUIRE(a[i].shape() == b[i].shape());
+        CHECK(std::memcmp(a[i].data(), b[i].data(), sizeof(float) * static_cast<std::size_t>(a[i].size())) == 0);
       }
     }
   }
