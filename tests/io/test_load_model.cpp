@@ -713,6 +713,8 @@ TEST_CASE("load_model: Keras' scalar weights (Normalization's count) are read as
   bad.manifest_weights()[1]["shape"] = {f - 1};
   CHECK_THROWS_AS(bad.open(), strata::model_error);
   CHECK_THROWS_WITH(bad.open(), Catch::Contains("normalization") && Catch::Contains("mean"));
+}
+
 TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of tensors", "[io][merge]") {
   // A Keras 3 config writes a merge call as {"args": [[tensor, tensor]], "kwargs": {}}. The numpy
   // fixtures of tools/torch-reference/make_merge_fixtures.py hold such configs (Keras 3.10
