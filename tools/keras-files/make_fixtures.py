@@ -102,6 +102,15 @@ KERAS_CASES = [
     ("shape_layers/td_reshape_activation_dropout_flatten", {}),
     ("repeat_vector/dense_repeat_lstm_td_dense", {}),
     ("shape_layers/dense_elu_dropout_lstm_td_dense", {"functional": True}),
+    ("conv/conv2d_stack_flatten_dense", {}),
+    ("conv/conv1d_stack_dense", {}),
+    ("conv_variants/decoder_transpose_depthwise_separable", {}),
+    ("pooling/pad_pool_upsample_crop_gap_dense", {}),
+    ("pooling/td_max_pooling2d", {}),
+    ("merge/concatenate_lstm_branches_dense", {}),
+    ("misc/dense_permute_lstm", {}),
+    ("activation_layers/functional_activation_heads", {}),
+    ("activation_layers/dense_leaky_relu_lstm", {}),
     ("normalization/bn_lstm_seq_rank3", {}),
     ("normalization/masking_ln_lstm", {}),
     ("normalization/td_bn_rank3", {}),
@@ -132,6 +141,13 @@ H5_CASES = [
     ("shape_layers/dense_reshape_td_dense", {}),
     ("shape_layers/dense_dropout_dense_activation_relu", {"functional": True}),
     ("repeat_vector/td_repeat_dense_rank3", {}),
+    ("conv/conv2d_same_relu", {}),
+    ("conv/td_conv2d", {}),
+    ("conv_variants/separable2d_same_dm2_stride2", {}),
+    ("pooling/max_pooling2d_same_strides", {}),
+    ("merge/add_2_dense_rank3", {}),
+    ("misc/permute_312_rank4", {}),
+    ("activation_layers/dense_prelu_shared_1_dense", {}),
     ("normalization/dense_bn_lstm_dense", {}),
     ("normalization/ln_rank3_last2", {}),
     ("torch:normalization/bn_axis1_rank3", {}),
@@ -247,7 +263,7 @@ SPECIAL_CLASSES = ("InputLayer", "Dense", "LSTM", "GRU", "SimpleRNN", "TimeDistr
                    "Embedding", "Scale")
 GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype")
 # tfjs config key -> Keras 3 config key, per class (Keras 3 renamed a few arguments).
-K3_RENAMES = {}
+K3_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
 # Keras 3 Layer.__call__ records these call kwargs in an inbound node (a call() with a training
 # argument whose default is not None, or a mask argument and one tensor argument).
 K3_CALL_KWARGS = {
