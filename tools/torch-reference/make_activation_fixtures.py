@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_gru_fixtures import prepare_out_dir  # noqa: E402
 from make_gru_fixtures import SplitMix64, fnv1a32, to_json, F32List, F64List, dtype_policy, initializer  # noqa: E402
 
 FORMAT_VERSION = 1
@@ -376,18 +377,7 @@ def main():
     ap.add_argument('--seed', type=int, default=20240611)
     args = ap.parse_args()
     out = args.out
-    if os.path.isdir(out):
-        idx = os.path.join(out, 'index.json')
-        ours = not os.listdir(out)
-        if not ours and os.path.exists(idx):
-            with open(idx, encoding='utf-8') as f:
-                ours = json.load(f).get('generator') == GENERATOR
-        if not ours:
-            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {GENERATOR}')
-        for fn in os.listdir(out):
-            if fn.endswith('.json'):
-                os.remove(os.path.join(out, fn))
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out, GENERATOR)
     entries = []
     for name, version, desc, make in CASES:
         fixture = make_case(name, version, desc, make, args.seed)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_gru_fixtures import prepare_out_dir  # noqa: E402
 from make_gru_fixtures import F32List, F64List, SplitMix64, dtype_policy, fnv1a32, initializer, to_json  # noqa: E402
 
 FORMAT_VERSION = 1
@@ -442,18 +443,7 @@ def main():
     torch.use_deterministic_algorithms(True)
 
     out = args.out
-    if os.path.isdir(out):
-        idx = os.path.join(out, 'index.json')
-        ours = not os.listdir(out)
-        if not ours and os.path.exists(idx):
-            with open(idx, encoding='utf-8') as f:
-                ours = json.load(f).get('generator') == GENERATOR
-        if not ours:
-            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {GENERATOR}')
-        for fn in os.listdir(out):
-            if fn.endswith('.json'):
-                os.remove(os.path.join(out, fn))
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out, GENERATOR)
 
     entries = []
 

@@ -472,6 +472,24 @@ def make_case(name, o, master_seed):
     return fixture, cross, diff
 
 
+def prepare_out_dir(out, generator):
+    """Empties the output directory of its .json files (only when it is empty or holds an
+    index.json written by `generator`: never someone else's files) and creates it. Shared by every
+    make_*_fixtures.py here."""
+    if os.path.isdir(out):
+        idx = os.path.join(out, 'index.json')
+        ours = not os.listdir(out)
+        if not ours and os.path.exists(idx):
+            with open(idx, encoding='utf-8') as f:
+                ours = json.load(f).get('generator') == generator
+        if not ours:
+            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {generator}')
+        for fn in os.listdir(out):
+            if fn.endswith('.json'):
+                os.remove(os.path.join(out, fn))
+    os.makedirs(out, exist_ok=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch'))
@@ -481,18 +499,7 @@ def main():
     torch.use_deterministic_algorithms(True)
 
     out = args.out
-    if os.path.isdir(out):
-        idx = os.path.join(out, 'index.json')
-        ours = not os.listdir(out)
-        if not ours and os.path.exists(idx):
-            with open(idx, encoding='utf-8') as f:
-                ours = json.load(f).get('generator') == GENERATOR
-        if not ours:
-            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {GENERATOR}')
-        for fn in os.listdir(out):
-            if fn.endswith('.json'):
-                os.remove(os.path.join(out, fn))
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out, GENERATOR)
 
     entries = []
     for name, o in CASES:

@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from make_gru_fixtures import prepare_out_dir  # noqa: E402
 from make_gru_fixtures import (F32List, F64List, SplitMix64, dtype_policy, fnv1a32, input_entry, initializer,
                                to_json)
 
@@ -403,18 +404,7 @@ def main():
     ap.add_argument('--seed', type=int, default=20240611)
     args = ap.parse_args()
     out = args.out
-    if os.path.isdir(out):
-        idx = os.path.join(out, 'index.json')
-        ours = not os.listdir(out)
-        if not ours and os.path.exists(idx):
-            with open(idx, encoding='utf-8') as f:
-                ours = json.load(f).get('generator') == GENERATOR
-        if not ours:
-            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {GENERATOR}')
-        for fn in os.listdir(out):
-            if fn.endswith('.json'):
-                os.remove(os.path.join(out, fn))
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out, GENERATOR)
     entries = []
     for name, fn in CASES:
         fixture = make_case(name, fn, args.seed)

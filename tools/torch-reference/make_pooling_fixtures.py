@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_gru_fixtures import prepare_out_dir  # noqa: E402
 from make_gru_fixtures import (F32List, F64List, SplitMix64, dtype_policy, fnv1a32, input_entry,  # noqa: E402
                                layer_entry, sequential, to_json)
 
@@ -408,18 +409,7 @@ def main():
         print(f'  cross-check tfjs pooling/{name}: max diff {cross[name]:.3g}')
 
     out = args.out
-    if os.path.isdir(out):
-        idx = os.path.join(out, 'index.json')
-        ours = not os.listdir(out)
-        if not ours and os.path.exists(idx):
-            with open(idx, encoding='utf-8') as f:
-                ours = json.load(f).get('generator') == GENERATOR
-        if not ours:
-            sys.exit(f'refusing to clear {out}: not empty and no index.json written by {GENERATOR}')
-        for fn in os.listdir(out):
-            if fn.endswith('.json'):
-                os.remove(os.path.join(out, fn))
-    os.makedirs(out, exist_ok=True)
+    prepare_out_dir(out, GENERATOR)
 
     entries = []
     for name, spec in CASES:
