@@ -360,7 +360,9 @@ TEMPLATE_TEST_CASE("PReLU: alpha per position, shared axes, weights and errors",
   CHECK(from_config<T>("PReLU", dict({{"shared_axes", strata::Config::List{1, 2}}}))
             .template target<strata::PReLU<T>>()
             ->shared_axes() == std::vector<int>{1, 2});
-  CHECK_THROWS_AS(from_config<T>("PReLU", dict({{"shared_axes", strata::Config::List{0}}})), strata::model_error);
+  CHECK_THROWS_AS(
+      from_config<T>("PReLU", dict({{"shared_axes", strata::Config(strata::Config::List{strata::Config(0)})}})),
+      strata::model_error);
   AnyLayer<T> any = from_config<T>("PReLU", dict({{"shared_axes", 1}}));
   CHECK(any.weight_count() == 1);
   CHECK(any.weight_groups({Shape{2, 7, 3}})[0].weights[0].shape == (Shape{1, 3}));
