@@ -2,6 +2,7 @@
 // What a user's translation unit sees: the core and the loader's headers bring Eigen and the
 // standard library only -- never nlohmann-json, HDF5 or libzip, which the compiled strata::io
 // library keeps to itself (so a program that loads models compiles none of them).
+#include <strata/fwd.hpp>  // its declarations must agree with the definitions below
 #include <strata/io.hpp>
 #include <strata/strata.hpp>
 

@@ -13,31 +13,19 @@
 
 namespace strata {
 
-/// Options of Identity, set by chaining: `IdentityOptions().name("placeholder")`.
-class IdentityOptions : public detail::Options<IdentityOptions> {};
-
-/// Keras 3 `Identity()`: returns its input unchanged, any rank >= 1.
-///
-/// A placeholder layer; the mask passes on (Keras sets supports_masking). No weights and no state.
-/// The image augmentation layers that are the identity at inference are RandomFlip below.
-template <class T>
-class Identity : public detail::WeightlessLayer<Identity<T>, T> {
-  static_assert(std::is_floating_point_v<T>, "strata::Identity: the scalar type must be float or double.");
-
+namespace detail {
+/// What Identity and the augmentation layers share: any rank >= 1 in, the same shape out, the
+/// values copied (or, handed the last use of a tensor in a model graph, returned as they are).
+template <class Derived, class T>
+class PassThroughLayer : public WeightlessLayer<Derived, T> {
  public:
-  static constexpr const char* class_name = "Identity";
-
-  explicit Identity(const IdentityOptions& options = IdentityOptions()) : name_(options.name()) {}
-
-  const std::string& name() const { return name_; }
-
   static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? input_rank : invalid_rank; }
 
   /// The input shape itself; throws shape_error for rank 0.
   Shape compute_output_shape(const Shape& input) const {
     if (input.rank() < 1) {
       throw shape_error(
-          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
+          concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
     }
     (void)input.size();
     return input;
@@ -48,11 +36,32 @@ class Identity : public detail::WeightlessLayer<Identity<T>, T> {
     this->forward_copy(input, input_shape, output, output_size);
   }
 
+  /// A model graph hands it the last use of a tensor, which it returns without a copy.
+  static constexpr bool in_place = true;
+};
+}  // namespace detail
+
+/// Options of Identity, set by chaining: `IdentityOptions().name("placeholder")`.
+class IdentityOptions : public detail::Options<IdentityOptions> {};
+
+/// Keras 3 `Identity()`: returns its input unchanged, any rank >= 1.
+///
+/// A placeholder layer; the mask passes on (Keras sets supports_masking). No weights and no state.
+/// The image augmentation layers that are the identity at inference are RandomFlip below.
+template <class T>
+class Identity : public detail::PassThroughLayer<Identity<T>, T> {
+  static_assert(std::is_floating_point_v<T>, "strata::Identity: the scalar type must be float or double.");
+
+ public:
+  static constexpr const char* class_name = "Identity";
+
+  explicit Identity(const IdentityOptions& options = IdentityOptions()) : name_(options.name()) {}
+
+  const std::string& name() const { return name_; }
+
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras' Identity supports masking: the mask passes on.
   static constexpr MaskRule mask_rule = MaskRule::pass;
-  /// A model graph hands it the last use of a tensor, which it returns without a copy.
-  static constexpr bool in_place = true;
   /// Keras config: no options of its own.
   static Identity from_config(const LayerConfig<T>& config) { return Identity(IdentityOptions().name(config.name())); }
 
@@ -73,7 +82,7 @@ class RandomFlipOptions : public detail::Options<RandomFlipOptions> {};
 /// inference), nor the affine ones (RandomRotation, RandomTranslation, RandomZoom, RandomShear,
 /// RandomPerspective, RandomElasticTransform), not checked. No weights and no state.
 template <class T>
-class RandomFlip : public detail::WeightlessLayer<RandomFlip<T>, T> {
+class RandomFlip : public detail::PassThroughLayer<RandomFlip<T>, T> {
   static_assert(std::is_floating_point_v<T>, "strata::RandomFlip: the scalar type must be float or double.");
 
  public:
@@ -83,27 +92,9 @@ class RandomFlip : public detail::WeightlessLayer<RandomFlip<T>, T> {
 
   const std::string& name() const { return name_; }
 
-  static constexpr int output_rank(int input_rank) { return input_rank >= 1 ? input_rank : invalid_rank; }
-
-  /// The input shape itself; throws shape_error for rank 0.
-  Shape compute_output_shape(const Shape& input) const {
-    if (input.rank() < 1) {
-      throw shape_error(
-          detail::concat(this->describe(), ": input must have rank >= 1 (batch, ...); got shape ", input.to_string()));
-    }
-    (void)input.size();
-    return input;
-  }
-
-  /// Low-level call on raw row-major memory: a copy of the values (none when output == input).
-  void forward(const T* input, const Shape& input_shape, T* output, Index output_size) const {
-    this->forward_copy(input, input_shape, output, output_size);
-  }
-
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras' image augmentation layers do not support masking: a mask stops here.
   static constexpr MaskRule mask_rule = MaskRule::drop;
-  static constexpr bool in_place = true;
   /// Keras config: every option (factor, mode, value_range, seed, ...) acts only in training.
   static RandomFlip from_config(const LayerConfig<T>& config) {
     return RandomFlip(RandomFlipOptions().name(config.name()));
