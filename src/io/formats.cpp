@@ -123,14 +123,25 @@ WeightReader<T> keras3_weight_reader(std::shared_ptr<hdf5::File> file) {
 struct LegacyLayer {
   std::string name;
   std::vector<std::string> weight_names;
+  std::size_t read = 0;  // how many of them the model's layers took
 };
+
+/// Whether a legacy weight name ("sequential/dense/kernel:0", "dense/kernel:0") belongs to the
+/// layer `layer`: one of its path segments before the variable's own name is the layer's name.
+inline bool legacy_name_in(const std::string& weight_name, const std::string& layer) {
+  std::size_t start = 0;
+  for (std::size_t slash = weight_name.find('/'); slash != std::string::npos;
+       start = slash + 1, slash = weight_name.find('/', start)) {
+    if (weight_name.compare(start, slash - start, layer) == 0 && slash - start == layer.size()) return true;
+  }
+  return false;
+}
 
 template <class T>
 WeightReader<T> legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::string root,
-                                     std::shared_ptr<std::size_t> requests) {
+                                     std::shared_ptr<std::vector<LegacyLayer>> layers) {
   hdf5::Handle group = hdf5::open_group(*file, file->id(), root);
   const auto names = hdf5::chunked_string_list(*file, group.get(), "layer_names");
-  auto layers = std::make_shared<std::vector<LegacyLayer>>();
   for (const std::string& name : names) {
     if (!hdf5::exists(group.get(), name)) {
       throw io_error(concat("strata::load_model(", file->source(), "): layer_names lists '", name,
@@ -138,55 +149,64 @@ WeightReader<T> legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::stri
     }
     hdf5::Handle g = hdf5::open_group(*file, group.get(), name);
     auto weight_names = hdf5::chunked_string_list(*file, g.get(), "weight_names");
-    if (!weight_names.empty()) layers->push_back(LegacyLayer{name, std::move(weight_names)});
+    if (!weight_names.empty()) layers->push_back(LegacyLayer{name, std::move(weight_names), 0});
   }
-  return [file, root, layers, requests](const WeightRequest& req) {
+  return [file, root, layers](const WeightRequest& req) {
     const std::string who = "strata::load_model(" + file->source() + "), " + req.describe();
-    ++*requests;
     if (req.weighted_index >= layers->size()) {
       throw io_error(concat(who, ": the file holds weights for ", layers->size(),
                             " layers, fewer than the model's layers with weights"));
     }
-    const LegacyLayer& l = (*layers)[req.weighted_index];
+    LegacyLayer& l = (*layers)[req.weighted_index];
+    // A nested model's group holds the weights of all the layers inside it (Keras writes
+    // model.trainable_weights + non_trainable_weights): a layer's are those its name prefixes.
+    std::vector<std::string> names = l.weight_names;
+    if (!req.scope.empty()) {
+      names.clear();
+      for (const std::string& n : l.weight_names) {
+        if (legacy_name_in(n, req.layer_name)) names.push_back(n);
+      }
+    }
     // A layer an older Keras stored in another layout (Keras 1's per-gate LSTM arrays) is read in
     // that layout when the file holds its number of arrays; the builder converts it.
-    const WeightRequest stored = req.is_legacy(l.weight_names.size()) ? req.as_legacy() : req;
-    if (l.weight_names.size() != stored.count()) {
+    const WeightRequest stored = req.is_legacy(names.size()) ? req.as_legacy() : req;
+    if (names.size() != stored.count()) {
       const std::string legacy =
           req.legacy_groups.empty() ? std::string() : concat(" (or ", req.as_legacy().count(), " in the older layout)");
+      const std::string held = req.scope.empty() ? std::string(" has ")
+                                                 : concat(" (nested model '", req.scope.front(), "') has, named '",
+                                                          req.layer_name, "/...', ");
       throw model_error(concat(who, ": needs ", req.count(), " weight arrays", legacy, "; the file's layer '", l.name,
-                               "' has ", l.weight_names.size()));
+                               "'", held, names.size()));
     }
     hdf5::Handle g = hdf5::open_group(*file, file->id(), root == "/" ? l.name : root + "/" + l.name);
     Weights<T> out;
-    for (std::size_t i = 0; i < l.weight_names.size(); ++i) {
-      out.push_back(hdf5::read_dataset<T>(*file, g.get(), l.weight_names[i], stored.spec(i).shape,
-                                          who + ", " + stored.weight_label(i)));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      out.push_back(
+          hdf5::read_dataset<T>(*file, g.get(), names[i], stored.spec(i).shape, who + ", " + stored.weight_label(i)));
     }
+    l.read += names.size();
     return out;
   };
-}
-
-inline std::size_t legacy_layer_count(const hdf5::File& file, const std::string& root) {
-  hdf5::Handle group = hdf5::open_group(file, file.id(), root);
-  std::size_t n = 0;
-  for (const std::string& name : hdf5::chunked_string_list(file, group.get(), "layer_names")) {
-    hdf5::Handle g = hdf5::open_group(file, group.get(), name);
-    if (!hdf5::chunked_string_list(file, g.get(), "weight_names").empty()) ++n;
-  }
-  return n;
 }
 
 template <class T>
 Model<T> load_legacy(std::shared_ptr<hdf5::File> file, const json& model_config, const std::string& version,
                      const std::string& root) {
-  auto requests = std::make_shared<std::size_t>(0);
+  auto layers = std::make_shared<std::vector<LegacyLayer>>();
   Model<T> model = build_model<T>(model_config, KerasVersion::parse(version),
-                                  legacy_weight_reader<T>(file, root, requests), file->source());
-  const std::size_t stored = legacy_layer_count(*file, root);
-  if (stored != *requests) {
-    throw io_error(concat("strata::load_model(", file->source(), "): the file holds weights for ", stored,
-                          " layers; the model has ", *requests, " layers with weights"));
+                                  legacy_weight_reader<T>(file, root, layers), file->source());
+  std::size_t used = 0;
+  for (const LegacyLayer& l : *layers) used += l.read > 0 ? 1 : 0;
+  if (used != layers->size()) {
+    throw io_error(concat("strata::load_model(", file->source(), "): the file holds weights for ", layers->size(),
+                          " layers; the model has ", used, " layers with weights"));
+  }
+  for (const LegacyLayer& l : *layers) {
+    if (l.read != l.weight_names.size()) {
+      throw model_error(concat("strata::load_model(", file->source(), "): the file's layer '", l.name, "' holds ",
+                               l.weight_names.size(), " weight arrays; the model's layers in it take ", l.read));
+    }
   }
   return model;
 }
@@ -587,8 +607,13 @@ WeightReader<T> tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std::st
     const std::string who = "strata::load_model(" + source + "), " + req.describe();
     // Saved by tfjs or converted from .h5: "<layer>/<var>"; converted from .keras: the HDF5
     // path(s), group by group.
-    std::vector<std::vector<std::string>> candidates{{req.layer_name + "/"}, {}};
-    for (const WeightGroup& g : req.groups) candidates[1].push_back(req.keras3_path(g) + "/");
+    // A layer inside a nested model: tfjs names its weights by the layer alone; a converted
+    // model may carry the nested models' names in front.
+    std::vector<std::vector<std::string>> candidates;
+    if (!req.scope.empty()) candidates.push_back({req.path() + "/"});
+    candidates.push_back({req.layer_name + "/"});
+    candidates.emplace_back();
+    for (const WeightGroup& g : req.groups) candidates.back().push_back(req.keras3_path(g) + "/");
     for (const auto& prefixes : candidates) {
       Weights<T> out;
       for (const std::string& prefix : prefixes) {
@@ -608,7 +633,8 @@ WeightReader<T> tfjs_weight_reader(std::shared_ptr<TfjsWeights> weights, std::st
         return out;
       }
     }
-    throw io_error(concat(who, ": the weights manifest has no weights named '", req.layer_name, "/...'"));
+    throw io_error(concat(who, ": the weights manifest has no weights named '", req.layer_name, "/...'",
+                          req.scope.empty() ? std::string() : " (nor '" + req.path() + "/...')"));
   };
 }
 

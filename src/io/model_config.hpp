@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <strata/config.hpp>
 #include <strata/error.hpp>
@@ -116,6 +117,8 @@ struct TensorKey {
   std::string str() const { return layer + "[" + std::to_string(node) + "][" + std::to_string(index) + "]"; }
 };
 
+struct ModelSpec;
+
 struct LayerSpec {
   std::string class_name;
   std::string registered_name;  // Keras 3's name of a registered (custom) class, when given
@@ -123,6 +126,13 @@ struct LayerSpec {
   json config;
   /// Per call of the layer: the tensors it takes (main inputs, then initial states).
   std::vector<std::vector<TensorKey>> calls;
+  /// A Sequential or Functional model used as a layer (transfer learning): its parsed config.
+  /// The builder inlines its layers and calls them at each of this layer's calls.
+  std::shared_ptr<const ModelSpec> nested;
+  /// The node index that tensor references give this nested model's first call: 1 where the
+  /// model "starts with a built-in node" linking its own input to its output (Keras 2 and tfjs
+  /// for a model with an input, Keras 3 for a Functional), else 0.
+  std::size_t node_offset = 0;
 };
 
 struct ModelSpec {
@@ -197,8 +207,25 @@ inline std::vector<TensorKey> io_refs(const json& j, const std::string& who) {
   return refs;
 }
 
-/// {"class_name": "Sequential"|"Functional"|"Model", "config": ...} -> ModelSpec.
-inline ModelSpec parse_model_config(const json& model, const std::string& who) {
+/// The model classes a config may nest as layers: a model config's own class names.
+inline bool is_model_class(const std::string& class_name) {
+  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
+}
+
+/// The batch shape of a parsed model's only input (to start a Sequential whose first layer is a
+/// nested model); false when it has several or declares none.
+inline bool model_input_shape(const ModelSpec& spec, const std::string& who, DeclaredShape& out);
+
+/// Where a Functional config refers to a nested model's calls: node indices counted from 0 or
+/// from 1 (Keras 3's functional.py reindexes a Functional's nodes from 1 and a Sequential's from
+/// 0; Keras 2 and tfjs skip the first node of any model that has an input, so count from 1). The
+/// references themselves decide when they can (an index 0, or one past the last call).
+inline std::size_t nested_node_offset(const ModelSpec& spec, const LayerSpec& nested, bool keras3);
+
+/// {"class_name": "Sequential"|"Functional"|"Model", "config": ...} -> ModelSpec; a layer that is
+/// itself a model config is parsed into its LayerSpec::nested. `keras3`: written by Keras 3 (how
+/// nested models' node indices count).
+inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3 = false) {
   ModelSpec spec;
   const std::string cls = string_member(model, "class_name", who);
   const json& cfg = member(model, "config", who);
@@ -224,6 +251,9 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
         const int k = default_names[base]++;
         ls.name = k == 0 ? base : base + "_" + std::to_string(k);
       }
+      if (is_model_class(ls.class_name)) {
+        ls.nested = std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3));
+      }
       if (ls.class_name == "InputLayer") {
         if (!spec.layers.empty()) throw model_error(concat(who, ": an InputLayer may only come first in a Sequential"));
         spec.inputs.push_back(TensorKey{ls.name, 0, 0});
@@ -243,7 +273,9 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
         LayerSpec input;
         input.class_name = "InputLayer";
         input.name = ls.name + "_input";
-        if (!declared_batch_shape(ls.config, who, shape) && cfg.is_object() && cfg.contains("build_input_shape") &&
+        const bool declared =
+            ls.nested ? model_input_shape(*ls.nested, who, shape) : declared_batch_shape(ls.config, who, shape);
+        if (!declared && cfg.is_object() && cfg.contains("build_input_shape") &&
             !cfg.at("build_input_shape").is_null()) {
           shape = declared_shape(cfg.at("build_input_shape"), who);
         } else if (shape.empty()) {
@@ -278,6 +310,9 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
                                : std::string();
       ls.config = member(l, "config", who);
       ls.name = string_member(l, "name", who);
+      if (is_model_class(ls.class_name)) {
+        ls.nested = std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3));
+      }
       const json& nodes = member(l, "inbound_nodes", who);
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
       for (const json& node : nodes) ls.calls.push_back(call_inputs(node, who + ", layer '" + ls.name + "'"));
@@ -285,10 +320,39 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
     }
     spec.inputs = io_refs(member(cfg, "input_layers", who), who);
     spec.outputs = io_refs(member(cfg, "output_layers", who), who);
+    for (LayerSpec& ls : spec.layers) {
+      if (ls.nested) ls.node_offset = nested_node_offset(spec, ls, keras3);
+    }
     return spec;
   }
   throw unsupported_error(
       concat(who, ": the model class '", cls, "' is not supported (Sequential and Functional are)"));
+}
+
+inline bool model_input_shape(const ModelSpec& spec, const std::string& who, DeclaredShape& out) {
+  if (spec.inputs.size() != 1) return false;
+  for (const LayerSpec& ls : spec.layers) {
+    if (ls.name == spec.inputs[0].layer) return declared_batch_shape(ls.config, who, out);
+  }
+  return false;
+}
+
+inline std::size_t nested_node_offset(const ModelSpec& spec, const LayerSpec& nested, bool keras3) {
+  bool zero = false;
+  bool past_last = false;
+  auto see = [&](const TensorKey& k) {
+    if (k.layer != nested.name) return;
+    zero = zero || k.node == 0;
+    past_last = past_last || k.node == nested.calls.size();
+  };
+  for (const LayerSpec& ls : spec.layers) {
+    for (const auto& call : ls.calls) {
+      for (const TensorKey& k : call) see(k);
+    }
+  }
+  for (const TensorKey& k : spec.outputs) see(k);
+  if (zero != past_last) return past_last ? 1 : 0;
+  return keras3 && nested.class_name == "Sequential" ? 0 : 1;
 }
 
 }  // namespace strata::io::detail

@@ -164,6 +164,8 @@ const td = (layer, name = 'time_distributed') => tf.layers.timeDistributed({ lay
 
 /** All non-input layers of a model, in model order. */
 const modelLayers = m => m.layers.filter(l => l.getClassName() !== 'InputLayer');
+/** A Sequential or Functional model used as a layer of another (a nested model). */
+const isModel = l => l instanceof tf.LayersModel;
 
 /**
  * How a weight is drawn, by its base name ("kernel") or, taking precedence, by layer class and base
@@ -184,9 +186,14 @@ weightRules.set('kernel', a => uniformDraw(a.wScale / Math.sqrt(a.shape[0]))(a))
 weightRules.set('recurrent_kernel', a => uniformDraw(a.wScale / Math.sqrt(a.shape[0]))(a));
 weightRules.set('embeddings', uniformDraw(1));
 
-/** Overwrite every weight of every layer from the PRNG (Keras get_weights order). */
+/** Overwrite every weight of every layer from the PRNG (Keras get_weights order); a nested model's
+ * layers one by one, as its own. */
 function drawWeights(model, rng, wScale, bScale) {
   for (const layer of modelLayers(model)) {
+    if (isModel(layer)) {
+      drawWeights(layer, rng, wScale, bScale);
+      continue;
+    }
     const vals = layer.weights.map(w => {
       const shape = w.shape;
       const base = w.originalName.split('/').pop();
@@ -350,6 +357,8 @@ function layerConfigFromModelConfig(modelConfig, name) {
 function layersSection(model, modelConfig) {
   return modelLayers(model).map(layer => {
     const { class_name, config } = layerConfigFromModelConfig(modelConfig, layer.name);
+    // A nested model: its own layers, each with its weights (tools/keras-files writes them).
+    if (isModel(layer)) return { name: layer.name, class_name, layers: layersSection(layer, { config: config }) };
     const values = layer.getWeights(); // the live variables: do not dispose
     const weights = layer.weights.map((w, i) => ({
       name: w.originalName,
