@@ -2086,6 +2086,165 @@ def source_stem(source):
     return "torch_" + source[6:].replace("/", "_") if source.startswith("torch:") else source.split("/")[1]
 
 
+# ---------------------------------------------------------------------------------------------
+# Nested models (a Sequential or Functional used as a layer, shared ones too): written straight from
+# the TF.js config, which already uses Keras' snake_case keys, re-spelt per format where Keras differs
+# only in how it nests:
+# - Keras 3 (.keras): class "Model" is "Functional"; a Sequential lists its InputLayer (batch_shape);
+#   inbound_nodes are {"args": [__keras_tensor__ ...], "kwargs": {}} and a nested Sequential's calls
+#   count from node 0, a nested Functional's from 1 (functional.py node_reindexing_map); weights at
+#   layers/<snake class>[_k]/layers/<snake class>[_k]/vars/<i> (saving_lib._save_container_state,
+#   one name counter per container).
+# - tf.keras 2.15 (.h5): class "Functional"; a nested model's group holds all its layers' weights,
+#   model.trainable_weights then non_trainable_weights (legacy _legacy_weights), named
+#   "<inner layer>/<var>:0" and stored under those names.
+# ---------------------------------------------------------------------------------------------
+NESTED_CASES = ["nested/seq_in_seq", "nested/fn_in_fn_bn", "nested/seq_in_fn", "nested/shared_twice",
+                "nested/shared_seq_twice", "nested/two_levels"]
+MODEL_CLASSES = ("Sequential", "Model", "Functional")
+NON_TRAINABLE = ("moving_mean", "moving_variance")  # BatchNormalization's statistics
+
+
+def _entry_name(entry):
+    return entry.get("name") or entry["config"]["name"]
+
+
+def _nested_weights(layers_section):
+    """{layer name: [(var, array)]} for every (nested) layer of a fixture's layers section."""
+    found = {}
+    for entry in layers_section:
+        if "layers" in entry:
+            found.update(_nested_weights(entry["layers"]))
+        else:
+            found[entry["name"]] = [(w["name"].split("/")[-1], _float32_array(w)) for w in entry["weights"]]
+    return found
+
+
+def _k3_nested_config(mc, top):
+    """A TF.js model config ({class_name, config}) in Keras 3's spelling, nested models included."""
+    cls = "Sequential" if mc["class_name"] == "Sequential" else "Functional"
+    cfg = copy.deepcopy(mc["config"])
+    layers = []
+    for entry in cfg["layers"]:
+        sub_cls = entry["class_name"]
+        out = {"module": "keras.layers", "class_name": sub_cls, "config": entry["config"], "registered_name": None}
+        if sub_cls in MODEL_CLASSES:
+            out = _k3_nested_config(entry, False)
+        elif sub_cls == "InputLayer":
+            c = dict(entry["config"])
+            c["batch_shape"] = c.pop("batch_input_shape")
+            out["config"] = c
+        if cls == "Functional":
+            out["name"] = entry["name"]
+            out["inbound_nodes"] = []
+            for node in entry["inbound_nodes"]:
+                args = []
+                for ref in node:
+                    name, index = ref[0], int(ref[1])
+                    # tfjs counts every nested model's calls from 1; Keras 3 a Sequential's from 0.
+                    target = next(e for e in cfg["layers"] if e["name"] == name)
+                    index -= 1 if target["class_name"] == "Sequential" else 0
+                    args.append({"class_name": "__keras_tensor__", "config": {"shape": None, "dtype": "float32",
+                                                                                "keras_history": [name, index,
+                                                                                                  int(ref[2])]}})
+                out["inbound_nodes"].append({"args": [args] if len(args) > 1 else args, "kwargs": {}})
+        layers.append(out)
+    if cls == "Functional":
+        for ref in cfg["output_layers"]:
+            target = next(e for e in cfg["layers"] if e["name"] == ref[0])
+            ref[1] -= 1 if target["class_name"] == "Sequential" else 0
+    shape = None
+    if cls == "Sequential":
+        # A Sequential starting with a nested model takes that model's input (and lists no InputLayer).
+        shape = layers[0]["config"].pop("batch_input_shape", None)
+        check(shape is not None or layers[0]["class_name"] in MODEL_CLASSES,
+              f"{cfg['name']}: a Sequential must declare its input shape")
+    if shape is not None:
+        layers.insert(0, {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                          "config": {"batch_shape": shape, "dtype": "float32", "sparse": False,
+                                     "name": layers[0]["config"]["name"] + "_input"}})
+    cfg["layers"] = layers
+    return {"module": "keras", "class_name": cls, "config": cfg, "registered_name": "Functional" if cls ==
+            "Functional" else None, **({"name": cfg["name"]} if not top else {})}
+
+
+def _k3_nested_vars(h5, prefix, mc, weights):
+    """saving_lib's tree: every layer at <prefix>layers/<snake class>[_k], a model's layers below it."""
+    used = {}
+    for entry in mc["config"]["layers"]:
+        cls = entry["class_name"]
+        if mc["class_name"] == "Sequential" and cls == "InputLayer":
+            continue
+        key_cls = "Functional" if cls == "Model" else cls
+        base = snake_case(key_cls)
+        k = used.get(base, 0)
+        used[base] = k + 1
+        key = f"{prefix}layers/{base}" + (f"_{k}" if k else "")
+        if cls in MODEL_CLASSES:
+            _k3_nested_vars(h5, key + "/", entry, weights)
+        else:
+            k3_vars(h5, key, _entry_name(entry), [a for _, a in weights.get(_entry_name(entry), [])])
+
+
+def _legacy_nested_config(mc):
+    cfg = copy.deepcopy(mc["config"])
+    for entry in cfg["layers"]:
+        if entry["class_name"] in MODEL_CLASSES:
+            entry.update(_legacy_nested_config(entry))
+    return {"class_name": "Sequential" if mc["class_name"] == "Sequential" else "Functional", "config": cfg}
+
+
+def _legacy_nested_weights(mc, weights):
+    """A nested model's weights as Keras 2 saves its group: trainable ones, then non-trainable."""
+    flat = []
+    for entry in mc["config"]["layers"]:
+        if entry["class_name"] in MODEL_CLASSES:
+            flat += _legacy_nested_weights(entry, weights)
+        else:
+            name = _entry_name(entry)
+            flat += [(f"{name}/{var}:0", var in NON_TRAINABLE, a) for var, a in weights.get(name, [])]
+    return flat
+
+
+def write_nested_keras(fixture, path):
+    mc = fixture["model_config"]
+    weights = _nested_weights(fixture["layers"])
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", track_order=True) as h5:
+        _k3_nested_vars(h5, "", mc, weights)
+    metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
+    config = json.dumps(_k3_nested_config(mc, True))
+    path.write_bytes(keras_zip([("metadata.json", metadata.encode()), ("config.json", config.encode()),
+                                ("model.weights.h5", buf.getvalue())]))
+
+
+def write_nested_h5(fixture, path):
+    mc = fixture["model_config"]
+    weights = _nested_weights(fixture["layers"])
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = TF_KERAS_VERSION
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(_legacy_nested_config(mc)).encode("utf8")
+        group = h5_group(f, "model_weights")
+        entries = mc["config"]["layers"]
+        names = [_entry_name(e) for e in entries]
+        h5_bytes_list_attr(group, "layer_names", [n.encode("utf8") for n in names])
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = TF_KERAS_VERSION.encode("utf8")
+        for entry in sorted(entries, key=_entry_name):
+            name = _entry_name(entry)
+            if entry["class_name"] in MODEL_CLASSES:
+                flat = _legacy_nested_weights(entry, weights)
+                flat = [w for w in flat if not w[1]] + [w for w in flat if w[1]]
+            else:
+                flat = [(f"{name}/{var}:0", False, a) for var, a in weights.get(name, [])]
+            g = h5_group(group, name)
+            h5_bytes_list_attr(g, "weight_names", [n.encode("utf8") for n, _, _ in flat])
+            for n, _, a in flat:
+                h5_dataset(g, n, a)
+        h5_bytes_list_attr(h5_group(group, "top_level_model_weights"), "weight_names", [])
+
+
 def generate(out, quiet=False):
     out.mkdir(parents=True, exist_ok=True)
     clear_owned(out)
@@ -2148,6 +2307,19 @@ def generate(out, quiet=False):
             notes += "; hard_sigmoid = clip(0.2x+0.5) (Keras 2), same as TF.js"
         version = TF_KERAS_VERSION if flavour == "tf" else OLD_KERAS_VERSION
         add(f"h5/{stem}", "h5", f"h5/{stem}.h5", source, version, opts.get("expect", "match"), notes, model)
+
+    for source in NESTED_CASES:
+        fixture = json.loads((REFERENCE_DIR / f"{source}.json").read_text())
+        stem = source_stem(source)
+        nested = Model("Sequential" if fixture["model_config"]["class_name"] == "Sequential" else "Functional",
+                       fixture["name"])
+        notes = fixture["notes"].split(". Batch")[0].split(", on input")[0]
+        write_nested_keras(fixture, out / "keras" / f"nested_{stem}.keras")
+        add(f"keras/nested_{stem}", "keras", f"keras/nested_{stem}.keras", source, KERAS3_VERSION, "match",
+            notes + "; Keras 3 nested layout", nested)
+        write_nested_h5(fixture, out / "h5" / f"nested_{stem}.h5")
+        add(f"h5/nested_{stem}", "h5", f"h5/nested_{stem}.h5", source, TF_KERAS_VERSION, "match",
+            notes + "; tf.keras 2.15 nested layout", nested)
 
     for source, opts in H5_WEIGHTS_CASES:
         model, _ = build_model(source, opts)
