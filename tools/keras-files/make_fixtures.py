@@ -2181,6 +2181,7 @@ def _k3_nested_vars(h5, prefix, mc, weights):
         used[base] = k + 1
         key = f"{prefix}layers/{base}" + (f"_{k}" if k else "")
         if cls in MODEL_CLASSES:
+            k3_vars(h5, key, _entry_name(entry))  # the nested model's own (empty) vars
             _k3_nested_vars(h5, key + "/", entry, weights)
         else:
             k3_vars(h5, key, _entry_name(entry), [a for _, a in weights.get(_entry_name(entry), [])])
@@ -2210,7 +2211,8 @@ def write_nested_keras(fixture, path):
     mc = fixture["model_config"]
     weights = _nested_weights(fixture["layers"])
     buf = io.BytesIO()
-    with h5py.File(buf, "w", track_order=True) as h5:
+    with h5py.File(buf, "w") as h5:
+        k3_vars(h5, "", mc["config"]["name"])  # the model's own (empty) vars
         _k3_nested_vars(h5, "", mc, weights)
     metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
     config = json.dumps(_k3_nested_config(mc, True))
