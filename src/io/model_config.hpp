@@ -225,7 +225,13 @@ inline std::size_t nested_node_offset(const ModelSpec& spec, const LayerSpec& ne
 /// {"class_name": "Sequential"|"Functional"|"Model", "config": ...} -> ModelSpec; a layer that is
 /// itself a model config is parsed into its LayerSpec::nested. `keras3`: written by Keras 3 (how
 /// nested models' node indices count).
-inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3 = false) {
+inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3 = false, int depth = 0) {
+  // Each level of nesting is a recursion here and in the builder: bounded, so that no file can
+  // exhaust the stack.
+  constexpr int max_depth = 32;
+  if (depth > max_depth) {
+    throw io_error(concat(who, ": models nested more than ", max_depth, " levels deep"));
+  }
   ModelSpec spec;
   const std::string cls = string_member(model, "class_name", who);
   const json& cfg = member(model, "config", who);
@@ -252,7 +258,8 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
         ls.name = k == 0 ? base : base + "_" + std::to_string(k);
       }
       if (is_model_class(ls.class_name)) {
-        ls.nested = std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3));
+        ls.nested =
+            std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3, depth + 1));
       }
       if (ls.class_name == "InputLayer") {
         if (!spec.layers.empty()) throw model_error(concat(who, ": an InputLayer may only come first in a Sequential"));
@@ -311,7 +318,8 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       ls.config = member(l, "config", who);
       ls.name = string_member(l, "name", who);
       if (is_model_class(ls.class_name)) {
-        ls.nested = std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3));
+        ls.nested =
+            std::make_shared<ModelSpec>(parse_model_config(l, who + ", model '" + ls.name + "'", keras3, depth + 1));
       }
       const json& nodes = member(l, "inbound_nodes", who);
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));

@@ -763,3 +763,99 @@ TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of ten
     }
   }
 }
+
+// --- Nested models: a Sequential or Functional used as a layer. The loader inlines its layers as
+// "<model>/<layer>", each once however often the nested model is called.
+namespace {
+
+std::vector<std::string> split_words(const std::string& s, const std::string& word) {
+  std::vector<std::string> found;
+  for (std::size_t at = s.find(word); at != std::string::npos; at = s.find(word, at + 1)) found.push_back(word);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("load_model: a nested model shared by two calls is one set of layers in all three formats", "[io][nested]") {
+  const json fixture = read_json(reference_dir + "/nested/shared_twice.json");
+  // The reference's parameter count: base (Dense + BatchNormalization) once, then the head.
+  strata::Index params = 0;
+  for (const auto& layer : fixture.at("layers")) {
+    for (const auto& sub : layer.contains("layers") ? layer.at("layers") : json::array({layer})) {
+      for (const auto& w : sub.at("weights")) {
+        strata::Index n = 1;
+        for (const auto& d : w.at("shape")) n *= d.get<strata::Index>();
+        params += n;
+      }
+    }
+  }
+  const std::vector<std::string> paths = {reference_dir + "/nested/shared_twice/model.json",
+                                          io_dir + "/keras/nested_shared_twice.keras",
+                                          io_dir + "/h5/nested_shared_twice.h5"};
+  std::vector<strata::Weights<double>> weights;
+  for (const std::string& path : paths) {
+    INFO(path);
+    auto model = strata::load_model<double>(path);
+    CHECK(model.layer_names() == std::vector<std::string>{"base/base_d1", "base/base_bn", "concatenate", "head"});
+    CHECK(model.count_params() == params);
+    CHECK(model.layer("base/base_d1").weight_count() == 2);  // Keras model.get_layer, by path
+    // summary(): each call of the nested model's layers is a row; the parameters count once.
+    const std::string summary = model.summary();
+    CHECK(split_words(summary, "base/base_d1 (Dense)").size() == 2);
+    CHECK(split_words(summary, "base/base_bn (BatchNormalization)").size() == 2);
+    CHECK_THAT(summary, Catch::Contains("Total params: " + std::to_string(params)));
+    CHECK(run(model, fixture) <= 1e-5);
+    weights.push_back(model.get_weights());
+  }
+  // The same weights, bit for bit, whichever format they came from.
+  for (std::size_t f = 1; f < weights.size(); ++f) {
+    REQUIRE(weights[f].size() == weights[0].size());
+    for (std::size_t i = 0; i < weights[0].size(); ++i) {
+      REQUIRE(weights[f][i].shape() == weights[0][i].shape());
+      CHECK(std::equal(weights[f][i].data(), weights[f][i].data() + weights[f][i].size(), weights[0][i].data()));
+    }
+  }
+}
+
+TEST_CASE("load_model: two levels of nesting give paths through both models", "[io][nested]") {
+  for (const std::string& path : {reference_dir + "/nested/two_levels/model.json",
+                                  io_dir + "/keras/nested_two_levels.keras", io_dir + "/h5/nested_two_levels.h5"}) {
+    INFO(path);
+    auto model = strata::load_model<float>(path);
+    CHECK(model.layer_names() ==
+          std::vector<std::string>{"mid/inner/inner_d1", "mid/inner/inner_bn", "mid/mid_d1", "head"});
+  }
+}
+
+TEST_CASE("load_model: a nested layer's missing weights are an error naming its path", "[io][nested][bad]") {
+  auto m = TfjsModel::load("nested/shared_twice");
+  // Drop the nested BatchNormalization's statistics (the manifest's last two weights).
+  auto& weights = m.manifest_weights();
+  REQUIRE(weights.back().at("name") == "base_bn/moving_variance");
+  weights.erase(weights.end() - 2, weights.end());
+  CHECK_THROWS_WITH(m.open(), Catch::Contains("'base/base_bn' (BatchNormalization)") &&
+                                  Catch::Contains("needs 4 weight arrays") && Catch::Contains("has 2"));
+  // A model the nested model's call does not fit: base takes one input.
+  auto two = TfjsModel::load("nested/shared_twice");
+  for (auto& layer : two.layers()) {
+    if (layer.at("name") == "base") layer["inbound_nodes"][0] = json::parse(R"([["x1", 0, 0, {}], ["x2", 0, 0, {}]])");
+  }
+  CHECK_THROWS_AS(two.open(), strata::model_error);
+  CHECK_THROWS_WITH(two.open(), Catch::Contains("model 'base'") && Catch::Contains("takes 1 inputs") &&
+                                    Catch::Contains("called on 2"));
+}
+
+TEST_CASE("load_model: models nested too deeply are an io_error, not a stack overflow", "[io][nested][bad]") {
+  auto m = TfjsModel::load("nested/seq_in_seq");
+  json& outer = m.model["modelTopology"];
+  // Wrap the nested Sequential "base" in 40 more Sequentials.
+  json& first = outer["config"]["layers"][0];
+  json wrapped = first;
+  for (int k = 0; k < 40; ++k) {
+    wrapped =
+        json{{"class_name", "Sequential"}, {"config", {{"name", "wrap" + std::to_string(k)}, {"layers", {wrapped}}}}};
+  }
+  first = wrapped;
+  CHECK_THROWS_AS(m.open(), strata::io_error);
+  CHECK_THROWS_WITH(m.open(), Catch::Contains("nested more than 32 levels"));
+}

@@ -2047,6 +2047,30 @@ def generate_bad(out):
         m_base, "unsupported_error", ["'Merge'", "merge_1"],
         "Keras 1.2.2 Sequential whose first layer is a Merge(mode='sum') of two Dense branches (Keras 1's Merge "
         "layer is not supported yet)")
+    # --- Nested models, from keras/nested_shared_twice and h5/nested_shared_twice: a Functional
+    # "base" (Dense "base_d1", BatchNormalization "base_bn") called on two inputs.
+    n_base = "keras/nested_shared_twice"
+    n_members = keras_members(out / f"{n_base}.keras")
+    n_weights = dict(n_members)["model.weights.h5"]
+    n_vars = "layers/functional/layers/batch_normalization/vars"
+    image = h5_edit(n_weights, lambda f: f[n_vars.rsplit("/", 1)[0]].__delitem__("vars"))
+    check(h5_changes(n_weights, image) == [n_vars] + [f"{n_vars}/{i}" for i in range(4)], f"{n_base}: weights edit")
+    add("keras_nested_missing_vars", ".keras",
+        keras_zip([(n, image if n == "model.weights.h5" else d) for n, d in n_members]), n_base, "io_error",
+        ["'base/base_bn'", n_vars],
+        f"model.weights.h5 without {n_vars} (the nested model's BatchNormalization's four weights)")
+    nh_base = "h5/nested_shared_twice"
+    nh_bytes = (out / f"{nh_base}.h5").read_bytes()
+
+    def drop_bn_names(f):
+        g = f["model_weights/base"]
+        names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]]
+        h5_replace_names(g, "weight_names", [n.encode() for n in names if not n.startswith("base_bn/")])
+
+    add("h5_nested_missing_weights", ".h5", h5_with(nh_bytes, drop_bn_names, ["model_weights/base"], nh_base),
+        nh_base, "model_error", ["'base/base_bn'", "nested model 'base'", "base_bn/..."],
+        "model_weights/base's weight_names without the base_bn/... names (the nested BatchNormalization's weights)")
+
     return entries
 
 
