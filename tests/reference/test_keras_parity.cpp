@@ -143,6 +143,20 @@ class Model {
       const std::string name = sequential_ ? l.at("config").at("name") : l.at("name");
       REQUIRE(layer_entries.count(name) == 1);
       order_.push_back(name);
+      if (layer_entries[name]->contains("layers")) {
+        // A nested model (a Sequential or Functional used as a layer): its own fixture of its
+        // layers, run as a model. tfjs counts its calls from node 1 (node 0 is its own input's).
+        json sub = {{"name", fixture.value("name", std::string())},
+                    {"model_config", {{"class_name", cls}, {"config", l.at("config")}}},
+                    {"layers", layer_entries[name]->at("layers")}};
+        if (mc.contains("keras_version")) sub["model_config"]["keras_version"] = mc.at("keras_version");
+        auto nested = std::make_shared<Model<T>>(sub);
+        calls_[name] = [nested](const std::vector<AnyTensor<T>>& in, const std::vector<const strata::Mask*>&) {
+          return Flow<T>{nested->predict(in), {}};
+        };
+        first_node_[name] = 1;
+        continue;
+      }
       calls_[name] = build_layer<T>(*layer_entries[name], fixture);
     }
     if (fixture.contains("call_mask")) {
@@ -184,7 +198,8 @@ class Model {
       if (l.at("class_name") == "InputLayer") continue;
       const json& nodes = l.at("inbound_nodes");
       REQUIRE(!nodes.empty());
-      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), n, node_refs(nodes[n])});
+      const std::size_t first = first_node_.count(l.at("name")) ? first_node_.at(l.at("name")) : 0;
+      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), first + n, node_refs(nodes[n])});
     }
     while (!pending.empty()) {
       std::vector<Pending> blocked;
@@ -254,6 +269,7 @@ class Model {
   json config_;
   std::vector<std::string> order_;
   std::map<std::string, Call<T>> calls_;
+  std::map<std::string, std::size_t> first_node_;  // a nested model's first node index
   std::optional<strata::Mask> call_mask_;
 };
 
