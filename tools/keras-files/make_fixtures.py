@@ -2144,6 +2144,16 @@ def _nested_weights(layers_section):
     return found
 
 
+def _tfjs_input_shape(mc):
+    """The batch shape of a TF.js model config's (only) input."""
+    layers = mc["config"]["layers"]
+    if mc["class_name"] == "Sequential":
+        first = layers[0]
+        return _tfjs_input_shape(first) if first["class_name"] in MODEL_CLASSES else first["config"]["batch_input_shape"]
+    name = mc["config"]["input_layers"][0][0]
+    return next(e for e in layers if e["name"] == name)["config"]["batch_input_shape"]
+
+
 def _k3_nested_config(mc, top):
     """A TF.js model config ({class_name, config}) in Keras 3's spelling, nested models included."""
     cls = "Sequential" if mc["class_name"] == "Sequential" else "Functional"
@@ -2177,16 +2187,16 @@ def _k3_nested_config(mc, top):
         for ref in cfg["output_layers"]:
             target = next(e for e in cfg["layers"] if e["name"] == ref[0])
             ref[1] -= 1 if target["class_name"] == "Sequential" else 0
-    shape = None
     if cls == "Sequential":
-        # A Sequential starting with a nested model takes that model's input (and lists no InputLayer).
-        shape = layers[0]["config"].pop("batch_input_shape", None)
-        check(shape is not None or layers[0]["class_name"] in MODEL_CLASSES,
-              f"{cfg['name']}: a Sequential must declare its input shape")
-    if shape is not None:
+        # Sequential.build prepends an InputLayer, also when the first layer is a nested model (of
+        # that model's input shape: _maybe_rebuild).
+        first = mc["config"]["layers"][0]
+        if first["class_name"] in MODEL_CLASSES:
+            shape, name = _tfjs_input_shape(first), "input_layer"
+        else:
+            shape, name = layers[0]["config"].pop("batch_input_shape"), layers[0]["config"]["name"] + "_input"
         layers.insert(0, {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                          "config": {"batch_shape": shape, "dtype": "float32", "sparse": False,
-                                     "name": layers[0]["config"]["name"] + "_input"}})
+                          "config": {"batch_shape": shape, "dtype": "float32", "sparse": False, "name": name}})
     cfg["layers"] = layers
     return {"module": "keras", "class_name": cls, "config": cfg, "registered_name": "Functional" if cls ==
             "Functional" else None, **({"name": cfg["name"]} if not top else {})}
@@ -2229,6 +2239,49 @@ def _legacy_nested_weights(mc, weights):
             name = _entry_name(entry)
             flat += [(f"{name}/{var}:0", var in NON_TRAINABLE, a) for var, a in weights.get(name, [])]
     return flat
+
+
+def verify_nested(keras_path, h5_path, fixture):
+    """Reopens both files: every inner layer's arrays, found where Keras would look, must be the
+    reference's bit for bit, and each file must hold no other weight."""
+    weights = _nested_weights(fixture["layers"])
+    want = sum(len(w) for w in weights.values())
+    with zipfile.ZipFile(keras_path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+        config = json.loads(z.read("config.json"))
+        found = []
+
+        def walk(mc, prefix):
+            used = {}
+            for entry in mc["config"]["layers"]:
+                if mc["class_name"] == "Sequential" and entry["class_name"] == "InputLayer":
+                    continue  # not in Sequential.layers
+                base = snake_case(entry["class_name"])
+                k = used.get(base, 0)
+                used[base] = k + 1
+                key = f"{prefix}layers/{base}" + (f"_{k}" if k else "")
+                if entry["class_name"] in MODEL_CLASSES:
+                    walk(entry, key + "/")
+                    continue
+                name = _entry_name(entry)
+                arrays = [h5[f"{key}/vars/{i}"][()] for i in range(len(h5[f"{key}/vars"]))]
+                found.append(name)
+                check(len(arrays) == len(weights.get(name, [])), f"{keras_path}: {key} has {len(arrays)} arrays")
+                for got, (var, ref) in zip(arrays, weights.get(name, [])):
+                    same_array(got, ref, f"{keras_path}: {key} {var}")
+
+        walk(config, "")
+        check(sum(len(weights.get(n, [])) for n in found) == want, f"{keras_path}: not every weight written")
+    with h5py.File(h5_path, "r") as f:
+        g = f["model_weights"]
+        stored = 0
+        for name in _decode_list(g.attrs["layer_names"]):
+            names = _decode_list(g[name].attrs["weight_names"])
+            stored += len(names)
+            for n in names:
+                layer, var = n.split("/")[-2], n.split("/")[-1].split(":")[0]
+                ref = dict(weights[layer])[var]
+                same_array(g[name][n][()], ref, f"{h5_path}: {name}/{n}")
+        check(stored == want, f"{h5_path}: {stored} weights stored, {want} in the reference")
 
 
 def write_nested_keras(fixture, path):
@@ -2346,6 +2399,7 @@ def generate(out, quiet=False):
         write_nested_h5(fixture, out / "h5" / f"nested_{stem}.h5")
         add(f"h5/nested_{stem}", "h5", f"h5/nested_{stem}.h5", source, TF_KERAS_VERSION, "match",
             notes + "; tf.keras 2.15 nested layout", nested)
+        verify_nested(out / "keras" / f"nested_{stem}.keras", out / "h5" / f"nested_{stem}.h5", fixture)
 
     for source, opts in H5_WEIGHTS_CASES:
         model, _ = build_model(source, opts)
