@@ -2125,6 +2125,7 @@ def source_stem(source):
 # ---------------------------------------------------------------------------------------------
 NESTED_CASES = ["nested/seq_in_seq", "nested/fn_in_fn_bn", "nested/seq_in_fn", "nested/shared_twice",
                 "nested/shared_seq_twice", "nested/two_levels"]
+NESTED_FROZEN = ["nested/fn_in_fn_bn", "nested/two_levels"]  # also written with the nested model frozen
 MODEL_CLASSES = ("Sequential", "Model", "Functional")
 NON_TRAINABLE = ("moving_mean", "moving_variance")  # BatchNormalization's statistics
 
@@ -2221,11 +2222,17 @@ def _k3_nested_vars(h5, prefix, mc, weights):
             k3_vars(h5, key, _entry_name(entry), [a for _, a in weights.get(_entry_name(entry), [])])
 
 
-def _legacy_nested_config(mc):
+def _legacy_nested_config(mc, frozen=False):
+    """`frozen`: the nested models were frozen (`base.trainable = False`, transfer learning's
+    feature extractor): tf.keras' trainable setter clears the flag on every layer inside."""
     cfg = copy.deepcopy(mc["config"])
     for entry in cfg["layers"]:
         if entry["class_name"] in MODEL_CLASSES:
-            entry.update(_legacy_nested_config(entry))
+            entry.update(_legacy_nested_config(entry, frozen))
+            if frozen:
+                entry["config"]["trainable"] = False
+                for inner in entry["config"]["layers"]:
+                    inner["config"]["trainable"] = False
     return {"class_name": "Sequential" if mc["class_name"] == "Sequential" else "Functional", "config": cfg}
 
 
@@ -2297,13 +2304,15 @@ def write_nested_keras(fixture, path):
                                 ("model.weights.h5", buf.getvalue())]))
 
 
-def write_nested_h5(fixture, path):
+def write_nested_h5(fixture, path, frozen=False):
+    """`frozen`: a frozen nested model has no trainable weights, so its group lists all of them in
+    layer order (non_trainable_weights of a non-trainable model: every layer's weights in turn)."""
     mc = fixture["model_config"]
     weights = _nested_weights(fixture["layers"])
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = TF_KERAS_VERSION
         f.attrs["backend"] = "tensorflow"
-        f.attrs["model_config"] = json.dumps(_legacy_nested_config(mc)).encode("utf8")
+        f.attrs["model_config"] = json.dumps(_legacy_nested_config(mc, frozen)).encode("utf8")
         group = h5_group(f, "model_weights")
         entries = mc["config"]["layers"]
         names = [_entry_name(e) for e in entries]
@@ -2314,7 +2323,8 @@ def write_nested_h5(fixture, path):
             name = _entry_name(entry)
             if entry["class_name"] in MODEL_CLASSES:
                 flat = _legacy_nested_weights(entry, weights)
-                flat = [w for w in flat if not w[1]] + [w for w in flat if w[1]]
+                if not frozen:
+                    flat = [w for w in flat if not w[1]] + [w for w in flat if w[1]]
             else:
                 flat = [(f"{name}/{var}:0", False, a) for var, a in weights.get(name, [])]
             g = h5_group(group, name)
@@ -2400,6 +2410,12 @@ def generate(out, quiet=False):
         add(f"h5/nested_{stem}", "h5", f"h5/nested_{stem}.h5", source, TF_KERAS_VERSION, "match",
             notes + "; tf.keras 2.15 nested layout", nested)
         verify_nested(out / "keras" / f"nested_{stem}.keras", out / "h5" / f"nested_{stem}.h5", fixture)
+        if source in NESTED_FROZEN:
+            write_nested_h5(fixture, out / "h5" / f"nested_{stem}_frozen.h5", frozen=True)
+            add(f"h5/nested_{stem}_frozen", "h5", f"h5/nested_{stem}_frozen.h5", source, TF_KERAS_VERSION, "match",
+                notes + "; tf.keras 2.15 nested layout, the nested model frozen (trainable=False): its weights "
+                "in layer order", nested)
+            verify_nested(out / "keras" / f"nested_{stem}.keras", out / "h5" / f"nested_{stem}_frozen.h5", fixture)
 
     for source, opts in H5_WEIGHTS_CASES:
         model, _ = build_model(source, opts)
