@@ -75,7 +75,11 @@ strata::Conv1D<T> random_causal_conv(Index channels, Index filters, Index kernel
 // x[:, t, :] of a (batch, time, features) tensor as a (batch, features) one.
 template <class T>
 Tensor<T, 2> time_step(const Tensor<T, 3>& x, Index t) {
-  return x.chip(t, 1);
+  Tensor<T, 2> s(x.dimension(0), x.dimension(2));
+  for (Index b = 0; b < x.dimension(0); ++b) {
+    for (Index f = 0; f < x.dimension(2); ++f) s(b, f) = x(b, t, f);
+  }
+  return s;
 }
 
 // Feeds x step by step through `step` (a const T* -> const T* function) and compares each output
@@ -146,7 +150,7 @@ TEMPLATE_TEST_CASE("streaming: a sample's stream does not depend on the batch ar
   const strata::Conv1D<T> conv = random_causal_conv<T>(6, 9, 3, 2, 1, "tanh");
   const Tensor<T, 3> one = test::random_tensor<T, 3>(1, 20, 6);
   Tensor<T, 3> many = test::random_tensor<T, 3>(7, 20, 6);
-  many.chip(4, 0) = one.chip(0, 0);
+  many.template chip<0>(4) = one.template chip<0>(0);
   strata::Conv1DStream<T> alone(conv, 1), among(conv, 7);
   for (Index t = 0; t < 20; ++t) {
     const Tensor<T, 2> a = time_step(one, t), m = time_step(many, t);
