@@ -118,6 +118,17 @@ inline double flops() {
 }
 }  // namespace w8
 
+namespace w9 {  // W7's stack streamed: batch 1, one time step per call, state carried
+constexpr int batch = 1, steps = 4000;
+/// One step through the eight layers: 2 * channels * filters * kernel per layer.
+inline double flops_per_step() { return w7::layers * 2.0 * w7::channels * w7::filters * w7::kernel; }
+}  // namespace w9
+namespace resblock {  // Conv2D(64, 3x3, same) -> BN -> ReLU -> Conv2D -> BN -> Add(input) -> ReLU on W6's shape
+constexpr int batch = w6::batch, height = w6::height, width = w6::width, channels = w6::channels;
+/// The two convolutions (BatchNormalization, Add and ReLU are not counted).
+inline double flops() { return 2.0 * w6::flops(); }
+}  // namespace resblock
+
 // ---- Helpers.
 
 /// Uniform [-1, 1) values from a fixed seed.
@@ -140,6 +151,12 @@ inline void set_flops(benchmark::State& state, double flops_per_iteration) {
 inline void set_per_sample(benchmark::State& state, double samples_per_iteration) {
   state.counters["per_sample"] = benchmark::Counter(samples_per_iteration * static_cast<double>(state.iterations()),
                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+/// For W9: also "per_step", the wall time per streamed time step in seconds.
+inline void set_per_step(benchmark::State& state, double steps_per_iteration) {
+  state.counters["per_step"] = benchmark::Counter(steps_per_iteration * static_cast<double>(state.iterations()),
+                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 /// The thread count of this run: `--threads=N` on the command line, else the environment

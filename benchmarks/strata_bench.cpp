@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// strata_bench: the workloads W1-W5, and W2's GRU, Bidirectional(LSTM) and SimpleRNN variants, on
-// strata (public API only), plus, from reference_bench.cpp, the machine's limits (an FMA-loop
+// strata_bench: the workloads W1-W9 and RESBLOCK, and W2's GRU, Bidirectional(LSTM) and SimpleRNN
+// variants, on strata (public API only), plus, from reference_bench.cpp, the machine's limits (an FMA-loop
 // peak and Eigen's own GEMM on W4's 2-D shape).
 //
 //   strata_bench [--threads=N] [Google Benchmark flags]
@@ -28,6 +28,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -467,24 +468,172 @@ void BM_W6(benchmark::State& state) {
 }
 
 // ---- W7: eight causal Conv1D(64, 3) with dilation 1, 2, ..., 128 on (8, 4000, 64) (a WaveNet stack).
-void BM_W7(benchmark::State& state) {
+std::vector<strata::Conv1D<float>> w7_stack() {
   std::vector<strata::Conv1D<float>> stack;
   for (int i = 0; i < w7::layers; ++i) {
     stack.emplace_back(w7::filters, w7::kernel,
                        strata::ConvOptions<1>()
                            .padding("causal")
-                           .dilation_rate(1 << i)
+                           .dilation_rate(w7::dilation(i))
                            .input_dim(w7::channels)
                            .seed(static_cast<std::uint64_t>(i + 1)));
   }
+  return stack;
+}
+
+Tensor<float, 3> run_w7_stack(const std::vector<strata::Conv1D<float>>& stack, const Tensor<float, 3>& x) {
+  Tensor<float, 3> y = stack[0](x);
+  for (std::size_t i = 1; i < stack.size(); ++i) y = stack[i](y);
+  return y;
+}
+
+void BM_W7(benchmark::State& state) {
+  const std::vector<strata::Conv1D<float>> stack = w7_stack();
   const auto x = random_tensor<3>({w7::batch, w7::steps, w7::channels}, 17);
   for (auto _ : state) {
-    Tensor<float, 3> y = stack[0](x);
-    for (int i = 1; i < w7::layers; ++i) y = stack[static_cast<std::size_t>(i)](y);
+    Tensor<float, 3> y = run_w7_stack(stack, x);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   set_flops(state, w7::flops());
+}
+
+#if STRATA_BENCH_HAS_STREAMING
+// ---- W9: W7's stack streamed, batch 1, one (1, 64) step per call through strata::Conv1DStackStream
+// (allocation-free; each layer keeps a ring of its last (3 - 1) * dilation + 1 inputs). Every
+// iteration streams 4000 steps from a fresh state; the stream is first checked bitwise against the
+// stack called on the whole sequence (a mismatch skips the benchmark with an error).
+void BM_W9(benchmark::State& state) {
+  const std::vector<strata::Conv1D<float>> stack = w7_stack();
+  strata::Conv1DStackStream<float> stream(stack, w9::batch);
+  const auto x = random_tensor<3>({w9::batch, w9::steps, w7::channels}, 19);
+  {
+    constexpr Eigen::Index checked = 600;  // past the last layer's 257-step window
+    const Tensor<float, 3> head =
+        x.slice(std::array<Eigen::Index, 3>{0, 0, 0}, std::array<Eigen::Index, 3>{w9::batch, checked, w7::channels});
+    const Tensor<float, 3> whole = run_w7_stack(stack, head);
+    for (Eigen::Index t = 0; t < checked; ++t) {
+      const float* y = stream.step(x.data() + t * w7::channels);
+      if (std::memcmp(y, whole.data() + t * w7::filters, sizeof(float) * w7::filters) != 0) {
+        state.SkipWithError("Conv1DStackStream's output differs from the whole-sequence stack's");
+        return;
+      }
+    }
+  }
+  for (auto _ : state) {
+    stream.reset();
+    float sink = 0.0f;
+    for (int t = 0; t < w9::steps; ++t) sink += stream.step(x.data() + t * w7::channels)[0];
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w9::steps * w9::flops_per_step());
+  set_per_step(state, w9::steps);
+}
+#endif
+
+// ---- W8: the seed's video model on (8, 16, 64, 64, 3), as BM_W8_torch: TimeDistributed(Conv2D(16,
+// 3x3, valid, no activation)) -> TimeDistributed(MaxPooling2D(2)) -> TimeDistributed(Flatten) ->
+// LSTM(64) (last h) -> Dense(10) (no activation), through the typed calls.
+void BM_W8(benchmark::State& state) {
+  const TimeDistributed<strata::Conv2D<float>> conv(
+      strata::Conv2D<float>(w8::filters, w8::kernel, strata::ConvOptions<2>().input_dim(w8::channels).seed(1)));
+  const TimeDistributed<strata::MaxPooling2D<float>> pool(strata::MaxPooling2D<float>({2, 2}));
+  const TimeDistributed<strata::Flatten<float>> flatten{strata::Flatten<float>()};
+  const LSTM<float> lstm(w8::units, LSTMOptions().input_dim(w8::features).seed(2));
+  const Dense<float> dense(w8::out, DenseOptions().input_dim(w8::units).seed(3));
+  const auto x = random_tensor<5>({w8::batch, w8::frames, w8::height, w8::width, w8::channels}, 18);
+  for (auto _ : state) {
+    const Tensor<float, 5> c = conv(x);     // (8, 16, 62, 62, 16)
+    const Tensor<float, 5> p = pool(c);     // (8, 16, 31, 31, 16)
+    const Tensor<float, 3> f = flatten(p);  // (8, 16, 15376)
+    const Tensor<float, 2> h = lstm(f);     // (8, 64)
+    const Tensor<float, 2> y = dense(h);    // (8, 10)
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w8::flops());
+}
+
+// ---- RESBLOCK: a ResNet basic block on W6's (32, 56, 56, 64): Conv2D(64, 3x3, same) ->
+// BatchNormalization -> ReLU -> Conv2D(64, 3x3, same) -> BatchNormalization -> Add(block input) ->
+// ReLU; inference (BatchNormalization uses its moving statistics).
+struct ResBlock {
+  strata::Conv2D<float> conv1, conv2;
+  strata::BatchNormalization<float> bn1, bn2;
+  strata::ReLU<float> relu;
+  strata::Add<float> add;
+};
+
+strata::BatchNormalization<float> random_batch_norm(std::uint32_t seed) {
+  strata::BatchNormalization<float> bn;
+  bn.build(Shape{resblock::batch, resblock::height, resblock::width, resblock::channels});
+  strata::Weights<float> w = bn.get_weights();  // gamma, beta, moving_mean, moving_variance
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    fill_uniform(w[k].data(), static_cast<std::size_t>(w[k].size()), seed + static_cast<std::uint32_t>(k));
+    if (k == 0 || k == 3) {  // gamma and the variance around 1, the variance positive
+      for (Eigen::Index i = 0; i < w[k].size(); ++i) w[k].data()[i] = 1.0f + 0.5f * w[k].data()[i];
+    }
+  }
+  bn.set_weights(w);
+  return bn;
+}
+
+ResBlock make_resblock() {
+  const auto conv = [](std::uint64_t seed) {
+    return strata::Conv2D<float>(resblock::channels, 3,
+                                 strata::ConvOptions<2>().padding("same").input_dim(resblock::channels).seed(seed));
+  };
+  return ResBlock{
+      conv(1), conv(2), random_batch_norm(30), random_batch_norm(40), strata::ReLU<float>(), strata::Add<float>()};
+}
+
+/// The block through the typed calls, as a user writes it: each call returns a new tensor.
+Tensor<float, 4> resblock_typed(const ResBlock& r, const Tensor<float, 4>& x) {
+  Tensor<float, 4> y = r.bn1(r.conv1(x));
+  y = r.relu(y);
+  y = r.bn2(r.conv2(y));
+  Tensor<float, 4> s = r.add(y, x);
+  return r.relu(s);
+}
+
+/// The same layers through forward() into two preallocated tensors, BatchNormalization and ReLU in
+/// place; Add still returns a new tensor (the merge layers have no preallocated-output call).
+void resblock_forward(const ResBlock& r, const Tensor<float, 4>& x, Tensor<float, 4>& a, Tensor<float, 4>& b,
+                      Tensor<float, 4>& out) {
+  const Shape shape = strata::shape_of(x);
+  r.conv1.forward(x.data(), shape, a.data(), a.size());
+  r.bn1.forward(a.data(), shape, a.data(), a.size());
+  r.relu.forward(a.data(), shape, a.data(), a.size());
+  r.conv2.forward(a.data(), shape, b.data(), b.size());
+  r.bn2.forward(b.data(), shape, b.data(), b.size());
+  out = r.add(b, x).get<4>();
+  r.relu.forward(out.data(), shape, out.data(), out.size());
+}
+
+void BM_RESBLOCK(benchmark::State& state, bool preallocated) {
+  const ResBlock r = make_resblock();
+  const auto x = random_tensor<4>({resblock::batch, resblock::height, resblock::width, resblock::channels}, 20);
+  Tensor<float, 4> a(x.dimensions()), b(x.dimensions()), out(x.dimensions());
+  {
+    // Both ways compute the same block, bitwise.
+    const Tensor<float, 4> typed = resblock_typed(r, x);
+    resblock_forward(r, x, a, b, out);
+    if (std::memcmp(typed.data(), out.data(), sizeof(float) * static_cast<std::size_t>(out.size())) != 0) {
+      state.SkipWithError("the typed calls and forward() differ");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    if (preallocated) {
+      resblock_forward(r, x, a, b, out);
+      benchmark::DoNotOptimize(out.data());
+    } else {
+      Tensor<float, 4> y = resblock_typed(r, x);
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, resblock::flops());
 }
 
 void register_strata_benchmarks(int threads) {
@@ -534,6 +683,12 @@ void register_strata_benchmarks(int threads) {
   add("BM_W5_strata", BM_W5);
   add("BM_W6_strata", BM_W6);
   add("BM_W7_strata", BM_W7);
+  add("BM_W8_strata", BM_W8);
+#if STRATA_BENCH_HAS_STREAMING
+  add("BM_W9_strata", BM_W9);
+#endif
+  add("BM_RESBLOCK_strata", [](benchmark::State& s) { BM_RESBLOCK(s, false); });
+  add("BM_RESBLOCK_strata_forward", [](benchmark::State& s) { BM_RESBLOCK(s, true); });
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// strata_bench_torch: the workloads W1-W8 on libtorch (torch::nn::LSTM, torch::nn::Linear,
+// strata_bench_torch: the workloads W1-W9 and RESBLOCK on libtorch (torch::nn::LSTM, torch::nn::Linear,
 // torch::nn::Conv1d/Conv2d, batch_first, under NoGradGuard), W2's variants (torch::nn::GRU, bidirectional
 // torch::nn::LSTM, torch::nn::RNN), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
 //
@@ -18,7 +18,9 @@
 #include <torch/version.h>
 
 #include <climits>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -221,6 +223,187 @@ void BM_W7(benchmark::State& state) {
   set_flops(state, w7::flops());
 }
 
+// ---- W9: W7's stack streamed, batch 1, one (1, 64) step per call, 4000 steps per iteration from a
+// fresh state. libtorch has no streaming convolution, so this keeps, per layer, a ring of its last
+// (3 - 1) * dilation + 1 inputs in plain memory and, per step, gathers the 3 taps the output reads
+// (plain copies, no tensor ops). Then, per layer, one libtorch call on them:
+//   BM_W9_torch          torch::addmv_out(out, bias, W, taps) with the kernel flattened once to
+//                        W (64, 3 * 64): a one-step convolution is that matrix-vector product,
+//                        done in one call that allocates nothing (the faster of the two);
+//   BM_W9_torch_conv1d   torch::conv1d(window, weight, bias) on the (1, 64, 3) window of taps (the
+//                        dilation is in the gather): what a user reaches for.
+// Each layer's output is written into the next layer's ring (addmv_out writes there directly). Both
+// are first checked against the whole-sequence W7 computation (padding then nn::Conv1d), 1e-4
+// relative; a mismatch skips the benchmark with an error.
+class W9TorchStream {
+ public:
+  W9TorchStream(const std::vector<torch::nn::Conv1d>& convs, bool use_conv1d) : use_conv1d_(use_conv1d) {
+    for (std::size_t l = 0; l < convs.size(); ++l) {
+      Layer layer;
+      layer.dilation = w7::dilation(static_cast<int>(l));
+      layer.span = (w7::kernel - 1) * layer.dilation + 1;
+      layer.ring = torch::zeros({layer.span, w7::channels});
+      for (int s = 0; s < layer.span; ++s) layer.slots.push_back(layer.ring.select(0, s));
+      layer.weight = convs[l]->weight.detach().clone();  // (filters, channels, kernel)
+      layer.bias = convs[l]->bias.detach().clone();
+      // W[f, k * channels + c] = weight[f, c, k], for taps gathered time-major.
+      layer.flat = layer.weight.permute({0, 2, 1}).reshape({w7::filters, w7::kernel * w7::channels}).contiguous();
+      layer.taps = torch::zeros({w7::kernel * w7::channels});
+      layer.window = torch::zeros({1, w7::channels, w7::kernel});
+      layers_.push_back(std::move(layer));
+    }
+    out_ = torch::zeros({w7::filters});
+  }
+
+  void reset() {
+    for (Layer& l : layers_) {
+      l.ring.zero_();
+      l.head = 0;
+    }
+  }
+
+  /// One (64,) step; returns the last layer's (64,) output, valid until the next step.
+  const float* step(const float* x) {
+    std::memcpy(layers_[0].slots[static_cast<std::size_t>(layers_[0].head)].data_ptr<float>(), x,
+                sizeof(float) * w7::channels);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      Layer& l = layers_[i];
+      const float* ring = l.ring.data_ptr<float>();
+      if (use_conv1d_) {
+        float* w = l.window.data_ptr<float>();  // (1, channels, kernel)
+        for (int k = 0; k < w7::kernel; ++k) {
+          const float* src = ring + slot_of(l, k) * w7::channels;
+          for (int c = 0; c < w7::channels; ++c) w[c * w7::kernel + k] = src[c];
+        }
+      } else {
+        float* taps = l.taps.data_ptr<float>();  // (kernel * channels,), tap-major
+        for (int k = 0; k < w7::kernel; ++k) {
+          std::memcpy(taps + k * w7::channels, ring + slot_of(l, k) * w7::channels, sizeof(float) * w7::channels);
+        }
+      }
+      const bool last = i + 1 == layers_.size();
+      Tensor& dst = last ? out_ : layers_[i + 1].slots[static_cast<std::size_t>(layers_[i + 1].head)];
+      if (use_conv1d_) {
+        const Tensor y = torch::conv1d(l.window, l.weight, l.bias);  // (1, filters, 1)
+        std::memcpy(dst.data_ptr<float>(), y.data_ptr<float>(), sizeof(float) * w7::filters);
+      } else {
+        torch::addmv_out(dst, l.bias, l.flat, l.taps);
+      }
+      l.head = l.head + 1 == l.span ? 0 : l.head + 1;
+    }
+    return out_.data_ptr<float>();
+  }
+
+ private:
+  struct Layer {
+    int dilation = 1, span = 1, head = 0;
+    Tensor ring;                // (span, channels): the last span inputs, slot head = now
+    std::vector<Tensor> slots;  // ring.select(0, s), made once
+    Tensor weight, bias, flat, taps, window;
+  };
+  // The ring slot tap k reads: time now - (kernel - 1 - k) * dilation.
+  static int slot_of(const Layer& l, int k) {
+    const int s = l.head - (w7::kernel - 1 - k) * l.dilation;
+    return s < 0 ? s + l.span : s;
+  }
+  bool use_conv1d_;
+  std::vector<Layer> layers_;
+  Tensor out_;
+};
+
+std::vector<torch::nn::Conv1d> w7_convs() {
+  torch::manual_seed(1);
+  std::vector<torch::nn::Conv1d> convs;
+  for (int l = 0; l < w7::layers; ++l) {
+    convs.emplace_back(torch::nn::Conv1dOptions(w7::channels, w7::filters, w7::kernel).dilation(w7::dilation(l)));
+    convs.back()->eval();
+  }
+  return convs;
+}
+
+/// W7's computation on x (batch, channels, time): each layer pads (kernel - 1) * dilation zeros on
+/// the left, then convolves.
+Tensor run_w7_convs(std::vector<torch::nn::Conv1d>& convs, const Tensor& x) {
+  Tensor y = x;
+  for (int l = 0; l < w7::layers; ++l) {
+    const int pad = (w7::kernel - 1) * w7::dilation(l);
+    y = convs[static_cast<std::size_t>(l)]->forward(torch::constant_pad_nd(y, {pad, 0}));
+  }
+  return y;
+}
+
+void BM_W9(benchmark::State& state, bool use_conv1d) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::nn::Conv1d> convs = w7_convs();
+  W9TorchStream stream(convs, use_conv1d);
+  const Tensor x = random_tensor({w9::steps, w7::channels}, 19);  // (time, channels), batch 1
+  {
+    constexpr int checked = 600;  // past the last layer's 257-step window
+    const Tensor whole = run_w7_convs(convs, x.narrow(0, 0, checked).t().unsqueeze(0).contiguous())
+                             .squeeze(0)
+                             .t()
+                             .contiguous();  // (checked, filters)
+    const float* ref = whole.data_ptr<float>();
+    for (int t = 0; t < checked; ++t) {
+      const float* y = stream.step(x.data_ptr<float>() + t * w7::channels);
+      for (int f = 0; f < w7::filters; ++f) {
+        const float r = ref[t * w7::filters + f];
+        if (!(std::fabs(y[f] - r) <= 1e-4f * (1.0f + std::fabs(r)))) {
+          state.SkipWithError("the stepped stack differs from the whole-sequence W7 computation");
+          return;
+        }
+      }
+    }
+  }
+  for (auto _ : state) {
+    stream.reset();
+    float sink = 0.0f;
+    for (int t = 0; t < w9::steps; ++t) sink += stream.step(x.data_ptr<float>() + t * w7::channels)[0];
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w9::steps * w9::flops_per_step());
+  set_per_step(state, w9::steps);
+}
+
+// ---- RESBLOCK: Conv2d(64, 3x3, padding 1) -> BatchNorm2d -> ReLU -> Conv2d -> BatchNorm2d -> add
+// the block input -> ReLU on W6's (32, 56, 56, 64), in eval mode (BatchNorm uses its running
+// statistics, set to random values), under NoGradGuard, ReLU and the add in place (relu_, add_:
+// no temporaries for them). NCHW, or channels_last memory order (input and conv weights) for
+// oneDNN's NHWC kernels. BatchNorm is not folded into the convolutions (strata does not fold either).
+void BM_RESBLOCK(benchmark::State& state, bool channels_last) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  const auto conv_options = torch::nn::Conv2dOptions(resblock::channels, resblock::channels, 3).padding(1);
+  torch::nn::Conv2d conv1(conv_options), conv2(conv_options);
+  torch::nn::BatchNorm2d bn1(resblock::channels), bn2(resblock::channels);
+  for (auto* bn : {&bn1, &bn2}) {
+    (*bn)->weight.uniform_(0.5, 1.5);
+    (*bn)->bias.uniform_(-0.5, 0.5);
+    (*bn)->running_mean.uniform_(-0.5, 0.5);
+    (*bn)->running_var.uniform_(0.5, 1.5);
+    (*bn)->eval();
+  }
+  conv1->eval();
+  conv2->eval();
+  Tensor x =
+      random_tensor({resblock::batch, resblock::height, resblock::width, resblock::channels}, 20).permute({0, 3, 1, 2});
+  x = channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.contiguous();
+  if (channels_last) {
+    conv1->weight.set_data(conv1->weight.contiguous(at::MemoryFormat::ChannelsLast));
+    conv2->weight.set_data(conv2->weight.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  for (auto _ : state) {
+    Tensor y = bn1->forward(conv1->forward(x));
+    y.relu_();
+    y = bn2->forward(conv2->forward(y));
+    y.add_(x);
+    y.relu_();
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, resblock::flops());
+}
+
 // ---- W8: the seed's video model on (8, 16, 64, 64, 3): Conv2d(3->16, 3x3, valid) on every frame,
 // MaxPool2d(2), flatten, LSTM(64) over the 16 frames (last h), Linear(10).
 void BM_W8(benchmark::State& state) {
@@ -322,6 +505,10 @@ void register_torch_benchmarks(int threads) {
   add("BM_W6_torch_channels_last", [](benchmark::State& s) { BM_W6(s, true); });
   add("BM_W7_torch", BM_W7);
   add("BM_W8_torch", BM_W8);
+  add("BM_W9_torch", [](benchmark::State& s) { BM_W9(s, false); });
+  add("BM_W9_torch_conv1d", [](benchmark::State& s) { BM_W9(s, true); });
+  add("BM_RESBLOCK_torch", [](benchmark::State& s) { BM_RESBLOCK(s, false); });
+  add("BM_RESBLOCK_torch_channels_last", [](benchmark::State& s) { BM_RESBLOCK(s, true); });
   add("BM_gemm_torch", BM_gemm_torch);
 }
 

@@ -7,10 +7,25 @@
 #include <type_traits>
 #include <vector>
 
+#include "activations.hpp"
+#include "detail/gemm.hpp"
+#include "layers/conv.hpp"
 #include "layers/lstm.hpp"
 #include "tensor.hpp"
 
 namespace strata {
+
+namespace detail {
+
+/// The check of a stream's checked step(): x must be (batch, features).
+inline void check_step_shape(const char* who, const Shape& x, Index batch, Index features) {
+  if (x.rank() != 2 || x[0] != batch || x[1] != features) {
+    throw shape_error(concat(who, ": step takes one time step of shape (batch, features) = ",
+                             Shape{batch, features}.to_string(), "; got ", x.to_string()));
+  }
+}
+
+}  // namespace detail
 
 /// Feeds sequences to an LSTM one time step at a time, as a real-time program receives them: the
 /// state [h, c] is carried from one step() to the next. Equivalent to a stateful LSTM called on
@@ -46,6 +61,11 @@ class LSTMStream {
     const Index u = cell_.units();
     cell_.step(batch_, x, cell_.features(), h_.data(), u, z_.data(), c_.data(), h_.data(), u);
     return h_.data();
+  }
+  /// The same, checked: x must have shape (batch, features) (shape_error otherwise). Allocation-free.
+  ConstTensorMap<T, 2> step(const TensorView<T>& x) {
+    detail::check_step_shape("strata::LSTMStream", x.shape(), batch_, cell_.features());
+    return ConstTensorMap<T, 2>(step(x.data()), batch_, cell_.units());
   }
 
   /// The current state, each (batch, units).
@@ -163,6 +183,194 @@ class StaticLSTMStream {
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, ZW> z_;
   std::array<T, Units> h_;
   std::array<T, Units> c_;
+};
+
+template <class T>
+class Conv1DStackStream;
+
+/// Feeds sequences to a causal Conv1D one time step at a time: step(x) takes x[:, t, :] and
+/// returns y[:, t, :] of the layer called on the whole sequence, bitwise the same (the same GEMM
+/// sums the same terms in the same order as Conv1D's call, and the same activation code runs on
+/// the result), and never allocates: all buffers are made by the constructor.
+///
+/// Output t reads inputs t - (kernel_size - 1 - k) dilation_rate for taps k = 0 .. kernel_size - 1,
+/// so the stream keeps, per row of the batch, a ring buffer of the last span = (kernel_size - 1)
+/// dilation_rate + 1 inputs. That window is the whole state: a new stream starts (and reset()
+/// starts again) with zeros in it, which is Keras' causal padding, so the first outputs are those
+/// of the start of a sequence. Only padding "causal" with strides 1 can be streamed (the other
+/// paddings read inputs after t, and strides > 1 give an output every stride steps); any
+/// kernel_size, dilation_rate, groups, use_bias and activation can.
+///
+/// Keras has no separate API for this; the closest is calling the layer on the sequence so far
+/// and keeping its last step.
+template <class T>
+class Conv1DStream {
+ public:
+  /// Copies the weights of a built `layer` and starts from zeros for `batch` parallel streams.
+  /// Throws value_error for an unbuilt layer, batch < 1, a padding other than "causal" or strides
+  /// other than 1.
+  explicit Conv1DStream(const Conv1D<T>& layer, Index batch = 1)
+      : packed_(checked(layer, batch).packed_kernel()),
+        packed_bias_(layer.packed_bias()),
+        activation_(layer.activation()),
+        batch_(batch),
+        in_channels_(layer.input_dim()),
+        filters_(layer.filters()),
+        groups_(layer.groups()),
+        kernel_size_(layer.kernel_size()[0]),
+        dilation_(layer.dilation_rate()[0]),
+        span_((kernel_size_ - 1) * dilation_ + 1) {
+    ring_.assign(static_cast<std::size_t>(span_ * batch_ * in_channels_), T(0));
+    out_.assign(static_cast<std::size_t>(batch_ * filters_), T(0));
+    terms_.resize(static_cast<std::size_t>(kernel_size_));
+    if (activation_ == Activation::sparsemax) sorted_.resize(static_cast<std::size_t>(filters_));
+  }
+
+  Index batch() const { return batch_; }
+  /// Input channels per step.
+  Index input_dim() const { return in_channels_; }
+  /// Output channels per step.
+  Index filters() const { return filters_; }
+  /// Inputs kept per row: (kernel_size - 1) dilation_rate + 1, the current one included.
+  Index span() const { return span_; }
+
+  /// Consumes one time step, x: (batch, input_dim) row-major; returns y (batch, filters), which
+  /// stays valid until the next step() or reset(). x may be the previous step's output.
+  /// Allocation-free.
+  const T* step(const T* x) {
+    std::copy(x, x + batch_ * in_channels_, input_slot());
+    advance_into(out_.data());
+    return out_.data();
+  }
+  /// The same, checked: x must have shape (batch, input_dim) (shape_error otherwise). Allocation-free.
+  ConstTensorMap<T, 2> step(const TensorView<T>& x) {
+    detail::check_step_shape("strata::Conv1DStream", x.shape(), batch_, in_channels_);
+    return ConstTensorMap<T, 2>(step(x.data()), batch_, filters_);
+  }
+
+  /// Starts again from zeros (a new sequence: Keras' causal padding).
+  void reset() {
+    std::fill(ring_.begin(), ring_.end(), T(0));
+    head_ = 0;
+  }
+
+ private:
+  template <class>
+  friend class Conv1DStackStream;
+
+  static const Conv1D<T>& checked(const Conv1D<T>& layer, Index batch) {
+    if (batch < 1) throw value_error(detail::concat("strata::Conv1DStream: batch must be at least 1; got ", batch));
+    if (!layer.built()) {
+      throw value_error(detail::concat("strata::Conv1DStream: ", layer.describe(),
+                                       " is not built; build it (or set its weights) before streaming it"));
+    }
+    if (layer.padding() != "causal" || layer.strides()[0] != 1) {
+      throw value_error(detail::concat("strata::Conv1DStream: ", layer.describe(), " has padding \"", layer.padding(),
+                                       "\" and strides ", layer.strides()[0],
+                                       "; only padding \"causal\" with strides 1 can be streamed (one output per "
+                                       "input, from past inputs only)"));
+    }
+    return layer;
+  }
+
+  // Where the next input goes: the ring's slot for the current time, (batch, input_dim).
+  T* input_slot() { return ring_.data() + head_ * batch_ * in_channels_; }
+
+  // Computes the output of the input in input_slot() and the older ones into y (batch, filters),
+  // then moves the ring on. The batch call's sums: per group, init = the packed bias, then the
+  // taps in order, each (batch, in_channels / groups) rows (the row stride is input_dim) times
+  // its packed (in_channels / groups, filters / groups) block.
+  void advance_into(T* y) {
+    const Index cg = in_channels_ / groups_, fg = filters_ / groups_, slot_size = batch_ * in_channels_;
+    for (Index g = 0; g < groups_; ++g) {
+      for (Index k = 0; k < kernel_size_; ++k) {
+        Index slot = head_ - (kernel_size_ - 1 - k) * dilation_;
+        if (slot < 0) slot += span_;
+        terms_[static_cast<std::size_t>(k)] = {ring_.data() + slot * slot_size + g * cg, in_channels_,
+                                               &packed_[static_cast<std::size_t>(g * kernel_size_ + k)]};
+      }
+      const detail::PackedMatrix<T>* init = packed_bias_.empty() ? nullptr : &packed_bias_[static_cast<std::size_t>(g)];
+      detail::gemm(batch_, fg, terms_.data(), static_cast<int>(kernel_size_), init, y + g * fg, filters_);
+    }
+    if (activation_ == Activation::sparsemax) {
+      for (Index b = 0; b < batch_; ++b) detail::sparsemax_row(y + b * filters_, filters_, sorted_.data());
+    } else {
+      apply_activation(activation_, y, batch_, filters_);  // allocates only for sparsemax
+    }
+    head_ = head_ + 1 == span_ ? 0 : head_ + 1;
+  }
+
+  std::vector<detail::PackedMatrix<T>> packed_;       // [group * kernel_size + tap], as Conv1D's
+  std::vector<detail::PackedMatrix<T>> packed_bias_;  // [group], or empty
+  Activation activation_;
+  Index batch_;
+  Index in_channels_;
+  Index filters_;
+  Index groups_;
+  Index kernel_size_;
+  Index dilation_;
+  Index span_;
+  Index head_ = 0;                                    // the ring slot of the current time step
+  std::vector<T, Eigen::aligned_allocator<T>> ring_;  // [slot][batch][input_dim]
+  std::vector<T, Eigen::aligned_allocator<T>> out_;   // (batch, filters)
+  std::vector<detail::GemmTerm<T>> terms_;            // one per tap
+  std::vector<T> sorted_;                             // sparsemax's scratch
+};
+
+/// Streams a stack of causal Conv1D layers, each feeding the next (a WaveNet-style dilated
+/// stack), one time step at a time: the same as a Conv1DStream per layer, bitwise equal to
+/// calling the layers one after the other on the whole sequence, but each layer writes its output
+/// straight into the next one's ring buffer (no copy between layers). Allocation-free after
+/// construction; reset() resets every layer.
+template <class T>
+class Conv1DStackStream {
+ public:
+  /// Copies the weights of `layers` (applied in order) for `batch` parallel streams. Throws
+  /// value_error for an empty list or a layer Conv1DStream refuses, shape_error when a layer's
+  /// input_dim is not the previous layer's filters.
+  explicit Conv1DStackStream(const std::vector<Conv1D<T>>& layers, Index batch = 1) {
+    if (layers.empty()) throw value_error("strata::Conv1DStackStream: the stack needs at least one layer");
+    streams_.reserve(layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (i > 0 && layers[i].built() && layers[i].input_dim() != layers[i - 1].filters()) {
+        throw shape_error(detail::concat("strata::Conv1DStackStream: layer ", i, " (", layers[i].describe(), ") takes ",
+                                         layers[i].input_dim(), " input channels, but layer ", i - 1, " (",
+                                         layers[i - 1].describe(), ") gives ", layers[i - 1].filters()));
+      }
+      streams_.emplace_back(layers[i], batch);
+    }
+  }
+
+  Index batch() const { return streams_.front().batch(); }
+  Index input_dim() const { return streams_.front().input_dim(); }
+  /// The last layer's filters.
+  Index filters() const { return streams_.back().filters(); }
+  /// The number of layers.
+  Index size() const { return static_cast<Index>(streams_.size()); }
+
+  /// Consumes one time step, x: (batch, input_dim) row-major; returns the last layer's output
+  /// (batch, filters), valid until the next step() or reset(). Allocation-free.
+  const T* step(const T* x) {
+    Conv1DStream<T>& first = streams_.front();
+    std::copy(x, x + first.batch_ * first.in_channels_, first.input_slot());
+    for (std::size_t i = 0; i + 1 < streams_.size(); ++i) streams_[i].advance_into(streams_[i + 1].input_slot());
+    Conv1DStream<T>& last = streams_.back();
+    last.advance_into(last.out_.data());
+    return last.out_.data();
+  }
+  /// The same, checked: x must have shape (batch, input_dim) (shape_error otherwise). Allocation-free.
+  ConstTensorMap<T, 2> step(const TensorView<T>& x) {
+    detail::check_step_shape("strata::Conv1DStackStream", x.shape(), batch(), input_dim());
+    return ConstTensorMap<T, 2>(step(x.data()), batch(), filters());
+  }
+
+  /// Starts every layer again from zeros (a new sequence).
+  void reset() {
+    for (Conv1DStream<T>& s : streams_) s.reset();
+  }
+
+ private:
+  std::vector<Conv1DStream<T>> streams_;
 };
 
 }  // namespace strata

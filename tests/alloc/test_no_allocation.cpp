@@ -3,9 +3,12 @@
 // operator new (replaced below) and Eigen's aligned_malloc, which tensors and aligned vectors use
 // (Eigen's EIGEN_RUNTIME_NO_MALLOC check, routed to a counter through eigen_assert). It is its own
 // executable, so the counting cannot disturb other tests. It checks that streaming an
-// LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark.
+// LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark, and
+// that streaming causal Conv1D layers (alone and the W9 benchmark's stack) allocates nothing either.
 #include <atomic>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -138,6 +141,59 @@ TEST_CASE("no allocation: StaticLSTMStream allocates nothing per step", "[alloca
   });
   CHECK(n == 0);
   CHECK(std::isfinite(sum));
+}
+
+TEST_CASE("no allocation: Conv1DStream and Conv1DStackStream allocate nothing per step",
+          "[allocation][streaming][conv]") {
+  using strata::Conv1D;
+  using strata::ConvOptions;
+  const auto causal = [](Index channels, Index filters, Index kernel, Index dilation, const char* activation,
+                         Index groups = 1) {
+    return Conv1D<float>(filters, kernel,
+                         ConvOptions<1>()
+                             .padding("causal")
+                             .dilation_rate(dilation)
+                             .groups(groups)
+                             .activation(activation)
+                             .input_dim(channels)
+                             .seed(static_cast<std::uint64_t>(dilation)));
+  };
+  // One layer: element-wise, softmax and sparsemax activations, groups; the raw and the checked step.
+  for (const char* activation : {"relu", "softmax", "sparsemax"}) {
+    INFO(activation);
+    strata::Conv1DStream<float> stream(causal(6, 8, 3, 4, activation, 2), 3);
+    strata::Tensor<float, 2> x(3, 6);
+    float sum = 0;
+    const long n = count_allocations([&] {
+      for (int t = 0; t < 500; ++t) {
+        x.setConstant(0.01f * static_cast<float>(t % 17));
+        sum += stream.step(x.data())[0];
+        sum += stream.step(x)(2, 7);
+      }
+      stream.reset();
+    });
+    CHECK(n == 0);
+    CHECK(std::isfinite(sum));
+  }
+  // The W9 benchmark's stack: eight Conv1D(64, 3), dilations 1, 2, ..., 128, batch 1 and 2.
+  std::vector<Conv1D<float>> stack;
+  for (Index i = 0; i < 8; ++i) stack.push_back(causal(64, 64, 3, Index(1) << i, "relu"));
+  for (Index batch : {1, 2}) {
+    INFO("batch " << batch);
+    strata::Conv1DStackStream<float> stream(stack, batch);
+    strata::Tensor<float, 2> x(batch, 64);
+    float sum = 0;
+    const long n = count_allocations([&] {
+      for (int t = 0; t < 600; ++t) {
+        x.setConstant(0.001f * static_cast<float>(t % 29));
+        sum += stream.step(x.data())[0];
+        sum += stream.step(x)(batch - 1, 63);
+      }
+      stream.reset();
+    });
+    CHECK(n == 0);
+    CHECK(std::isfinite(sum));
+  }
 }
 
 TEST_CASE("no allocation: a whole LSTM call allocates per call, not per step", "[allocation]") {

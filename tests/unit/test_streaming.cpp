@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Streaming (LSTMStream, StaticLSTMStream) and threads: the same numbers as the whole-sequence
-// LSTM, bit for bit, whatever the thread count or the batch around a sample.
+// Streaming (LSTMStream, StaticLSTMStream, Conv1DStream, Conv1DStackStream) and threads: the same
+// numbers as the whole-sequence LSTM or Conv1D, bit for bit, whatever the thread count or the
+// batch around a sample.
 #include <string>
 #include <vector>
 
@@ -52,7 +53,186 @@ void check_stream_equals_sequence(const LSTM<T>& lstm, const Tensor<T, 3>& x, St
   }
 }
 
+// A built causal Conv1D with random weights (bias included: a zero bias would hide a wrong init).
+template <class T>
+strata::Conv1D<T> random_causal_conv(Index channels, Index filters, Index kernel, Index dilation, Index groups = 1,
+                                     const std::string& activation = "linear", bool use_bias = true) {
+  strata::Conv1D<T> conv(filters, kernel,
+                         strata::ConvOptions<1>()
+                             .padding("causal")
+                             .dilation_rate(dilation)
+                             .groups(groups)
+                             .activation(activation)
+                             .use_bias(use_bias)
+                             .input_dim(channels)
+                             .seed(7));
+  auto w = conv.get_weights();
+  for (auto& a : w) test::fill_uniform(a.data(), a.size(), T(-0.8), T(0.8));
+  conv.set_weights(w);
+  return conv;
+}
+
+// x[:, t, :] of a (batch, time, features) tensor as a (batch, features) one.
+template <class T>
+Tensor<T, 2> time_step(const Tensor<T, 3>& x, Index t) {
+  Tensor<T, 2> s(x.dimension(0), x.dimension(2));
+  for (Index b = 0; b < x.dimension(0); ++b) {
+    for (Index f = 0; f < x.dimension(2); ++f) s(b, f) = x(b, t, f);
+  }
+  return s;
+}
+
+// Feeds x step by step through `step` (a const T* -> const T* function) and compares each output
+// with y (batch, time, filters) of the whole sequence, bitwise.
+template <class T, class Step>
+void check_steps(const Tensor<T, 3>& x, const Tensor<T, 3>& y, Step&& step) {
+  const Index batch = x.dimension(0), time = x.dimension(1), filters = y.dimension(2);
+  for (Index t = 0; t < time; ++t) {
+    const Tensor<T, 2> xt = time_step(x, t);
+    const Tensor<T, 2> yt = time_step(y, t);
+    const T* out = step(xt.data());
+    INFO("step " << t);
+    CHECK(test::bitwise_equal(out, yt.data(), batch * filters));
+  }
+}
+
 }  // namespace
+
+TEMPLATE_TEST_CASE("streaming: Conv1DStream step by step equals the whole-sequence causal Conv1D bitwise",
+                   "[streaming][conv]", float, double) {
+  using T = TestType;
+  struct Case {
+    Index batch, channels, filters, kernel, dilation, groups;
+    const char* activation;
+    bool use_bias;
+  };
+  // Kernel sizes 1-5, dilations 1-7, groups, every activation kind (element-wise, softmax over the
+  // filters, sparsemax), narrow outputs (filters / groups <= 2 with depth >= 8 takes the GEMM's
+  // dot kernel) and wide ones (several panels, a partial last one).
+  const Case cases[] = {
+      {1, 5, 7, 3, 1, 1, "linear", true},    {3, 3, 16, 2, 4, 1, "relu", true}, {2, 6, 4, 5, 3, 2, "tanh", false},
+      {5, 8, 2, 4, 1, 1, "sigmoid", true},   {2, 8, 8, 3, 2, 4, "gelu", true},  {2, 3, 6, 3, 2, 1, "softmax", true},
+      {3, 4, 5, 2, 7, 1, "sparsemax", true}, {1, 4, 37, 1, 1, 1, "elu", true},  {4, 12, 40, 3, 5, 2, "swish", true},
+  };
+  for (const Case& c : cases) {
+    INFO("batch " << c.batch << " channels " << c.channels << " filters " << c.filters << " kernel " << c.kernel
+                  << " dilation " << c.dilation << " groups " << c.groups << " " << c.activation);
+    const strata::Conv1D<T> conv =
+        random_causal_conv<T>(c.channels, c.filters, c.kernel, c.dilation, c.groups, c.activation, c.use_bias);
+    strata::Conv1DStream<T> stream(conv, c.batch);
+    CHECK(stream.batch() == c.batch);
+    CHECK(stream.input_dim() == c.channels);
+    CHECK(stream.filters() == c.filters);
+    CHECK(stream.span() == (c.kernel - 1) * c.dilation + 1);
+    const Index time = 3 * stream.span() + 7;  // the ring wraps around several times
+    const Tensor<T, 3> x = test::random_tensor<T, 3>(c.batch, time, c.channels);
+    const Tensor<T, 3> y = conv(x);
+    check_steps(x, y, [&](const T* xt) { return stream.step(xt); });
+    // reset() is a new sequence: the stream again gives the outputs of a fresh call, here on
+    // another sequence, through the checked step.
+    stream.reset();
+    const Tensor<T, 3> x2 = test::random_tensor<T, 3>(c.batch, stream.span() + 2, c.channels);
+    const Tensor<T, 3> y2 = conv(x2);
+    for (Index t = 0; t < x2.dimension(1); ++t) {
+      const Tensor<T, 2> xt = time_step(x2, t);
+      const Tensor<T, 2> yt = time_step(y2, t);
+      const strata::ConstTensorMap<T, 2> out = stream.step(xt);
+      CHECK(out.dimension(0) == c.batch);
+      CHECK(out.dimension(1) == c.filters);
+      CHECK(test::bitwise_equal(out.data(), yt.data(), yt.size()));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("streaming: a sample's stream does not depend on the batch around it", "[streaming][conv]", float,
+                   double) {
+  using T = TestType;
+  const strata::Conv1D<T> conv = random_causal_conv<T>(6, 9, 3, 2, 1, "tanh");
+  const Tensor<T, 3> one = test::random_tensor<T, 3>(1, 20, 6);
+  Tensor<T, 3> many = test::random_tensor<T, 3>(7, 20, 6);
+  many.template chip<0>(4) = one.template chip<0>(0);
+  strata::Conv1DStream<T> alone(conv, 1), among(conv, 7);
+  for (Index t = 0; t < 20; ++t) {
+    const Tensor<T, 2> a = time_step(one, t), m = time_step(many, t);
+    const T* ya = alone.step(a.data());
+    const T* ym = among.step(m.data());
+    CHECK(test::bitwise_equal(ya, ym + 4 * 9, 9));
+  }
+}
+
+TEMPLATE_TEST_CASE("streaming: Conv1DStackStream equals the stack called on the whole sequence bitwise",
+                   "[streaming][conv]", float, double) {
+  using T = TestType;
+  // A small WaveNet stack (the W9 benchmark's shape, narrower): dilations 1, 2, 4, 8, 16, then a
+  // grouped layer and a narrow head.
+  std::vector<strata::Conv1D<T>> stack;
+  stack.push_back(random_causal_conv<T>(5, 8, 3, 1, 1, "relu"));
+  for (Index d : {2, 4, 8, 16}) stack.push_back(random_causal_conv<T>(8, 8, 3, d, 1, d == 8 ? "tanh" : "relu"));
+  stack.push_back(random_causal_conv<T>(8, 6, 2, 3, 2, "linear", false));
+  stack.push_back(random_causal_conv<T>(6, 2, 4, 1, 1, "sigmoid"));
+  for (Index batch : {1, 3}) {
+    INFO("batch " << batch);
+    strata::Conv1DStackStream<T> stream(stack, batch);
+    CHECK(stream.size() == 7);
+    CHECK(stream.batch() == batch);
+    CHECK(stream.input_dim() == 5);
+    CHECK(stream.filters() == 2);
+    const Tensor<T, 3> x = test::random_tensor<T, 3>(batch, 90, 5);
+    Tensor<T, 3> y = stack[0](x);
+    for (std::size_t i = 1; i < stack.size(); ++i) y = stack[i](y);
+    check_steps(x, y, [&](const T* xt) { return stream.step(xt); });
+    // The same through one Conv1DStream per layer, each output fed to the next.
+    std::vector<strata::Conv1DStream<T>> layers;
+    for (const auto& conv : stack) layers.emplace_back(conv, batch);
+    check_steps(x, y, [&](const T* xt) {
+      const T* h = xt;
+      for (auto& s : layers) h = s.step(h);
+      return h;
+    });
+    // reset() resets every layer: the first steps again, through the checked step.
+    stream.reset();
+    for (Index t = 0; t < 40; ++t) {
+      const Tensor<T, 2> xt = time_step(x, t);
+      const Tensor<T, 2> yt = time_step(y, t);
+      CHECK(test::bitwise_equal(stream.step(xt).data(), yt.data(), yt.size()));
+    }
+  }
+}
+
+TEST_CASE("streaming: convolutions that cannot be streamed, and wrong steps, are rejected",
+          "[streaming][conv][errors]") {
+  using strata::Conv1D;
+  using strata::ConvOptions;
+  const Conv1D<float> causal(4, 3, ConvOptions<1>().padding("causal").dilation_rate(2).input_dim(3).seed(1));
+  CHECK_THROWS_AS(strata::Conv1DStream<float>(causal, 0), strata::value_error);
+  CHECK_THROWS_AS(strata::Conv1DStream<float>(Conv1D<float>(4, 3, ConvOptions<1>().padding("causal"))),
+                  strata::value_error);
+  CHECK_THROWS_WITH(strata::Conv1DStream<float>(Conv1D<float>(4, 3, ConvOptions<1>().padding("causal"))),
+                    Catch::Contains("not built"));
+  const Conv1D<float> same(4, 3, ConvOptions<1>().padding("same").input_dim(3).seed(1));
+  CHECK_THROWS_AS(strata::Conv1DStream<float>(same), strata::value_error);
+  CHECK_THROWS_WITH(strata::Conv1DStream<float>(same), Catch::Contains("padding \"same\""));
+  CHECK_THROWS_AS(strata::Conv1DStream<float>(Conv1D<float>(4, 3, ConvOptions<1>().input_dim(3))), strata::value_error);
+  const Conv1D<float> strided(4, 3, ConvOptions<1>().padding("causal").strides(2).input_dim(3).seed(1));
+  CHECK_THROWS_WITH(strata::Conv1DStream<float>(strided), Catch::Contains("strides 2"));
+
+  strata::Conv1DStream<float> stream(causal, 2);
+  CHECK_THROWS_AS(stream.step(Tensor<float, 2>(2, 4)), strata::shape_error);
+  CHECK_THROWS_WITH(stream.step(Tensor<float, 2>(1, 3)), Catch::Contains("(2, 3); got (1, 3)"));
+  CHECK_THROWS_AS(stream.step(Tensor<float, 3>(2, 1, 3)), strata::shape_error);
+
+  CHECK_THROWS_AS(strata::Conv1DStackStream<float>(std::vector<Conv1D<float>>{}), strata::value_error);
+  const Conv1D<float> next(5, 2, ConvOptions<1>().padding("causal").input_dim(5).seed(2));
+  CHECK_THROWS_AS(strata::Conv1DStackStream<float>({causal, next}), strata::shape_error);
+  CHECK_THROWS_WITH(strata::Conv1DStackStream<float>({causal, next}), Catch::Contains("takes 5 input channels"));
+  CHECK_THROWS_AS(strata::Conv1DStackStream<float>({causal, same}), strata::shape_error);
+  const Conv1D<float> same4(4, 3, ConvOptions<1>().padding("same").input_dim(4).seed(1));
+  CHECK_THROWS_AS(strata::Conv1DStackStream<float>({causal, same4}), strata::value_error);
+  strata::Conv1DStackStream<float> stack({causal, Conv1D<float>(2, 2, ConvOptions<1>().padding("causal").input_dim(4))},
+                                         3);
+  CHECK_THROWS_AS(stack.step(Tensor<float, 2>(3, 4)), strata::shape_error);
+  CHECK(stack.step(Tensor<float, 2>(Tensor<float, 2>(3, 3).setZero())).dimension(1) == 2);
+}
 
 TEMPLATE_TEST_CASE("streaming: LSTMStream step by step equals the whole-sequence LSTM bitwise", "[streaming]", float,
                    double) {
@@ -119,6 +299,9 @@ TEST_CASE("streaming: wrong layers and states are rejected", "[streaming][errors
   CHECK_THROWS_AS((strata::StaticLSTMStream<float, 3, 4>(lstm)), strata::shape_error);
   CHECK_THROWS_WITH((strata::StaticLSTMStream<float, 3, 4>(lstm)), Catch::Contains("input_dim 3 and units 4"));
   strata::LSTMStream<float> stream(lstm, 2);
+  CHECK_THROWS_AS(stream.step(Tensor<float, 2>(2, 3)), strata::shape_error);
+  CHECK_THROWS_WITH(stream.step(Tensor<float, 2>(1, 2)), Catch::Contains("(2, 2); got (1, 2)"));
+  CHECK(stream.step(Tensor<float, 2>(Tensor<float, 2>(2, 2).setZero())).dimension(1) == 4);
   const strata::LSTMState<float> wrong{Tensor<float, 2>(3, 4), Tensor<float, 2>(3, 4)};
   CHECK_THROWS_AS(stream.reset(wrong), strata::shape_error);
   strata::LSTMState<float> state{Tensor<float, 2>(2, 4), Tensor<float, 2>(2, 4)};

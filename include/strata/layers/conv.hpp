@@ -232,6 +232,18 @@ class Conv {
   /// The bias, (filters,); empty without bias.
   const Tensor<T, 1>& bias() const { return bias_; }
 
+  /// The packed kernel, [group * taps + tap] each (in_channels / groups, filters / groups), and
+  /// the packed bias, one (1, filters / groups) row per group (none without bias); low level, for
+  /// Conv1DStream, which sums a step with them exactly as a call does.
+  const std::vector<detail::PackedMatrix<T>>& packed_kernel() const {
+    require_built("packed_kernel");
+    return packed_;
+  }
+  const std::vector<detail::PackedMatrix<T>>& packed_bias() const {
+    require_built("packed_bias");
+    return packed_bias_;
+  }
+
   /// Keras count_params(); the layer must be built.
   Index count_params() const {
     require_built("count_params");
