@@ -401,7 +401,8 @@ TEST_CASE("load_model: a stack's return_state outputs in TF.js' order and in Ker
   TfjsModel m = TfjsModel::load("rnn_cells/rnn_stacked_return_state");
   const json fixture = read_json(reference_dir + "/rnn_cells/rnn_stacked_return_state.json");
   const AnyTensor<float> x = tensor_from<float>(fixture.at("inputs")[0]);
-  const auto tfjs = m.open().predict({x});
+  strata::Model<float> from_tfjs = m.open();
+  const auto tfjs = from_tfjs.predict(std::vector<strata::TensorView<float>>{x});
   REQUIRE(tfjs.size() == 4);
   for (std::size_t k = 0; k < 4; ++k) {
     const AnyTensor<float> want = tensor_from<float>(fixture.at("outputs")[k]);
@@ -413,7 +414,8 @@ TEST_CASE("load_model: a stack's return_state outputs in TF.js' order and in Ker
   };
   TfjsModel keras = m;
   keras.model["modelTopology"]["keras_version"] = "2.15.0";
-  const auto k2 = keras.open().predict({x});
+  strata::Model<float> from_keras = keras.open();
+  const auto k2 = from_keras.predict(std::vector<strata::TensorView<float>>{x});
   REQUIRE(k2.size() == 4);
   CHECK(same(k2[0], tfjs[0]));
   CHECK(same(k2[1], tfjs[2]));  // the LSTMCell's h and c first
