@@ -207,19 +207,16 @@ class LayerConfig {
   }
 
   /// The nested layer config at `key`: {"class_name": ..., "config": {...}}.
-  LayerConfig sublayer(const char* key) const {
+  LayerConfig sublayer(const char* key) const { return nested(get(key), key); }
+
+  /// The nested layer configs at `key`: one for a layer config, each entry's for a list of them
+  /// (StackedRNNCells' "cells").
+  std::vector<LayerConfig> sublayers(const char* key) const {
     const Config& v = get(key);
-    const Config* cls = v.find("class_name");
-    const Config* cfg = v.find("config");
-    if (cls == nullptr || !cls->is_string() || cfg == nullptr) {
-      throw io_error(detail::concat(who_, ": '", key, "' must be a layer ({\"class_name\", \"config\"}); got ",
-                                    v.dump().substr(0, 200)));
-    }
-    LayerConfig inner(*registry_, cls->as_string(), *cfg, version_, who_);
-    const Config* registered = v.find("registered_name");
-    if (registered != nullptr && registered->is_string()) inner.registered_name_ = registered->as_string();
-    inner.who_ = detail::concat(who_, " wrapping '", inner.name_, "' (", inner.class_name_, ")");
-    return inner;
+    if (!v.is_list()) return {nested(v, key)};
+    std::vector<LayerConfig> out;
+    for (const Config& e : v.as_list()) out.push_back(nested(e, key));
+    return out;
   }
 
   /// Builds the nested layer at `key` through the registry (defined in registry.hpp).
@@ -233,6 +230,20 @@ class LayerConfig {
  private:
   [[noreturn]] void wrong_type(const char* key, const Config& v, const char* expected) const {
     throw io_error(detail::concat(who_, ": option '", key, "' must be ", expected, "; got ", v.dump().substr(0, 200)));
+  }
+
+  LayerConfig nested(const Config& v, const char* key) const {
+    const Config* cls = v.find("class_name");
+    const Config* cfg = v.find("config");
+    if (cls == nullptr || !cls->is_string() || cfg == nullptr) {
+      throw io_error(detail::concat(who_, ": '", key, "' must be a layer ({\"class_name\", \"config\"}); got ",
+                                    v.dump().substr(0, 200)));
+    }
+    LayerConfig inner(*registry_, cls->as_string(), *cfg, version_, who_);
+    const Config* registered = v.find("registered_name");
+    if (registered != nullptr && registered->is_string()) inner.registered_name_ = registered->as_string();
+    inner.who_ = detail::concat(who_, " wrapping '", inner.name_, "' (", inner.class_name_, ")");
+    return inner;
   }
 
   Index checked(const char* key, const Config& v, Index lo, Index hi) const {

@@ -18,6 +18,7 @@
 #include "error.hpp"
 #include "layer_config.hpp"
 #include "layers/bidirectional.hpp"
+#include "layers/rnn.hpp"
 
 namespace strata {
 
@@ -31,6 +32,13 @@ template <class L, class = void>
 struct has_keras_aliases : std::false_type {};
 template <class L>
 struct has_keras_aliases<L, std::void_t<decltype(L::keras_aliases())>> : std::true_type {};
+
+template <class L, class = void>
+struct has_bidirectional_from_config : std::false_type {};
+template <class L>
+struct has_bidirectional_from_config<
+    L, std::void_t<decltype(L::bidirectional_from_config(std::declval<const LayerConfig<typename L::Scalar>&>()))>>
+    : std::true_type {};
 
 template <class L, class = void>
 struct has_from_config : std::false_type {};
@@ -83,6 +91,14 @@ class Registry {
     std::function<AnyLayer<T>(const LayerConfig<T>&)> build;
     /// For a recurrent layer: builds Keras' Bidirectional(layer) around it.
     std::function<AnyLayer<T>(const LayerConfig<T>&)> bidirectional;
+    /// For a Keras RNN cell (LSTMCell, StackedRNNCells, ...): builds Keras' RNN(cell) from the
+    /// RNN's config.
+    std::function<AnyLayer<T>(const LayerConfig<T>&)> rnn;
+    /// For a cell whose RNN is a recurrent layer: Keras' Bidirectional(RNN(cell)) from the
+    /// Bidirectional's config.
+    std::function<AnyLayer<T>(const LayerConfig<T>&)> bidirectional_rnn;
+    /// For a cell of one step: the cell from its config, as a StackedRNNCells holds it.
+    std::function<AnyRNNCell<T>(const LayerConfig<T>&)> cell;
   };
 
   /// Registers layer type L under its class_name and keras_aliases(), or under `name` alone
@@ -95,15 +111,34 @@ class Registry {
                   "Keras description; see docs/custom-layers.md).");
     Entry e;
     if constexpr (detail::has_sublayer_keys<L>::value) e.sublayer_keys = L::sublayer_keys();
-    e.build = [](const LayerConfig<T>& config) -> AnyLayer<T> {
-      if constexpr (std::is_same_v<decltype(L::from_config(config)), AnyLayer<T>>) {
-        return L::from_config(config);
-      } else {
-        return AnyLayer<T>(L::from_config(config));
+    if constexpr (detail::is_rnn_cell_v<L>) {
+      // A Keras cell is a step, not a layer of a model: Keras runs it inside RNN(cell).
+      e.build = [](const LayerConfig<T>& config) -> AnyLayer<T> {
+        config.unsupported(detail::concat("a '", config.class_name(),
+                                          "' is a recurrent cell, which Keras runs inside RNN(cell), not a layer"));
+      };
+      e.rnn = [](const LayerConfig<T>& config) { return AnyLayer<T>(RNN<L>::from_config(config)); };
+      if constexpr (detail::is_recurrent_layer_v<RNN<L>>) {
+        e.bidirectional_rnn = [](const LayerConfig<T>& config) {
+          return AnyLayer<T>(Bidirectional<RNN<L>>::from_config(config));
+        };
       }
-    };
+      if constexpr (detail::is_single_rnn_cell_v<L>) {
+        e.cell = [](const LayerConfig<T>& config) { return AnyRNNCell<T>(L::from_config(config)); };
+      }
+    } else {
+      e.build = [](const LayerConfig<T>& config) -> AnyLayer<T> {
+        if constexpr (std::is_same_v<decltype(L::from_config(config)), AnyLayer<T>>) {
+          return L::from_config(config);
+        } else {
+          return AnyLayer<T>(L::from_config(config));
+        }
+      };
+    }
     if constexpr (detail::is_recurrent_layer_v<L>) {
       e.bidirectional = [](const LayerConfig<T>& config) { return AnyLayer<T>(Bidirectional<L>::from_config(config)); };
+    } else if constexpr (detail::has_bidirectional_from_config<L>::value) {
+      e.bidirectional = [](const LayerConfig<T>& config) { return L::bidirectional_from_config(config); };
     }
     std::vector<std::string> names;
     if (!name.empty()) {
@@ -152,7 +187,8 @@ class Registry {
   void check_supported(const LayerConfig<T>& config) const {
     const Entry& e = entry(config);
     for (const std::string& key : e.sublayer_keys) {
-      if (config.has(key.c_str())) check_supported(config.sublayer(key.c_str()));
+      if (!config.has(key.c_str())) continue;
+      for (const LayerConfig<T>& nested : config.sublayers(key.c_str())) check_supported(nested);
     }
   }
 
@@ -180,6 +216,42 @@ class Registry {
                                         "registered layer with the recurrent layer trait)"));
     }
     return e.bidirectional(config);
+  }
+
+  /// Keras' RNN(cell) from the RNN's config: the cell's class must be a registered cell.
+  AnyLayer<T> rnn(const LayerConfig<T>& config) const {
+    const LayerConfig<T> cell = config.sublayer("cell");
+    const Entry& e = entry(cell);
+    if (!e.rnn) {
+      config.unsupported(detail::concat("its cell is a '", cell.class_name(),
+                                        "', which is not a recurrent cell (LSTMCell, GRUCell, SimpleRNNCell, "
+                                        "StackedRNNCells, or a registered class with the cell trait)"));
+    }
+    return e.rnn(config);
+  }
+
+  /// Keras' Bidirectional(RNN(cell)) from the Bidirectional's config.
+  AnyLayer<T> bidirectional_rnn(const LayerConfig<T>& config) const {
+    const LayerConfig<T> inner = config.sublayer("layer");
+    const LayerConfig<T> cell = inner.sublayer("cell");
+    const Entry& e = entry(cell);
+    if (!e.bidirectional_rnn) {
+      config.unsupported(detail::concat("wraps an RNN of a '", cell.class_name(),
+                                        "', which strata's Bidirectional does not take (it takes RNN of one cell: "
+                                        "LSTMCell, GRUCell, SimpleRNNCell)"));
+    }
+    return e.bidirectional_rnn(config);
+  }
+
+  /// A cell of a StackedRNNCells from its config: a registered cell of one step.
+  AnyRNNCell<T> rnn_cell(const LayerConfig<T>& config) const {
+    const Entry& e = entry(config);
+    if (!e.cell) {
+      config.unsupported(detail::concat("a '", config.class_name(),
+                                        "' cannot be a cell of StackedRNNCells (LSTMCell, GRUCell, SimpleRNNCell or "
+                                        "a registered cell of one step can)"));
+    }
+    return e.cell(config);
   }
 
  private:

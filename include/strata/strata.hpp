@@ -34,6 +34,7 @@
 #include "layers/preprocessing.hpp"
 #include "layers/repeat_vector.hpp"
 #include "layers/reshape.hpp"
+#include "layers/rnn.hpp"
 #include "layers/separable_conv.hpp"
 #include "layers/simple_rnn.hpp"
 #include "layers/spatial.hpp"

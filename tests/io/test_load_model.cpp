@@ -4,6 +4,7 @@
 // tools/keras-files (tests/io/fixtures), each compared with the outputs tfjs computed.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -358,6 +359,68 @@ TEST_CASE("load_model: unsupported layers and options are unsupported_errors nam
     bad2.model["modelTopology"]["keras_version"] = 42;
     CHECK_THROWS_AS(bad2.open(), strata::io_error);
   }
+}
+
+TEST_CASE("load_model: Keras' RNN with cells -- errors name the cell, TF.js' state order", "[io][rnn]") {
+  TfjsModel m = TfjsModel::load("rnn_cells/rnn_stacked_lstm_gru_simple_seq");
+  REQUIRE_NOTHROW(m.open());
+  json& rnn = m.layers()[0]["config"];
+  SECTION("an unknown class among a stack's cells is what is reported, naming the cell") {
+    TfjsModel bad = m;
+    bad.layers()[0]["config"]["cell"]["config"]["cells"][1]["class_name"] = "StrataTestCell";
+    CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("wrapping 'gru_cell' (StrataTestCell)") &&
+                                      Catch::Contains("the layer class 'StrataTestCell' is not supported"));
+  }
+  SECTION("a layer class as a cell") {
+    TfjsModel bad = m;
+    bad.layers()[0]["config"]["cell"]["config"]["cells"][0]["class_name"] = "Dense";
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("a 'Dense' cannot be a cell of StackedRNNCells"));
+    TfjsModel bad2 = m;
+    bad2.layers()[0]["config"]["cell"] = rnn["cell"]["config"]["cells"][0];
+    bad2.layers()[0]["config"]["cell"]["class_name"] = "Dense";
+    CHECK_THROWS_WITH(bad2.open(), Catch::Contains("its cell is a 'Dense', which is not a recurrent cell"));
+  }
+  SECTION("a cell outside RNN") {
+    TfjsModel bad = m;
+    bad.layers()[0] = rnn["cell"]["config"]["cells"][0];
+    bad.layers()[0]["config"]["batch_input_shape"] = rnn["batch_input_shape"];
+    CHECK_THROWS_AS(bad.open(), strata::unsupported_error);
+    CHECK_THROWS_WITH(bad.open(), Catch::Contains("a 'LSTMCell' is a recurrent cell, which Keras runs inside RNN"));
+  }
+  SECTION("a cell's weight of the wrong shape") {
+    TfjsModel bad = m;
+    bad.manifest_weights()[4]["shape"] = json::array({1, 1});  // the GRUCell's recurrent_kernel
+    CHECK_THROWS_AS(bad.open(), strata::load_error);
+  }
+}
+
+TEST_CASE("load_model: a stack's return_state outputs in TF.js' order and in Keras' order", "[io][rnn]") {
+  // TF.js lists a stack's states last cell first; the same model read as a Keras file lists them
+  // cell after cell (the fixture's expected outputs are TF.js').
+  TfjsModel m = TfjsModel::load("rnn_cells/rnn_stacked_return_state");
+  const json fixture = read_json(reference_dir + "/rnn_cells/rnn_stacked_return_state.json");
+  const AnyTensor<float> x = tensor_from<float>(fixture.at("inputs")[0]);
+  strata::Model<float> from_tfjs = m.open();
+  const auto tfjs = from_tfjs.predict(std::vector<strata::TensorView<float>>{x});
+  REQUIRE(tfjs.size() == 4);
+  for (std::size_t k = 0; k < 4; ++k) {
+    const AnyTensor<float> want = tensor_from<float>(fixture.at("outputs")[k]);
+    REQUIRE(tfjs[k].shape() == want.shape());
+    for (Index i = 0; i < want.size(); ++i) CHECK(std::abs(tfjs[k].data()[i] - want.data()[i]) <= 1e-5f);
+  }
+  const auto same = [](const AnyTensor<float>& a, const AnyTensor<float>& b) {
+    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.size(), b.data());
+  };
+  TfjsModel keras = m;
+  keras.model["modelTopology"]["keras_version"] = "2.15.0";
+  strata::Model<float> from_keras = keras.open();
+  const auto k2 = from_keras.predict(std::vector<strata::TensorView<float>>{x});
+  REQUIRE(k2.size() == 4);
+  CHECK(same(k2[0], tfjs[0]));
+  CHECK(same(k2[1], tfjs[2]));  // the LSTMCell's h and c first
+  CHECK(same(k2[2], tfjs[3]));
+  CHECK(same(k2[3], tfjs[1]));
 }
 
 TEST_CASE("load_model: a stateful LSTM inside TimeDistributed is rejected", "[io][bad]") {

@@ -117,6 +117,12 @@ KERAS_CASES = [
     ("normalization/masking_ln_lstm", {}),
     ("normalization/td_bn_rank3", {}),
     ("torch:normalization/bn_axis1_rank4", {}),
+    # Keras' generic RNN: a cell under "cell" (weights at layers/rnn/cell/vars), a stack's cells under
+    # cell/cells/<key>. Not the stacks' return_state / initial_state cases: their states are in tfjs' order.
+    ("rnn_cells/rnn_stacked_lstm_gru_simple_seq", {}),
+    ("rnn_cells/rnn_lstm_cell_return_state", {}),
+    ("rnn_cells/rnn_stacked_lstm_lstm_backwards_seq", {"functional": True}),
+    ("rnn_cells/masking_rnn_stacked_seq", {}),
 ]
 
 H5_CASES = [
@@ -153,6 +159,9 @@ H5_CASES = [
     ("normalization/dense_bn_lstm_dense", {}),
     ("normalization/ln_rank3_last2", {}),
     ("torch:normalization/bn_axis1_rank3", {}),
+    ("rnn_cells/rnn_cell_list_gru_lstm_last", {}),
+    ("rnn_cells/rnn_simple_rnn_cell_relu_backwards_seq", {"functional": True}),
+    ("rnn_cells/masking_rnn_stacked_backwards_last", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -168,6 +177,7 @@ H5_WEIGHTS_CASES = [
     ("lstm/lstm_state_last_rec_sigmoid", {}),
     ("lstm_initial_state/init_state_backwards_seq_rec_sigmoid", {}),
     ("lstm_stateful/stateful_last_rec_sigmoid", {}),
+    ("rnn_cells/rnn_gru_cell_last", {}),
 ]
 
 
@@ -229,6 +239,7 @@ class Layer:
         self.in_shapes = None  # shapes of the inbound tensors (filled by infer_shapes)
         self.recorded_out = None  # a generic layer's output shapes as tfjs recorded them (batch null)
         self.out_shapes = None
+        self.weight_owners = []  # per weight, the tfjs name's segments between the layer and the variable
 
 
 class Model:
@@ -270,7 +281,7 @@ K3_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
 # argument whose default is not None, or a mask argument and one tensor argument).
 K3_CALL_KWARGS = {
     "Dropout": {"training": False}, "SpatialDropout1D": {"training": False}, "GaussianNoise": {"training": False},
-    "GaussianDropout": {"training": False},
+    "GaussianDropout": {"training": False}, "RNN": {"training": False, "mask": None},
 }
 
 
@@ -281,8 +292,29 @@ def _k3_reshape(cfg):
     return cfg
 
 
+def _rnn_own_keys(cfg):
+    # tfjs' RNN.getConfig() adds its cell's config keys (and a stack's "cells") beside "cell"; Keras'
+    # RNN.get_config() has its own keys and "cell" only (RNN.from_config passes the rest to __init__).
+    cell_keys = set(cfg["cell"]["config"]) - {"name", "trainable", "dtype"} if _nested_layer(cfg.get("cell")) else set()
+    return {k: v for k, v in cfg.items() if k not in cell_keys and k != "cells"}
+
+
 # Per-class fix-ups of the generic config after renaming: (config, flavour) -> config.
-GENERIC_FIXUPS = {"Reshape": lambda cfg, flavour: _k3_reshape(cfg)}
+GENERIC_FIXUPS = {"Reshape": lambda cfg, flavour: _k3_reshape(cfg), "RNN": lambda cfg, flavour: _rnn_own_keys(cfg)}
+
+
+def _nested_layer(value):
+    """A layer config nested in another's ({"class_name", "config"}): an RNN's cell, a stack's cells."""
+    return isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(value.get("config"), dict)
+
+
+def _nested_layers(value):
+    """The layer configs a config value holds: one, a list of them, or none."""
+    if _nested_layer(value):
+        return [value]
+    if isinstance(value, list) and value and all(_nested_layer(v) for v in value):
+        return list(value)
+    return []
 
 
 def is_generic(cls):
@@ -295,18 +327,72 @@ def _generic_opts(cfg):
 
 def _generic_config(layer, flavour):
     """The generic layer's config keys for a format: flavour "k3", "tf" or "old"."""
+    return _convert_config(layer.cls, layer.opts, flavour)
+
+
+def _convert_config(cls, opts, flavour):
+    """A config's keys re-spelt for a format; nested layer configs (a cell, a list of cells) likewise,
+    serialized as the format serializes a layer (Keras 3: module, class_name, config, registered_name)."""
     init = {"k3": k3_initializer, "tf": tf_initializer}.get(flavour, old_initializer)
     out = {}
-    for key, value in layer.opts.items():
+    for key, value in opts.items():
+        nested = _nested_layers(value)
         if key.endswith("_initializer") and isinstance(value, dict) and "class_name" in value:
             value = init(value["class_name"])
         elif key in ("activation", "recurrent_activation") and flavour == "k3":
             value = k3_activation(value)
+        elif nested:
+            converted = [_serialize_nested(n, flavour) for n in nested]
+            value = converted if isinstance(value, list) else converted[0]
         if flavour == "k3":
-            key = K3_RENAMES.get(layer.cls, {}).get(key, key)
+            key = K3_RENAMES.get(cls, {}).get(key, key)
         out[key] = value
-    fixup = GENERIC_FIXUPS.get(layer.cls)
+    fixup = GENERIC_FIXUPS.get(cls)
     return fixup(out, flavour) if fixup else out
+
+
+def _serialize_nested(entry, flavour):
+    cfg = _convert_config(entry["class_name"], entry["config"], flavour)
+    if flavour == "k3":
+        return {"module": "keras.layers", "class_name": entry["class_name"], "config": cfg, "registered_name": None}
+    return {"class_name": entry["class_name"], "config": cfg}
+
+
+def nested_weight_holders(cfg, prefix=""):
+    """[(path, name)] of the layers nested in a config that hold its weights, in weight order, where
+    Keras 3 saves them (saving_lib._save_state): a layer under key k at "k", a list of them at
+    "k/<snake_case(class)>[_n]" (_save_container_state); a nested layer with nested layers of its
+    own (StackedRNNCells) holds none itself. Empty: the layer holds its weights itself."""
+    holders = []
+    for key, value in cfg.items():
+        # Not layers: a dtype policy, initializers, regularizers, constraints.
+        if key == "dtype" or key.endswith(("_initializer", "_regularizer", "_constraint")):
+            continue
+        nested = _nested_layers(value)
+        if not nested:
+            continue
+        if isinstance(value, list):
+            paths = [f"{prefix}{key}/{k}" for k in k3_container_keys([n["class_name"] for n in nested])]
+        else:
+            paths = [f"{prefix}{key}"]
+        for path, n in zip(paths, nested):
+            inner = nested_weight_holders(n["config"], path + "/")
+            holders += inner or [(path, n["config"].get("name", snake_case(n["class_name"])))]
+    return holders
+
+
+def nested_weight_parts(layer, holders):
+    """A generic layer's weights split among its nested holders: tfjs names a nested layer's weights
+    "<layer>/<owner>/<var>" (one owner per cell of a stack, none for a single cell), in holder order."""
+    parts = []
+    previous = object()
+    for owner, (short, arr) in zip(layer.weight_owners, layer.weights):
+        if owner != previous:
+            parts.append([])
+            previous = owner
+        parts[-1].append((short, arr))
+    check(len(parts) == len(holders), f"{layer.name}: {len(parts)} weight owners for {len(holders)} nested layers")
+    return parts
 
 
 def _opts_from_tfjs(cls, cfg):
@@ -470,6 +556,7 @@ def load_source(source):
         got = [w["name"].split("/")[-1] for w in entry["weights"]]
         check(got == expected, f"{source}: {layer.name} weights {got}, expected {expected}")
         layer.weights = [(n, _float32_array(w)) for n, w in zip(expected, entry["weights"])]
+        layer.weight_owners = ["/".join(w["name"].split("/")[1:-1]) for w in entry["weights"]]
     infer_shapes(model)
     return model, fixture
 
@@ -570,6 +657,17 @@ def has_hard_sigmoid(model):
 
 
 def describe(model):
+    def nested(cls, cfg):  # a generic layer's options; nested layers (cells) the same way
+        def text(v):
+            layers = _nested_layers(v)
+            if not layers:
+                return str(v)
+            inner = [nested(n["class_name"], {k: x for k, x in n["config"].items() if k not in ("name", "trainable")})
+                     for n in layers]
+            return f"[{', '.join(inner)}]" if isinstance(v, list) else inner[0]
+        skip = ("_initializer", "_regularizer", "_constraint")
+        return f"{cls}({', '.join(f'{k}={text(v)}' for k, v in cfg.items() if not k.endswith(skip) and k not in ('name', 'trainable', 'dtype'))})"
+
     def one(layer):
         if layer.cls == "TimeDistributed":
             return f"TimeDistributed({one(layer.inner)})"
@@ -581,7 +679,8 @@ def describe(model):
         if layer.cls == "Embedding":
             return f"Embedding({o['input_dim']}, {o['output_dim']}{', mask_zero' if o['mask_zero'] else ''})"
         if is_generic(layer.cls):
-            return f"{layer.cls}({', '.join(f'{k}={v}' for k, v in o.items() if not k.endswith(('_initializer', '_regularizer', '_constraint')))})"
+            holds_layers = any(_nested_layers(v) for v in o.values())  # an RNN: its own keys and the cell
+            return nested(layer.cls, _generic_config(layer, "k3") if holds_layers else o)
         if layer.cls in NORM_CLASSES:
             flags = "".join(f", {k}=false" for k in ("center", "scale") if not o[k])
             return f"{layer.cls}(axis={o['axis']}, epsilon={o['epsilon']}{flags})"
@@ -769,7 +868,7 @@ def k3_layer_config(layer):
 def k3_build_config(layer):
     # Layer.get_build_config(): the bound arguments of build(). RNN.build(sequences_shape,
     # initial_state_shape=None) called with an initial_state records two shapes -> "shapes_dict".
-    if layer.cls in RNN_CLASSES and len(layer.in_shapes) > 1:
+    if layer.cls in RNN_CLASSES + ("RNN",) and len(layer.in_shapes) > 1:
         return {"shapes_dict": {"sequences_shape": layer.in_shapes[0], "initial_state_shape": layer.in_shapes[1:]}}
     return {"input_shape": layer.in_shapes[0]}
 
@@ -805,7 +904,7 @@ def k3_inbound_node(layer):
     Layer.__call__ adds training=<signature default> when not None, and mask=None when call() has a
     mask argument and exactly one tensor argument."""
     refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
-    if layer.cls in RNN_CLASSES + ("Bidirectional",) and len(refs) > 1:
+    if layer.cls in RNN_CLASSES + ("Bidirectional", "RNN") and len(refs) > 1:
         return {"args": [refs[0]], "kwargs": {"initial_state": refs[1:], "training": False}}
     if is_generic(layer.cls) and len(refs) > 1:  # a merge layer: called on a list of tensors
         return {"args": [refs], "kwargs": dict(K3_CALL_KWARGS.get(layer.cls, {}))}
@@ -914,6 +1013,12 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
+    elif is_generic(layer.cls) and nested_weight_holders(k3_layer_config(layer)):
+        # Weights of nested layers (an RNN's cell, a stack's cells) at the nested layers' paths.
+        k3_vars(h5, path, layer.name)
+        holders = nested_weight_holders(k3_layer_config(layer))
+        for (sub, name), part in zip(holders, nested_weight_parts(layer, holders)):
+            k3_vars(h5, f"{path}/{sub}", name, [a for _, a in part])
     elif layer.cls in ("Masking", "Embedding", "Scale") + NORM_CLASSES or is_generic(layer.cls):
         k3_vars(h5, path, layer.name, arrays)
     elif layer.cls == "TimeDistributed":
@@ -1144,6 +1249,10 @@ def legacy_weight_names(layer, flavour):
     scope = layer.name
     if flavour == "tf" and core.cls in RNN_CLASSES:
         scope += "/" + CELL_NAMES[core.cls]
+    holders = nested_weight_holders(_generic_config(layer, flavour)) if is_generic(layer.cls) else []
+    if holders:  # under each nested layer's name scope: rnn/lstm_cell/kernel, rnn/gru_cell/kernel
+        parts = nested_weight_parts(layer, holders)
+        return [f"{scope}/{name}/{short}{suffix}" for (_, name), part in zip(holders, parts) for short, _ in part]
     return [f"{scope}/{short}{suffix}" for short, _ in layer.weights]
 
 
@@ -1686,6 +1795,17 @@ def verify_keras(path, model):
                 check(base["forward_layer"]["vars"].attrs["name"] == cfg["layer"]["config"]["name"], f"{path}: forward")
                 check(base["backward_layer"]["vars"].attrs["name"] == cfg["backward_layer"]["config"]["name"],
                       f"{path}: backward")
+            holders = nested_weight_holders(cfg) if is_generic(entry["class_name"]) else []
+            if holders:  # weights at the nested layers' paths, read from config.json
+                check(len(base["vars"]) == 0, f"{path}: {key} vars not empty")
+                groups = []
+                at = 0
+                for sub, name in holders:
+                    check(base[sub]["vars"].attrs["name"] == name, f"{path}: {key}/{sub} vars name")
+                    n = len(base[sub]["vars"])
+                    groups.append((base[sub], "nested", arrays[at:at + n]))
+                    at += n
+                check(at == len(arrays), f"{path}: {key} nested vars hold {at} arrays, expected {len(arrays)}")
             for group, group_cls, group_arrays in groups:
                 if group_cls in RNN_CLASSES:
                     check(len(group["vars"]) == 0, f"{path}: {key} {group_cls} vars not empty")

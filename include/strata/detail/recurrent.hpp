@@ -48,9 +48,10 @@ struct LSTMResult {
 
 namespace detail {
 
-/// The options every Keras RNN layer (LSTM, GRU, SimpleRNN) has besides LayerOptions'.
-template <class Derived>
-class RecurrentOptions : public LayerOptions<Derived> {
+/// The options every Keras RNN layer (LSTM, GRU, SimpleRNN, RNN) has besides Base's: LayerOptions'
+/// for the layers with their own weights, Options' (the name) for RNN, whose cell has the weights.
+template <class Derived, class Base = LayerOptions<Derived>>
+class RecurrentOptions : public Base {
  public:
   /// Keras `return_sequences`: output (batch, time, units) instead of (batch, units); default false.
   Derived& return_sequences(bool on) {
@@ -88,7 +89,8 @@ class RecurrentOptions : public LayerOptions<Derived> {
   bool zero_output_for_mask() const { return zero_output_for_mask_; }
 
  protected:
-  explicit RecurrentOptions(std::string default_activation) : LayerOptions<Derived>(std::move(default_activation)) {}
+  RecurrentOptions() = default;
+  explicit RecurrentOptions(std::string default_activation) : Base(std::move(default_activation)) {}
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -486,7 +488,18 @@ class RecurrentLayer {
   bool built() const { return input_dim_ > 0; }
   /// Size of the input's last axis; 0 until built.
   Index input_dim() const { return input_dim_; }
-  std::string describe() const { return describe_layer(Derived::class_name, name_); }
+  std::string describe() const { return describe_layer(label_.empty() ? Derived::class_name : label_.c_str(), name_); }
+
+  /// Replaces the options that shape the recurrence (return_sequences, return_state, go_backwards,
+  /// stateful, zero_output_for_mask) with those of `options` and forgets any stored state: RNN(cell)
+  /// runs its cell's layer under the RNN's options. Weights are kept.
+  template <class Options>
+  void set_sequence_options(const Options& options) {
+    core_ = RecurrentCore<T, N>(options);
+  }
+  /// The class name messages give instead of Derived::class_name ("" for it): RNN and the Keras
+  /// cells run this layer under their own names ("RNN(LSTMCell 'lstm_cell')", "LSTMCell").
+  void set_label(std::string label) { label_ = std::move(label); }
 
   /// Changes go_backwards, name or zero_output_for_mask of a constructed layer (Bidirectional
   /// derives its backward layer this way); weights are kept.
@@ -843,6 +856,7 @@ class RecurrentLayer {
   RecurrentCore<T, N> core_;
   std::optional<std::uint64_t> seed_;
   std::string name_;
+  std::string label_;
   Index input_dim_ = 0;
   Bias bias_;
 
