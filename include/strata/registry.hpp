@@ -20,6 +20,7 @@
 #include "layers/bidirectional.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 template <class L, class = void>
@@ -218,6 +219,7 @@ bool register_builtin() {
 }
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_REGISTRY_HPP

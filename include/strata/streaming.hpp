@@ -11,6 +11,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Feeds sequences to an LSTM one time step at a time, as a real-time program receives them: the
 /// state [h, c] is carried from one step() to the next. Equivalent to a stateful LSTM called on
@@ -165,6 +166,7 @@ class StaticLSTMStream {
   std::array<T, Units> c_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_STREAMING_HPP

@@ -18,7 +18,9 @@
 #include <utility>
 #include <vector>
 
-namespace strata::io::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io::detail {
 
 using json = nlohmann::json;
 using strata::detail::concat;
@@ -291,6 +293,8 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who) {
       concat(who, ": the model class '", cls, "' is not supported (Sequential and Functional are)"));
 }
 
-}  // namespace strata::io::detail
+}  // namespace io::detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_SRC_IO_MODEL_CONFIG_HPP
