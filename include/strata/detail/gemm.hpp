@@ -50,6 +50,13 @@ struct GemmConfig {
                 "strata::detail::GemmConfig: a block of rows must hold whole register tiles.");
 };
 
+// g++ warns that a packet type's attributes (__m256's may_alias) are ignored when it is a template
+// argument, as in unpacket_traits<Packet8f>; Eigen silences the same warning in its own headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 /// The packet of T Eigen vectorises with here.
 template <class T>
 using PacketOf = typename Eigen::internal::packet_traits<T>::type;
@@ -112,6 +119,10 @@ inline void store_first(T* dst, const Packet& p, Index count) {
     std::copy(buf, buf + count, dst);
   }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// Products with at most dot_max_cols columns (a Dense(1) head, a SimpleRNN(1)) and a depth (k
 /// summed over the terms) of at least dot_min_depth use the dot-product kernel: each output is
