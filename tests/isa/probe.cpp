@@ -16,6 +16,7 @@ ProbeResult STRATA_PROBE() {
   strata::Tensor<float, 2> kernel(f, 20);
   strata::Tensor<float, 1> bias(20);
   for (int i = 0; i < kernel.size(); ++i) kernel.data()[i] = probe_value(1, i);
+  r.packed_panels = static_cast<long>(strata::detail::PackedMatrix<float>(kernel.data(), f, 20).panels());
   for (int i = 0; i < bias.size(); ++i) bias.data()[i] = probe_value(2, i);
   strata::Dense<float> dense(20, strata::DenseOptions().activation("tanh"));
   dense.set_weights({strata::AnyTensor<float>(kernel), strata::AnyTensor<float>(bias)});

@@ -11,6 +11,7 @@ struct ProbeResult {
   std::string isa;           // strata::detail::isa_name in that translation unit
   int float_packet = 0;      // Eigen's float packet size there
   int panel_width = 0;       // the float GEMM's packed panel width there
+  long packed_panels = 0;    // panels a (13, 20) PackedMatrix<float> packed there holds
   std::vector<float> dense;  // Dense(20, tanh) on (7, 13): 7 x 20 values
   std::vector<float> lstm;   // LSTM(5, return_sequences) on (3, 4, 13): 3 x 4 x 5 values
 };

@@ -95,6 +95,9 @@ int main() {
   check(b.isa == "isa_avx2_fma", "the AVX2 TU's namespace is isa_avx2_fma");
   check(a.float_packet == 4 && b.float_packet == 8, "float packets of 4 (SSE) and 8 (AVX) lanes");
   check(a.panel_width == 8 && b.panel_width == 16, "GEMM panels of 8 and 16 columns");
+  // Packing is an inline member function of PackedMatrix<float> in both translation units: each
+  // must have run its own (20 columns: 3 panels of 8, 2 of 16).
+  check(a.packed_panels == 3 && b.packed_panels == 2, "20 columns packed into 3 and 2 panels");
   std::vector<double> dense, lstm;
   reference(dense, lstm);
   check_close(a.dense, dense, "baseline Dense");
