@@ -16,6 +16,7 @@
 #include "shape.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// The activations Keras knows by name (`keras.activations.get(name)`), with Keras 3's formulas.
 enum class Activation {
@@ -326,6 +327,7 @@ void apply_activation(Activation a, T* data, Index rows, Index cols) {
   }
 }
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_ACTIVATIONS_HPP

@@ -15,6 +15,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// One input of a layer call in a model graph: a view of the tensor, its Keras mask (null: none),
 /// and, when this call is the tensor's last use, the tensor itself, which the layer may take over
@@ -422,6 +423,7 @@ class AnyLayer {
   std::unique_ptr<detail::LayerNode<T>> node_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_ANY_LAYER_HPP

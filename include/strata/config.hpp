@@ -14,6 +14,7 @@
 #include "error.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// A Keras configuration value, as `layer.get_config()` gives it and model files store it in
 /// JSON: null, a bool, an integer, a number, a string, a list or a dict (keys in file order).
@@ -220,6 +221,7 @@ struct KerasVersion {
   }
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_CONFIG_HPP

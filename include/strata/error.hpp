@@ -8,7 +8,10 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 #include <utility>
 
+#include "detail/isa.hpp"
+
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 // Two families, as in the standard library: a call given bad arguments (std::invalid_argument),
 // and a file that cannot be loaded (std::runtime_error). Every message names the layer or file.
@@ -85,6 +88,7 @@ std::string concat(Parts&&... parts) {
 }
 
 }  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 /// Internal invariant check; never used for user input (that throws). Redefine before including

@@ -6,7 +6,10 @@
 /// class is declared in its own header only (layers/<family>.hpp), so adding a layer edits no
 /// list here.
 
+#include "detail/isa.hpp"
+
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 class Shape;
 class Config;
@@ -28,6 +31,7 @@ class Model;
 template <class... Layers>
 class Sequential;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_FWD_HPP

@@ -20,6 +20,7 @@
 #include "shape.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 template <class T>
 class AnyLayer;
@@ -272,6 +273,7 @@ template <template <class> class L>
 bool register_builtin();
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 /// Registers a layer class template with the built-in registry of Keras classes: the last line of
@@ -282,8 +284,12 @@ bool register_builtin();
 /// classes at run time with strata::register_layer.
 #if defined(STRATA_DEFINE_BUILTIN_REGISTRY)
 #define STRATA_REGISTER_LAYER(Layer)                                                 \
-  namespace strata::detail {                                                         \
+  namespace strata {                                                                 \
+  inline namespace STRATA_ISA_NAMESPACE {                                            \
+  namespace detail {                                                                 \
   [[maybe_unused]] static const bool registered_##Layer = register_builtin<Layer>(); \
+  }                                                                                  \
+  }                                                                                  \
   }
 #else
 #define STRATA_REGISTER_LAYER(Layer)

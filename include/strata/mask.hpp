@@ -9,6 +9,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// A Keras time-step mask: (batch, time), true = the step is kept, false = skipped. Masking and
 /// Embedding(mask_zero) make one; LSTM, GRU, SimpleRNN and Bidirectional take one; Dense and
@@ -30,6 +31,7 @@ inline void check_mask(const Mask& mask, Index batch, Index steps, const std::st
 }
 
 }  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_MASK_HPP

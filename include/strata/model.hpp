@@ -17,6 +17,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// A declared tensor shape as Keras writes it: the batch axis and any other axis may be unknown
 /// (-1, Keras' None).
@@ -576,6 +577,7 @@ class Model {
   std::vector<std::size_t> uses_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_MODEL_HPP

@@ -12,6 +12,7 @@
 #endif
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 inline std::atomic<int>& thread_count() {
@@ -70,6 +71,7 @@ void parallel_rows(Index rows, Index grain, Index align, F&& f) {
 }
 
 }  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_PARALLEL_HPP

@@ -21,6 +21,7 @@
 #include "layers/rnn.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 template <class L, class = void>
@@ -290,6 +291,7 @@ bool register_builtin() {
 }
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_REGISTRY_HPP

@@ -12,6 +12,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Keras' Sequential written in C++, with the layer types known at compile time: each layer's
 /// output is the next layer's input, and calling the chain is calling the layers one after the
@@ -129,6 +130,7 @@ class Sequential {
   std::tuple<Layers...> layers_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_SEQUENTIAL_HPP

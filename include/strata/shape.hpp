@@ -11,6 +11,7 @@
 #include "error.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 using Index = Eigen::Index;
 
@@ -103,6 +104,7 @@ class Shape {
   int rank_ = 0;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_SHAPE_HPP

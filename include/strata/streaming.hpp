@@ -14,6 +14,7 @@
 #include "tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 
@@ -373,6 +374,7 @@ class Conv1DStackStream {
   std::vector<Conv1DStream<T>> streams_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_STREAMING_HPP

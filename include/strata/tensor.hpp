@@ -19,6 +19,7 @@
 #endif
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// The tensor every layer takes and returns: RowMajor, so memory order equals numpy's (C order)
 /// and Keras weights and inputs load without transposes. Axis 0 is the batch.
@@ -317,6 +318,7 @@ class TensorView {
   Shape shape_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_TENSOR_HPP

@@ -23,7 +23,9 @@
 
 #include "model_config.hpp"
 
-namespace strata::io::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io::detail {
 
 /// What a format reader is asked for: one layer's weights, in Keras get_weights() order.
 struct WeightRequest {
@@ -435,6 +437,8 @@ Model<T> build_model(const json& model_config, const KerasVersion& version, cons
   }
 }
 
-}  // namespace strata::io::detail
+}  // namespace io::detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_SRC_IO_BUILDER_HPP

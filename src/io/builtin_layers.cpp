@@ -6,6 +6,7 @@
 #include <strata/strata.hpp>
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 template <class T>
 Registry<T>& registry() {
@@ -16,4 +17,5 @@ Registry<T>& registry() {
 template Registry<float>& registry<float>();
 template Registry<double>& registry<double>();
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata

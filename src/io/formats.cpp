@@ -39,7 +39,9 @@
 #include "hdf5.hpp"
 #include "model_config.hpp"
 
-namespace strata::io {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io {
 
 using detail::json;
 
@@ -798,4 +800,6 @@ template Model<float> load_tfjs_from_memory<float>(const std::string&, const std
 template Model<double> load_tfjs_from_memory<double>(const std::string&, const std::map<std::string, std::string>&,
                                                      const std::string&);
 
-}  // namespace strata::io
+}  // namespace io
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata

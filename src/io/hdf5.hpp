@@ -18,7 +18,9 @@
 #include <utility>
 #include <vector>
 
-namespace strata::io::hdf5 {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io::hdf5 {
 
 using strata::detail::concat;
 
@@ -326,6 +328,8 @@ inline std::size_t link_count(hid_t group) {
   return static_cast<std::size_t>(info.nlinks);
 }
 
-}  // namespace strata::io::hdf5
+}  // namespace io::hdf5
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_SRC_IO_HDF5_HPP

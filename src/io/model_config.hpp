@@ -19,7 +19,9 @@
 #include <utility>
 #include <vector>
 
-namespace strata::io::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io::detail {
 
 using json = nlohmann::json;
 using strata::detail::concat;
@@ -363,6 +365,8 @@ inline std::size_t nested_node_offset(const ModelSpec& spec, const LayerSpec& ne
   return keras3 && nested.class_name == "Sequential" ? 0 : 1;
 }
 
-}  // namespace strata::io::detail
+}  // namespace io::detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_SRC_IO_MODEL_CONFIG_HPP

@@ -213,8 +213,11 @@ TEMPLATE_TEST_CASE("Rescaling: scalar and broadcast scale and offset against x *
   const AnyTensor<T> x = random_any<T>(Shape{2, 3, 4, 3}, T(-255), T(255));
   const strata::Rescaling<T> scalar(T(1) / T(127.5), T(-1));
   const AnyTensor<T> y = scalar(x);
+  // The expectation is Keras' two roundings (a multiply op, then an add op). The product goes
+  // through a volatile so that the compiler cannot fuse it into the sum here either (g++ contracts
+  // across statements when the target has FMA), which would make this side the fused one.
   for (Index i = 0; i < x.size(); ++i) {
-    const T p = x.data()[i] * (T(1) / T(127.5));
+    const volatile T p = x.data()[i] * (T(1) / T(127.5));
     CHECK(y.data()[i] == p + T(-1));
   }
   // Per-channel scale (3,) and an offset of shape (4, 1): numpy broadcasting on the last axes.
@@ -224,7 +227,7 @@ TEMPLATE_TEST_CASE("Rescaling: scalar and broadcast scale and offset against x *
   const AnyTensor<T> z = arrays(x);
   for (Index i = 0; i < x.size(); ++i) {
     const auto idx = unravel(i, x.shape());
-    const T p = x.data()[i] * s[static_cast<std::size_t>(idx[3])];
+    const volatile T p = x.data()[i] * s[static_cast<std::size_t>(idx[3])];
     CHECK(z.data()[i] == p + o[static_cast<std::size_t>(idx[2])]);
   }
   // A scale that would grow the input, or does not fit its axis.

@@ -6,7 +6,9 @@
 
 #include "../shape.hpp"
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 /// Number of scalars in one SIMD packet of T as Eigen vectorises it here (1 without SIMD).
 template <class T>
@@ -19,6 +21,9 @@ inline constexpr int chunk_size = packet_size<T> < 4 ? 4 : packet_size<T>;
 
 template <class T>
 using Chunk = Eigen::Array<T, chunk_size<T>, 1>;
+
+static_assert(chunk_size<float> % packet_size<float> == 0 && chunk_size<double> % packet_size<double> == 0,
+              "strata::detail: a chunk must hold whole packets (the LSTM gate pass reads it packet by packet).");
 
 // Why chunks: Eigen evaluates a fixed-size aligned array expression with the same instructions
 // for every element, whereas on a Map it peels unaligned heads and finishes tails with scalar code
@@ -60,6 +65,8 @@ inline void transform_chunks(T* data, Index n, F&& f) {
   }
 }
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_CHUNKS_HPP

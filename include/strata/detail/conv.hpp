@@ -15,7 +15,9 @@
 #include "../error.hpp"
 #include "../shape.hpp"
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 /// Keras `padding` of a convolution.
 enum class ConvPadding { valid, same, causal };
@@ -137,6 +139,8 @@ void check_conv_options(const std::string& who, Index filters, const std::array<
   }
 }
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_CONV_HPP

@@ -24,7 +24,9 @@
 #include "layer.hpp"
 #include "options.hpp"
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 /// One size per spatial axis (kernel_size, strides, dilation_rate, output_padding).
 template <int N>
@@ -385,6 +387,8 @@ struct DepthwisePass {
   }
 };
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_CONV_VARIANTS_HPP

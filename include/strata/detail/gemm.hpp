@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../error.hpp"
 #include "chunks.hpp"
 
 // Asks the compiler to unroll the next loop completely (its trip count is a template constant).
@@ -18,7 +19,9 @@
 #define STRATA_UNROLL
 #endif
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 // A small row-major GEMM, C = init + sum_s A_s * B_s, built on Eigen's packet primitives.
 //
@@ -38,26 +41,62 @@ struct GemmConfig {
   static constexpr int panel_width = packet * panel_packets;  // columns of B per panel
   static constexpr int tile_rows = 6;                         // rows of A per full register tile
   static constexpr Index block_rows = 72;                     // rows of A kept hot per pass (tiles)
+
+  static_assert(packet >= 1 && panel_packets >= 1, "strata::detail::GemmConfig: a panel holds at least one packet.");
+  static_assert(tile_rows == 6,
+                "strata::detail::GemmConfig: gemm()'s leftover-rows switch handles 1 to 5 rows, so full tiles must "
+                "have 6 rows; change both together.");
+  static_assert(block_rows % tile_rows == 0,
+                "strata::detail::GemmConfig: a block of rows must hold whole register tiles.");
 };
 
-/// Eigen 3.4 stores the first k lanes of a float packet with a lane mask for AVX (8 lanes) and
-/// AVX-512 (16 lanes); elsewhere a partial row goes through a stack copy.
-template <class T>
-inline constexpr bool has_masked_store = std::is_same_v<T, float> && (packet_size<T> == 8 || packet_size<T> == 16);
+// g++ warns that a packet type's attributes (__m256's may_alias) are ignored when it is a template
+// argument, as in unpacket_traits<Packet8f>; Eigen silences the same warning in its own headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
 
-/// The lane mask of the first count (< packet) lanes, in the type Eigen's masked pstoreu takes.
+/// The packet of T Eigen vectorises with here.
+template <class T>
+using PacketOf = typename Eigen::internal::packet_traits<T>::type;
+
+/// True when Eigen's packet of T has lane-masked loads and stores (`ploadu(from, mask)`,
+/// `pstoreu(to, from, mask)`), read from Eigen's own packet traits rather than guessed from the
+/// packet size: in Eigen 3.4 that is AVX and AVX-512 float; not SSE, NEON, SVE, AltiVec/VSX or
+/// any double packet, where a partial row goes through a zeroed stack copy instead.
+template <class T>
+inline constexpr bool has_masked_io = Eigen::internal::unpacket_traits<PacketOf<T>>::masked_load_available&&
+    Eigen::internal::unpacket_traits<PacketOf<T>>::masked_store_available;
+
+template <class T, bool Masked = has_masked_io<T>>
+struct LaneMask {
+  using type = void;  // no masked load or store: never built
+};
+template <class T>
+struct LaneMask<T, true> {
+  using type = typename Eigen::internal::unpacket_traits<PacketOf<T>>::mask_t;
+};
+
+/// The lane mask of the first count (1 to the packet size - 1) lanes, in the type Eigen's masked
+/// ploadu and pstoreu take (its `unpacket_traits<Packet>::mask_t`).
 template <class T>
 inline auto masked_store_mask(Index count) {
-  using Mask = std::conditional_t<packet_size<T> == 16, std::uint16_t, std::uint8_t>;
-  return static_cast<Mask>((1u << count) - 1u);
+  using Mask = typename LaneMask<T>::type;
+  static_assert(has_masked_io<T>, "strata::detail::masked_store_mask: the packet has no masked loads and stores.");
+  static_assert(packet_size<T> <= 8 * static_cast<int>(sizeof(Mask)),
+                "strata::detail::masked_store_mask: the mask type must have a bit per lane.");
+  STRATA_ASSERT(count >= 1 && count < packet_size<T>);
+  return static_cast<Mask>((std::uint64_t{1} << count) - 1u);
 }
 
 /// The first count (1 to the packet size) values at src in a packet, the other lanes zero and not
 /// read: a masked load where the packet has one, else through a zeroed stack copy.
-template <class T, class Packet = typename Eigen::internal::packet_traits<T>::type>
+template <class T, class Packet = PacketOf<T>>
 inline Packet load_first(const T* src, Index count) {
+  STRATA_ASSERT(count >= 1 && count <= packet_size<T>);
   if (count == packet_size<T>) return Eigen::internal::ploadu<Packet>(src);
-  if constexpr (has_masked_store<T>) {
+  if constexpr (has_masked_io<T>) {
     return Eigen::internal::ploadu<Packet>(src, masked_store_mask<T>(count));
   } else {
     EIGEN_ALIGN_MAX T buf[packet_size<T>] = {};
@@ -69,9 +108,10 @@ inline Packet load_first(const T* src, Index count) {
 /// Stores the first count (1 to the packet size) lanes of p at dst, and nothing past them.
 template <class T, class Packet>
 inline void store_first(T* dst, const Packet& p, Index count) {
+  STRATA_ASSERT(count >= 1 && count <= packet_size<T>);
   if (count == packet_size<T>) {
     Eigen::internal::pstoreu(dst, p);
-  } else if constexpr (has_masked_store<T>) {
+  } else if constexpr (has_masked_io<T>) {
     Eigen::internal::pstoreu(dst, p, masked_store_mask<T>(count));
   } else {
     EIGEN_ALIGN_MAX T buf[packet_size<T>];
@@ -79,6 +119,10 @@ inline void store_first(T* dst, const Packet& p, Index count) {
     std::copy(buf, buf + count, dst);
   }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// Products with at most dot_max_cols columns (a Dense(1) head, a SimpleRNN(1)) and a depth (k
 /// summed over the terms) of at least dot_min_depth use the dot-product kernel: each output is
@@ -166,6 +210,10 @@ inline void gemm_tile(Index i, Index p, Index n, const GemmTerm<T>* terms, int t
   constexpr int P = Config::packet;
   constexpr int Q = Config::panel_packets;
   constexpr int NR = Config::panel_width;
+  static_assert(MR >= 1 && MR <= Config::tile_rows && NP >= 1,
+                "strata::detail::gemm_tile: a tile has 1 to tile_rows rows and at least one panel.");
+  static_assert(MR * NP * Q <= 32,
+                "strata::detail::gemm_tile: more accumulators than any target has vector registers would spill.");
   using Eigen::internal::ploadu;
   using Eigen::internal::pmadd;
   using Eigen::internal::pset1;
@@ -269,6 +317,9 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
   using Config = GemmConfig<T>;
   constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
+  STRATA_ASSERT(term_count >= 1 && terms != nullptr && c != nullptr && ldc >= n);
+  for (int s = 0; s < term_count; ++s) STRATA_ASSERT(terms[s].b != nullptr && terms[s].b->cols() == n);
+  STRATA_ASSERT(init == nullptr || (init->rows() == 1 && init->cols() == n));
   if (n <= dot_max_cols) {
     Index depth = 0;
     for (int s = 0; s < term_count; ++s) depth += terms[s].b->rows();
@@ -288,6 +339,7 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
     }
   }
   // The last m % MR rows: a smaller tile over several panels at once; same arithmetic per element.
+  // (GemmConfig's static_assert ties MR to the five cases below.)
   switch (m - full) {
     case 1:
       gemm_rows<T, 1, 4>(full, panels, n, terms, term_count, init, c, ldc);
@@ -305,10 +357,13 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
       gemm_rows<T, 5, 1>(full, panels, n, terms, term_count, init, c, ldc);
       break;
     default:
+      STRATA_ASSERT(m == full);
       break;
   }
 }
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_GEMM_HPP

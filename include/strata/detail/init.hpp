@@ -10,7 +10,9 @@
 
 #include "../shape.hpp"
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 /// A small, fully specified generator (splitmix64): a seed gives the same stream of bits with every
 /// compiler and standard library (std::uniform_real_distribution is implementation-defined). Uniform
@@ -76,6 +78,8 @@ void orthogonal(T* data, Index rows, Index cols, Generator& gen) {
   }
 }
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_INIT_HPP

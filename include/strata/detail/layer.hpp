@@ -12,6 +12,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Layer::output_rank(r) for an output rank that depends on an option: the call returns AnyTensor.
 inline constexpr int dynamic_rank = -1;
@@ -220,6 +221,7 @@ class WeightlessLayer {
 };
 
 }  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_DETAIL_LAYER_HPP

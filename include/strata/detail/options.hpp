@@ -10,7 +10,9 @@
 #include "../activations.hpp"
 #include "../tensor.hpp"
 
-namespace strata::detail {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace detail {
 
 /// The option every strata layer has: its Keras `name`, which appears in error messages. The base
 /// of every layer's options class; setters return the derived type, so calls chain:
@@ -105,6 +107,8 @@ Index features_from_kernel(const AnyTensor<T>& kernel, Index columns, const std:
   return k[0];
 }
 
-}  // namespace strata::detail
+}  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_DETAIL_OPTIONS_HPP

@@ -22,6 +22,7 @@
 #include "options.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// What GRU::call and SimpleRNN::call return: the output ((batch, time, units) or (batch,
 /// units)) and the final state h (batch, units).
@@ -966,6 +967,7 @@ class RecurrentLayer {
 };
 
 }  // namespace detail
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_DETAIL_RECURRENT_HPP

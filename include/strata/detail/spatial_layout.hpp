@@ -15,6 +15,7 @@
 #include "../shape.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail::spatial {
 
@@ -162,6 +163,7 @@ std::vector<std::array<Index, 2>> read_sides(const LayerConfig<T>& config, const
 }
 
 }  // namespace detail::spatial
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_DETAIL_SPATIAL_LAYOUT_HPP

@@ -59,7 +59,9 @@
 #include "../shape.hpp"
 #include "../tensor.hpp"
 
-namespace strata::io {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io {
 
 namespace csv_detail {
 
@@ -309,6 +311,8 @@ void write_csv(const std::string& path, const Tensor<T, Rank>& t) {
   write_csv(path, AnyTensor<T>(t));
 }
 
-}  // namespace strata::io
+}  // namespace io
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_IO_CSV_HPP

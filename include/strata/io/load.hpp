@@ -12,7 +12,9 @@
 #include "../config.hpp"
 #include "../model.hpp"
 
-namespace strata::io {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io {
 
 /// Loads a Keras model for inference, telling the format by content: a Keras 3 `.keras` archive,
 /// a legacy (Keras 1/2, or Keras 3 `save("m.h5")`) full-model `.h5`, or a TensorFlow.js Layers
@@ -59,10 +61,14 @@ extern template Model<double> load_tfjs_from_memory<double>(const std::string&,
                                                             const std::map<std::string, std::string>&,
                                                             const std::string&);
 
-}  // namespace strata::io
+}  // namespace io
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 using io::load_model;
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 #endif  // STRATA_IO_LOAD_HPP

@@ -43,7 +43,9 @@
 #include "../shape.hpp"
 #include "../tensor.hpp"
 
-namespace strata::io {
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+namespace io {
 
 namespace npy_detail {
 
@@ -650,6 +652,8 @@ void write_npy(const std::string& path, const AnyTensor<T>& t) {
   if (!out) npy_detail::fail_io("write_npy", path, "writing failed");
 }
 
-}  // namespace strata::io
+}  // namespace io
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_IO_NPY_HPP

@@ -15,6 +15,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of ActivationLayer, set by chaining: `ActivationLayerOptions().name("act")`.
 class ActivationLayerOptions : public detail::Options<ActivationLayerOptions> {};
@@ -98,6 +99,7 @@ class ActivationLayer : public detail::WeightlessLayer<ActivationLayer<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(ActivationLayer)

@@ -24,6 +24,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 namespace detail {
 
 /// What ReLU, LeakyReLU, ELU and ThresholdedReLU share: any rank >= 1, the output shape is the
@@ -837,6 +838,7 @@ class Softmax : public detail::WeightlessLayer<Softmax<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(ReLU)

@@ -18,6 +18,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// How Bidirectional combines the forward and backward outputs (Keras `merge_mode`).
 enum class MergeMode {
@@ -531,6 +532,7 @@ struct BidirectionalEntry {
 
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(BidirectionalEntry)

@@ -25,6 +25,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Conv1D/Conv2D/Conv3D (N spatial axes), set by chaining:
 /// `ConvOptions<2>().padding("same").strides(2).activation("relu")`. Keras' arguments and
@@ -588,6 +589,7 @@ using Conv2D = Conv<T, 2>;
 template <class T>
 using Conv3D = Conv<T, 3>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Conv1D)

@@ -20,6 +20,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Conv1DTranspose / Conv2DTranspose, set by chaining:
 /// `Conv2DTransposeOptions().strides(2).padding("same").output_padding(1)`. Besides
@@ -389,6 +390,7 @@ using Conv1DTranspose = ConvTranspose<T, 1>;
 template <class T>
 using Conv2DTranspose = ConvTranspose<T, 2>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Conv1DTranspose)

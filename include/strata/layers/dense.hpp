@@ -19,6 +19,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Dense, set by chaining: `DenseOptions().activation("relu").use_bias(false)`. The
 /// setters (activation, default "linear"; use_bias; input_dim; seed; name) are described in
@@ -211,6 +212,7 @@ class Dense {
   detail::PackedMatrix<T> packed_bias_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Dense)

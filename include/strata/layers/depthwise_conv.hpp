@@ -18,6 +18,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of DepthwiseConv1D / DepthwiseConv2D, set by chaining:
 /// `DepthwiseConv2DOptions().depth_multiplier(2).padding("same").activation("relu")`. Besides
@@ -269,6 +270,7 @@ using DepthwiseConv1D = DepthwiseConv<T, 1>;
 template <class T>
 using DepthwiseConv2D = DepthwiseConv<T, 2>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(DepthwiseConv1D)

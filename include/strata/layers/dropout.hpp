@@ -13,6 +13,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Dropout, set by chaining: `DropoutOptions().name("drop")`.
 class DropoutOptions : public detail::Options<DropoutOptions> {};
@@ -83,6 +84,7 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Dropout)

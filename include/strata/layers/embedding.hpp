@@ -21,6 +21,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Embedding, set by chaining: `EmbeddingOptions().mask_zero(true)`.
 class EmbeddingOptions : public detail::Options<EmbeddingOptions> {
@@ -249,6 +250,7 @@ class Embedding {
   Tensor<T, 2> embeddings_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Embedding)

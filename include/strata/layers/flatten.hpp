@@ -12,6 +12,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Flatten, set by chaining: `FlattenOptions().name("flat")`.
 class FlattenOptions : public detail::Options<FlattenOptions> {
@@ -91,6 +92,7 @@ class Flatten : public detail::WeightlessLayer<Flatten<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Flatten)

@@ -22,6 +22,7 @@
 #include "pooling.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of GlobalMaxPooling1D/2D/3D and GlobalAveragePooling1D/2D/3D, set by chaining:
 /// `GlobalPoolingOptions().keepdims(true)`.
@@ -218,6 +219,7 @@ using GlobalAveragePooling2D = GlobalPooling<T, 2, PoolMode::average>;
 template <class T>
 using GlobalAveragePooling3D = GlobalPooling<T, 3, PoolMode::average>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(GlobalMaxPooling1D)

@@ -23,6 +23,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of GRU, set by chaining: `GRUOptions().return_sequences(true).reset_after(false)`.
 /// Defaults are Keras 3's. Common setters: detail::LayerOptions, detail::RecurrentOptions and
@@ -260,6 +261,7 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
   detail::GRUCell<T> cell_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(GRU)

@@ -12,6 +12,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 /// What Identity and the augmentation layers share: any rank >= 1 in, the same shape out, the
@@ -109,6 +110,7 @@ class RandomFlip : public detail::PassThroughLayer<RandomFlip<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Identity)

@@ -24,6 +24,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of LSTM, set by chaining: `LSTMOptions().return_sequences(true).go_backwards(true)`.
 /// Defaults are Keras 3's. The common setters (activation, default "tanh"; use_bias; input_dim;
@@ -120,7 +121,7 @@ template <class T>
 inline void lstm_tanh_chunk(Chunk<T>& c) {
   using Packet = typename Eigen::internal::packet_traits<T>::type;
   constexpr int P = packet_size<T>;
-  if constexpr (std::is_same_v<T, float> && P > 1 && chunk_size<T> % P == 0) {
+  if constexpr (std::is_same_v<T, float> && P > 1) {
     for (int i = 0; i < chunk_size<T>; i += P) {
       Eigen::internal::pstoreu(c.data() + i, gate_tanh(Eigen::internal::ploadu<Packet>(c.data() + i)));
     }
@@ -249,10 +250,11 @@ class LSTMGates {
 
  private:
   using Packet = typename Eigen::internal::packet_traits<T>::type;
-  // Eigen 3.4 has masked loads and stores for AVX and AVX-512 float packets: the c and h rows of
-  // a small u then need no copy through a stack chunk (a copy whose wide reload cannot be
-  // forwarded from the narrow stores before it).
-  static constexpr bool masked_io = has_masked_store<T> && packet_size<T> == C;
+  // Where Eigen's packet has masked loads and stores (its unpacket_traits say so: AVX and AVX-512
+  // float in Eigen 3.4), the c and h rows of a small u need no copy through a stack chunk (a copy
+  // whose wide reload cannot be forwarded from the narrow stores before it). Elsewhere (SSE, NEON,
+  // SVE, AltiVec, double, no SIMD) the padded-row layout serves every u.
+  static constexpr bool masked_io = has_masked_io<T> && packet_size<T> == C;
 
   /// The flat layout's pass (see the class comment): z (rows, 4u) dense; with several rows,
   /// tanh(c) goes to z + rows * 4u.
@@ -481,6 +483,7 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
   detail::LSTMCell<T> cell_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(LSTM)

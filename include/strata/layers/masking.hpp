@@ -16,6 +16,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Masking, set by chaining: `MaskingOptions().name("mask")`.
 class MaskingOptions : public detail::Options<MaskingOptions> {};
@@ -123,6 +124,7 @@ class Masking : public detail::WeightlessLayer<Masking<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Masking)

@@ -21,6 +21,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// How a merge layer treats the Keras masks of its inputs; Keras changed it twice.
 enum class MergeMasks {
@@ -974,6 +975,7 @@ class Dot {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Add)

@@ -25,6 +25,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 
@@ -1204,6 +1205,7 @@ class UnitNormalization : public detail::WeightlessLayer<UnitNormalization<T>, T
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(BatchNormalization)

@@ -14,6 +14,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Permute, set by chaining: `PermuteOptions().name("swap")`.
 class PermuteOptions : public detail::Options<PermuteOptions> {};
@@ -124,6 +125,7 @@ class Permute : public detail::WeightlessLayer<Permute<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Permute)

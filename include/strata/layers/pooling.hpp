@@ -16,6 +16,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Which reduction a pooling layer applies over its windows.
 enum class PoolMode {
@@ -249,6 +250,7 @@ using AveragePooling2D = Pooling<T, 2, PoolMode::average>;
 template <class T>
 using AveragePooling3D = Pooling<T, 3, PoolMode::average>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(MaxPooling1D)

@@ -20,6 +20,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 namespace detail {
 
@@ -230,9 +231,25 @@ class Rescaling : public detail::WeightlessLayer<Rescaling<T>, T> {
   }
 
  private:
-  // Two roundings, as Keras' `inputs * scale + offset` in the compute dtype.
+  // Two roundings, as Keras' `inputs * scale + offset` in the compute dtype: TensorFlow and tfjs run
+  // a multiply op and an add op, each rounded to float32. The product must not be fused into the
+  // sum: g++ contracts p + o with p = x * s into one FMA even across statements
+  // (-ffp-contract=fast, its default in GNU mode) once the target has FMA (-mfma, -march=native,
+  // aarch64), and so does clang with -ffp-contract=fast; the fused result can differ by an ulp of
+  // the product, which near x * scale = -offset is most of the result. The empty asm claims to
+  // change p, so the compiler cannot see that the sum's operand is a product; it emits nothing and
+  // keeps p in a register. Other compilers: a volatile copy, which the C++ standard requires to hold
+  // the rounded value.
   static T rescale(T x, T s, T o) {
-    const T p = x * s;
+#if defined(__GNUC__) && (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__)))
+    T p = x * s;
+    __asm__("" : "+x"(p));
+#elif defined(__GNUC__) && defined(__aarch64__)
+    T p = x * s;
+    __asm__("" : "+w"(p));
+#else
+    const volatile T p = x * s;
+#endif
     return p + o;
   }
 
@@ -822,6 +839,7 @@ class CategoryEncoding : public detail::WeightlessLayer<CategoryEncoding<T>, T> 
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Rescaling)

@@ -12,6 +12,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of RepeatVector, set by chaining: `RepeatVectorOptions().name("repeat")`.
 class RepeatVectorOptions : public detail::Options<RepeatVectorOptions> {};
@@ -84,6 +85,7 @@ class RepeatVector : public detail::WeightlessLayer<RepeatVector<T>, T> {
   std::string name_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(RepeatVector)

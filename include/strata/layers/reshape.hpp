@@ -14,6 +14,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of Reshape, set by chaining: `ReshapeOptions().name("to_grid")`.
 class ReshapeOptions : public detail::Options<ReshapeOptions> {};
@@ -121,6 +122,7 @@ class Reshape : public detail::WeightlessLayer<Reshape<T>, T> {
   bool inferred_ = false;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(Reshape)

@@ -22,6 +22,7 @@
 #include "simple_rnn.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of RNN (Keras `RNN(cell, ...)`), set by chaining: `RNNOptions().return_sequences(true)`.
 /// return_sequences, return_state, go_backwards, stateful and zero_output_for_mask are described
@@ -744,6 +745,7 @@ using KerasSimpleRNNCell = strata::SimpleRNNCell<T>;
 
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(KerasLSTMCell)

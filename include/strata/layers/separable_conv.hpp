@@ -20,6 +20,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of SeparableConv1D / SeparableConv2D, set by chaining:
 /// `SeparableConv2DOptions().depth_multiplier(2).padding("same")`. Besides depth_multiplier
@@ -318,6 +319,7 @@ using SeparableConv1D = SeparableConv<T, 1>;
 template <class T>
 using SeparableConv2D = SeparableConv<T, 2>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(SeparableConv1D)

@@ -22,6 +22,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of SimpleRNN, set by chaining: `SimpleRNNOptions().activation("relu")`. Defaults are
 /// Keras 3's (activation "tanh"). Setters: detail::LayerOptions and detail::RecurrentOptions.
@@ -144,6 +145,7 @@ class SimpleRNN : public detail::RecurrentLayer<SimpleRNN<T>, T, 1, Tensor<T, 1>
   detail::SimpleRNNCell<T> cell_;
 };
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(SimpleRNN)

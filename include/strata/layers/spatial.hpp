@@ -22,6 +22,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of ZeroPadding*, Cropping*, UpSampling* and SpatialDropout*, set by chaining:
 /// `SpatialOptions().data_format("channels_first").name("pad")`.
@@ -458,6 +459,7 @@ using SpatialDropout2D = SpatialDropout<T, 2>;
 template <class T>
 using SpatialDropout3D = SpatialDropout<T, 3>;
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(ZeroPadding1D)

@@ -14,6 +14,7 @@
 #include "../tensor.hpp"
 
 namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
 
 /// Options of TimeDistributed, set by chaining: `TimeDistributedOptions().name("td")`.
 class TimeDistributedOptions : public detail::Options<TimeDistributedOptions> {};
@@ -224,6 +225,7 @@ template <class T>
 using AnyTimeDistributed = TimeDistributed<AnyLayer<T>>;
 }  // namespace detail
 
+}  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
 STRATA_REGISTER_LAYER(AnyTimeDistributed)
