@@ -2261,6 +2261,19 @@ def generate_bad(out):
         m_base, "unsupported_error", ["layer 'merge_1' (Merge)", "mode 'cos' is not supported", "expand_dims"],
         "Keras 1.2.2 Sequential whose first layer is a Merge(mode='cos') of two Sequential branches of one Dense "
         "each (Keras 1's cosine mode is refused: its output gains a backend-dependent axis)")
+    c_base = "h5/conv1d_valid_strides2_keras1_th"
+    c_bytes = (out / f"{c_base}.h5").read_bytes()
+
+    def keras10_conv1d_kernel(f):
+        # Keras 1.0/1.1 stored Convolution1D's W as (nb_filter, input_dim, filter_length, 1) (Keras 2's
+        # preprocess_weights_for_loading: "Legacy shape"); strata reads Keras 1.2's layout only.
+        w = f["model_weights/conv1d/conv1d_W"][()]
+        h5_replace_dataset(f, "model_weights/conv1d/conv1d_W", data=np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+
+    add("h5_keras1_conv1d_old_layout", ".h5", h5_with(c_bytes, keras10_conv1d_kernel, ["model_weights/conv1d/conv1d_W"], c_base),
+        c_base, "model_error", ["layer 'conv1d' (Convolution1D)", "must have shape (2, 1, 3, 6)", "the file has (6, 3, 2, 1)"],
+        "Keras 1.2.2 Sequential Convolution1D whose W is in Keras 1.0/1.1's (nb_filter, input_dim, filter_length, 1) "
+        "layout, which strata does not convert")
     return entries
 
 
