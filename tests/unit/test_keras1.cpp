@@ -349,6 +349,15 @@ AnyLayer<T> build_keras1(const strata::Registry<T>& registry, const char* class_
   return registry.build(config);
 }
 
+// The output shape of a convolution built from a Keras 1 config, once built for the input's channels.
+template <class T>
+Shape conv_output(const strata::Registry<T>& registry, const char* class_name, const strata::Config& cfg,
+                  const Shape& input, const KerasVersion& version = keras1) {
+  AnyLayer<T> layer = build_keras1(registry, class_name, cfg, version);
+  layer.build(input.back());
+  return layer.output_shapes({input})[0];
+}
+
 strata::Config keras1_conv2d_config() {
   strata::Config c = strata::Config::dict();
   c.set("name", "convolution2d_1");
@@ -383,7 +392,7 @@ TEMPLATE_TEST_CASE("Keras 1 convolution configs: nb_filter, nb_row/nb_col, subsa
   CHECK(conv2d.activation() == strata::Activation::relu);
   CHECK_FALSE(conv2d.use_bias());
   // The registry knows Keras 1's class names.
-  CHECK(build_keras1(registry, "Convolution2D", c2).output_shapes({Shape{1, 9, 5, 3}})[0] == (Shape{1, 4, 4, 4}));
+  CHECK(conv_output(registry, "Convolution2D", c2, Shape{1, 9, 5, 3}) == (Shape{1, 4, 4, 4}));
 
   strata::Config atrous = strata::Config::dict();
   atrous.set("name", "atrousconvolution1d_1");
@@ -397,7 +406,7 @@ TEMPLATE_TEST_CASE("Keras 1 convolution configs: nb_filter, nb_row/nb_col, subsa
   const strata::Conv1D<T> conv1d = strata::Conv1D<T>::from_config(atrous_config);
   CHECK(conv1d.dilation_rate()[0] == 2);
   CHECK(conv1d.padding() == "same");
-  CHECK(build_keras1(registry, "AtrousConvolution1D", atrous).output_shapes({Shape{1, 7, 3}})[0] == (Shape{1, 7, 2}));
+  CHECK(conv_output(registry, "AtrousConvolution1D", atrous, Shape{1, 7, 3}) == (Shape{1, 7, 2}));
 
   strata::Config c3 = strata::Config::dict();
   c3.set("name", "convolution3d_1");
@@ -406,7 +415,7 @@ TEMPLATE_TEST_CASE("Keras 1 convolution configs: nb_filter, nb_row/nb_col, subsa
   c3.set("kernel_dim2", 2);
   c3.set("kernel_dim3", 3);
   c3.set("dim_ordering", "tf");
-  CHECK(build_keras1(registry, "Convolution3D", c3).output_shapes({Shape{1, 4, 4, 4, 2}})[0] == (Shape{1, 4, 3, 2, 2}));
+  CHECK(conv_output(registry, "Convolution3D", c3, Shape{1, 4, 4, 4, 2}) == (Shape{1, 4, 3, 2, 2}));
 
   // Refused: channels first, Theano's 'full' border mode.
   c2.set("dim_ordering", "th");
@@ -481,8 +490,7 @@ TEMPLATE_TEST_CASE("Theano-backend files: flipped kernels, and the 'same' paddin
     c.set("border_mode", "same");
     c.set("subsample", strata::Config::List{strata::Config(1), strata::Config(1)});
     c.set("nb_col", 3);
-    CHECK(build_keras1(registry, "Convolution2D", c, theano).output_shapes({Shape{1, 5, 5, 2}})[0] ==
-          (Shape{1, 5, 5, 4}));
+    CHECK(conv_output(registry, "Convolution2D", c, Shape{1, 5, 5, 2}, theano) == (Shape{1, 5, 5, 4}));
     c.set("nb_col", 2);  // even
     const std::string even = load_error_message<strata::unsupported_error>(
         [&] { (void)build_keras1(registry, "Convolution2D", c, theano); });
