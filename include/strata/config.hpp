@@ -176,6 +176,10 @@ struct KerasVersion {
   bool tfjs = false;      ///< written by TensorFlow.js Layers (its own formulas)
   bool tf_keras = false;  ///< "2.x.y-tf": tf.keras
   std::string text;       ///< as recorded in the file
+  /// The backend that wrote the weights: a legacy .h5 file's `backend` attribute (Keras 2), or
+  /// for a Keras 1 file, which records none, "theano" or "tensorflow" by its weight names
+  /// (TensorFlow's variables are named "<name>:0", Theano's "<name>"); empty when unknown.
+  std::string backend;
 
   /// Keras 3 computes hard_sigmoid as clip(x/6 + 0.5); Keras 1, 2 and tfjs as clip(0.2x + 0.5).
   bool keras3_hard_sigmoid() const { return major >= 3 && !tfjs; }
@@ -188,6 +192,13 @@ struct KerasVersion {
   /// Written by Keras 1.x ("1.2.2"): its own config names (output_dim, inner_activation, p, ...) and,
   /// for some layers, its own weight layout (an LSTM's twelve per-gate arrays).
   bool keras1() const { return !tfjs && major == 1; }
+
+  /// Written by Keras' Theano backend. Its convolutions are true convolutions: the kernels are
+  /// stored flipped along every spatial axis relative to TensorFlow's (and strata's)
+  /// cross-correlation, which Keras 2 undoes on loading (conv_utils.convert_kernel) and so do
+  /// strata's convolutions; its "same" padding differs from TensorFlow's in some cases, which
+  /// the layers refuse.
+  bool theano_backend() const { return backend == "theano"; }
 
   /// From a recorded version: "3.6.0", "2.15.0", "tfjs-layers 4.22.0"; empty -> Keras 2 (files
   /// that do not record a version predate Keras 3).

@@ -192,12 +192,33 @@ WeightReader<T> legacy_weight_reader(std::shared_ptr<hdf5::File> file, std::stri
   };
 }
 
+/// The backend that wrote a legacy file's weights (KerasVersion::backend): Keras 2 records it on
+/// the file (save_model) and on the weights group (save_weights); Keras 1 records none, but its
+/// TensorFlow backend named every variable "<name>:0" and Theano "<name>".
+inline std::string legacy_backend(const hdf5::File& file, const std::string& root, const KerasVersion& version) {
+  hdf5::Handle group = hdf5::open_group(file, file.id(), root);
+  for (hid_t id : {file.id(), group.get()}) {
+    if (hdf5::has_attribute(id, "backend")) return hdf5::string_attribute1(file, id, "backend");
+  }
+  if (!version.keras1()) return {};
+  bool any = false;
+  for (const std::string& name : hdf5::chunked_string_list(file, group.get(), "layer_names")) {
+    hdf5::Handle g = hdf5::open_group(file, group.get(), name);
+    for (const std::string& w : hdf5::chunked_string_list(file, g.get(), "weight_names")) {
+      if (w.size() >= 2 && w.compare(w.size() - 2, 2, ":0") == 0) return "tensorflow";
+      any = true;
+    }
+  }
+  return any ? "theano" : "";
+}
+
 template <class T>
 Model<T> load_legacy(std::shared_ptr<hdf5::File> file, const json& model_config, const std::string& version,
                      const std::string& root) {
   auto layers = std::make_shared<std::vector<LegacyLayer>>();
-  Model<T> model = build_model<T>(model_config, KerasVersion::parse(version),
-                                  legacy_weight_reader<T>(file, root, layers), file->source());
+  KerasVersion keras = KerasVersion::parse(version);
+  keras.backend = legacy_backend(*file, root, keras);
+  Model<T> model = build_model<T>(model_config, keras, legacy_weight_reader<T>(file, root, layers), file->source());
   std::size_t used = 0;
   for (const LegacyLayer& l : *layers) used += l.read > 0 ? 1 : 0;
   if (used != layers->size()) {

@@ -224,10 +224,47 @@ inline bool model_input_shape(const ModelSpec& spec, const std::string& who, Dec
 /// references themselves decide when they can (an index 0, or one past the last call).
 inline std::size_t nested_node_offset(const ModelSpec& spec, const LayerSpec& nested, bool keras3);
 
+inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3 = false, int depth = 0);
+
+/// Keras 1's Sequential that starts with Merge(branch models, mode): the branches become a graph
+/// in front of the Merge layer. Each branch (a Sequential, itself possibly starting with such a
+/// Merge) adds its inputs and its layers, in Keras 1's order (Sequential.flattened_layers: every
+/// branch's layers, then the Merge, then the rest), which is the order its weights were saved in;
+/// the Merge takes the branches' outputs. The model is then a multi-input graph.
+inline void merge_branches(LayerSpec& merge, ModelSpec& spec, const std::string& who, int depth) {
+  const std::string where = who + ", layer '" + merge.name + "' (Merge)";
+  if (depth >= 16) throw model_error(concat(where, ": Merges of models are nested more than 16 deep"));
+  const json branches = merge.config.at("layers");
+  merge.config.erase("layers");
+  if (!branches.is_array() || branches.size() < 2) {
+    throw io_error(concat(where, ": 'layers' must list the merged models; got ", branches.dump().substr(0, 200)));
+  }
+  std::vector<TensorKey> inputs;
+  for (std::size_t b = 0; b < branches.size(); ++b) {
+    const json& branch = branches[b];
+    if (!branch.is_object() || branch.value("class_name", "") != "Sequential") {
+      throw unsupported_error(concat(where, ": merged branch ", b, " is a '",
+                                     branch.is_object() ? branch.value("class_name", "?") : std::string("?"),
+                                     "'; strata loads Keras 1's Merge of Sequential models"));
+    }
+    ModelSpec part = parse_model_config(branch, where + ", branch " + std::to_string(b), false, depth + 1);
+    for (const TensorKey& in : part.inputs) spec.inputs.push_back(in);
+    for (LayerSpec& l : part.layers) {
+      for (const LayerSpec& seen : spec.layers) {
+        if (seen.name == l.name) throw model_error(concat(where, ": two layers are named '", l.name, "'"));
+      }
+      spec.layers.push_back(std::move(l));
+    }
+    for (const TensorKey& out : part.outputs) inputs.push_back(out);
+  }
+  merge.calls.push_back(inputs);
+  spec.sequential = false;
+}
+
 /// {"class_name": "Sequential"|"Functional"|"Model", "config": ...} -> ModelSpec; a layer that is
 /// itself a model config is parsed into its LayerSpec::nested. `keras3`: written by Keras 3 (how
 /// nested models' node indices count).
-inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3 = false, int depth = 0) {
+inline ModelSpec parse_model_config(const json& model, const std::string& who, bool keras3, int depth) {
   // Each level of nesting is a recursion here and in the builder: bounded, so that no file can
   // exhaust the stack.
   constexpr int max_depth = 32;
@@ -272,9 +309,13 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       }
       if (ls.class_name == "Merge" && ls.config.is_object() && ls.config.contains("layers")) {
         // Keras 1: a Sequential that starts by merging branch models, listed inside the Merge.
-        throw unsupported_error(concat(who, ", layer '", ls.name,
-                                       "' (Merge): the layer class 'Merge' (Keras 1's Merge layer, here merging the "
-                                       "Sequential model's branches) is not supported"));
+        if (!spec.layers.empty()) {
+          throw model_error(concat(who, ", layer '", ls.name, "' (Merge): a Merge of models may only come first"));
+        }
+        merge_branches(ls, spec, who, depth);
+        previous = {TensorKey{ls.name, 0, 0}};
+        spec.layers.push_back(std::move(ls));
+        continue;
       }
       if (previous.empty()) {
         // No InputLayer: the first layer declares the input shape, or build_input_shape does.

@@ -11,11 +11,15 @@
 #include <vector>
 
 #include "strata/layers/bidirectional.hpp"
+#include "strata/layers/conv.hpp"
 #include "strata/layers/dense.hpp"
 #include "strata/layers/dropout.hpp"
 #include "strata/layers/gru.hpp"
 #include "strata/layers/lstm.hpp"
+#include "strata/layers/merge.hpp"
+#include "strata/layers/pooling.hpp"
 #include "strata/layers/simple_rnn.hpp"
+#include "strata/layers/spatial.hpp"
 #include "strata/layers/time_distributed.hpp"
 #include "strata/registry.hpp"
 #include "support/catch.hpp"
@@ -46,6 +50,13 @@ std::string load_error_message(F&& f) {
     FAIL_CHECK("threw an exception of another type: " << e.what());
   }
   return {};
+}
+
+// A Keras 1 file of the given backend (what the loader reads from the weight names).
+KerasVersion keras1_with(const char* backend) {
+  KerasVersion v = keras1;
+  v.backend = backend;
+  return v;
 }
 
 // The stored arrays of a Keras 1 LSTM/GRU (W, U, b per gate), random.
@@ -86,6 +97,15 @@ strata::Registry<T> keras1_registry() {
   registry.template add<strata::SimpleRNN<T>>();
   registry.template add<strata::detail::AnyTimeDistributed<T>>();
   registry.template add<strata::detail::BidirectionalEntry<T>>();
+  registry.template add<strata::Conv1D<T>>();
+  registry.template add<strata::Conv2D<T>>();
+  registry.template add<strata::Conv3D<T>>();
+  registry.template add<strata::MaxPooling1D<T>>();
+  registry.template add<strata::AveragePooling2D<T>>();
+  registry.template add<strata::ZeroPadding1D<T>>();
+  registry.template add<strata::ZeroPadding2D<T>>();
+  registry.template add<strata::UpSampling1D<T>>();
+  registry.template add<strata::detail::Keras1Merge<T>>();
   return registry;
 }
 
@@ -317,4 +337,272 @@ TEMPLATE_TEST_CASE("Keras 1 config names: output_dim, inner_activation, bias, p"
   CHECK(keras1.keras1());
   CHECK_FALSE(KerasVersion::parse("2.0.0").keras1());
   CHECK_FALSE(KerasVersion::parse("tfjs-layers 1.2.2").keras1());
+}
+
+namespace {
+
+// A Keras 1 layer config with a name, and the registry's layer built from it.
+template <class T>
+AnyLayer<T> build_keras1(const strata::Registry<T>& registry, const char* class_name, const strata::Config& cfg,
+                         const KerasVersion& version = keras1) {
+  const strata::LayerConfig<T> config(registry, class_name, cfg, version, "test");
+  return registry.build(config);
+}
+
+// The output shape of a convolution built from a Keras 1 config, once built for the input's channels.
+template <class T>
+Shape conv_output(const strata::Registry<T>& registry, const char* class_name, const strata::Config& cfg,
+                  const Shape& input, const KerasVersion& version = keras1) {
+  AnyLayer<T> layer = build_keras1(registry, class_name, cfg, version);
+  layer.build(input.back());
+  return layer.output_shapes({input})[0];
+}
+
+strata::Config keras1_conv2d_config() {
+  strata::Config c = strata::Config::dict();
+  c.set("name", "convolution2d_1");
+  c.set("nb_filter", 4);
+  c.set("nb_row", 3);
+  c.set("nb_col", 2);
+  c.set("init", "glorot_uniform");
+  c.set("activation", "relu");
+  c.set("border_mode", "valid");
+  c.set("subsample", strata::Config::List{strata::Config(2), strata::Config(1)});
+  c.set("dim_ordering", "tf");
+  c.set("bias", false);
+  return c;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Keras 1 convolution configs: nb_filter, nb_row/nb_col, subsample, atrous_rate, border_mode",
+                   "[keras1][conv][config]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+
+  strata::Config c2 = keras1_conv2d_config();
+  const strata::LayerConfig<T> conv2d_config(registry, "Convolution2D", c2, keras1, "test");
+  const strata::Conv2D<T> conv2d = strata::Conv2D<T>::from_config(conv2d_config);
+  CHECK(conv2d.filters() == 4);
+  CHECK(conv2d.kernel_size()[0] == 3);
+  CHECK(conv2d.kernel_size()[1] == 2);
+  CHECK(conv2d.strides()[0] == 2);
+  CHECK(conv2d.strides()[1] == 1);
+  CHECK(conv2d.padding() == "valid");
+  CHECK(conv2d.activation() == strata::Activation::relu);
+  CHECK_FALSE(conv2d.use_bias());
+  // The registry knows Keras 1's class names.
+  CHECK(conv_output(registry, "Convolution2D", c2, Shape{1, 9, 5, 3}) == (Shape{1, 4, 4, 4}));
+
+  strata::Config atrous = strata::Config::dict();
+  atrous.set("name", "atrousconvolution1d_1");
+  atrous.set("nb_filter", 2);
+  atrous.set("filter_length", 3);
+  atrous.set("border_mode", "same");
+  atrous.set("subsample_length", 1);
+  atrous.set("atrous_rate", 2);
+  atrous.set("bias", true);
+  const strata::LayerConfig<T> atrous_config(registry, "AtrousConvolution1D", atrous, keras1, "test");
+  const strata::Conv1D<T> conv1d = strata::Conv1D<T>::from_config(atrous_config);
+  CHECK(conv1d.dilation_rate()[0] == 2);
+  CHECK(conv1d.padding() == "same");
+  CHECK(conv_output(registry, "AtrousConvolution1D", atrous, Shape{1, 7, 3}) == (Shape{1, 7, 2}));
+
+  strata::Config c3 = strata::Config::dict();
+  c3.set("name", "convolution3d_1");
+  c3.set("nb_filter", 2);
+  c3.set("kernel_dim1", 1);
+  c3.set("kernel_dim2", 2);
+  c3.set("kernel_dim3", 3);
+  c3.set("dim_ordering", "tf");
+  CHECK(conv_output(registry, "Convolution3D", c3, Shape{1, 4, 4, 4, 2}) == (Shape{1, 4, 3, 2, 2}));
+
+  // Refused: channels first, Theano's 'full' border mode.
+  c2.set("dim_ordering", "th");
+  const std::string th =
+      load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Convolution2D", c2); });
+  CHECK(has(th, "layer 'convolution2d_1' (Convolution2D)"));
+  CHECK(has(th, "dim_ordering 'th' is not supported"));
+  c2.set("dim_ordering", "tf");
+  c2.set("border_mode", "full");
+  CHECK(has(load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Convolution2D", c2); }),
+            "border_mode 'full' is not supported"));
+}
+
+TEMPLATE_TEST_CASE("Theano-backend files: flipped kernels, and the 'same' paddings Theano computed otherwise",
+                   "[keras1][conv][theano]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+  const KerasVersion theano = keras1_with("theano");
+  const KerasVersion tensorflow = keras1_with("tensorflow");
+
+  SECTION("Convolution2D: the kernel flipped back on both spatial axes; TensorFlow's is Keras 2's") {
+    const strata::Conv2D<T> conv(2, {3, 2}, strata::ConvOptions<2>().name("c"));
+    const std::vector<Shape> inputs{Shape{1, 6, 5, 3}};
+    CHECK(conv.legacy_weight_groups(inputs, tensorflow).empty());
+    CHECK(conv.legacy_weight_groups(inputs, KerasVersion::parse("2.15.0")).empty());
+    const auto groups = conv.legacy_weight_groups(inputs, theano);
+    REQUIRE(groups.size() == 1);
+    REQUIRE(groups[0].weights.size() == 2);
+    CHECK(groups[0].weights[0].shape == (Shape{3, 2, 3, 2}));
+    const Weights<T> stored{AnyTensor<T>(test::random_tensor<T, 4>(3, 2, 3, 2)),
+                            AnyTensor<T>(test::random_tensor<T, 1>(2))};
+    const Weights<T> w = conv.convert_legacy_weights(stored, theano);
+    REQUIRE(w.size() == 2);
+    REQUIRE(w[0].shape() == (Shape{3, 2, 3, 2}));
+    // convert_kernel: w[r][c][i][o] = stored[2 - r][1 - c][i][o].
+    const T* a = stored[0].data();
+    const T* b = w[0].data();
+    bool flipped = true;
+    for (Index r = 0; r < 3; ++r)
+      for (Index c = 0; c < 2; ++c)
+        for (Index k = 0; k < 6; ++k) flipped = flipped && b[(r * 2 + c) * 6 + k] == a[((2 - r) * 2 + (1 - c)) * 6 + k];
+    CHECK(flipped);
+    CHECK(test::to_vector(w[1]) == test::to_vector(stored[1]));
+    // A Keras 2 file that records the Theano backend is converted too (Keras 2 does).
+    KerasVersion k2 = KerasVersion::parse("2.2.4");
+    k2.backend = "theano";
+    CHECK(test::to_vector(conv.convert_legacy_weights(stored, k2)[0]) == test::to_vector(w[0]));
+  }
+
+  SECTION("Convolution1D: Keras 1's (filter_length, 1, input_dim, nb_filter), flipped along time for Theano") {
+    const strata::Conv1D<T> conv(2, {3}, strata::ConvOptions<1>().use_bias(false).name("c1"));
+    const std::vector<Shape> inputs{Shape{1, 6, 4}};
+    const auto groups = conv.legacy_weight_groups(inputs, tensorflow);
+    REQUIRE(groups.size() == 1);
+    CHECK(groups[0].weights[0].shape == (Shape{3, 1, 4, 2}));
+    const Weights<T> stored{AnyTensor<T>(test::random_tensor<T, 4>(3, 1, 4, 2))};
+    const Weights<T> tf = conv.convert_legacy_weights(stored, tensorflow);
+    REQUIRE(tf[0].shape() == (Shape{3, 4, 2}));
+    CHECK(test::to_vector(tf[0]) == test::to_vector(stored[0]));
+    const Weights<T> th = conv.convert_legacy_weights(stored, theano);
+    const std::vector<T> s = test::to_vector(stored[0]);
+    std::vector<T> want;
+    for (Index t = 2; t >= 0; --t) want.insert(want.end(), s.begin() + t * 8, s.begin() + (t + 1) * 8);
+    CHECK(test::to_vector(th[0]) == want);
+    const Weights<T> wrong{AnyTensor<T>(test::random_tensor<T, 4>(2, 4, 3, 1))};
+    CHECK(has(test::thrown_message<strata::shape_error>([&] { (void)conv.convert_legacy_weights(wrong, keras1); }),
+              "(filter_length, 1, input_dim, nb_filter); got (2, 4, 3, 1)"));
+  }
+
+  SECTION("'same' padding: loaded for stride 1 and odd spans, refused otherwise") {
+    strata::Config c = keras1_conv2d_config();
+    c.set("border_mode", "same");
+    c.set("subsample", strata::Config::List{strata::Config(1), strata::Config(1)});
+    c.set("nb_col", 3);
+    CHECK(conv_output(registry, "Convolution2D", c, Shape{1, 5, 5, 2}, theano) == (Shape{1, 5, 5, 4}));
+    c.set("nb_col", 2);  // even
+    const std::string even = load_error_message<strata::unsupported_error>(
+        [&] { (void)build_keras1(registry, "Convolution2D", c, theano); });
+    CHECK(has(even, "layer 'convolution2d_1' (Convolution2D)"));
+    CHECK(has(even, "Theano-backend file"));
+    (void)build_keras1(registry, "Convolution2D", c, tensorflow);  // TensorFlow's rule: loads
+    c.set("nb_col", 3);
+    c.set("subsample", strata::Config::List{strata::Config(2), strata::Config(1)});
+    CHECK(has(load_error_message<strata::unsupported_error>(
+                  [&] { (void)build_keras1(registry, "Convolution2D", c, theano); }),
+              "a stride above 1"));
+
+    strata::Config pool = strata::Config::dict();
+    pool.set("name", "maxpooling1d_1");
+    pool.set("pool_length", 2);
+    pool.set("stride", nullptr);
+    pool.set("border_mode", "same");
+    CHECK(has(load_error_message<strata::unsupported_error>(
+                  [&] { (void)build_keras1(registry, "MaxPooling1D", pool, theano); }),
+              "'same' padding is not supported for a Theano-backend file"));
+    CHECK(build_keras1(registry, "MaxPooling1D", pool, tensorflow).output_shapes({Shape{1, 5, 2}})[0] ==
+          (Shape{1, 3, 2}));
+  }
+}
+
+TEMPLATE_TEST_CASE("Keras 1 pooling, padding and upsampling names", "[keras1][pooling][config]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+
+  strata::Config pool = strata::Config::dict();
+  pool.set("name", "maxpooling1d_1");
+  pool.set("pool_length", 3);
+  pool.set("stride", 2);
+  pool.set("border_mode", "valid");
+  CHECK(build_keras1(registry, "MaxPooling1D", pool).output_shapes({Shape{1, 8, 2}})[0] == (Shape{1, 3, 2}));
+
+  strata::Config avg = strata::Config::dict();
+  avg.set("name", "averagepooling2d_1");
+  avg.set("pool_size", strata::Config::List{strata::Config(2), strata::Config(2)});
+  avg.set("strides", nullptr);
+  avg.set("border_mode", "valid");
+  avg.set("dim_ordering", "th");  // channels first: (batch, channels, rows, cols)
+  CHECK(build_keras1(registry, "AveragePooling2D", avg).output_shapes({Shape{1, 3, 4, 6}})[0] == (Shape{1, 3, 2, 3}));
+  avg.set("dim_ordering", "xy");
+  CHECK(has(load_error_message<strata::model_error>([&] { (void)build_keras1(registry, "AveragePooling2D", avg); }),
+            "dim_ordering must be 'tf' or 'th'; got 'xy'"));
+
+  // ZeroPadding2D: (top, bottom, left, right), or a dict of the sides (missing ones 0).
+  strata::Config pad = strata::Config::dict();
+  pad.set("name", "zeropadding2d_1");
+  pad.set("padding", strata::Config::List{strata::Config(1), strata::Config(2), strata::Config(3), strata::Config(0)});
+  pad.set("dim_ordering", "tf");
+  CHECK(build_keras1(registry, "ZeroPadding2D", pad).output_shapes({Shape{1, 4, 4, 2}})[0] == (Shape{1, 7, 7, 2}));
+  strata::Config sides = strata::Config::dict();
+  sides.set("top_pad", 2);
+  sides.set("right_pad", 1);
+  pad.set("padding", sides);
+  CHECK(build_keras1(registry, "ZeroPadding2D", pad).output_shapes({Shape{1, 4, 4, 2}})[0] == (Shape{1, 6, 5, 2}));
+  sides.set("middle_pad", 1);
+  pad.set("padding", sides);
+  CHECK(has(load_error_message<strata::io_error>([&] { (void)build_keras1(registry, "ZeroPadding2D", pad); }),
+            "option 'padding' must be"));
+  strata::Config pad1 = strata::Config::dict();
+  pad1.set("name", "zeropadding1d_1");
+  strata::Config lr = strata::Config::dict();
+  lr.set("left_pad", 3);
+  pad1.set("padding", lr);
+  CHECK(build_keras1(registry, "ZeroPadding1D", pad1).output_shapes({Shape{1, 4, 2}})[0] == (Shape{1, 7, 2}));
+
+  strata::Config up = strata::Config::dict();
+  up.set("name", "upsampling1d_1");
+  up.set("length", 3);
+  CHECK(build_keras1(registry, "UpSampling1D", up).output_shapes({Shape{1, 4, 2}})[0] == (Shape{1, 12, 2}));
+}
+
+TEMPLATE_TEST_CASE("Keras 1 Merge: each mode is Keras 2's merge layer; cos and Python modes are refused",
+                   "[keras1][merge]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+  const auto merge = [](const char* mode) {
+    strata::Config c = strata::Config::dict();
+    c.set("name", "merge_1");
+    c.set("mode", mode);
+    c.set("mode_type", "raw");
+    c.set("concat_axis", 1);
+    c.set("dot_axes", strata::Config::List{strata::Config(2), strata::Config(2)});
+    c.set("output_shape", nullptr);
+    c.set("arguments", strata::Config::dict());
+    return c;
+  };
+  const std::vector<Shape> same{Shape{2, 3, 4}, Shape{2, 3, 4}};
+  const std::pair<const char*, const char*> classes[] = {
+      {"sum", "Add"},     {"mul", "Multiply"},       {"ave", "Average"},
+      {"max", "Maximum"}, {"concat", "Concatenate"}, {"dot", "Dot"}};
+  for (const auto& [mode, cls] : classes) {
+    const AnyLayer<T> layer = build_keras1(registry, "Merge", merge(mode));
+    CHECK(std::string(layer.keras_class_name()) == cls);
+  }
+  CHECK(build_keras1(registry, "Merge", merge("concat")).output_shapes(same)[0] == (Shape{2, 6, 4}));
+  CHECK(build_keras1(registry, "Merge", merge("dot")).output_shapes(same)[0] == (Shape{2, 3, 3}));
+  const std::string cos =
+      load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Merge", merge("cos")); });
+  CHECK(has(cos, "layer 'merge_1' (Merge)"));
+  CHECK(has(cos, "mode 'cos' is not supported"));
+  strata::Config lambda = merge("sum");
+  lambda.set("mode_type", "lambda");
+  CHECK(has(load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Merge", lambda); }),
+            "a mode given as a Python function"));
+  CHECK(has(load_error_message<strata::model_error>([&] { (void)build_keras1(registry, "Merge", merge("min")); }),
+            "unknown mode 'min'"));
+  strata::Config bad_axes = merge("dot");
+  bad_axes.set("dot_axes", strata::Config::List{strata::Config(0), strata::Config(1)});
+  CHECK(has(load_error_message<strata::model_error>([&] { (void)build_keras1(registry, "Merge", bad_axes); }),
+            "must not include 0"));
 }

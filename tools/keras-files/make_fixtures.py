@@ -208,6 +208,41 @@ KERAS1_CASES = [
     ("repeat_vector/dense_repeat_lstm_td_dense", {"backend": "theano", "functional": True}),
     ("seed_model/seed_lstm5_td_dense", {"backend": "theano", "format": "h5_weights"}),
     ("gru/gru_seq_rec_sigmoid", {"backend": "tensorflow", "format": "h5_weights", "functional": True}),
+    # Convolutions (Keras 1's Convolution1D kernel (filter_length, 1, input_dim, nb_filter); a Theano file's
+    # kernels flipped on the spatial axes), pooling, padding, upsampling, BatchNormalization (running_std holds
+    # the variance), the advanced activations and the merge modes (functional merge, and a Sequential starting
+    # with a Merge of branch models).
+    ("conv/conv1d_dilated_same", {"backend": "tensorflow"}),
+    ("conv/conv1d_valid_strides2", {"backend": "theano"}),
+    ("conv/conv1d_stack_dense", {"backend": "theano", "functional": True}),
+    ("conv/conv2d_same_relu", {"backend": "tensorflow"}),
+    ("conv/conv2d_valid_strides_3_2", {"backend": "theano"}),
+    ("conv/conv2d_dilated_valid", {"backend": "theano"}),
+    ("conv/conv2d_same_k4_even", {"backend": "tensorflow"}),
+    ("conv/conv2d_stack_flatten_dense", {"backend": "tensorflow", "format": "h5_weights"}),
+    ("conv/conv3d_valid", {"backend": "theano"}),
+    ("conv/conv3d_same_k_1_2_3_relu", {"backend": "tensorflow", "functional": True}),
+    ("pooling/max_pooling1d_same_strides", {"backend": "tensorflow"}),
+    ("pooling/average_pooling1d_valid_strides", {"backend": "theano"}),
+    ("pooling/max_pooling2d_channels_first", {"backend": "theano"}),
+    ("pooling/global_max_pooling2d_channels_first", {"backend": "tensorflow"}),
+    ("pooling/zero_padding2d_sides", {"backend": "tensorflow"}),
+    ("pooling/cropping2d_sides", {"backend": "theano"}),
+    ("pooling/pad_pool_upsample_crop_gap_dense", {"backend": "tensorflow", "functional": True}),
+    ("normalization/bn_rank4_last", {"backend": "theano"}),
+    ("normalization/dense_bn_lstm_dense", {"backend": "tensorflow"}),
+    ("activation_layers/dense_prelu_shared_1_dense", {"backend": "theano"}),
+    ("activation_layers/leaky_relu_alpha_rank4", {"backend": "tensorflow"}),
+    ("activation_layers/elu_default_rank3", {"backend": "theano"}),
+    ("activation_layers/thresholded_relu_theta_rank3", {"backend": "tensorflow"}),
+    ("merge/add_2_dense_rank3", {"backend": "tensorflow"}),
+    ("merge/multiply_2_dense_rank3", {"backend": "theano"}),
+    ("merge/average_3_dense_rank3", {"backend": "tensorflow"}),
+    ("merge/maximum_2_dense_rank3", {"backend": "theano"}),
+    ("merge/concatenate_axis1_rank3", {"backend": "tensorflow"}),
+    ("merge/dot_rank3_axes_2_2", {"backend": "theano"}),
+    ("merge/concatenate_lstm_branches_dense", {"backend": "tensorflow", "sequential_merge": True}),
+    ("merge/dot_attention_dense", {"backend": "theano", "sequential_merge": True}),
 ]
 
 
@@ -1376,9 +1411,113 @@ def keras1_layer_config(layer, batch_shape=None, name=None):
     elif layer.cls in ("Activation", "Flatten", "RepeatVector"):
         for key in {"Activation": ["activation"], "Flatten": [], "RepeatVector": ["n"]}[layer.cls]:
             cfg[key] = o[key]
+    elif layer.cls in KERAS1_SPATIAL or layer.cls in KERAS1_MERGE_MODES or layer.cls == "BatchNormalization":
+        cfg.update(keras1_spatial_config(layer, batch_shape))
     else:
         raise FixtureError(f"Keras 1 config: {layer.cls} is not written")
     return cfg
+
+
+# Keras 1.2.2's names of the Keras 2 classes written below (convolutional.py, pooling.py, ...), and the Merge
+# modes of the merge layers (engine/topology.py Merge). Keras 1's Merge needs inputs of one shape (sum, mul,
+# ave, max) and has no normalize (its "cos" mode is refused by strata).
+KERAS1_SPATIAL = ("Conv1D", "Conv2D", "Conv3D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
+                  "AveragePooling2D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling1D",
+                  "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "ZeroPadding1D",
+                  "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "LeakyReLU", "ELU",
+                  "ThresholdedReLU", "PReLU")
+KERAS1_MERGE_MODES = {"Add": "sum", "Multiply": "mul", "Average": "ave", "Maximum": "max", "Concatenate": "concat",
+                      "Dot": "dot"}
+
+
+def keras1_class(layer):
+    """The Keras 1.2.2 class name of a layer."""
+    o = layer.opts
+    if layer.cls in ("Conv1D", "Conv2D"):
+        atrous = any(d != 1 for d in o["dilation_rate"])
+        return ("AtrousConvolution" if atrous else "Convolution") + layer.cls[-2:]
+    if layer.cls == "Conv3D":
+        return "Convolution3D"
+    if layer.cls in KERAS1_MERGE_MODES:
+        return "Merge"
+    return layer.cls
+
+
+def _dim_ordering(o):
+    return {"channels_last": "tf", "channels_first": "th"}[o.get("data_format") or "channels_last"]
+
+
+def keras1_spatial_config(layer, batch_shape):
+    """Keras 1.2.2 get_config keys of the convolution, pooling, padding, upsampling, normalization,
+    advanced-activation and merge layers, from the tfjs options."""
+    o = layer.opts
+    cls = layer.cls
+    if cls.startswith("Conv"):
+        n = int(cls[-2])
+        check(o.get("data_format", "channels_last") == "channels_last" and o["padding"] in ("valid", "same"),
+              f"{layer.name}: Keras 1 convolutions are written channels last, 'valid' or 'same'")
+        check(o.get("groups", 1) == 1, f"{layer.name}: Keras 1 has no grouped convolution")
+        cfg = {"nb_filter": o["filters"]}
+        if n == 1:
+            cfg["filter_length"] = o["kernel_size"][0]
+        elif n == 2:
+            cfg.update({"nb_row": o["kernel_size"][0], "nb_col": o["kernel_size"][1]})
+        else:
+            cfg.update({f"kernel_dim{i + 1}": k for i, k in enumerate(o["kernel_size"])})
+        cfg.update({"init": "glorot_uniform", "activation": o["activation"], "border_mode": o["padding"]})
+        if n == 1:
+            cfg["subsample_length"] = o["strides"][0]
+        else:
+            cfg.update({"subsample": list(o["strides"]), "dim_ordering": "tf"})
+        if any(d != 1 for d in o["dilation_rate"]):
+            check(n < 3, f"{layer.name}: Keras 1 has no atrous Convolution3D")
+            cfg["atrous_rate"] = o["dilation_rate"][0] if n == 1 else list(o["dilation_rate"])
+        cfg.update({"W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+                    "W_constraint": None, "b_constraint": None, "bias": o["use_bias"]})
+        if n == 1:
+            cfg.update({"input_dim": layer.in_shapes[0][-1],
+                        "input_length": batch_shape[1] if batch_shape is not None else None})
+        return cfg
+    if "Pooling" in cls and not cls.startswith("Global"):
+        if cls.endswith("1D"):
+            return {"stride": o["strides"][0] if o.get("strides") else None, "pool_length": o["pool_size"][0],
+                    "border_mode": o["padding"]}
+        return {"pool_size": list(o["pool_size"]), "border_mode": o["padding"],
+                "strides": list(o["strides"]) if o.get("strides") else None, "dim_ordering": _dim_ordering(o)}
+    if cls.startswith("Global"):
+        return {} if cls.endswith("1D") else {"dim_ordering": _dim_ordering(o)}
+    if cls == "ZeroPadding2D":  # Keras 1 took (top, bottom, left, right) for uneven sides
+        (t, b), (l, r) = o["padding"]
+        return {"padding": [t, b, l, r], "dim_ordering": _dim_ordering(o)}
+    if cls in ("ZeroPadding1D", "Cropping1D"):
+        key = "padding" if cls.startswith("Zero") else "cropping"
+        return {key: o[key]}
+    if cls == "Cropping2D":
+        return {"cropping": o["cropping"], "dim_ordering": _dim_ordering(o)}
+    if cls == "UpSampling1D":
+        return {"length": o["size"] if isinstance(o["size"], int) else o["size"][0]}
+    if cls == "UpSampling2D":
+        check(o.get("interpolation", "nearest") == "nearest", f"{layer.name}: Keras 1 upsamples by repeating")
+        return {"size": list(o["size"]), "dim_ordering": _dim_ordering(o)}
+    if cls == "BatchNormalization":  # normalization.py: always gamma and beta; mode 0 is feature-wise
+        check(o["center"] and o["scale"], f"{layer.name}: Keras 1's BatchNormalization has gamma and beta")
+        return {"epsilon": o["epsilon"], "mode": 0, "axis": o["axis"], "gamma_regularizer": None,
+                "beta_regularizer": None, "momentum": 0.99}
+    if cls in ("LeakyReLU", "ELU"):
+        return {"alpha": o["alpha"]}
+    if cls == "ThresholdedReLU":
+        return {"theta": o["theta"]}
+    if cls == "PReLU":
+        return {"init": "zero", "shared_axes": o.get("shared_axes")}
+    if cls in KERAS1_MERGE_MODES:
+        if cls in ("Add", "Multiply", "Average", "Maximum"):
+            check(len({tuple(s) for s in layer.in_shapes}) == 1, f"{layer.name}: Keras 1 merges equal shapes")
+        check(not o.get("normalize"), f"{layer.name}: Keras 1 has no normalized dot")
+        axes = o.get("axes", -1)
+        return {"mode": KERAS1_MERGE_MODES[cls], "mode_type": "raw", "concat_axis": o.get("axis", -1),
+                "dot_axes": axes if isinstance(axes, list) else [axes, axes], "output_shape": None,
+                "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw", "arguments": {}}
+    raise FixtureError(f"Keras 1 config: {cls} is not written")
 
 
 def keras1_model_config(model):
@@ -1386,7 +1525,7 @@ def keras1_model_config(model):
     Model a Container config with [layer, node, tensor] references (engine/topology.py)."""
     if model.kind == "Sequential":
         return {"class_name": "Sequential", "config": [
-            {"class_name": layer.cls, "config": keras1_layer_config(layer, layer.batch_shape if i == 0 else None)}
+            {"class_name": keras1_class(layer), "config": keras1_layer_config(layer, layer.batch_shape if i == 0 else None)}
             for i, layer in enumerate(model.layers)]}
     layers = []
     for layer in model.layers:
@@ -1397,14 +1536,14 @@ def keras1_model_config(model):
         else:
             cfg = keras1_layer_config(layer)
             nodes = [[[n, i, t] for n, i, t in layer.inbound]]
-        layers.append({"name": layer.name, "class_name": layer.cls, "config": cfg, "inbound_nodes": nodes})
+        layers.append({"name": layer.name, "class_name": keras1_class(layer), "config": cfg, "inbound_nodes": nodes})
     return {"class_name": "Model", "config": {
         "name": model.name, "layers": layers,
         "input_layers": [[x.name, 0, 0] for x in model.input_layers()],
         "output_layers": [list(o) for o in model.outputs]}}
 
 
-def keras1_arrays(cls, name, arrays, consume_less):
+def keras1_arrays(cls, name, arrays, consume_less, backend=None):
     """[(weight name, array)] of one Keras 1 layer named `name` from its Keras 2 arrays."""
     if cls in KERAS1_GATES and consume_less != "gpu":
         kernel, recurrent, bias = arrays
@@ -1416,8 +1555,22 @@ def keras1_arrays(cls, name, arrays, consume_less):
                     (f"{name}_U_{gate}", np.ascontiguousarray(recurrent[:, cols])),
                     (f"{name}_b_{gate}", np.ascontiguousarray(bias[cols]))]
         return out
-    short = {"Dense": ["W", "b"], "Embedding": ["W"]}.get(cls, ["W", "U", "b"])  # LSTM/GRU "gpu", SimpleRNN
+    if cls in ("Conv1D", "Conv2D", "Conv3D"):
+        # Keras 1.2.2 Convolution1D kernel: (filter_length, 1, input_dim, nb_filter); 'tf' 2D/3D: Keras 2's.
+        kernel = arrays[0][:, None, :, :] if cls == "Conv1D" else arrays[0]
+        if backend == "theano":  # Theano convolves: its kernel is TensorFlow's flipped on the spatial axes
+            kernel = keras1_flip(kernel)
+        arrays = [np.ascontiguousarray(kernel)] + list(arrays[1:])
+    short = {"Dense": ["W", "b"], "Embedding": ["W"], "Conv1D": ["W", "b"], "Conv2D": ["W", "b"], "Conv3D": ["W", "b"],
+             "BatchNormalization": ["gamma", "beta", "running_mean", "running_std"],
+             "PReLU": ["alphas"]}.get(cls, ["W", "U", "b"])  # LSTM/GRU "gpu", SimpleRNN
+    check(len(arrays) <= len(short), f"{name}: {cls} has {len(arrays)} weights")
     return [(f"{name}_{s}", a) for s, a in zip(short, arrays)]
+
+
+def keras1_flip(kernel):
+    """Keras 2's conv_utils.convert_kernel: reverses every axis but the last two (in, out channels)."""
+    return np.ascontiguousarray(kernel[tuple([slice(None, None, -1)] * (kernel.ndim - 2) + [slice(None)] * 2)])
 
 
 def keras1_weights(layer, backend):
@@ -1432,16 +1585,22 @@ def keras1_weights(layer, backend):
                + keras1_arrays(layer.backward.cls, layer.backward.name, arrays[half:],
                                layer.backward.opts.get("consume_less")))
     else:
-        out = keras1_arrays(layer.cls, layer.name, arrays, layer.opts.get("consume_less"))
+        out = keras1_arrays(layer.cls, layer.name, arrays, layer.opts.get("consume_less"), backend)
     suffix = ":0" if backend == "tensorflow" else ""
     return [(n + suffix, a) for n, a in out]
 
 
-def keras2_from_keras1(cls, stored):
-    """Keras 2's preprocess_weights_for_loading for one Keras 1 layer (KERAS2_FROM_KERAS1)."""
+def keras2_from_keras1(cls, stored, backend=None):
+    """Keras 2's preprocess_weights_for_loading for one Keras 1 layer (KERAS2_FROM_KERAS1; Conv1D: weights[0][:, 0]),
+    and for a Theano file's convolution kernel convert_kernel, which Keras 2 applies when the file records the
+    Theano backend (a Keras 1 file records none: strata reads it from the weight names)."""
     if cls in KERAS2_FROM_KERAS1 and len(stored) == 3 * len(KERAS1_GATES[cls]):
         return [np.concatenate([stored[i] for i in idx], axis=-1) for idx in KERAS2_FROM_KERAS1[cls]]
-    return list(stored)
+    stored = list(stored)
+    if cls in ("Conv1D", "Conv2D", "Conv3D"):
+        kernel = keras1_flip(stored[0]) if backend == "theano" else stored[0]
+        stored[0] = np.ascontiguousarray(kernel[:, 0, :, :] if cls == "Conv1D" else kernel)
+    return stored
 
 
 def write_keras1_weights_group(group, model, backend):
@@ -1463,6 +1622,60 @@ def write_keras1_h5(model, path, backend):
         f.attrs["keras_version"] = KERAS1_VERSION.encode("utf8")
         f.attrs["model_config"] = json.dumps(keras1_model_config(model)).encode("utf8")
         write_keras1_weights_group(h5_group(f, "model_weights"), model, backend)
+
+
+def keras1_merge_sequential(model):
+    """A Functional model of branches merged once -- each merge input a chain of one-input layers from its own
+    InputLayer, the merge followed by a chain to the one output -- as Keras 1's Sequential([Merge([branch
+    Sequentials], mode), ...]): (model config, the layers in Sequential.flattened_layers order, which save_weights
+    writes: every branch's layers, then the layers after the Merge; the Merge itself is not listed)."""
+    check(model.kind == "Functional", f"{model.name}: a Merge of branches is built from a Functional model")
+    merges = [x for x in model.layers if x.cls in KERAS1_MERGE_MODES]
+    check(len(merges) == 1, f"{model.name}: needs exactly one merge layer")
+    merge = merges[0]
+    by_name = {x.name: x for x in model.layers}
+    branches = []
+    for name, _, _ in merge.inbound:
+        chain = []
+        while by_name[name].cls != "InputLayer":
+            layer = by_name[name]
+            check(len(layer.inbound) == 1, f"{layer.name}: a branch layer takes one input")
+            chain.insert(0, layer)
+            name = layer.inbound[0][0]
+        check(chain, f"{model.name}: a merged branch has no layer")
+        chain[0] = copy.copy(chain[0])
+        chain[0].batch_shape = by_name[name].batch_shape
+        branches.append(chain)
+    rest, prev = [], merge.name
+    for layer in model.layers:
+        if layer.inbound and layer.inbound[0][0] == prev and layer is not merge:
+            check(len(layer.inbound) == 1, f"{layer.name}: a layer after the Merge takes one input")
+            rest.append(layer)
+            prev = layer.name
+    check([list(o) for o in model.outputs] == [[prev, 0, 0]], f"{model.name}: the chain after the Merge is the output")
+    merge_cfg = keras1_layer_config(merge)
+    merge_cfg["layers"] = [{"class_name": "Sequential", "config": [
+        {"class_name": keras1_class(x), "config": keras1_layer_config(x, x.batch_shape if i == 0 else None)}
+        for i, x in enumerate(chain)]} for chain in branches]
+    config = {"class_name": "Sequential", "config": [{"class_name": "Merge", "config": merge_cfg}] + [
+        {"class_name": keras1_class(x), "config": keras1_layer_config(x)} for x in rest]}
+    flat = Model("Sequential", model.name)
+    flat.layers = [x for chain in branches for x in chain] + rest
+    return config, flat
+
+
+def write_keras1_merge_h5(model, path, backend):
+    """save_model of keras1_merge_sequential(model)."""
+    config, flat = keras1_merge_sequential(model)
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = KERAS1_VERSION.encode("utf8")
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        write_keras1_weights_group(h5_group(f, "model_weights"), flat, backend)
+    with h5py.File(path, "r") as f:
+        verify_keras1_group(f["model_weights"], flat, str(path), backend)
+        written = json.loads(f.attrs["model_config"])
+    check(written["config"][0]["class_name"] == "Merge" and len(written["config"][0]["config"]["layers"]) >= 2,
+          f"{path}: the first layer is a Merge of branches")
 
 
 def write_keras1_h5_weights(model, weights_path, json_path, backend):
@@ -1499,7 +1712,7 @@ def verify_keras1_group(group, model, what, backend):
         check(all(any(n.startswith(owner + "_") for owner in owners) for n in names),
               f"{what}: {layer.name} weight names {names}")
         halves = [stored[:len(stored) // 2], stored[len(stored) // 2:]] if layer.cls == "Bidirectional" else [stored]
-        got = [a for half in halves for a in keras2_from_keras1(core.cls, half)]
+        got = [a for half in halves for a in keras2_from_keras1(core.cls, half, backend)]
         arrays = want[layer.name]
         check(len(got) == len(arrays), f"{what}: {layer.name} converts to {len(got)} arrays, want {len(arrays)}")
         for i, (g, w) in enumerate(zip(got, arrays)):
@@ -1512,7 +1725,7 @@ def verify_keras1_config(config, model, what):
     walk_layer_configs(config, found)
     for layer in model.weight_layers():
         cls, cfg = found[layer.name]
-        check(cls == layer.cls, f"{what}: {layer.name} class")
+        check(cls == keras1_class(layer), f"{what}: {layer.name} class")
         core = _keras1_core(layer)
         if layer.cls in ("TimeDistributed", "Bidirectional"):
             cfg = cfg["layer"]["config"]
@@ -2156,17 +2369,31 @@ def generate_bad(out):
         other = copy.deepcopy(dense)
         other["config"]["name"] = "dense_b"
         c["config"][0] = {"class_name": "Merge", "config": {
-            "name": "merge_1", "mode": "sum", "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+            "name": "merge_1", "mode": "cos", "mode_type": "raw", "concat_axis": -1, "dot_axes": [1, 1],
             "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
-            "arguments": {}, "layers": [dense, other]}}
+            "arguments": {}, "layers": [{"class_name": "Sequential", "config": [dense]},
+                                        {"class_name": "Sequential", "config": [other]}]}}
 
     cfg = copy.deepcopy(m_config)
     merge_first(cfg)
     check(json_changed_under(m_config, cfg, "$.config[0]"), f"{m_base}: config edit changed {json_diff(m_config, cfg)}")
     add("h5_keras1_merge", ".h5", h5_with(m_bytes, lambda f: h5_replace_model_config(f, cfg), ["/"], m_base),
-        m_base, "unsupported_error", ["'Merge'", "merge_1"],
-        "Keras 1.2.2 Sequential whose first layer is a Merge(mode='sum') of two Dense branches (Keras 1's Merge "
-        "layer is not supported yet)")
+        m_base, "unsupported_error", ["layer 'merge_1' (Merge)", "mode 'cos' is not supported", "expand_dims"],
+        "Keras 1.2.2 Sequential whose first layer is a Merge(mode='cos') of two Sequential branches of one Dense "
+        "each (Keras 1's cosine mode is refused: its output gains a backend-dependent axis)")
+    c_base = "h5/conv1d_valid_strides2_keras1_th"
+    c_bytes = (out / f"{c_base}.h5").read_bytes()
+
+    def keras10_conv1d_kernel(f):
+        # Keras 1.0/1.1 stored Convolution1D's W as (nb_filter, input_dim, filter_length, 1) (Keras 2's
+        # preprocess_weights_for_loading: "Legacy shape"); strata reads Keras 1.2's layout only.
+        w = f["model_weights/conv1d/conv1d_W"][()]
+        h5_replace_dataset(f, "model_weights/conv1d/conv1d_W", data=np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+
+    add("h5_keras1_conv1d_old_layout", ".h5", h5_with(c_bytes, keras10_conv1d_kernel, ["model_weights/conv1d/conv1d_W"], c_base),
+        c_base, "model_error", ["layer 'conv1d' (Convolution1D)", "must have shape (2, 1, 3, 6)", "the file has (6, 3, 2, 1)"],
+        "Keras 1.2.2 Sequential Convolution1D whose W is in Keras 1.0/1.1's (nb_filter, input_dim, filter_length, 1) "
+        "layout, which strata does not convert")
     # --- Nested models, from keras/nested_shared_twice and h5/nested_shared_twice: a Functional
     # "base" (Dense "base_d1", BatchNormalization "base_bn") called on two inputs.
     n_base = "keras/nested_shared_twice"
@@ -2570,7 +2797,13 @@ def generate(out, quiet=False):
                       else "; LSTM/GRU weights per gate (W_i, U_i, b_i, ...)")
         if opts.get("functional"):
             notes += "; the TF.js Sequential rebuilt as a Functional model"
-        if fmt == "h5":
+        if opts.get("sequential_merge"):
+            stem = source_stem(source) + "_seqmerge_keras1_" + ("th" if backend == "theano" else "tf")
+            notes += "; the TF.js Functional model as Keras 1's Sequential([Merge([branch Sequentials]), ...])"
+            path = out / "h5" / f"{stem}.h5"
+            write_keras1_merge_h5(model, path, backend)
+            add(f"h5/{stem}", "h5", f"h5/{stem}.h5", source, KERAS1_VERSION, "match", notes, model)
+        elif fmt == "h5":
             path = out / "h5" / f"{stem}.h5"
             write_keras1_h5(model, path, backend)
             verify_keras1_h5(path, model, backend)

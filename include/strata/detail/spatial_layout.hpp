@@ -76,8 +76,14 @@ void check_spatial_rank(const Shape& input, bool channels_first, const std::stri
 
 /// Keras config `data_format` (Keras 3 writes it; null or missing: channels_last, Keras' default
 /// image_data_format).
+/// Keras 1 writes `dim_ordering` instead: "tf" (channels last) or "th" (channels first).
 template <class T>
 std::string read_data_format(const LayerConfig<T>& config) {
+  if (config.keras_version().keras1() && config.has("dim_ordering")) {
+    const std::string o = config.string("dim_ordering", "tf");
+    if (o != "tf" && o != "th") config.invalid(concat("dim_ordering must be 'tf' or 'th'; got '", o, "'"));
+    return o == "tf" ? "channels_last" : "channels_first";
+  }
   const std::string f = config.string("data_format", "channels_last");
   if (f != "channels_last" && f != "channels_first") {
     config.invalid(concat("data_format must be 'channels_last' or 'channels_first'; got '", f, "'"));
@@ -122,13 +128,36 @@ std::vector<Index> read_int_tuple(const LayerConfig<T>& config, const char* key,
 
 /// A Keras padding/cropping argument of N axes as (before, after) pairs: an integer (every side),
 /// a list of N integers (both sides of each axis), a list of N pairs, or for N == 1 one pair.
+/// Keras 1's ZeroPadding1D/2D also took a dict ({"left_pad", "right_pad"} / {"top_pad",
+/// "bottom_pad", "left_pad", "right_pad"}, missing sides 0) and ZeroPadding2D a flat list
+/// (top, bottom, left, right).
 template <class T>
 std::vector<std::array<Index, 2>> read_sides(const LayerConfig<T>& config, const char* key, int n, Index fallback) {
   std::vector<std::array<Index, 2>> out;
   if (!config.has(key)) return std::vector<std::array<Index, 2>>(static_cast<std::size_t>(n), {fallback, fallback});
   const Config& v = config.get(key);
   bool ok = true;
-  if (v.is_integer()) {
+  const bool keras1 = config.keras_version().keras1();
+  if (keras1 && v.is_dict() && (n == 1 || n == 2)) {
+    static const char* const names[2][4] = {{"left_pad", "right_pad", "", ""},
+                                            {"top_pad", "bottom_pad", "left_pad", "right_pad"}};
+    std::size_t known = 0;
+    for (int k = 0; k < 2 * n; ++k) {
+      const Config* side = v.find(names[n - 1][k]);
+      if (side != nullptr) ++known;
+      if (side != nullptr && !side->is_integer()) ok = false;
+      if (k % 2 == 0) out.push_back({0, 0});
+      if (side != nullptr && side->is_integer()) out.back()[k % 2] = static_cast<Index>(side->as_integer());
+    }
+    if (known != v.as_dict().size()) ok = false;
+  } else if (keras1 && n == 2 && v.is_list() && v.as_list().size() == 4) {
+    for (const Config& e : v.as_list()) ok = ok && e.is_integer();
+    if (ok) {
+      const auto& l = v.as_list();
+      out = {{static_cast<Index>(l[0].as_integer()), static_cast<Index>(l[1].as_integer())},
+             {static_cast<Index>(l[2].as_integer()), static_cast<Index>(l[3].as_integer())}};
+    }
+  } else if (v.is_integer()) {
     out.assign(static_cast<std::size_t>(n), {static_cast<Index>(v.as_integer()), static_cast<Index>(v.as_integer())});
   } else if (v.is_list()) {
     const auto& list = v.as_list();

@@ -309,7 +309,18 @@ class Conv {
   static constexpr MaskRule mask_rule = MaskRule::drop;
   /// Keras config: filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
   /// activation, use_bias. data_format "channels_first" is an unsupported_error.
+  ///
+  /// Keras 1 (Convolution1D/2D/3D, AtrousConvolution1D/2D): nb_filter; filter_length (1D),
+  /// nb_row and nb_col (2D) or kernel_dim1..3 (3D); subsample_length (1D) or subsample;
+  /// atrous_rate; border_mode ("valid"/"same"; Theano's "full" is refused); dim_ordering ("tf";
+  /// "th", channels first, is refused); bias.
+  static std::vector<std::string> keras_aliases() {
+    if constexpr (N == 1) return {"Convolution1D", "AtrousConvolution1D"};
+    if constexpr (N == 2) return {"Convolution2D", "AtrousConvolution2D"};
+    return {"Convolution3D"};
+  }
   static Conv from_config(const LayerConfig<T>& config) {
+    if (config.keras_version().keras1()) return from_keras1_config(config);
     const std::string format = config.string("data_format", "channels_last");
     if (format != "channels_last") {
       config.unsupported(detail::concat("data_format '", format, "' is not supported (only channels_last is)"));
@@ -322,7 +333,9 @@ class Conv {
         .activation(config.activation("activation", "linear"))
         .use_bias(config.boolean("use_bias", true))
         .name(config.name());
-    return Conv(config.integer("filters"), sizes(config, "kernel_size", 0), options);
+    const Sizes kernel = sizes(config, "kernel_size", 0);
+    check_theano_padding(config, options, kernel);
+    return Conv(config.integer("filters"), kernel, options);
   }
   /// Keras' weights: kernel (k_1, ..., k_N, in_channels / groups, filters), bias (filters,).
   std::size_t weight_count() const { return use_bias_ ? 2 : 1; }
@@ -333,6 +346,68 @@ class Conv {
     WeightGroup group{"", {{"kernel", kernel_shape(x.back()), ""}}};
     if (use_bias_) group.weights.push_back({"bias", Shape{filters_}, ""});
     return {group};
+  }
+  /// Older files' kernels: Keras 1's Convolution1D kernel (filter_length, 1, input_dim,
+  /// nb_filter) (its 'tf' Convolution2D/3D kernels are Keras 2's), and kernels a Theano backend
+  /// trained (KerasVersion::theano_backend): flipped along the spatial axes. None otherwise.
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    const bool keras1_1d = N == 1 && version.keras1();
+    if (!keras1_1d && !version.theano_backend()) return {};
+    std::vector<WeightGroup> groups = weight_groups(inputs);
+    WeightSpec& kernel = groups[0].weights[0];
+    if (keras1_1d) {
+      kernel.shape = Shape{kernel.shape[0], 1, kernel.shape[1], kernel.shape[2]};
+      kernel.note = " (Keras 1's Convolution1D layout (filter_length, 1, input_dim, nb_filter))";
+    }
+    if (version.theano_backend()) kernel.note += " (Theano's flipped kernel)";
+    return groups;
+  }
+  /// The legacy_weight_groups arrays -> [kernel, bias]: Keras 1's Convolution1D kernel drops its
+  /// axis of size 1; a Theano kernel is flipped back along every spatial axis (Keras 2's
+  /// preprocess_weights_for_loading and conv_utils.convert_kernel). Throws shape_error for
+  /// arrays of other shapes.
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const {
+    if (stored.empty() || stored[0].rank() < 3) {
+      throw shape_error(detail::concat(describe(), ": an older Keras' kernel must have rank ", N + 2, " or more"));
+    }
+    const Shape& from = stored[0].shape();
+    Shape shape;
+    for (int a = 0; a < from.rank(); ++a) {
+      if (!(N == 1 && version.keras1() && a == 1 && from.rank() == 4)) shape.push_back(from[a]);
+    }
+    if (N == 1 && version.keras1() && (from.rank() != 4 || from[1] != 1)) {
+      throw shape_error(detail::concat(describe(), ": Keras 1's Convolution1D kernel must have shape (filter_length, ",
+                                       "1, input_dim, nb_filter); got ", from.to_string()));
+    }
+    if (shape.rank() != N + 2) {
+      throw shape_error(detail::concat(describe(), ": the kernel must have rank ", N + 2, "; got ", from.to_string()));
+    }
+    AnyTensor<T> kernel = AnyTensor<T>::uninitialized(shape);
+    // Row-major: the spatial axes come first, then (in_channels, filters) as one contiguous block.
+    Index spatial = 1;
+    for (int a = 0; a < N; ++a) spatial *= shape[a];
+    const Index block = shape[N] * shape[N + 1];
+    const T* src = stored[0].data();
+    T* dst = kernel.data();
+    for (Index p = 0; p < spatial; ++p) {
+      Index q = p;
+      if (version.theano_backend()) {
+        // The tap at position (i_1, ..., i_N) reads (k_1 - 1 - i_1, ..., k_N - 1 - i_N).
+        Index rest = p;
+        Index flipped = 0;
+        Index stride = 1;
+        for (int a = N - 1; a >= 0; --a) {
+          const Index i = rest % shape[a];
+          rest /= shape[a];
+          flipped += (shape[a] - 1 - i) * stride;
+          stride *= shape[a];
+        }
+        q = flipped;
+      }
+      std::copy(src + q * block, src + (q + 1) * block, dst + p * block);
+    }
+    stored[0] = std::move(kernel);
+    return stored;
   }
 
  private:
@@ -353,6 +428,56 @@ class Conv {
     Sizes s;
     s.fill(v);
     return s;
+  }
+
+  // Keras 1.2's Convolution1D/2D/3D and AtrousConvolution1D/2D configs (convolutional.py).
+  static Conv from_keras1_config(const LayerConfig<T>& config) {
+    const std::string ordering = config.string("dim_ordering", "tf");
+    if (ordering != "tf") {
+      config.unsupported(detail::concat("dim_ordering '", ordering,
+                                        "' is not supported (only 'tf', channels last, is; 'th' puts the channels "
+                                        "first, which strata's convolutions do not implement)"));
+    }
+    const std::string border = config.string("border_mode", "valid");
+    if (border != "valid" && border != "same") {
+      config.unsupported(detail::concat("border_mode '", border, "' is not supported (strata has 'valid' and 'same')"));
+    }
+    Sizes kernel;
+    Sizes strides = filled(1);
+    if constexpr (N == 1) {
+      kernel = filled(config.integer("filter_length", 1, detail::conv_max_option));
+      strides = filled(config.integer_or("subsample_length", 1, 1, detail::conv_max_option));
+    } else {
+      const char* const keys[2][3] = {{"nb_row", "nb_col", ""}, {"kernel_dim1", "kernel_dim2", "kernel_dim3"}};
+      for (int a = 0; a < N; ++a) {
+        kernel[static_cast<std::size_t>(a)] = config.integer(keys[N - 2][a], 1, detail::conv_max_option);
+      }
+      if (config.has("subsample")) strides = sizes(config, "subsample", 1);
+    }
+    Options options;
+    options.strides(strides)
+        .dilation_rate(sizes(config, "atrous_rate", 1))
+        .padding(border)
+        .activation(config.activation("activation", "linear"))
+        .use_bias(config.boolean("bias", true))
+        .name(config.name());
+    check_theano_padding(config, options, kernel);
+    return Conv(config.integer("nb_filter"), kernel, options);
+  }
+
+  // Theano's "same" padding (border_mode "half", then a crop for an even kernel) puts span / 2
+  // zeros before each axis, TensorFlow's (span - 1) / 2 and, with strides, fewer: they agree only
+  // for stride 1 and odd spans, which a Theano file is loaded with; anything else is refused.
+  static void check_theano_padding(const LayerConfig<T>& config, const Options& options, const Sizes& kernel) {
+    if (!config.keras_version().theano_backend() || options.padding() != "same") return;
+    for (std::size_t a = 0; a < kernel.size(); ++a) {
+      const Index span = (kernel[a] - 1) * options.dilation_rate()[a] + 1;
+      if (span % 2 == 0 || options.strides()[a] != 1) {
+        config.unsupported(
+            "'same' padding with an even kernel span or a stride above 1 is not supported for a Theano-backend "
+            "file: Theano padded such a convolution differently from TensorFlow (border_mode 'half', then a crop)");
+      }
+    }
   }
 
   // An int or a list of N ints (Keras standardize_tuple); `fallback` when missing (0: required).

@@ -230,7 +230,14 @@ class ConvTranspose {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: filters, kernel_size, strides, padding, output_padding (null: inferred),
   /// dilation_rate (tfjs leaves it out: 1), data_format (channels_last only), activation, use_bias.
+  /// A Theano-backend file is refused: Keras 2 flips such a kernel on loading, which strata does
+  /// not implement for transposed convolutions.
   static ConvTranspose from_config(const LayerConfig<T>& config) {
+    if (config.keras_version().theano_backend()) {
+      config.unsupported(
+          "a Theano-backend file's transposed convolution is not supported: its kernel was stored flipped "
+          "(Keras 2 flips it back on loading), which strata implements for Conv1D/2D/3D only");
+    }
     const Index filters = config.integer("filters");
     (void)config.get("kernel_size");
     const auto kernel = detail::spatial_config<N>(config, "kernel_size", 0, 1);

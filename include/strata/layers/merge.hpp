@@ -975,6 +975,68 @@ class Dot {
   std::string name_;
 };
 
+namespace detail {
+
+/// Keras 1's `Merge` layer (engine/topology.py; the functional `merge([a, b], mode=...)`, and a
+/// Sequential's first layer merging branch models, which the loader turns into a graph): each
+/// built-in mode is built as the Keras 2 layer that replaced it, with Keras 1's mask rule (the
+/// AND of the given masks, as Keras 2's). Config: mode ("sum" -> Add, "mul" -> Multiply, "ave"
+/// -> Average, "max" -> Maximum, "concat" -> Concatenate(axis=concat_axis), "dot" ->
+/// Dot(axes=dot_axes)), mode_type "raw". Refused: a mode given as a Python function (its code
+/// cannot be loaded) and "cos" (see below); an unknown mode is a model_error.
+template <class T>
+struct Keras1Merge {
+  using Scalar = T;
+  static constexpr const char* class_name = "Merge";
+  static AnyLayer<T> from_config(const LayerConfig<T>& config) {
+    const std::string mode_type = config.string("mode_type", "raw");
+    if (mode_type != "raw") {
+      config.unsupported(concat("a mode given as a Python function (mode_type '", mode_type,
+                                "') is not supported: its code cannot be loaded; register a C++ layer for it and "
+                                "rename the class (docs/custom-layers.md)"));
+    }
+    const std::string mode = config.string("mode", "sum");
+    const MergeMasks masks = merge_masks_of(config.keras_version());
+    if (mode == "sum") return AnyLayer<T>(Add<T>(MergeOptions().masks(masks).name(config.name())));
+    if (mode == "mul") return AnyLayer<T>(Multiply<T>(MergeOptions().masks(masks).name(config.name())));
+    if (mode == "ave") return AnyLayer<T>(Average<T>(MergeOptions().masks(masks).name(config.name())));
+    if (mode == "max") return AnyLayer<T>(Maximum<T>(MergeOptions().masks(masks).name(config.name())));
+    if (mode == "concat") {
+      return AnyLayer<T>(Concatenate<T>(
+          ConcatenateOptions().axis(config.integer_or("concat_axis", -1, -8, 8)).masks(masks).name(config.name())));
+    }
+    if (mode == "dot") {
+      Index a0 = -1, a1 = -1;  // Keras 1's default dot_axes, -1
+      if (config.has("dot_axes")) {
+        const Config& axes = config.get("dot_axes");
+        if (axes.is_integer()) {
+          a0 = a1 = static_cast<Index>(axes.as_integer());
+        } else if (axes.is_list() && axes.as_list().size() == 2 && axes.as_list()[0].is_integer() &&
+                   axes.as_list()[1].is_integer()) {
+          a0 = static_cast<Index>(axes.as_list()[0].as_integer());
+          a1 = static_cast<Index>(axes.as_list()[1].as_integer());
+        } else {
+          config.invalid(concat("dot_axes must be an integer or a list of two integers; got ", axes.dump()));
+        }
+      }
+      if (a0 == 0 || a1 == 0 || a0 < -8 || a0 > 8 || a1 < -8 || a1 > 8) {
+        config.invalid(
+            concat("dot_axes must not include 0 (the batch axis) and lie within the rank; got (", a0, ", ", a1, ")"));
+      }
+      return AnyLayer<T>(Dot<T>(a0, a1, DotOptions().name(config.name())));
+    }
+    if (mode == "cos") {
+      config.unsupported(
+          "mode 'cos' is not supported: Keras 1 divides batch_dot(x, y) by max(sqrt(batch_dot(x, x) * "
+          "batch_dot(y, y)), epsilon) and then adds an axis (K.expand_dims), so its output shape depends on the "
+          "backend's batch_dot; Keras 2 replaced it by Dot(axes, normalize=True), which strata loads");
+    }
+    config.invalid(concat("unknown mode '", mode, "' (Keras 1 has sum, mul, concat, ave, max, dot and cos)"));
+  }
+};
+
+}  // namespace detail
+
 }  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 
@@ -986,5 +1048,6 @@ STRATA_REGISTER_LAYER(Maximum)
 STRATA_REGISTER_LAYER(Minimum)
 STRATA_REGISTER_LAYER(Concatenate)
 STRATA_REGISTER_LAYER(Dot)
+STRATA_REGISTER_LAYER(Keras1Merge)
 
 #endif  // STRATA_LAYERS_MERGE_HPP

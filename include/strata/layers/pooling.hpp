@@ -189,15 +189,26 @@ class Pooling : public detail::WeightlessLayer<Pooling<T, N, M>, T> {
   static constexpr MaskRule mask_rule = MaskRule::drop;
   /// Keras config: pool_size (an integer or a tuple; Keras 3's default 2), strides (null:
   /// pool_size), padding ("valid"/"same", either case), data_format (null: channels_last).
+  ///
+  /// Keras 1: pool_length and stride (1D) or pool_size and strides, border_mode, dim_ordering
+  /// ("tf" channels last, "th" channels first).
   static Pooling from_config(const LayerConfig<T>& config) {
-    const std::vector<Index> pool = detail::spatial::read_int_tuple(config, "pool_size", N, {2});
+    const bool keras1 = config.keras_version().keras1();
+    const char* pool_key = keras1 && N == 1 ? "pool_length" : "pool_size";
+    const char* strides_key = keras1 && N == 1 ? "stride" : "strides";
+    const std::vector<Index> pool = detail::spatial::read_int_tuple(config, pool_key, N, {2});
     PoolingOptions o;
     o.name(config.name());
-    if (config.has("strides")) o.strides(detail::spatial::read_int_tuple(config, "strides", N, {}));
-    std::string padding = config.string("padding", "valid");
+    if (config.has(strides_key)) o.strides(detail::spatial::read_int_tuple(config, strides_key, N, {}));
+    std::string padding = config.string(config.spelling("padding", "border_mode"), "valid");
     for (char& ch : padding) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
     if (padding != "valid" && padding != "same") {
       config.invalid(detail::concat("padding must be 'valid' or 'same'; got '", padding, "'"));
+    }
+    if (padding == "same" && config.keras_version().theano_backend()) {
+      config.unsupported(
+          "'same' padding is not supported for a Theano-backend file: Keras' Theano backend padded pool_size - 1 "
+          "or pool_size - 2 on both sides and then cropped, not TensorFlow's rule, which strata implements");
     }
     o.padding(padding).data_format(detail::spatial::read_data_format(config));
     return Pooling(pool, o);

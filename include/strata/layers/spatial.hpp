@@ -316,7 +316,9 @@ class UpSampling : public detail::WeightlessLayer<UpSampling<T, N>, T> {
   /// "nearest" or "bilinear"; Keras 3's "bicubic", "lanczos3", "lanczos5" and "area" are refused
   /// as unsupported), data_format (null: channels_last).
   static UpSampling from_config(const LayerConfig<T>& config) {
-    const std::vector<Index> size = detail::spatial::read_int_tuple(config, "size", N, {2});
+    // Keras 1's UpSampling1D calls its factor `length`.
+    const char* key = N == 1 ? config.spelling("size", "length") : "size";
+    const std::vector<Index> size = detail::spatial::read_int_tuple(config, key, N, {2});
     SpatialOptions o;
     o.name(config.name()).data_format(detail::spatial::read_data_format(config));
     if constexpr (N == 2) {
