@@ -37,6 +37,7 @@
 
 #include "builder.hpp"
 #include "hdf5.hpp"
+#include "isolation.hpp"
 #include "model_config.hpp"
 
 namespace strata {
@@ -214,11 +215,11 @@ inline std::string legacy_backend(const hdf5::File& file, const std::string& roo
 
 template <class T>
 Model<T> load_legacy(std::shared_ptr<hdf5::File> file, const json& model_config, const std::string& version,
-                     const std::string& root) {
+                     const std::string& root, const BuildStep<T>& build) {
   auto layers = std::make_shared<std::vector<LegacyLayer>>();
   KerasVersion keras = KerasVersion::parse(version);
   keras.backend = legacy_backend(*file, root, keras);
-  Model<T> model = build_model<T>(model_config, keras, legacy_weight_reader<T>(file, root, layers), file->source());
+  Model<T> model = build(model_config, keras, legacy_weight_reader<T>(file, root, layers), file->source());
   std::size_t used = 0;
   for (const LegacyLayer& l : *layers) used += l.read > 0 ? 1 : 0;
   if (used != layers->size()) {
@@ -396,7 +397,8 @@ class Zip {
 /// from disk, so that loading holds no second copy of the weights in memory; without it, or when no
 /// temporary file can be made, HDF5 reads the member's bytes in memory, where they lie.
 template <class T>
-Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::string& source, bool spill) {
+Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::string& source, bool spill,
+                     const BuildStep<T>& build) {
   // A member may not claim more than the archive could expand to (deflate tops out near 1032:1).
   const std::uint64_t limit = std::min<std::uint64_t>(archive_size * 1100 + 4096, std::uint64_t(1) << 34);
   const json metadata = parse_json(zip.read("metadata.json", limit), source + ": metadata.json");
@@ -417,8 +419,7 @@ Model<T> load_keras3(const Zip& zip, std::uint64_t archive_size, const std::stri
     auto image = std::make_shared<const std::string>(zip.read("model.weights.h5", limit));
     file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source + ": model.weights.h5"));
   }
-  return build_model<T>(model_config_of(config, source), KerasVersion::parse(version), keras3_weight_reader<T>(file),
-                        source);
+  return build(model_config_of(config, source), KerasVersion::parse(version), keras3_weight_reader<T>(file), source);
 }
 
 // --- TensorFlow.js
@@ -698,7 +699,7 @@ inline Format detect(const std::string& head) {
 }
 
 template <class T>
-Model<T> load_h5(std::shared_ptr<hdf5::File> file) {
+Model<T> load_h5(std::shared_ptr<hdf5::File> file, const BuildStep<T>& build) {
   const std::string version = root_string(*file, "keras_version");
   if (!hdf5::has_attribute(file->id(), "model_config")) {
     throw io_error(concat("strata::load_model(", file->source(),
@@ -708,32 +709,35 @@ Model<T> load_h5(std::shared_ptr<hdf5::File> file) {
   const json config =
       parse_json(hdf5::string_attribute1(*file, file->id(), "model_config"), file->source() + ": model_config");
   const std::string root = hdf5::exists(file->id(), "model_weights") ? "model_weights" : "/";
-  return load_legacy<T>(file, model_config_of(config, file->source()), version, root);
+  return load_legacy<T>(file, model_config_of(config, file->source()), version, root, build);
 }
 
-}  // namespace detail
-
-template <class T>
-Model<T> load_model(const std::string& path) {
-  hdf5::QuietErrors quiet;
+/// The first 4096 bytes of the file at `path` (for detect).
+inline std::string head_of(const std::string& path) {
   std::string head;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error(detail::concat("strata::load_model: cannot open '", path, "'"));
-    head.resize(4096);
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error(concat("strata::load_model: cannot open '", path, "'"));
+  head.resize(4096);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
+/// load_model(path) with a build step; `spill` as load_keras3's.
+template <class T>
+Model<T> load_path(const std::string& path, const BuildStep<T>& build, bool spill) {
+  hdf5::QuietErrors quiet;
+  const std::string head = head_of(path);
   return detail::guarded(path, [&]() -> Model<T> {
     switch (detail::detect(head)) {
       case detail::Format::keras: {
         std::error_code ec;
         const auto size = std::filesystem::file_size(path, ec);
         if (ec) throw io_error(detail::concat("strata::load_model: cannot read '", path, "': ", ec.message()));
-        return detail::load_keras3<T>(detail::Zip::open_file(path), size, path, true);
+        return detail::load_keras3<T>(detail::Zip::open_file(path), size, path, spill, build);
       }
       case detail::Format::hdf5:
-        return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)));
+        return detail::load_h5<T>(std::make_shared<hdf5::File>(hdf5::File::open(path)), build);
       case detail::Format::tfjs: {
         const json j = detail::parse_json(detail::read_file(path, std::size_t(1) << 30), path);
         if (!j.is_object() || !j.contains("weightsManifest")) {
@@ -753,8 +757,10 @@ Model<T> load_model(const std::string& path) {
   });
 }
 
+/// load_model(config_json_path, weights_path) with a build step.
 template <class T>
-Model<T> load_model(const std::string& config_json_path, const std::string& weights_path) {
+Model<T> load_config_weights(const std::string& config_json_path, const std::string& weights_path,
+                             const BuildStep<T>& build) {
   hdf5::QuietErrors quiet;
   return detail::guarded(config_json_path, [&]() -> Model<T> {
     const json config = detail::parse_json(detail::read_file(config_json_path, std::size_t(1) << 30), config_json_path);
@@ -763,29 +769,84 @@ Model<T> load_model(const std::string& config_json_path, const std::string& weig
     if (version.empty()) version = detail::root_string(*file, "keras_version");
     if (hdf5::has_attribute(file->id(), "layer_names") || hdf5::exists(file->id(), "model_weights")) {
       const std::string root = hdf5::exists(file->id(), "model_weights") ? "model_weights" : "/";
-      return detail::load_legacy<T>(file, detail::model_config_of(config, config_json_path), version, root);
+      return detail::load_legacy<T>(file, detail::model_config_of(config, config_json_path), version, root, build);
     }
     if (version.empty()) version = "3";
-    return detail::build_model<T>(detail::model_config_of(config, config_json_path), KerasVersion::parse(version),
-                                  detail::keras3_weight_reader<T>(file), weights_path);
+    return build(detail::model_config_of(config, config_json_path), KerasVersion::parse(version),
+                 detail::keras3_weight_reader<T>(file), weights_path);
   });
 }
 
+/// load_model_from_memory with a build step.
 template <class T>
-Model<T> load_model_from_memory(const std::string& bytes, const std::string& source) {
+Model<T> load_memory(const std::string& bytes, const std::string& source, const BuildStep<T>& build) {
   hdf5::QuietErrors quiet;
   return detail::guarded(source, [&]() -> Model<T> {
     switch (detail::detect(bytes.substr(0, 4096))) {
       case detail::Format::keras:
-        return detail::load_keras3<T>(detail::Zip(bytes, source), bytes.size(), source, false);
+        return detail::load_keras3<T>(detail::Zip(bytes, source), bytes.size(), source, false, build);
       case detail::Format::hdf5: {
         auto image = std::make_shared<const std::string>(bytes);
         auto file = std::make_shared<hdf5::File>(hdf5::File::open_image(image, source));
-        return detail::load_h5<T>(file);
+        return detail::load_h5<T>(file, build);
       }
       default:
         throw io_error(detail::concat("strata::load_model(", source, "): not a .keras archive or an HDF5 file"));
     }
+  });
+}
+
+inline std::uint64_t size_of_file(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<std::uint64_t>(size);
+}
+
+}  // namespace detail
+
+template <class T>
+Model<T> load_model(const std::string& path) {
+  return detail::load_path<T>(path, detail::plain_build<T>, true);
+}
+
+template <class T>
+Model<T> load_model(const std::string& path, const LoadOptions& options) {
+  if (!options.isolation()) return load_model<T>(path);
+  // TF.js files do not go through HDF5; nor do files no loader takes (their error comes faster here).
+  const detail::Format format = detail::detect(detail::head_of(path));
+  if (format != detail::Format::keras && format != detail::Format::hdf5) return load_model<T>(path);
+  // The child reads a .keras archive's weights file in memory, not through a temporary file that
+  // a crash would leave behind; its memory limit allows for that.
+  return detail::load_isolated<T>(options, path, detail::size_of_file(path), [&](const detail::BuildStep<T>& build) {
+    return detail::load_path<T>(path, build, false);
+  });
+}
+
+template <class T>
+Model<T> load_model(const std::string& config_json_path, const std::string& weights_path) {
+  return detail::load_config_weights<T>(config_json_path, weights_path, detail::plain_build<T>);
+}
+
+template <class T>
+Model<T> load_model(const std::string& config_json_path, const std::string& weights_path, const LoadOptions& options) {
+  if (!options.isolation()) return load_model<T>(config_json_path, weights_path);
+  return detail::load_isolated<T>(options, weights_path,
+                                  detail::size_of_file(weights_path) + detail::size_of_file(config_json_path),
+                                  [&](const detail::BuildStep<T>& build) {
+                                    return detail::load_config_weights<T>(config_json_path, weights_path, build);
+                                  });
+}
+
+template <class T>
+Model<T> load_model_from_memory(const std::string& bytes, const std::string& source) {
+  return detail::load_memory<T>(bytes, source, detail::plain_build<T>);
+}
+
+template <class T>
+Model<T> load_model_from_memory(const std::string& bytes, const std::string& source, const LoadOptions& options) {
+  if (!options.isolation()) return load_model_from_memory<T>(bytes, source);
+  return detail::load_isolated<T>(options, source, bytes.size(), [&](const detail::BuildStep<T>& build) {
+    return detail::load_memory<T>(bytes, source, build);
   });
 }
 
@@ -815,6 +876,12 @@ template Model<double> load_model<double>(const std::string&);
 template Model<float> load_model<float>(const std::string&, const std::string&);
 template Model<double> load_model<double>(const std::string&, const std::string&);
 template Model<float> load_model_from_memory<float>(const std::string&, const std::string&);
+template Model<float> load_model<float>(const std::string&, const LoadOptions&);
+template Model<double> load_model<double>(const std::string&, const LoadOptions&);
+template Model<float> load_model<float>(const std::string&, const std::string&, const LoadOptions&);
+template Model<double> load_model<double>(const std::string&, const std::string&, const LoadOptions&);
+template Model<float> load_model_from_memory<float>(const std::string&, const std::string&, const LoadOptions&);
+template Model<double> load_model_from_memory<double>(const std::string&, const std::string&, const LoadOptions&);
 template Model<double> load_model_from_memory<double>(const std::string&, const std::string&);
 template Model<float> load_tfjs_from_memory<float>(const std::string&, const std::map<std::string, std::string>&,
                                                    const std::string&);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <limits>
@@ -20,6 +21,7 @@ namespace {
 
 const char* const usage_line =
     "Usage: strata-predict MODEL INPUT [INPUT ...] [-o OUTPUT] [--summary] [--double]\n"
+    "                      [--no-isolation] [--load-timeout SECONDS]\n"
     "       strata-predict --summary MODEL\n"
     "       strata-predict --help\n";
 
@@ -47,6 +49,13 @@ const char* const help_text =
     "      --summary        print the model summary (layers, output shapes, parameter counts);\n"
     "                       with no INPUT, only that.\n"
     "      --double         load and run the model in double precision (default: float).\n"
+    "      --no-isolation   read the model's HDF5 part (.h5, and the weights inside .keras) in\n"
+    "                       this process. By default it is read in a child process with a time\n"
+    "                       limit and a memory limit, so that a corrupt or malicious file that\n"
+    "                       crashes or hangs the HDF5 library is an error, not a crash or hang\n"
+    "                       (it costs a few milliseconds per load). Use it only for files you trust.\n"
+    "      --load-timeout SECONDS\n"
+    "                       the time limit of that child process (default 60).\n"
     "  -h, --help           print this help.\n"
     "\n"
     "Exit status: 0 success, 1 model or data error, 2 usage error. Errors go to stderr.\n"
@@ -67,6 +76,7 @@ struct Options {
   bool summary = false;
   bool use_double = false;
   bool help = false;
+  strata::LoadOptions load = strata::LoadOptions().isolation(true);
 };
 
 /// ".npy", ".csv" (lower-cased), or "" for anything else.
@@ -99,6 +109,23 @@ Options parse_arguments(int argc, char** argv) {
       o.summary = true;
     } else if (arg == "--double") {
       o.use_double = true;
+    } else if (arg == "--no-isolation") {
+      o.load.isolation(false);
+    } else if (arg == "--load-timeout" || arg.rfind("--load-timeout=", 0) == 0) {
+      std::string value;
+      if (arg.rfind("--load-timeout=", 0) == 0) {
+        value = arg.substr(15);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        throw usage_error(arg + " needs a number of seconds");
+      }
+      char* end = nullptr;
+      const double seconds = std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size() || !(seconds > 0) || seconds > 1e6) {
+        throw usage_error("--load-timeout needs a positive number of seconds (at most 1e6), not '" + value + "'");
+      }
+      o.load.timeout(seconds);
     } else if (arg == "-o" || arg == "--output" || arg.rfind("--output=", 0) == 0) {
       if (have_output) throw usage_error("-o/--output given twice");
       if (arg.rfind("--output=", 0) == 0) {
@@ -206,7 +233,7 @@ void print_output(std::ostream& out, std::size_t index, std::size_t count, const
 
 template <class T>
 int run(const Options& o) {
-  strata::Model<T> model = strata::load_model<T>(o.model);
+  strata::Model<T> model = strata::load_model<T>(o.model, o.load);
   if (o.summary) {
     const std::string s = model.summary();
     std::cout << s << (s.empty() || s.back() != '\n' ? "\n" : "");
