@@ -185,7 +185,8 @@ def fixture(name, seed, n, filters, k, o, x, kernel, recurrent, bias, y, notes, 
          'keras_semantics': 'keras3',
          'notes': notes + ' Inputs and weights are float32 values; outputs computed with numpy in float64.',
          'model_config': sequential(name, in_shape, entry),
-         'layers': [{'name': lname, 'class_name': cls, 'config': cfg, 'weights': weights}],
+         'layers': [{'name': lname, 'class_name': cls, 'config': cfg, 'output_shapes': [[None] + list(y.shape[1:])],
+                     'weights': weights}],
          'inputs': [{'label': 'x', 'shape': list(x.shape), 'data': F32List(x)}],
          'outputs': [{'label': 'y', 'shape': list(y.shape), 'data': F64List(y)}]}
     if call_mask is not None:
