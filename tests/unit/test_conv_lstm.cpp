@@ -487,4 +487,9 @@ TEST_CASE("ConvLSTM: errors name the layer and the sizes", "[conv_lstm][errors]"
   CHECK_THROWS_WITH(l.call(x, &bad), Contains("initial state h must have shape (2, 3, 3, 4)"));
   const Mask short_mask(2, 2);
   CHECK_THROWS_AS(l(x, short_mask), strata::shape_error);
+  // In a model: (batch, time) masks only; Keras' per-position mask (Masking on the rank-5 input
+  // gives rank 4) is refused.
+  CHECK(l.output_mask_ranks({Shape{2, 3, 5, 5, 2}}, {2}) == std::vector<int>{0});
+  CHECK_THROWS_WITH(l.output_mask_ranks({Shape{2, 3, 5, 5, 2}}, {4}),
+                    Contains("'clstm': receives a mask of rank 4") && Contains("(batch, time) masks"));
 }
