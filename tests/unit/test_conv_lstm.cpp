@@ -270,7 +270,7 @@ TEMPLATE_TEST_CASE("ConvLSTM1D/2D/3D: paddings, strides, dilations and options a
   }
 }
 
-TEMPLATE_TEST_CASE("ConvLSTM: masks carry the state; zero_output_for_mask emits zeros", "[conv_lstm][mask]", float,
+TEMPLATE_TEST_CASE("ConvLSTM: masks carry the state, zero_output_for_mask emits zeros", "[conv_lstm][mask]", float,
                    double) {
   using T = TestType;
   Mask mask(3, 5);
@@ -365,7 +365,7 @@ TEMPLATE_TEST_CASE("ConvLSTM: a sample's result is bitwise the same alone and in
   }
 }
 
-TEMPLATE_TEST_CASE("ConvLSTM: a stateful layer continues where it stopped; reset_states forgets", "[conv_lstm][state]",
+TEMPLATE_TEST_CASE("ConvLSTM: a stateful layer continues where it stopped, reset_states forgets", "[conv_lstm][state]",
                    float, double) {
   using T = TestType;
   ConvLSTM1D<T> plain(3, 3, ConvLSTMOptions<1>().padding("same").input_dim(2).seed(11));
