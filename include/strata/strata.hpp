@@ -16,6 +16,7 @@
 #include "layers/activation_layers.hpp"
 #include "layers/bidirectional.hpp"
 #include "layers/conv.hpp"
+#include "layers/conv_lstm.hpp"
 #include "layers/conv_transpose.hpp"
 #include "layers/dense.hpp"
 #include "layers/depthwise_conv.hpp"

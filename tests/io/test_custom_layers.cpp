@@ -289,17 +289,17 @@ TEST_CASE("custom layers: a Lambda loads once a C++ implementation is registered
 }
 
 TEST_CASE("custom layers: an unknown class is reported before any other check", "[io][custom]") {
-  SECTION("Bidirectional around an unregistered ConvLSTM2D, on a rank-3 input ConvLSTM2D would refuse") {
+  SECTION("Bidirectional around an unregistered LocallyConnected1D (not recurrent, with a Conv config)") {
     TfjsModel m = TfjsModel::load("bidirectional/bidi_lstm_concat_seq");
     REQUIRE(m.layers()[0]["class_name"] == "Bidirectional");
     REQUIRE(m.layers()[0]["config"]["batch_input_shape"].size() == 3);
-    REQUIRE(strata::registry<float>().find("ConvLSTM2D") == nullptr);
+    REQUIRE(strata::registry<float>().find("LocallyConnected1D") == nullptr);
     json& inner = m.layers()[0]["config"]["layer"];
-    inner["class_name"] = "ConvLSTM2D";
+    inner["class_name"] = "LocallyConnected1D";
     inner["config"]["filters"] = 4;
     inner["config"]["kernel_size"] = {3, 3};
     const std::string message = unsupported_message([&] { (void)m.open(); });
-    CHECK_THAT(message, Catch::Contains("'ConvLSTM2D'") && Catch::Contains("not supported") &&
+    CHECK_THAT(message, Catch::Contains("'LocallyConnected1D'") && Catch::Contains("not supported") &&
                             Catch::Contains("register_layer") && Catch::Contains("'bidirectional'"));
     // Not the Bidirectional's own refusal of a non-recurrent layer, nor a rank or weight error.
     CHECK_THAT(message, !Catch::Contains("recurrent") && !Catch::Contains("rank") && !Catch::Contains("weight"));

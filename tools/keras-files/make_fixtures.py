@@ -123,6 +123,9 @@ KERAS_CASES = [
     ("rnn_cells/rnn_lstm_cell_return_state", {}),
     ("rnn_cells/rnn_stacked_lstm_lstm_backwards_seq", {"functional": True}),
     ("rnn_cells/masking_rnn_stacked_seq", {}),
+    ("conv_lstm/convlstm2d_stack_flatten_dense", {}),
+    ("conv_lstm/bidi_convlstm2d_concat_seq", {}),
+    ("torch:conv_lstm/convlstm1d_same_seq", {}),
 ]
 
 H5_CASES = [
@@ -162,6 +165,8 @@ H5_CASES = [
     ("rnn_cells/rnn_cell_list_gru_lstm_last", {}),
     ("rnn_cells/rnn_simple_rnn_cell_relu_backwards_seq", {"functional": True}),
     ("rnn_cells/masking_rnn_stacked_backwards_last", {}),
+    ("conv_lstm/convlstm2d_return_state", {}),
+    ("conv_lstm/bidi_convlstm2d_sum_last", {}),
 ]
 
 H5_WEIGHTS_CASES = [
@@ -466,6 +471,8 @@ def _opts_from_tfjs(cls, cfg):
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN")
 NORM_CLASSES = ("BatchNormalization", "LayerNormalization")
 CELL_NAMES = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
+# Generic classes whose weights Keras keeps in a cell, as the RNN classes' (ConvLSTM's "conv_lstm_cell").
+CELL_NAMES.update({f"ConvLSTM{n}D": "conv_lstm_cell" for n in (1, 2, 3)})
 
 
 def _strip(name, prefix):
@@ -580,6 +587,8 @@ def load_source(source):
         layer.recorded_out = entry.get("output_shapes")
         if is_generic(core.cls):
             expected = [w["name"].split("/")[-1].split(":")[0] for w in entry["weights"]]
+            if layer.cls == "Bidirectional":
+                expected = expected[:len(expected) // 2]  # one layer's names (doubled below)
         else:
             expected = _weight_order(core)
         if layer.cls == "Bidirectional":
@@ -630,6 +639,13 @@ def _out_shapes(layer, in_shapes):
         return [out] + [[s[0], u]] * states if layer.opts["return_state"] else [out]
     if layer.cls == "Bidirectional":
         for sub in (layer.inner, layer.backward):
+            if is_generic(sub.cls) and sub.recorded_out is None and layer.recorded_out is not None:
+                # A generic wrapped layer (ConvLSTM2D): its output is the merged one, halved back by concat.
+                check(len(layer.recorded_out) == 1, f"Bidirectional {layer.name}: one recorded output expected")
+                main = list(layer.recorded_out[0])
+                if layer.opts["merge_mode"] == "concat":
+                    main[-1] //= 2
+                sub.recorded_out = [main]
             sub.in_shapes = in_shapes[:1]
             sub.out_shapes = _out_shapes(sub, in_shapes[:1])
         outs = layer.inner.out_shapes
@@ -1037,7 +1053,7 @@ def k3_save_layer_state(h5, path, layer):
     arrays = [a for _, a in layer.weights]
     if layer.cls == "Dense":
         k3_vars(h5, path, layer.name, arrays)
-    elif layer.cls in RNN_CLASSES:
+    elif layer.cls in CELL_NAMES:
         k3_vars(h5, path, layer.name)
         k3_vars(h5, f"{path}/cell", CELL_NAMES[layer.cls], arrays)
     elif layer.cls == "Bidirectional":
@@ -1282,7 +1298,7 @@ def legacy_weight_names(layer, flavour):
         return names
     core = layer.inner if layer.cls == "TimeDistributed" else layer
     scope = layer.name
-    if flavour == "tf" and core.cls in RNN_CLASSES:
+    if flavour == "tf" and core.cls in CELL_NAMES:
         scope += "/" + CELL_NAMES[core.cls]
     holders = nested_weight_holders(_generic_config(layer, flavour)) if is_generic(layer.cls) else []
     if holders:  # under each nested layer's name scope: rnn/lstm_cell/kernel, rnn/gru_cell/kernel
@@ -2020,7 +2036,7 @@ def verify_keras(path, model):
                     at += n
                 check(at == len(arrays), f"{path}: {key} nested vars hold {at} arrays, expected {len(arrays)}")
             for group, group_cls, group_arrays in groups:
-                if group_cls in RNN_CLASSES:
+                if group_cls in CELL_NAMES:
                     check(len(group["vars"]) == 0, f"{path}: {key} {group_cls} vars not empty")
                     group = group["cell"]
                     check(group["vars"].attrs["name"] == CELL_NAMES[group_cls], f"{path}: {key} cell vars name")
@@ -2228,11 +2244,11 @@ def generate_bad(out):
         k_base, "model_error", ["kernel", "must have shape", "1073741824"],
         "layers/dense/vars/0 is a float32 dataset declared (2**30, 2**30) (4 EiB), chunked, no chunk written; "
         "the shape must be rejected before anything is allocated or read")
-    add("keras_unknown_class_convlstm2d", ".keras",
+    add("keras_unknown_class_locallyconnected1d", ".keras",
         keras_config("$.config.layers[1].class_name",
-                     lambda c: c["config"]["layers"][1].__setitem__("class_name", "ConvLSTM2D")),
-        k_base, "unsupported_error", ["ConvLSTM2D", "'dense'"],
-        "config.json: the layer 'dense' has class_name ConvLSTM2D (its config is still a Dense config); a Keras "
+                     lambda c: c["config"]["layers"][1].__setitem__("class_name", "LocallyConnected1D")),
+        k_base, "unsupported_error", ["LocallyConnected1D", "'dense'"],
+        "config.json: the layer 'dense' has class_name LocallyConnected1D (its config is still a Dense config); a Keras 2 "
         "class strata does not implement")
     add("keras_absurd_batch_shape", ".keras",
         keras_config("$.config.layers[0].config.batch_shape", lambda c: c["config"]["layers"][0]["config"].__setitem__(

@@ -64,8 +64,9 @@ namespace detail {
 
 /// The recurrent layer trait, which Bidirectional requires of the layer it wraps: what LSTM, GRU
 /// and SimpleRNN have (detail::RecurrentLayer), and what a user's own recurrent layer needs to be
-/// wrapped (and loaded inside a Keras Bidirectional): `state_count`, a `State` type,
-/// `outputs(x, const State*, const Mask*)` (const and non-const), go_backwards / return_sequences /
+/// wrapped (and loaded inside a Keras Bidirectional): `state_count`, a `State` type (a tensor, or
+/// a struct of two tensors `h` and `c`), `outputs(x, const State*, const Mask*)` on a TensorView
+/// (const and non-const), go_backwards / return_sequences /
 /// return_state / stateful / units / input_dim, compute_mask(const Mask*), reset_states, and the
 /// setters set_go_backwards, set_zero_output_for_mask, set_name.
 template <class L, class = void>
@@ -74,10 +75,10 @@ template <class L>
 struct is_recurrent_layer<
     L, std::void_t<
            decltype(L::state_count), typename L::State,
-           decltype(std::declval<const L&>().outputs(std::declval<const ConstTensorMap<typename L::Scalar, 3>&>(),
+           decltype(std::declval<const L&>().outputs(std::declval<const TensorView<typename L::Scalar>&>(),
                                                      std::declval<const typename L::State*>(),
                                                      std::declval<const Mask*>())),
-           decltype(std::declval<L&>().outputs(std::declval<const ConstTensorMap<typename L::Scalar, 3>&>(),
+           decltype(std::declval<L&>().outputs(std::declval<const TensorView<typename L::Scalar>&>(),
                                                std::declval<const typename L::State*>(), std::declval<const Mask*>())),
            decltype(std::declval<const L&>().go_backwards()), decltype(std::declval<const L&>().return_sequences()),
            decltype(std::declval<const L&>().return_state()), decltype(std::declval<const L&>().units()),
@@ -90,11 +91,19 @@ struct is_recurrent_layer<
 template <class L>
 inline constexpr bool is_recurrent_layer_v = is_recurrent_layer<L>::value;
 
+/// Whether a recurrent layer says its states' shape for an input (`Shape state_shape(const
+/// Shape&) const`); without it, states are (batch, units).
+template <class L, class = void>
+struct has_state_shape : std::false_type {};
+template <class L>
+struct has_state_shape<L, std::void_t<decltype(std::declval<const L&>().state_shape(std::declval<const Shape&>()))>>
+    : std::true_type {};
+
 }  // namespace detail
 
 /// Keras `Bidirectional(layer, merge_mode=...)` around a recurrent layer -- LSTM, GRU, SimpleRNN,
-/// or any layer with the recurrent layer trait (detail::is_recurrent_layer) -- on (batch, time,
-/// features).
+/// ConvLSTM1D/2D/3D, or any layer with the recurrent layer trait (detail::is_recurrent_layer) --
+/// on (batch, time, ...), the inputs the wrapped layer takes.
 ///
 /// The forward layer is `layer` (renamed "forward_<name>"); the backward layer is a copy of it
 /// with go_backwards flipped ("backward_<name>"), or the one given. Both get the same input and
@@ -192,7 +201,7 @@ class Bidirectional {
     backward_.reset_states();
   }
 
-  static constexpr int output_rank(int input_rank) { return input_rank == 3 ? dynamic_rank : invalid_rank; }
+  static constexpr int output_rank(int input_rank) { return Layer::output_rank(input_rank); }
 
   /// The merged output's shape (each output's with MergeMode::none): concat doubles the units.
   Shape compute_output_shape(const Shape& input) const {
@@ -212,8 +221,7 @@ class Bidirectional {
     }
     const Shape out_shape = compute_output_shape(input_shape);
     detail::check_output_size(*this, out_shape, output_size);
-    const ConstTensorMap<T, 3> x(input, input_shape[0], input_shape[1], input_shape[2]);
-    std::vector<AnyTensor<T>> out = outputs(x, nullptr, nullptr, mask);
+    std::vector<AnyTensor<T>> out = outputs(TensorView<T>(input, input_shape), nullptr, nullptr, mask);
     std::copy(out[0].data(), out[0].data() + output_size, output);
   }
 
@@ -356,11 +364,15 @@ class Bidirectional {
   std::vector<Shape> output_shapes(const std::vector<Shape>& inputs) const {
     check_input_count(inputs.size());
     const Shape out = compute_output_shape(inputs[0]);
-    detail::check_initial_state_shapes(inputs, units(), describe());
-    std::vector<Shape> result(merge_mode_ == MergeMode::none ? 2 : 1, out);
-    if (return_state()) {
-      result.insert(result.end(), 2 * static_cast<std::size_t>(Layer::state_count), Shape{inputs[0][0], units()});
+    const Shape state = state_shape(inputs[0]);
+    for (std::size_t k = 1; k < inputs.size(); ++k) {
+      if (inputs[k] != state) {
+        throw shape_error(detail::concat(describe(), ": initial state ", k - 1, " must have shape ", state.to_string(),
+                                         "; it is given ", inputs[k].to_string()));
+      }
     }
+    std::vector<Shape> result(merge_mode_ == MergeMode::none ? 2 : 1, out);
+    if (return_state()) result.insert(result.end(), 2 * static_cast<std::size_t>(Layer::state_count), state);
     return result;
   }
   /// Keras compute_mask: the output sequence(s) keep the input's (batch, time) mask with
@@ -388,6 +400,16 @@ class Bidirectional {
     backward_.set_zero_output_for_mask(backward_.return_sequences());
   }
 
+  // Each state's shape for an input: (batch, units), or what the wrapped layer says when it has
+  // state_shape(input) (a ConvLSTM's (batch, o..., filters) maps).
+  Shape state_shape(const Shape& input) const {
+    if constexpr (detail::has_state_shape<Layer>::value) {
+      return forward_.state_shape(input);
+    } else {
+      return Shape{input[0], units()};
+    }
+  }
+
   void check_input_count(std::size_t n) const {
     const std::size_t states = 2 * static_cast<std::size_t>(Layer::state_count);
     if (n != 1 && n != 1 + states) {
@@ -400,11 +422,11 @@ class Bidirectional {
   static void graph(Self& self, GraphCall<T>& c) {
     self.check_input_count(c.inputs.size());
     const TensorView<T>& x = c.inputs[0].tensor;
-    if (x.rank() != 3) {
-      throw shape_error(detail::concat(self.describe(), ": input must have rank 3 (batch, time, features); got ",
+    if (x.empty() || Layer::output_rank(x.rank()) == invalid_rank) {
+      throw shape_error(detail::concat(self.describe(), ": the wrapped layer cannot take input of shape ",
                                        x.empty() ? std::string("an empty tensor") : x.shape().to_string()));
     }
-    const ConstTensorMap<T, 3> xs = x.template map<3>();
+    const TensorView<T>& xs = x;
     const Mask* mask = c.inputs[0].mask.get();
     if (c.inputs.size() == 1) {
       c.outputs = self.outputs(xs, nullptr, nullptr, mask);
@@ -420,23 +442,25 @@ class Bidirectional {
     }
   }
 
-  // An initial state from a graph call's views (a copy: states are (batch, units)).
+  // An initial state from a graph call's views (a copy): State is a tensor, or {h, c} tensors.
   static State state_from(const GraphCall<T>& c, std::size_t first, std::size_t count) {
-    const auto take = [&](std::size_t k) -> Tensor<T, 2> {
+    const auto take = [&](std::size_t k, auto tag) {
+      using Tensor_ = decltype(tag);
+      constexpr int R = Tensor_::NumIndices;
       const TensorView<T>& v = c.inputs[first + k].tensor;
-      if (v.rank() != 2) {
-        throw shape_error(detail::concat("strata::Bidirectional: initial state ", first + k - 1,
-                                         " must have rank 2 (batch, units); got ",
-                                         v.empty() ? std::string("an empty tensor") : v.shape().to_string()));
+      if (v.rank() != R) {
+        throw shape_error(detail::concat("strata::Bidirectional: initial state ", first + k - 1, " must have rank ", R,
+                                         "; got ", v.empty() ? std::string("an empty tensor") : v.shape().to_string()));
       }
-      return v.template map<2>();
+      return Tensor_(v.template map<R>());
     };
     if constexpr (std::is_same_v<State, Tensor<T, 2>>) {
       (void)count;
-      return take(0);
+      return take(0, Tensor<T, 2>());
     } else {
       STRATA_ASSERT(count == 2);
-      return State{take(0), take(1)};
+      using H = decltype(std::declval<State>().h);
+      return State{take(0, H()), take(1, H())};
     }
   }
 
@@ -466,7 +490,8 @@ class Bidirectional {
   static void flip_time(AnyTensor<T>& y) {
     const Shape s = y.shape();
     const Index steps = s[1];
-    const Index u = s[2];
+    Index u = 1;  // the values of one step: (units) or a ConvLSTM's (o..., filters)
+    for (Index k = 2; k < s.rank(); ++k) u *= s[k];
     T* d = y.data();
     for (Index b = 0; b < s[0]; ++b) {
       for (Index t = 0; t < steps / 2; ++t) {
