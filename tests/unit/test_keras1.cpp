@@ -566,7 +566,7 @@ TEMPLATE_TEST_CASE("Keras 1 pooling, padding and upsampling names", "[keras1][po
   CHECK(build_keras1(registry, "UpSampling1D", up).output_shapes({Shape{1, 4, 2}})[0] == (Shape{1, 12, 2}));
 }
 
-TEMPLATE_TEST_CASE("Keras 1 Merge: each mode is Keras 2's merge layer; cos and Python modes are refused",
+TEMPLATE_TEST_CASE("Keras 1 Merge: each mode is Keras 2's merge layer, and the cos and Python modes are refused",
                    "[keras1][merge]", float, double) {
   using T = TestType;
   const strata::Registry<T> registry = keras1_registry<T>();

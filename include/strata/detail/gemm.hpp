@@ -318,7 +318,9 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
   constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
   STRATA_ASSERT(term_count >= 1 && terms != nullptr && c != nullptr && ldc >= n);
-  for (int s = 0; s < term_count; ++s) STRATA_ASSERT(terms[s].b != nullptr && terms[s].b->cols() == n);
+  for (int s = 0; s < term_count; ++s) {
+    STRATA_ASSERT(terms[s].b != nullptr && terms[s].b->cols() == n);
+  }
   STRATA_ASSERT(init == nullptr || (init->rows() == 1 && init->cols() == n));
   if (n <= dot_max_cols) {
     Index depth = 0;
