@@ -317,7 +317,9 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
   using Config = GemmConfig<T>;
   constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
-  STRATA_ASSERT(term_count >= 1 && terms != nullptr && c != nullptr && ldc >= n);
+  // No terms is allowed (C = init, or zero): a transposed convolution's output phase can have no
+  // tap on a row.
+  STRATA_ASSERT(term_count >= 0 && (term_count == 0 || terms != nullptr) && c != nullptr && ldc >= n);
   for (int s = 0; s < term_count; ++s) {
     STRATA_ASSERT(terms[s].b != nullptr && terms[s].b->cols() == n);
   }
