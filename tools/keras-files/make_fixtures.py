@@ -111,6 +111,8 @@ KERAS_CASES = [
     ("misc/dense_permute_lstm", {}),
     ("activation_layers/functional_activation_heads", {}),
     ("activation_layers/dense_leaky_relu_lstm", {}),
+    # The audio model examples/stream_audio.cpp streams sample by sample.
+    ("audio/lstm16_dense_tanh_mono", {}),
     # The seed's video model, loaded by examples/video_classifier.cpp.
     ("video/td_conv2d_pool_flatten_lstm_dense", {}),
     ("normalization/bn_lstm_seq_rank3", {}),
