@@ -192,6 +192,9 @@ class Model {
   AnyLayer<T>& layer(std::size_t index) { return entry(index).layer; }
   const AnyLayer<T>& layer(std::size_t index) const { return entry(index).layer; }
   /// The layer named `layer_name` (Keras model.get_layer(name)); value_error when there is none.
+  /// A nested model's layers are named by their path, "base/dense" (a loaded model is flat): the
+  /// nested model "base" itself is no layer, and asking for it is a value_error listing its
+  /// layers' paths.
   AnyLayer<T>& layer(const std::string& layer_name) { return layers_[index_of(layer_name)].layer; }
   const AnyLayer<T>& layer(const std::string& layer_name) const { return layers_[index_of(layer_name)].layer; }
   /// The typed layer named `layer_name`: `model.layer<strata::Dense<float>>("dense_1")`. Throws
@@ -390,6 +393,20 @@ class Model {
   std::size_t index_of(const std::string& layer_name) const {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       if (layers_[i].name == layer_name) return i;
+    }
+    // A nested model the loader flattened: its layers are "<name>/<layer>", the model itself none.
+    std::string inner, first;
+    for (const LayerEntry& e : layers_) {
+      if (e.name.size() > layer_name.size() && e.name.compare(0, layer_name.size(), layer_name) == 0 &&
+          e.name[layer_name.size()] == '/') {
+        inner += (inner.empty() ? "'" : ", '") + e.name + "'";
+        if (first.empty()) first = e.name;
+      }
+    }
+    if (!inner.empty()) {
+      throw value_error(detail::concat(describe(), ": '", layer_name,
+                                       "' is a nested model, loaded flat: its layers are ", inner, " (model.layer(\"",
+                                       first, "\")); the nested model is no layer of its own"));
     }
     std::string known;
     for (const LayerEntry& e : layers_) known += (known.empty() ? "" : ", ") + e.name;

@@ -66,6 +66,40 @@ inline std::string unsupported_class_hint(const std::string& class_name) {
     return ": a Lambda's Python code cannot be loaded; register a C++ implementation for it with "
            "strata::register_layer (docs/custom-layers.md)";
   }
+  // Keras' own classes (Keras 3, and Keras 1/2 names found in real files) that strata does not
+  // implement: the documentation says why for each.
+  static const char* const keras_layers[] = {"LocallyConnected1D",
+                                             "LocallyConnected2D",
+                                             "CuDNNLSTM",
+                                             "CuDNNGRU",
+                                             "SReLU",
+                                             "ParametricSoftplus",
+                                             "TimeDistributedDense",
+                                             "Highway",
+                                             "MaxoutDense",
+                                             "Attention",
+                                             "AdditiveAttention",
+                                             "MultiHeadAttention",
+                                             "GroupedQueryAttention",
+                                             "EinsumDense",
+                                             "ReversibleEmbedding",
+                                             "Conv3DTranspose",
+                                             "SpectralNormalization",
+                                             "AdaptiveAveragePooling1D",
+                                             "AdaptiveAveragePooling2D",
+                                             "AdaptiveAveragePooling3D",
+                                             "AdaptiveMaxPooling1D",
+                                             "AdaptiveMaxPooling2D",
+                                             "AdaptiveMaxPooling3D",
+                                             "ReconstructPatches2D",
+                                             "ReconstructPatches3D"};
+  for (const char* s : keras_layers) {
+    if (class_name == s) {
+      return ": strata does not implement this Keras layer (why: docs/loading-models.md, \"Not supported, and "
+             "why\"); to load such a model, register a C++ implementation for it with strata::register_layer "
+             "(docs/custom-layers.md)";
+    }
+  }
   return " (the Keras classes strata supports: docs/loading-models.md, \"What is supported\"); for a custom class, "
          "register a C++ implementation for it with strata::register_layer (docs/custom-layers.md)";
 }
@@ -248,9 +282,13 @@ class Registry {
   AnyRNNCell<T> rnn_cell(const LayerConfig<T>& config) const {
     const Entry& e = entry(config);
     if (!e.cell) {
-      config.unsupported(detail::concat("a '", config.class_name(),
-                                        "' cannot be a cell of StackedRNNCells (LSTMCell, GRUCell, SimpleRNNCell or "
-                                        "a registered cell of one step can)"));
+      config.unsupported(detail::concat(
+          "a '", config.class_name(),
+          "' cannot be a cell of StackedRNNCells (LSTMCell, GRUCell, SimpleRNNCell or a registered cell of one step "
+          "can)",
+          config.class_name() == "StackedRNNCells"
+              ? "; a stack nested in a stack is not supported: list its cells in the outer stack instead"
+              : ""));
     }
     return e.cell(config);
   }

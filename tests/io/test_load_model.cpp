@@ -381,6 +381,24 @@ TEST_CASE("load_model: Keras' RNN with cells -- errors name the cell, TF.js' sta
     bad2.layers()[0]["config"]["cell"]["class_name"] = "Dense";
     CHECK_THROWS_WITH(bad2.open(), Catch::Contains("its cell is a 'Dense', which is not a recurrent cell"));
   }
+  SECTION("a stack nested in a stack, and Bidirectional(RNN(StackedRNNCells)): refused, saying what to do") {
+    TfjsModel nested = m;
+    json inner = rnn["cell"];
+    inner["config"]["name"] = "inner_stack";
+    nested.layers()[0]["config"]["cell"]["config"]["cells"][1] = inner;
+    CHECK_THROWS_AS(nested.open(), strata::unsupported_error);
+    CHECK_THROWS_WITH(nested.open(), Catch::Contains("a 'StackedRNNCells' cannot be a cell of StackedRNNCells") &&
+                                         Catch::Contains("list its cells in the outer stack instead"));
+    TfjsModel bidi = m;
+    json wrapped = json::object();
+    wrapped["class_name"] = "Bidirectional";
+    wrapped["config"] = {{"name", "bidi"}, {"merge_mode", "concat"}, {"layer", m.layers()[0]}};
+    wrapped["config"]["batch_input_shape"] = rnn["batch_input_shape"];
+    bidi.layers()[0] = wrapped;
+    CHECK_THROWS_AS(bidi.open(), strata::unsupported_error);
+    CHECK_THROWS_WITH(bidi.open(), Catch::Contains("wraps an RNN of a 'StackedRNNCells', which strata's Bidirectional "
+                                                   "does not take"));
+  }
   SECTION("a cell outside RNN") {
     TfjsModel bad = m;
     bad.layers()[0] = rnn["cell"]["config"]["cells"][0];
@@ -862,6 +880,11 @@ TEST_CASE("load_model: a nested model shared by two calls is one set of layers i
     CHECK(model.layer_names() == std::vector<std::string>{"base/base_d1", "base/base_bn", "concatenate", "head"});
     CHECK(model.count_params() == params);
     CHECK(model.layer("base/base_d1").weight_count() == 2);  // Keras model.get_layer, by path
+    // The nested model itself is no layer of the flat model: the error lists its layers' paths.
+    CHECK_THROWS_AS(model.layer("base"), strata::value_error);
+    CHECK_THROWS_WITH(model.layer("base"),
+                      Catch::Contains("'base' is a nested model, loaded flat: its layers are 'base/base_d1', "
+                                      "'base/base_bn' (model.layer(\"base/base_d1\"))"));
     // summary(): each call of the nested model's layers is a row; the parameters count once.
     const std::string summary = model.summary();
     CHECK(split_words(summary, "base/base_d1 (Dense)").size() == 2);

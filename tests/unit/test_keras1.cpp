@@ -12,12 +12,15 @@
 
 #include "strata/layers/bidirectional.hpp"
 #include "strata/layers/conv.hpp"
+#include "strata/layers/conv_lstm.hpp"
+#include "strata/layers/conv_transpose.hpp"
 #include "strata/layers/dense.hpp"
 #include "strata/layers/dropout.hpp"
 #include "strata/layers/gru.hpp"
 #include "strata/layers/lstm.hpp"
 #include "strata/layers/merge.hpp"
 #include "strata/layers/pooling.hpp"
+#include "strata/layers/separable_conv.hpp"
 #include "strata/layers/simple_rnn.hpp"
 #include "strata/layers/spatial.hpp"
 #include "strata/layers/time_distributed.hpp"
@@ -71,11 +74,12 @@ Weights<T> per_gate_arrays(std::size_t gates, Index features, Index units) {
   return w;
 }
 
-// numpy.concatenate(arrays at `order`, axis=-1) on row-major arrays of equal row counts.
+// numpy.concatenate(arrays at `order`, axis=-1) on row-major arrays of equal row counts (the
+// product of the axes before the last).
 template <class T>
 std::vector<T> concat_last_axis(const Weights<T>& stored, const std::vector<std::size_t>& order) {
   const Shape& first = stored[order[0]].shape();
-  const Index rows = first.rank() == 2 ? first[0] : 1;
+  const Index rows = first.rank() >= 2 ? first.size() / first.back() : 1;
   std::vector<T> out;
   for (Index r = 0; r < rows; ++r) {
     for (std::size_t k : order) {
@@ -100,6 +104,9 @@ strata::Registry<T> keras1_registry() {
   registry.template add<strata::Conv1D<T>>();
   registry.template add<strata::Conv2D<T>>();
   registry.template add<strata::Conv3D<T>>();
+  registry.template add<strata::ConvLSTM2D<T>>();
+  registry.template add<strata::Conv2DTranspose<T>>();
+  registry.template add<strata::SeparableConv2D<T>>();
   registry.template add<strata::MaxPooling1D<T>>();
   registry.template add<strata::AveragePooling2D<T>>();
   registry.template add<strata::ZeroPadding1D<T>>();
@@ -605,4 +612,260 @@ TEMPLATE_TEST_CASE("Keras 1 Merge: each mode is Keras 2's merge layer, and the c
   bad_axes.set("dot_axes", strata::Config::List{strata::Config(0), strata::Config(1)});
   CHECK(has(load_error_message<strata::model_error>([&] { (void)build_keras1(registry, "Merge", bad_axes); }),
             "must not include 0"));
+}
+
+namespace {
+
+strata::Config keras1_convlstm_config(Index rows, Index cols, const char* border) {
+  strata::Config c = strata::Config::dict();
+  c.set("name", "convlstm2d_1");
+  c.set("return_sequences", true);
+  c.set("go_backwards", false);
+  c.set("stateful", false);
+  c.set("nb_filter", 3);
+  c.set("nb_row", rows);
+  c.set("nb_col", cols);
+  c.set("init", "glorot_uniform");
+  c.set("inner_init", "orthogonal");
+  c.set("forget_bias_init", "one");
+  c.set("activation", "tanh");
+  c.set("dim_ordering", "tf");
+  c.set("border_mode", border);
+  c.set("inner_activation", "hard_sigmoid");
+  c.set("subsample", strata::Config::List{strata::Config(1), strata::Config(1)});
+  c.set("dropout_W", 0.0);
+  c.set("dropout_U", 0.0);
+  return c;
+}
+
+// The flip of every spatial axis of a row-major (k..., in, out) kernel: the taps in reverse order.
+template <class T>
+std::vector<T> reverse_taps(const std::vector<T>& k, Index block) {
+  std::vector<T> out;
+  const Index taps = static_cast<Index>(k.size()) / block;
+  for (Index t = taps - 1; t >= 0; --t) out.insert(out.end(), k.begin() + t * block, k.begin() + (t + 1) * block);
+  return out;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Keras 1 ConvLSTM2D: config names, twelve per-gate kernels, Theano's flipped kernels",
+                   "[keras1][conv_lstm]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+  const strata::Config cfg = keras1_convlstm_config(3, 2, "same");
+  const strata::LayerConfig<T> config(registry, "ConvLSTM2D", cfg, keras1, "test");
+  const strata::ConvLSTM2D<T> layer = strata::ConvLSTM2D<T>::from_config(config);
+  CHECK(layer.filters() == 3);
+  CHECK(layer.kernel_size()[0] == 3);
+  CHECK(layer.kernel_size()[1] == 2);
+  CHECK(layer.padding() == "same");
+  CHECK(layer.return_sequences());
+  CHECK(layer.use_bias());
+  CHECK(layer.recurrent_activation() == strata::Activation::hard_sigmoid_keras2);
+
+  const std::vector<Shape> inputs{Shape{1, 2, 5, 4, 2}};
+  const auto groups = layer.legacy_weight_groups(inputs, keras1);
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].path == "cell");
+  std::vector<std::string> names;
+  for (const auto& w : groups[0].weights) names.push_back(w.name);
+  CHECK(names ==
+        std::vector<std::string>{"W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_f", "U_f", "b_f", "W_o", "U_o", "b_o"});
+  CHECK(groups[0].weights[0].shape == (Shape{3, 2, 2, 3}));
+  CHECK(groups[0].weights[1].shape == (Shape{3, 2, 3, 3}));
+  CHECK(groups[0].weights[2].shape == (Shape{3}));
+  CHECK(layer.legacy_weight_groups(inputs, KerasVersion::parse("2.2.4")).empty());
+
+  Weights<T> stored;
+  for (int g = 0; g < 4; ++g) {
+    stored.emplace_back(test::random_tensor<T, 4>(3, 2, 2, 3));
+    stored.emplace_back(test::random_tensor<T, 4>(3, 2, 3, 3));
+    stored.emplace_back(test::random_tensor<T, 1>(3));
+  }
+  // Keras 2's preprocess_weights_for_loading: kernel = [0, 6, 3, 9], recurrent [1, 7, 4, 10], bias [2, 8, 5, 11].
+  const Weights<T> w = layer.convert_legacy_weights(stored, keras1);
+  REQUIRE(w.size() == 3);
+  CHECK(w[0].shape() == (Shape{3, 2, 2, 12}));
+  CHECK(w[1].shape() == (Shape{3, 2, 3, 12}));
+  CHECK(test::to_vector(w[0]) == concat_last_axis(stored, {0, 6, 3, 9}));
+  CHECK(test::to_vector(w[1]) == concat_last_axis(stored, {1, 7, 4, 10}));
+  CHECK(test::to_vector(w[2]) == concat_last_axis(stored, {2, 8, 5, 11}));
+  // Theano: convert_kernel on both kernels (every spatial axis reversed: the taps in reverse order).
+  const Weights<T> th = layer.convert_legacy_weights(stored, keras1_with("theano"));
+  CHECK(test::to_vector(th[0]) == reverse_taps(concat_last_axis(stored, {0, 6, 3, 9}), 2 * 12));
+  CHECK(test::to_vector(th[1]) == reverse_taps(concat_last_axis(stored, {1, 7, 4, 10}), 3 * 12));
+  CHECK(test::to_vector(th[2]) == test::to_vector(w[2]));
+  // The converted weights load: the layer built from the Keras 1 config runs on them.
+  strata::ConvLSTM2D<T> loaded = strata::ConvLSTM2D<T>::from_config(config);
+  loaded.set_weights(w);
+  CHECK(loaded.compute_output_shape(inputs[0]) == (Shape{1, 2, 5, 4, 3}));
+
+  Weights<T> wrong = stored;
+  wrong[4] = AnyTensor<T>(test::random_tensor<T, 4>(2, 3, 3, 3));  // U_c transposed
+  const std::string shape =
+      test::thrown_message<strata::shape_error>([&] { (void)layer.convert_legacy_weights(wrong, keras1); });
+  CHECK(has(shape, "weight 4 (U_c) must have shape (3, 2, 3, 3); got (2, 3, 3, 3)"));
+  wrong.pop_back();
+  CHECK(has(test::thrown_message<strata::shape_error>([&] { (void)layer.convert_legacy_weights(wrong, keras1); }),
+            "12 weight arrays; got 11"));
+
+  // Refused: channels first; a Theano file's even kernel (the recurrent convolution is always "same").
+  strata::Config th_order = cfg;
+  th_order.set("dim_ordering", "th");
+  CHECK(
+      has(load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "ConvLSTM2D", th_order); }),
+          "dim_ordering 'th' is not supported"));
+  const std::string even = load_error_message<strata::unsupported_error>(
+      [&] { (void)build_keras1(registry, "ConvLSTM2D", cfg, keras1_with("theano")); });
+  CHECK(has(even, "layer 'convlstm2d_1' (ConvLSTM2D)"));
+  CHECK(has(even, "Theano-backend file's ConvLSTM2D with an even kernel size"));
+  (void)build_keras1(registry, "ConvLSTM2D", keras1_convlstm_config(3, 3, "valid"), keras1_with("theano"));
+}
+
+namespace {
+
+strata::Config keras1_deconv_config(const char* border, Index stride, Index rows, Index cols) {
+  strata::Config c = strata::Config::dict();
+  c.set("name", "deconvolution2d_1");
+  c.set("nb_filter", 2);
+  c.set("nb_row", 3);
+  c.set("nb_col", 2);
+  c.set("init", "glorot_uniform");
+  c.set("activation", "linear");
+  c.set("border_mode", border);
+  c.set("subsample", strata::Config::List{strata::Config(stride), strata::Config(stride)});
+  c.set("dim_ordering", "tf");
+  c.set("bias", true);
+  c.set("output_shape",
+        strata::Config::List{strata::Config(nullptr), strata::Config(rows), strata::Config(cols), strata::Config(2)});
+  return c;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Keras 1 Deconvolution2D: output_shape decides the output size; the kernel's last axes swapped",
+                   "[keras1][conv_transpose]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+  const Shape input{2, 4, 3, 5};
+
+  SECTION("each output size TensorFlow accepts is Keras 2's output_padding, computed alike") {
+    // valid, stride 2, kernel (3, 2): rows (4 - 1) 2 + 3 + p, p in {0, 1}; cols (3 - 1) 2 + 2 + p.
+    // same: rows (4 - 1) 2 + 1 + p (odd kernel), cols (3 - 1) 2 + p, p >= 1 (even kernel; p = 2 = stride too).
+    struct Case {
+      const char* border;
+      Index rows, cols;
+      Index pad_rows, pad_cols;  // Keras 2's output_padding for the same size; -1: none expresses it
+    };
+    const Case cases[] = {{"valid", 9, 6, 0, 0}, {"valid", 10, 7, 1, 1}, {"same", 7, 5, 0, 1}, {"same", 8, 6, 1, -1}};
+    for (const Case& c : cases) {
+      const strata::Config cfg = keras1_deconv_config(c.border, 2, c.rows, c.cols);
+      const strata::LayerConfig<T> config(registry, "Deconvolution2D", cfg, keras1, "test");
+      strata::Conv2DTranspose<T> k1 = strata::Conv2DTranspose<T>::from_config(config);
+      k1.build(5);
+      CHECK(k1.compute_output_shape(input) == (Shape{2, c.rows, c.cols, 2}));
+      if (c.pad_cols < 0) continue;
+      strata::Conv2DTranspose<T> k2(
+          2, {3, 2},
+          strata::Conv2DTransposeOptions().strides(2).padding(c.border).output_padding({c.pad_rows, c.pad_cols}));
+      k2.set_weights(k1.get_weights());
+      const strata::Tensor<T, 4> x = test::random_tensor<T, 4>(2, 4, 3, 5);
+      CHECK(test::to_vector(k1(x)) == test::to_vector(k2(x)));
+    }
+  }
+
+  SECTION("an input the output_shape cannot come from is a shape_error") {
+    const strata::Config cfg = keras1_deconv_config("valid", 2, 9, 6);
+    const strata::LayerConfig<T> config(registry, "Deconvolution2D", cfg, keras1, "test");
+    strata::Conv2DTranspose<T> layer = strata::Conv2DTranspose<T>::from_config(config);
+    layer.build(5);
+    const std::string msg = test::thrown_message<strata::shape_error>([&] {
+      (void)layer.compute_output_shape(Shape{2, 5, 3, 5});
+    });
+    CHECK(has(msg, "strata::Conv2DTranspose 'deconvolution2d_1'"));
+    CHECK(has(msg, "Keras 1's output_shape gives spatial axis 1 the size 9"));
+    CHECK(has(msg, "input of size 5"));
+  }
+
+  SECTION("weights: Keras 1's (rows, cols, input channels, nb_filter) -> Keras 2's (rows, cols, filters, channels)") {
+    const strata::Config cfg = keras1_deconv_config("same", 1, 4, 3);
+    const strata::LayerConfig<T> config(registry, "Deconvolution2D", cfg, keras1, "test");
+    const strata::Conv2DTranspose<T> layer = strata::Conv2DTranspose<T>::from_config(config);
+    const auto groups = layer.legacy_weight_groups({input}, keras1);
+    REQUIRE(groups.size() == 1);
+    CHECK(groups[0].weights[0].shape == (Shape{3, 2, 5, 2}));
+    CHECK(groups[0].weights[1].shape == (Shape{2}));
+    CHECK(layer.legacy_weight_groups({input}, KerasVersion::parse("2.2.4")).empty());
+    const Weights<T> stored{AnyTensor<T>(test::random_tensor<T, 4>(3, 2, 5, 2)),
+                            AnyTensor<T>(test::random_tensor<T, 1>(2))};
+    const Weights<T> w = layer.convert_legacy_weights(stored, keras1);
+    REQUIRE(w[0].shape() == (Shape{3, 2, 2, 5}));
+    const T* a = stored[0].data();
+    const T* b = w[0].data();
+    bool swapped = true;
+    for (Index t = 0; t < 6; ++t)
+      for (Index i = 0; i < 5; ++i)
+        for (Index o = 0; o < 2; ++o) swapped = swapped && b[(t * 2 + o) * 5 + i] == a[(t * 5 + i) * 2 + o];
+    CHECK(swapped);
+    CHECK(test::to_vector(w[1]) == test::to_vector(stored[1]));
+  }
+
+  SECTION("refused: channels first, 'full', a Theano file, an output_shape of other filters") {
+    strata::Config c = keras1_deconv_config("valid", 2, 9, 6);
+    c.set("dim_ordering", "th");
+    CHECK(
+        has(load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Deconvolution2D", c); }),
+            "dim_ordering 'th' is not supported"));
+    c.set("dim_ordering", "tf");
+    c.set("border_mode", "full");
+    CHECK(
+        has(load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "Deconvolution2D", c); }),
+            "border_mode 'full' is not supported"));
+    CHECK(has(load_error_message<strata::unsupported_error>([&] {
+                (void)build_keras1(registry, "Deconvolution2D", keras1_deconv_config("valid", 2, 9, 6),
+                                   keras1_with("theano"));
+              }),
+              "Theano-backend file's transposed convolution is not supported"));
+    strata::Config filters = keras1_deconv_config("valid", 2, 9, 6);
+    filters.set("output_shape",
+                strata::Config::List{strata::Config(nullptr), strata::Config(9), strata::Config(6), strata::Config(3)});
+    CHECK(
+        has(load_error_message<strata::model_error>([&] { (void)build_keras1(registry, "Deconvolution2D", filters); }),
+            "option 'output_shape' must be (batch, rows, cols, nb_filter=2)"));
+  }
+}
+
+TEMPLATE_TEST_CASE("Keras 1 SeparableConvolution2D: nb_filter, nb_row/nb_col, depth_multiplier, subsample, bias",
+                   "[keras1][separable_conv]", float, double) {
+  using T = TestType;
+  const strata::Registry<T> registry = keras1_registry<T>();
+  strata::Config c = strata::Config::dict();
+  c.set("name", "separableconvolution2d_1");
+  c.set("nb_filter", 4);
+  c.set("nb_row", 3);
+  c.set("nb_col", 2);
+  c.set("init", "glorot_uniform");
+  c.set("activation", "relu");
+  c.set("border_mode", "same");
+  c.set("subsample", strata::Config::List{strata::Config(2), strata::Config(1)});
+  c.set("depth_multiplier", 3);
+  c.set("dim_ordering", "tf");
+  c.set("bias", false);
+  const strata::LayerConfig<T> config(registry, "SeparableConvolution2D", c, keras1, "test");
+  const strata::SeparableConv2D<T> layer = strata::SeparableConv2D<T>::from_config(config);
+  CHECK(layer.filters() == 4);
+  CHECK(layer.depth_multiplier() == 3);
+  CHECK(layer.kernel_size()[0] == 3);
+  CHECK(layer.kernel_size()[1] == 2);
+  CHECK(layer.strides()[0] == 2);
+  CHECK(layer.strides()[1] == 1);
+  CHECK(layer.padding() == "same");
+  CHECK(layer.activation() == strata::Activation::relu);
+  CHECK_FALSE(layer.use_bias());
+  CHECK(conv_output(registry, "SeparableConvolution2D", c, Shape{1, 5, 4, 2}) == (Shape{1, 3, 4, 4}));
+  c.set("dim_ordering", "th");
+  CHECK(has(
+      load_error_message<strata::unsupported_error>([&] { (void)build_keras1(registry, "SeparableConvolution2D", c); }),
+      "dim_ordering 'th' is not supported"));
 }

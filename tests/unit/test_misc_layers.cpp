@@ -600,6 +600,15 @@ TEST_CASE("an unknown layer class says where to look and, for string layers, why
   const std::string lambda = message("Lambda");
   CHECK(has(lambda, "'Lambda' is not supported: a Lambda's Python code cannot be loaded"));
   CHECK(has(lambda, "strata::register_layer (docs/custom-layers.md)"));
+  // Keras' own classes strata does not implement: the message points at the reason in the docs.
+  for (const char* cls :
+       {"LocallyConnected1D", "LocallyConnected2D", "SReLU", "ParametricSoftplus", "CuDNNLSTM", "MultiHeadAttention"}) {
+    const std::string m = message(cls);
+    CHECK(has(m, std::string("the layer class '") + cls +
+                     "' is not supported: strata does not implement this Keras layer (why: "
+                     "docs/loading-models.md, \"Not supported, and why\")"));
+    CHECK(has(m, "strata::register_layer (docs/custom-layers.md)"));
+  }
   const std::string other = message("MyCustomBlock");
   CHECK(has(other,
             "'MyCustomBlock' is not supported (the Keras classes strata supports: docs/loading-models.md, "

@@ -280,6 +280,23 @@ KERAS1_CASES = [
     ("merge/dot_rank3_axes_2_2", {"backend": "theano"}),
     ("merge/concatenate_lstm_branches_dense", {"backend": "tensorflow", "sequential_merge": True}),
     ("merge/dot_attention_dense", {"backend": "theano", "sequential_merge": True}),
+    # ConvLSTM2D (per-gate W_i, U_i, b_i, ... as convolution kernels; Theano: both kernels flipped, odd kernels
+    # only), Deconvolution2D (kernel (rows, cols, input channels, nb_filter), output_shape given; TensorFlow
+    # only: strata refuses a Theano file's transposed convolution) and SeparableConvolution2D (TensorFlow only,
+    # as in Keras 1).
+    ("conv_lstm/convlstm2d_same_seq", {"backend": "tensorflow"}),
+    ("conv_lstm/convlstm2d_hard_sigmoid", {"backend": "theano"}),
+    ("conv_lstm/convlstm2d_valid_strides_2_1_k2x3", {"backend": "tensorflow", "functional": True}),
+    ("conv_lstm/convlstm2d_go_backwards_seq", {"backend": "tensorflow", "format": "h5_weights"}),
+    ("conv_lstm/convlstm2d_stack_flatten_dense", {"backend": "tensorflow"}),
+    ("conv_variants/transpose2d_same_s2", {"backend": "tensorflow"}),
+    ("conv_variants/transpose2d_same_s3_k2", {"backend": "tensorflow"}),
+    ("conv_variants/transpose2d_same_k4_s2", {"backend": "tensorflow", "functional": True}),
+    ("conv_variants/transpose2d_valid_s2_k3_relu", {"backend": "tensorflow"}),
+    ("conv_variants/transpose2d_valid_s3_k2_nobias", {"backend": "tensorflow"}),
+    ("conv_variants/separable2d_same_dm2_stride2", {"backend": "tensorflow"}),
+    ("conv_variants/separable2d_dm3_rect_valid_sigmoid", {"backend": "tensorflow", "functional": True}),
+    ("conv_variants/separable2d_valid", {"backend": "tensorflow"}),
 ]
 
 
@@ -1462,6 +1479,17 @@ def keras1_layer_config(layer, batch_shape=None, name=None):
     elif layer.cls in ("Activation", "Flatten", "RepeatVector"):
         for key in {"Activation": ["activation"], "Flatten": [], "RepeatVector": ["n"]}[layer.cls]:
             cfg[key] = o[key]
+    elif layer.cls == "ConvLSTM2D":  # convolutional_recurrent.py: ConvRecurrent2D.get_config, then ConvLSTM2D's
+        check(o["use_bias"] and not o.get("return_state") and o.get("data_format", "channels_last") == "channels_last"
+              and all(d == 1 for d in o["dilation_rate"]),
+              f"{layer.name}: Keras 1's ConvLSTM2D has a bias, no states, no dilation, channels last")
+        cfg.update({"return_sequences": o["return_sequences"], "go_backwards": o["go_backwards"],
+                    "stateful": o["stateful"], "nb_filter": o["filters"], "nb_row": o["kernel_size"][0],
+                    "nb_col": o["kernel_size"][1], "init": "glorot_uniform", "inner_init": "orthogonal",
+                    "forget_bias_init": "one", "activation": o["activation"],
+                    "dim_ordering": "tf", "border_mode": o["padding"], "inner_activation": o["recurrent_activation"],
+                    "subsample": list(o["strides"]), "W_regularizer": None, "U_regularizer": None,
+                    "b_regularizer": None, "dropout_W": 0.0, "dropout_U": 0.0})
     elif layer.cls in KERAS1_SPATIAL or layer.cls in KERAS1_MERGE_MODES or layer.cls == "BatchNormalization":
         cfg.update(keras1_spatial_config(layer, batch_shape))
     else:
@@ -1476,7 +1504,9 @@ KERAS1_SPATIAL = ("Conv1D", "Conv2D", "Conv3D", "MaxPooling1D", "AveragePooling1
                   "AveragePooling2D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling1D",
                   "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "ZeroPadding1D",
                   "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "LeakyReLU", "ELU",
-                  "ThresholdedReLU", "PReLU")
+                  "ThresholdedReLU", "PReLU", "Conv2DTranspose", "SeparableConv2D")
+# Keras 1.2.2's Deconvolution2D and SeparableConvolution2D (convolutional.py).
+KERAS1_CONV_VARIANTS = {"Conv2DTranspose": "Deconvolution2D", "SeparableConv2D": "SeparableConvolution2D"}
 KERAS1_MERGE_MODES = {"Add": "sum", "Multiply": "mul", "Average": "ave", "Maximum": "max", "Concatenate": "concat",
                       "Dot": "dot"}
 
@@ -1489,6 +1519,8 @@ def keras1_class(layer):
         return ("AtrousConvolution" if atrous else "Convolution") + layer.cls[-2:]
     if layer.cls == "Conv3D":
         return "Convolution3D"
+    if layer.cls in KERAS1_CONV_VARIANTS:
+        return KERAS1_CONV_VARIANTS[layer.cls]
     if layer.cls in KERAS1_MERGE_MODES:
         return "Merge"
     return layer.cls
@@ -1503,6 +1535,23 @@ def keras1_spatial_config(layer, batch_shape):
     advanced-activation and merge layers, from the tfjs options."""
     o = layer.opts
     cls = layer.cls
+    if cls in KERAS1_CONV_VARIANTS:  # Deconvolution2D(Convolution2D) and SeparableConvolution2D get_config
+        check(o.get("data_format", "channels_last") == "channels_last" and o["padding"] in ("valid", "same")
+              and all(d == 1 for d in o.get("dilation_rate", [1, 1])) and not o.get("output_padding"),
+              f"{layer.name}: Keras 1's {KERAS1_CONV_VARIANTS[cls]} is channels last, 'valid' or 'same', undilated")
+        cfg = {"nb_filter": o["filters"], "nb_row": o["kernel_size"][0], "nb_col": o["kernel_size"][1],
+               "init": "glorot_uniform", "activation": o["activation"], "border_mode": o["padding"],
+               "subsample": list(o["strides"])}
+        if cls == "SeparableConv2D":
+            cfg.update({"depth_multiplier": o.get("depth_multiplier", 1), "dim_ordering": "tf",
+                        "depthwise_regularizer": None, "pointwise_regularizer": None, "b_regularizer": None,
+                        "activity_regularizer": None, "depthwise_constraint": None, "pointwise_constraint": None,
+                        "b_constraint": None, "bias": o["use_bias"]})
+        else:
+            cfg.update({"dim_ordering": "tf", "W_regularizer": None, "b_regularizer": None,
+                        "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+                        "bias": o["use_bias"], "output_shape": [None] + list(layer.out_shapes[0][1:])})
+        return cfg
     if cls.startswith("Conv"):
         n = int(cls[-2])
         check(o.get("data_format", "channels_last") == "channels_last" and o["padding"] in ("valid", "same"),
@@ -1596,6 +1645,25 @@ def keras1_model_config(model):
 
 def keras1_arrays(cls, name, arrays, consume_less, backend=None):
     """[(weight name, array)] of one Keras 1 layer named `name` from its Keras 2 arrays."""
+    if cls == "ConvLSTM2D":  # per gate as LSTM, on the last axis; Theano: both kernels flipped
+        kernel, recurrent, bias = arrays
+        if backend == "theano":
+            kernel, recurrent = keras1_flip(kernel), keras1_flip(recurrent)
+        f = recurrent.shape[-2]
+        out = []
+        for gate, pos in KERAS1_GATES["LSTM"]:
+            cols = slice(pos * f, (pos + 1) * f)
+            out += [(f"{name}_W_{gate}", np.ascontiguousarray(kernel[..., cols])),
+                    (f"{name}_U_{gate}", np.ascontiguousarray(recurrent[..., cols])),
+                    (f"{name}_b_{gate}", np.ascontiguousarray(bias[cols]))]
+        return out
+    if cls == "Conv2DTranspose":  # Keras 1 stored a convolution's kernel: (rows, cols, input channels, nb_filter)
+        check(backend != "theano", f"{name}: a Theano file's Deconvolution2D is not written (strata refuses it)")
+        arrays = [np.ascontiguousarray(np.transpose(arrays[0], (0, 1, 3, 2)))] + list(arrays[1:])
+        return [(f"{name}_{s}", a) for s, a in zip(["W", "b"], arrays)]
+    if cls == "SeparableConv2D":  # Keras 2's layout; TensorFlow only
+        check(backend != "theano", f"{name}: Keras 1's SeparableConvolution2D needs the TensorFlow backend")
+        return [(f"{name}_{s}", a) for s, a in zip(["depthwise_kernel", "pointwise_kernel", "b"], arrays)]
     if cls in KERAS1_GATES and consume_less != "gpu":
         kernel, recurrent, bias = arrays
         u = recurrent.shape[0]
@@ -1647,7 +1715,14 @@ def keras2_from_keras1(cls, stored, backend=None):
     Theano backend (a Keras 1 file records none: strata reads it from the weight names)."""
     if cls in KERAS2_FROM_KERAS1 and len(stored) == 3 * len(KERAS1_GATES[cls]):
         return [np.concatenate([stored[i] for i in idx], axis=-1) for idx in KERAS2_FROM_KERAS1[cls]]
+    if cls == "ConvLSTM2D":  # as LSTM ([0, 6, 3, 9], ...), then convert_kernel on both kernels for Theano
+        out = [np.concatenate([stored[i] for i in idx], axis=-1) for idx in KERAS2_FROM_KERAS1["LSTM"]]
+        if backend == "theano":
+            out[0], out[1] = keras1_flip(out[0]), keras1_flip(out[1])
+        return out
     stored = list(stored)
+    if cls == "Conv2DTranspose":  # np.transpose(weights[0], (0, 1, 3, 2))
+        stored[0] = np.ascontiguousarray(np.transpose(stored[0], (0, 1, 3, 2)))
     if cls in ("Conv1D", "Conv2D", "Conv3D"):
         kernel = keras1_flip(stored[0]) if backend == "theano" else stored[0]
         stored[0] = np.ascontiguousarray(kernel[:, 0, :, :] if cls == "Conv1D" else kernel)
@@ -1783,7 +1858,7 @@ def verify_keras1_config(config, model, what):
         o = core.opts
         for key, k1 in (("units", "output_dim"), ("activation", "activation"), ("recurrent_activation",
                         "inner_activation"), ("use_bias", "bias"), ("rate", "p")):
-            if key in o and not (key == "use_bias" and core.cls in RNN_CLASSES):
+            if key in o and not (key == "use_bias" and core.cls in RNN_CLASSES + ("ConvLSTM2D",)):
                 check(cfg.get(k1) == o[key], f"{what}: {core.name}.{k1} = {cfg.get(k1)!r}, expected {o[key]!r}")
         check(not any(k in cfg for k in ("units", "use_bias", "recurrent_activation", "rate", "kernel_initializer")),
               f"{what}: {core.name} has Keras 2 keys")

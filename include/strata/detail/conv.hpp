@@ -104,6 +104,25 @@ std::string tuple_string(const std::array<Index, N>& v) {
   return s.to_string();
 }
 
+/// Keras 1 convolutions' dim_ordering and border_mode (convolutional.py, convolutional_recurrent.py):
+/// "tf" (channels last) only -- "th" puts the channels first, which strata's convolutions do not
+/// implement --, and "valid" or "same" (Theano's "full" is refused). Returns the border mode; the
+/// refusals are the config's unsupported_error.
+template <class LayerConfigT>
+std::string keras1_border_mode(const LayerConfigT& config) {
+  const std::string ordering = config.string("dim_ordering", "tf");
+  if (ordering != "tf") {
+    config.unsupported(concat("dim_ordering '", ordering,
+                              "' is not supported (only 'tf', channels last, is; 'th' puts the channels first, which "
+                              "strata's convolutions do not implement)"));
+  }
+  std::string border = config.string("border_mode", "valid");
+  if (border != "valid" && border != "same") {
+    config.unsupported(concat("border_mode '", border, "' is not supported (strata has 'valid' and 'same')"));
+  }
+  return border;
+}
+
 /// Keras BaseConv.__init__'s checks: positive filters, kernel sizes, strides, dilations and
 /// groups; filters divisible by groups; not strides > 1 together with dilation_rate > 1. Throws
 /// value_error naming `who` and the values.

@@ -28,17 +28,6 @@ namespace strata {
 inline namespace STRATA_ISA_NAMESPACE {
 namespace detail {
 
-/// One size per spatial axis (kernel_size, strides, dilation_rate, output_padding).
-template <int N>
-using Spatial = std::array<Index, static_cast<std::size_t>(N)>;
-
-template <int N>
-Spatial<N> spatial_fill(Index v) {
-  Spatial<N> s{};
-  s.fill(v);
-  return s;
-}
-
 /// "(3, 3)" or "(3,)" as Keras prints a tuple.
 template <int N>
 std::string spatial_string(const Spatial<N>& s) {
@@ -112,45 +101,11 @@ inline TransposeAxis transpose_axis(Index n, Index k, Index s, Index d, bool sam
 
 /// The options every convolution variant has besides LayerOptions' activation, use_bias,
 /// input_dim (here: the input channels) and seed: Keras' strides, padding, dilation_rate and
-/// data_format. Setters taking one number use it on every spatial axis, as Keras does.
+/// data_format (SpatialOptions); activation "linear" by default.
 template <class Derived, int N>
-class ConvVariantOptions : public LayerOptions<Derived> {
- public:
-  /// Keras `strides`; default 1.
-  Derived& strides(Index s) { return set(strides_, spatial_fill<N>(s)); }
-  Derived& strides(const Spatial<N>& s) { return set(strides_, s); }
-  /// Keras `padding`: "valid" (default) or "same".
-  Derived& padding(std::string p) {
-    padding_ = std::move(p);
-    return static_cast<Derived&>(*this);
-  }
-  /// Keras `dilation_rate`; default 1.
-  Derived& dilation_rate(Index d) { return set(dilation_rate_, spatial_fill<N>(d)); }
-  Derived& dilation_rate(const Spatial<N>& d) { return set(dilation_rate_, d); }
-  /// Keras `data_format`: only "channels_last" (the default) is implemented.
-  Derived& data_format(std::string f) {
-    data_format_ = std::move(f);
-    return static_cast<Derived&>(*this);
-  }
-
-  const Spatial<N>& strides() const { return strides_; }
-  const std::string& padding() const { return padding_; }
-  const Spatial<N>& dilation_rate() const { return dilation_rate_; }
-  const std::string& data_format() const { return data_format_; }
-
+class ConvVariantOptions : public SpatialOptions<Derived, N, LayerOptions<Derived>> {
  protected:
-  ConvVariantOptions() : LayerOptions<Derived>("linear") {}
-
- private:
-  Derived& set(Spatial<N>& field, const Spatial<N>& v) {
-    field = v;
-    return static_cast<Derived&>(*this);
-  }
-
-  Spatial<N> strides_ = spatial_fill<N>(1);
-  std::string padding_ = "valid";
-  Spatial<N> dilation_rate_ = spatial_fill<N>(1);
-  std::string data_format_ = "channels_last";
+  ConvVariantOptions() : SpatialOptions<Derived, N, LayerOptions<Derived>>("linear") {}
 };
 
 /// The checked spatial options of a layer (value_error, naming the layer, for what Keras refuses).

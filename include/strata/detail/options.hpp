@@ -2,6 +2,7 @@
 #ifndef STRATA_DETAIL_OPTIONS_HPP
 #define STRATA_DETAIL_OPTIONS_HPP
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,6 +79,66 @@ class LayerOptions : public Options<Derived> {
   bool use_bias_ = true;
   Index input_dim_ = 0;
   std::optional<std::uint64_t> seed_;
+};
+
+/// One size per spatial axis (kernel_size, strides, dilation_rate, output_padding).
+template <int N>
+using Spatial = std::array<Index, static_cast<std::size_t>(N)>;
+
+template <int N>
+Spatial<N> spatial_fill(Index v) {
+  Spatial<N> s{};
+  s.fill(v);
+  return s;
+}
+
+/// The spatial options of the convolutions (Conv, ConvLSTM, the depthwise, separable and
+/// transposed convolutions), on top of their other options `Base`: Keras' strides, padding,
+/// dilation_rate and data_format, with Keras' defaults (1, "valid", 1, "channels_last"). Setters
+/// taking one number use it on every spatial axis, as Keras does; each returns the derived
+/// options type (CRTP), so calls chain: `ConvOptions<2>().strides(2).padding("same")`. The
+/// values are checked when the layer is made.
+template <class Derived, int N, class Base>
+class SpatialOptions : public Base {
+ public:
+  using Sizes = Spatial<N>;
+
+  /// Keras `strides`; default 1.
+  Derived& strides(Index s) { return set(strides_, spatial_fill<N>(s)); }
+  Derived& strides(const Sizes& s) { return set(strides_, s); }
+  /// Keras `dilation_rate`; default 1.
+  Derived& dilation_rate(Index d) { return set(dilation_rate_, spatial_fill<N>(d)); }
+  Derived& dilation_rate(const Sizes& d) { return set(dilation_rate_, d); }
+  /// Keras `padding`: "valid" (default), "same", or where the layer has it "causal".
+  Derived& padding(std::string p) {
+    padding_ = std::move(p);
+    return static_cast<Derived&>(*this);
+  }
+  /// Keras `data_format`: only "channels_last" (the default) is implemented; others are refused.
+  Derived& data_format(std::string f) {
+    data_format_ = std::move(f);
+    return static_cast<Derived&>(*this);
+  }
+
+  const Sizes& strides() const { return strides_; }
+  const Sizes& dilation_rate() const { return dilation_rate_; }
+  const std::string& padding() const { return padding_; }
+  const std::string& data_format() const { return data_format_; }
+
+ protected:
+  /// The base's default activation.
+  explicit SpatialOptions(std::string default_activation) : Base(std::move(default_activation)) {}
+
+ private:
+  Derived& set(Sizes& field, const Sizes& v) {
+    field = v;
+    return static_cast<Derived&>(*this);
+  }
+
+  Sizes strides_ = spatial_fill<N>(1);
+  Sizes dilation_rate_ = spatial_fill<N>(1);
+  std::string padding_ = "valid";
+  std::string data_format_ = "channels_last";
 };
 
 /// Throws the value_error of a layer used before it has weights; `what` names the attempted

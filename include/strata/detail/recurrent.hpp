@@ -103,6 +103,19 @@ class RecurrentOptions : public Base {
   bool zero_output_for_mask_ = false;
 };
 
+/// Reads the config keys every Keras recurrent layer has (LSTM, GRU, SimpleRNN, RNN(cell),
+/// ConvLSTM) into a RecurrentOptions: return_sequences, return_state, go_backwards, stateful and
+/// zero_output_for_mask, each false when missing (Keras 1 has no return_state nor
+/// zero_output_for_mask). `unroll` changes nothing at inference and is not read.
+template <class Options, class T>
+Options& read_sequence_options(Options& options, const LayerConfig<T>& config) {
+  return options.return_sequences(config.boolean("return_sequences", false))
+      .return_state(config.boolean("return_state", false))
+      .go_backwards(config.boolean("go_backwards", false))
+      .stateful(config.boolean("stateful", false))
+      .zero_output_for_mask(config.boolean("zero_output_for_mask", false));
+}
+
 /// The options of the recurrent layers with gates (LSTM, GRU): RecurrentOptions' plus
 /// `recurrent_activation`.
 template <class Derived>
@@ -824,14 +837,8 @@ class RecurrentLayer {
   template <class Options>
   static Options& common_options(const LayerConfig<T>& config, Options& options) {
     config.refuse("time_major");
-    options.activation(config.activation("activation", "tanh"))
-        .use_bias(config.boolean("use_bias", true))
-        .return_sequences(config.boolean("return_sequences", false))
-        .return_state(config.boolean("return_state", false))
-        .go_backwards(config.boolean("go_backwards", false))
-        .stateful(config.boolean("stateful", false))
-        .zero_output_for_mask(config.boolean("zero_output_for_mask", false))
-        .name(config.name());
+    options.activation(config.activation("activation", "tanh")).use_bias(config.boolean("use_bias", true));
+    read_sequence_options(options, config).name(config.name());
     return options;
   }
 

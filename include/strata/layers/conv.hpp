@@ -34,61 +34,19 @@ inline namespace STRATA_ISA_NAMESPACE {
 /// "linear", use_bias true; input_dim (the input channels; builds the layer), seed and name as in
 /// detail::LayerOptions.
 template <int N>
-class ConvOptions : public detail::LayerOptions<ConvOptions<N>> {
+class ConvOptions : public detail::SpatialOptions<ConvOptions<N>, N, detail::LayerOptions<ConvOptions<N>>> {
  public:
-  using Sizes = std::array<Index, static_cast<std::size_t>(N)>;
+  ConvOptions() : detail::SpatialOptions<ConvOptions<N>, N, detail::LayerOptions<ConvOptions<N>>>("linear") {}
 
-  ConvOptions() : detail::LayerOptions<ConvOptions<N>>("linear") {
-    strides_.fill(1);
-    dilation_rate_.fill(1);
-  }
-
-  /// Keras `strides`: one value for every axis, or one per axis.
-  ConvOptions& strides(Index s) {
-    strides_.fill(s);
-    return *this;
-  }
-  ConvOptions& strides(const Sizes& s) {
-    strides_ = s;
-    return *this;
-  }
-  /// Keras `dilation_rate`: one value for every axis, or one per axis.
-  ConvOptions& dilation_rate(Index d) {
-    dilation_rate_.fill(d);
-    return *this;
-  }
-  ConvOptions& dilation_rate(const Sizes& d) {
-    dilation_rate_ = d;
-    return *this;
-  }
-  /// Keras `padding`: "valid", "same", or "causal" (Conv1D); checked when the layer is made.
-  ConvOptions& padding(std::string p) {
-    padding_ = std::move(p);
-    return *this;
-  }
   /// Keras `groups`: input channels and filters split into this many independent convolutions.
   ConvOptions& groups(Index g) {
     groups_ = g;
     return *this;
   }
-  /// Keras `data_format`; only "channels_last" is implemented (other values are refused).
-  ConvOptions& data_format(std::string f) {
-    data_format_ = std::move(f);
-    return *this;
-  }
-
-  const Sizes& strides() const { return strides_; }
-  const Sizes& dilation_rate() const { return dilation_rate_; }
-  const std::string& padding() const { return padding_; }
   Index groups() const { return groups_; }
-  const std::string& data_format() const { return data_format_; }
 
  private:
-  Sizes strides_{};
-  Sizes dilation_rate_{};
-  std::string padding_ = "valid";
   Index groups_ = 1;
-  std::string data_format_ = "channels_last";
 };
 
 /// Keras `Conv1D` (N = 1), `Conv2D` (N = 2), `Conv3D` (N = 3), channels_last:
@@ -432,16 +390,7 @@ class Conv {
 
   // Keras 1.2's Convolution1D/2D/3D and AtrousConvolution1D/2D configs (convolutional.py).
   static Conv from_keras1_config(const LayerConfig<T>& config) {
-    const std::string ordering = config.string("dim_ordering", "tf");
-    if (ordering != "tf") {
-      config.unsupported(detail::concat("dim_ordering '", ordering,
-                                        "' is not supported (only 'tf', channels last, is; 'th' puts the channels "
-                                        "first, which strata's convolutions do not implement)"));
-    }
-    const std::string border = config.string("border_mode", "valid");
-    if (border != "valid" && border != "same") {
-      config.unsupported(detail::concat("border_mode '", border, "' is not supported (strata has 'valid' and 'same')"));
-    }
+    const std::string border = detail::keras1_border_mode(config);
     Sizes kernel;
     Sizes strides = filled(1);
     if constexpr (N == 1) {

@@ -31,66 +31,28 @@ inline namespace STRATA_ISA_NAMESPACE {
 /// Options of ConvLSTM1D/2D/3D (N spatial axes), set by chaining:
 /// `ConvLSTMOptions<2>().padding("same").return_sequences(true)`. Keras 3's arguments and
 /// defaults: strides 1, padding "valid" (or "same"), data_format "channels_last" (the only one
-/// strata implements), dilation_rate 1, activation "tanh", recurrent_activation "sigmoid",
+/// strata implements), dilation_rate 1 (detail::SpatialOptions; strides, padding and
+/// dilation_rate are the input convolution's: the recurrent one has stride 1, "same" padding and
+/// no dilation), activation "tanh", recurrent_activation "sigmoid",
 /// use_bias true, unit_forget_bias true (an initializer only); the recurrent options
 /// (return_sequences, return_state, go_backwards, stateful, zero_output_for_mask) as in
 /// detail::RecurrentOptions. dropout and recurrent_dropout act in training only and have no
 /// setter.
 template <int N>
-class ConvLSTMOptions : public detail::GatedRecurrentOptions<ConvLSTMOptions<N>> {
+class ConvLSTMOptions
+    : public detail::SpatialOptions<ConvLSTMOptions<N>, N, detail::GatedRecurrentOptions<ConvLSTMOptions<N>>> {
  public:
-  using Sizes = std::array<Index, static_cast<std::size_t>(N)>;
+  ConvLSTMOptions()
+      : detail::SpatialOptions<ConvLSTMOptions<N>, N, detail::GatedRecurrentOptions<ConvLSTMOptions<N>>>("tanh") {}
 
-  ConvLSTMOptions() : detail::GatedRecurrentOptions<ConvLSTMOptions<N>>("tanh") {
-    strides_.fill(1);
-    dilation_rate_.fill(1);
-  }
-
-  /// Keras `strides` of the input convolution (the recurrent one always has stride 1).
-  ConvLSTMOptions& strides(Index s) {
-    strides_.fill(s);
-    return *this;
-  }
-  ConvLSTMOptions& strides(const Sizes& s) {
-    strides_ = s;
-    return *this;
-  }
-  /// Keras `dilation_rate` of the input convolution (the recurrent one is not dilated).
-  ConvLSTMOptions& dilation_rate(Index d) {
-    dilation_rate_.fill(d);
-    return *this;
-  }
-  ConvLSTMOptions& dilation_rate(const Sizes& d) {
-    dilation_rate_ = d;
-    return *this;
-  }
-  /// Keras `padding` of the input convolution: "valid" or "same" (the recurrent one is "same").
-  ConvLSTMOptions& padding(std::string p) {
-    padding_ = std::move(p);
-    return *this;
-  }
-  /// Keras `data_format`; only "channels_last" is implemented (others are refused).
-  ConvLSTMOptions& data_format(std::string f) {
-    data_format_ = std::move(f);
-    return *this;
-  }
   /// Keras `unit_forget_bias`: the initial forget-gate bias is 1; default true.
   ConvLSTMOptions& unit_forget_bias(bool on) {
     unit_forget_bias_ = on;
     return *this;
   }
-
-  const Sizes& strides() const { return strides_; }
-  const Sizes& dilation_rate() const { return dilation_rate_; }
-  const std::string& padding() const { return padding_; }
-  const std::string& data_format() const { return data_format_; }
   bool unit_forget_bias() const { return unit_forget_bias_; }
 
  private:
-  Sizes strides_{};
-  Sizes dilation_rate_{};
-  std::string padding_ = "valid";
-  std::string data_format_ = "channels_last";
   bool unit_forget_bias_ = true;
 };
 
@@ -470,7 +432,16 @@ class ConvLSTM {
   /// since), use_bias, unit_forget_bias, and the recurrent options; dropout and
   /// recurrent_dropout act in training only. data_format "channels_first" is an
   /// unsupported_error.
+  ///
+  /// Keras 1.2 (ConvLSTM2D, convolutional_recurrent.py): nb_filter, nb_row, nb_col, subsample,
+  /// border_mode ("valid"/"same"), dim_ordering ("tf"; "th" is refused), activation,
+  /// inner_activation (default hard_sigmoid, Keras 1's clip(0.2x + 0.5)), return_sequences,
+  /// go_backwards, stateful; always a bias. A Theano-backend file's kernels are flipped back;
+  /// its "same" convolutions (the recurrent one always) load for odd kernels and stride 1 only.
   static ConvLSTM from_config(const LayerConfig<T>& config) {
+    if constexpr (N == 2) {
+      if (config.keras_version().keras1()) return from_keras1_config(config);
+    }
     const std::string format = config.string("data_format", "channels_last");
     if (format != "channels_last") {
       config.unsupported(detail::concat("data_format '", format, "' is not supported (only channels_last is)"));
@@ -483,13 +454,8 @@ class ConvLSTM {
         .unit_forget_bias(config.boolean("unit_forget_bias", true))
         .recurrent_activation(config.activation("recurrent_activation", gate_default))
         .activation(config.activation("activation", "tanh"))
-        .use_bias(config.boolean("use_bias", true))
-        .return_sequences(config.boolean("return_sequences", false))
-        .return_state(config.boolean("return_state", false))
-        .go_backwards(config.boolean("go_backwards", false))
-        .stateful(config.boolean("stateful", false))
-        .zero_output_for_mask(config.boolean("zero_output_for_mask", false))
-        .name(config.name());
+        .use_bias(config.boolean("use_bias", true));
+    detail::read_sequence_options(options, config).name(config.name());
     return ConvLSTM(config.integer("filters"), sizes(config, "kernel_size", 0), options);
   }
   /// Keras' weights, kept by the layer's cell (`.keras` path "cell"): kernel, recurrent_kernel,
@@ -502,6 +468,64 @@ class ConvLSTM {
                       {{"kernel", kernel_shape(channels), ""}, {"recurrent_kernel", kernel_shape(filters_), ""}}};
     if (use_bias_) group.weights.push_back({"bias", Shape{4 * filters_}, ""});
     return {group};
+  }
+  /// Keras 1 files: ConvLSTM2D stored its weights per gate, W_g (k..., in_channels, filters),
+  /// U_g (k..., filters, filters), b_g (filters,) for the gates i, c, f, o (Keras 1's
+  /// trainable_weights order).
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    if (!version.keras1() || !use_bias_) return {};
+    const std::vector<WeightGroup> keras2 = weight_groups(inputs);
+    const char* note = version.theano_backend() ? " (Keras 1's per-gate layout; Theano's flipped kernel)"
+                                                : " (Keras 1's per-gate layout)";
+    WeightGroup group{"cell", {}};
+    for (const detail::Keras1Gate& g : keras1_gates) {
+      const std::string gate = g.name;
+      group.weights.push_back({"W_" + gate, gate_shape(keras2[0].weights[0].shape), note});
+      group.weights.push_back({"U_" + gate, gate_shape(keras2[0].weights[1].shape), note});
+      group.weights.push_back({"b_" + gate, Shape{filters_}, note});
+    }
+    return {group};
+  }
+  /// Keras 1's per-gate arrays (legacy_weight_groups) -> [kernel, recurrent_kernel, bias]: each
+  /// gate's W, U and b in its block of Keras 2's gate order i, f, c, o (Keras 2's
+  /// preprocess_weights_for_loading: kernel = [0, 6, 3, 9] concatenated on the last axis, ...);
+  /// a Theano file's kernels flipped back along the spatial axes (conv_utils.convert_kernel).
+  /// Throws shape_error on a wrong count or shape.
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& version) const {
+    if (stored.size() != 12) {
+      throw shape_error(
+          detail::concat(describe(), ": Keras 1's per-gate layout has 12 weight arrays; got ", stored.size()));
+    }
+    const Shape& first = stored[0].shape();
+    const Index channels = first.rank() == N + 2 ? first[N] : 0;
+    const Shape want[3] = {gate_shape(kernel_shape(channels)), gate_shape(kernel_shape(filters_)), Shape{filters_}};
+    const Index f = filters_;
+    AnyTensor<T> out[3] = {AnyTensor<T>::uninitialized(kernel_shape(channels)),
+                           AnyTensor<T>::uninitialized(kernel_shape(filters_)),
+                           AnyTensor<T>::uninitialized(Shape{4 * f})};
+    const bool flip = version.theano_backend();
+    for (std::size_t k = 0; k < keras1_gates.size(); ++k) {
+      const Index first_col = keras1_gates[k].position * f;
+      for (std::size_t a = 0; a < 3; ++a) {
+        const AnyTensor<T>& w = stored[3 * k + a];
+        if (channels < 1 || w.shape() != want[a]) {
+          throw shape_error(detail::concat(describe(), ": Keras 1 weight ", 3 * k + a, " (", "WUb"[a], "_",
+                                           keras1_gates[k].name, ") must have shape ", want[a].to_string(), "; got ",
+                                           w.shape().to_string()));
+        }
+        // Rows are (tap, channel) pairs; a flip of every spatial axis reverses the tap order.
+        const Index per_tap = a == 2 ? 1 : want[a][N];
+        const Index taps = a == 2 ? 1 : taps_;
+        for (Index t = 0; t < taps; ++t) {
+          const Index from = flip ? taps - 1 - t : t;
+          for (Index c = 0; c < per_tap; ++c) {
+            const T* src = w.data() + (from * per_tap + c) * f;
+            std::copy(src, src + f, out[a].data() + (t * per_tap + c) * 4 * f + first_col);
+          }
+        }
+      }
+    }
+    return {std::move(out[0]), std::move(out[1]), std::move(out[2])};
   }
   /// The output, then with return_state h and c; the inputs are the sequence and optionally the
   /// initial h and c.
@@ -554,6 +578,43 @@ class ConvLSTM {
 
   void require_built(const char* what) const {
     if (!built()) detail::throw_unbuilt(describe(), what, "ConvLSTMOptions");
+  }
+
+  // Keras 1.2's trainable_weights are LSTM's: W_i, U_i, b_i, W_c, ..., b_o (Keras 2 columns i, f, c, o).
+  static constexpr const auto& keras1_gates = LSTM<T>::keras1_gates;
+
+  // A Keras 2 kernel shape (k..., channels, 4 filters) -> one gate's (k..., channels, filters).
+  Shape gate_shape(Shape s) const {
+    s[s.rank() - 1] = filters_;
+    return s;
+  }
+
+  // Keras 1.2's ConvLSTM2D config (convolutional_recurrent.py).
+  static ConvLSTM from_keras1_config(const LayerConfig<T>& config) {
+    static_assert(N == 2, "strata::ConvLSTM: Keras 1 had ConvLSTM2D only.");
+    const std::string border = detail::keras1_border_mode(config);
+    const Sizes kernel{config.integer("nb_row", 1, detail::conv_max_option),
+                       config.integer("nb_col", 1, detail::conv_max_option)};
+    const Sizes strides = config.has("subsample") ? sizes(config, "subsample", 1) : filled(1);
+    if (config.keras_version().theano_backend()) {
+      // Theano's "same" (border_mode "half", then a crop for an even kernel) is TensorFlow's only for
+      // odd kernels and stride 1; the recurrent convolution is always "same".
+      for (std::size_t a = 0; a < kernel.size(); ++a) {
+        if (kernel[a] % 2 == 0 || (border == "same" && strides[a] != 1)) {
+          config.unsupported(
+              "a Theano-backend file's ConvLSTM2D with an even kernel size, or 'same' padding and a stride above 1, "
+              "is not supported: Theano padded its 'same' convolutions (the recurrent one always) differently from "
+              "TensorFlow (border_mode 'half', then a crop)");
+        }
+      }
+    }
+    Options options;
+    options.strides(strides)
+        .padding(border)
+        .recurrent_activation(config.activation("inner_activation", "hard_sigmoid"))
+        .activation(config.activation("activation", "tanh"));
+    detail::read_sequence_options(options, config).name(config.name());
+    return ConvLSTM(config.integer("nb_filter"), kernel, options);
   }
 
   Shape kernel_shape(Index channels) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../activations.hpp"
+#include "../detail/conv.hpp"
 #include "../detail/conv_variants.hpp"
 #include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
@@ -232,11 +233,23 @@ class ConvTranspose {
   /// dilation_rate (tfjs leaves it out: 1), data_format (channels_last only), activation, use_bias.
   /// A Theano-backend file is refused: Keras 2 flips such a kernel on loading, which strata does
   /// not implement for transposed convolutions.
+  ///
+  /// Keras 1 (Deconvolution2D, Keras 1's Conv2DTranspose): nb_filter, nb_row, nb_col,
+  /// output_shape (batch, rows, cols, nb_filter) -- the output size, which TensorFlow's
+  /// conv2d_transpose was given --, subsample, border_mode ("valid"/"same"; Theano's "full" is
+  /// refused), dim_ordering ("tf"; "th" is refused), activation, bias.
+  static std::vector<std::string> keras_aliases() {
+    if constexpr (N == 2) return {"Deconvolution2D"};
+    return {};
+  }
   static ConvTranspose from_config(const LayerConfig<T>& config) {
     if (config.keras_version().theano_backend()) {
       config.unsupported(
           "a Theano-backend file's transposed convolution is not supported: its kernel was stored flipped "
           "(Keras 2 flips it back on loading), which strata implements for Conv1D/2D/3D only");
+    }
+    if constexpr (N == 2) {
+      if (config.keras_version().keras1()) return from_keras1_config(config);
     }
     const Index filters = config.integer("filters");
     (void)config.get("kernel_size");
@@ -256,6 +269,40 @@ class ConvTranspose {
     WeightGroup group{"", {{"kernel", kernel_shape(x.back()), "(kernel_size..., filters, input channels)"}}};
     if (use_bias_) group.weights.push_back({"bias", Shape{filters_}, ""});
     return {group};
+  }
+  /// Keras 1 files: Deconvolution2D stored its kernel as a convolution's, (rows, cols, input
+  /// channels, nb_filter) (TensorFlow's deconv2d swapped the last two axes when called).
+  std::vector<WeightGroup> legacy_weight_groups(const std::vector<Shape>& inputs, const KerasVersion& version) const {
+    if (!version.keras1()) return {};
+    std::vector<WeightGroup> groups = weight_groups(inputs);
+    WeightSpec& kernel = groups[0].weights[0];
+    std::swap(kernel.shape[N], kernel.shape[N + 1]);
+    kernel.note = " (Keras 1's Deconvolution2D layout (rows, cols, input channels, nb_filter))";
+    return groups;
+  }
+  /// The legacy_weight_groups arrays -> [kernel, bias]: the kernel's last two axes swapped, as
+  /// Keras 2's preprocess_weights_for_loading does (np.transpose(kernel, (0, 1, 3, 2))). Throws
+  /// shape_error for a kernel of another rank.
+  Weights<T> convert_legacy_weights(Weights<T> stored, const KerasVersion& /*version*/) const {
+    if (stored.empty() || stored[0].rank() != N + 2) {
+      throw shape_error(detail::concat(describe(), ": Keras 1's Deconvolution2D kernel must have rank ", N + 2,
+                                       "; got ",
+                                       stored.empty() ? std::string("no weight") : stored[0].shape().to_string()));
+    }
+    Shape shape = stored[0].shape();
+    const Index in = shape[N], out = shape[N + 1];
+    std::swap(shape[N], shape[N + 1]);
+    AnyTensor<T> kernel = AnyTensor<T>::uninitialized(shape);
+    const Index taps = in == 0 || out == 0 ? 0 : stored[0].size() / (in * out);
+    const T* src = stored[0].data();
+    T* dst = kernel.data();
+    for (Index t = 0; t < taps; ++t) {
+      for (Index i = 0; i < in; ++i) {
+        for (Index o = 0; o < out; ++o) dst[(t * out + o) * in + i] = src[(t * in + i) * out + o];
+      }
+    }
+    stored[0] = std::move(kernel);
+    return stored;
   }
 
  private:
@@ -278,13 +325,53 @@ class ConvTranspose {
   }
 
   std::string output_padding_string() const {
+    if (keras1_output_) return "from Keras 1's output_shape " + detail::spatial_string<N>(*keras1_output_);
     return output_padding_ ? detail::spatial_string<N>(*output_padding_) : std::string("None");
+  }
+
+  // Keras 1's Deconvolution2D (deconv.py / the TensorFlow backend's deconv2d): the output size is
+  // given, and TensorFlow's conv2d_transpose pads for it as the convolution from that size back
+  // to the input's, (out - ke + 1) / s rounded up ("valid") or out / s rounded up ("same"). Those
+  // offsets are Keras 3's for output_padding out - (n - 1) s - ke ("valid") or - ke % 2 ("same").
+  static ConvTranspose from_keras1_config(const LayerConfig<T>& config) {
+    static_assert(N == 2, "strata::ConvTranspose: Keras 1 had Deconvolution2D only.");
+    const std::string border = detail::keras1_border_mode(config);
+    const Index filters = config.integer("nb_filter", 1);
+    const detail::Spatial<N> kernel{config.integer("nb_row", 1), config.integer("nb_col", 1)};
+    const std::vector<Index> shape = config.integers("output_shape");
+    if (shape.size() != 4 || shape[1] < 1 || shape[2] < 1 || (shape[3] != filters && shape[3] != -1)) {
+      config.invalid(detail::concat("option 'output_shape' must be (batch, rows, cols, nb_filter=", filters,
+                                    ") with rows, cols >= 1; got ", config.get("output_shape").dump().substr(0, 100)));
+    }
+    Options o;
+    o.strides(detail::spatial_config<N>(config, "subsample", 1, 1))
+        .padding(border)
+        .activation(config.activation("activation", "linear"))
+        .use_bias(config.boolean("bias", true))
+        .name(config.name());
+    ConvTranspose layer =
+        detail::construct_from_config<ConvTranspose>(config, [&] { return ConvTranspose(filters, kernel, o); });
+    layer.keras1_output_ = detail::Spatial<N>{shape[1], shape[2]};
+    return layer;
   }
 
   detail::TransposeAxis axis(const Shape& x, int i) const {
     const auto a = static_cast<std::size_t>(i);
-    return detail::transpose_axis(x[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same,
-                                  output_padding_ ? (*output_padding_)[a] : -1);
+    Index padding = output_padding_ ? (*output_padding_)[a] : -1;
+    if (keras1_output_) {
+      // TensorFlow accepts an output size whose convolution gives back the input size.
+      const Index n = x[i + 1], s = spec_.strides[a], ke = detail::dilated_kernel(spec_.kernel[a], spec_.dilation[a]);
+      const Index out = (*keras1_output_)[a];
+      const Index back = spec_.same ? (out + s - 1) / s : (out - ke + s) / s;
+      if (out < (spec_.same ? 1 : ke) || back != n) {
+        throw shape_error(detail::concat(describe(), ": Keras 1's output_shape gives spatial axis ", i + 1,
+                                         " the size ", out, ", which a ", spec_.same ? "'same'" : "'valid'",
+                                         " transposed convolution (kernel ", spec_.kernel[a], ", stride ", s,
+                                         ") cannot make from an input of size ", n, "; got shape ", x.to_string()));
+      }
+      padding = out - (n - 1) * s - (spec_.same ? ke % 2 : ke);
+    }
+    return detail::transpose_axis(x[i + 1], spec_.kernel[a], spec_.strides[a], spec_.dilation[a], spec_.same, padding);
   }
 
   // Each tap's (channels, filters) matrix -- kernel[tap] transposed -- packed for the GEMM, into
@@ -310,6 +397,7 @@ class ConvTranspose {
   Index filters_;
   detail::ConvSpec<N> spec_;
   std::optional<detail::Spatial<N>> output_padding_;
+  std::optional<detail::Spatial<N>> keras1_output_;  // Keras 1's output_shape (its spatial sizes)
   Activation activation_ = Activation::linear;
   bool use_bias_;
   std::optional<std::uint64_t> seed_;

@@ -706,13 +706,8 @@ class RNN : public Cell::LayerType {
   /// return_state, go_backwards, stateful, zero_output_for_mask; unroll changes nothing here.
   static RNN from_config(const LayerConfig<Scalar>& config) {
     config.refuse("time_major");
-    const RNNOptions options = RNNOptions()
-                                   .return_sequences(config.boolean("return_sequences", false))
-                                   .return_state(config.boolean("return_state", false))
-                                   .go_backwards(config.boolean("go_backwards", false))
-                                   .stateful(config.boolean("stateful", false))
-                                   .zero_output_for_mask(config.boolean("zero_output_for_mask", false))
-                                   .name(config.name());
+    RNNOptions options;
+    detail::read_sequence_options(options, config).name(config.name());
     return RNN(Cell::from_config(config.sublayer("cell")), options);
   }
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../activations.hpp"
+#include "../detail/conv.hpp"
 #include "../detail/conv_variants.hpp"
 #include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
@@ -218,7 +219,30 @@ class SeparableConv {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: filters, kernel_size, depth_multiplier (tfjs leaves it out of its files: 1),
   /// strides, padding, dilation_rate, data_format (channels_last only), activation, use_bias.
+  ///
+  /// Keras 1 (SeparableConvolution2D, TensorFlow backend only): nb_filter, nb_row, nb_col,
+  /// depth_multiplier, subsample, border_mode ("valid"/"same"), dim_ordering ("tf"; "th" is
+  /// refused), activation, bias; its depthwise_kernel, pointwise_kernel and b are Keras 2's.
+  static std::vector<std::string> keras_aliases() {
+    if constexpr (N == 2) return {"SeparableConvolution2D"};
+    return {};
+  }
   static SeparableConv from_config(const LayerConfig<T>& config) {
+    if constexpr (N == 2) {
+      if (config.keras_version().keras1()) {
+        const std::string border = detail::keras1_border_mode(config);
+        const Index filters = config.integer("nb_filter", 1);
+        const detail::Spatial<N> kernel{config.integer("nb_row", 1), config.integer("nb_col", 1)};
+        Options o;
+        o.depth_multiplier(config.integer_or("depth_multiplier", 1, 1))
+            .strides(detail::spatial_config<N>(config, "subsample", 1, 1))
+            .padding(border)
+            .activation(config.activation("activation", "linear"))
+            .use_bias(config.boolean("bias", true))
+            .name(config.name());
+        return detail::construct_from_config<SeparableConv>(config, [&] { return SeparableConv(filters, kernel, o); });
+      }
+    }
     const Index filters = config.integer("filters");
     (void)config.get("kernel_size");
     const auto kernel = detail::spatial_config<N>(config, "kernel_size", 0, 1);
