@@ -241,6 +241,17 @@ TEMPLATE_TEST_CASE("EinsumDense: bias shapes, ellipses, activation and weights a
         }
   CHECK(err <= tol<T>() * 10);
   CHECK(right.count_params() == 20 + 15);
+  // build() draws glorot_uniform with Keras' fans: kernel (4, 2, 3) has fan_in 2 * 4, fan_out 3 * 4.
+  EinsumDense<T> proj("abc,cde->abde", {-1, 2, 3}, EinsumDenseOptions().bias_axes("de").seed(7));
+  proj.build(Shape{1, 5, 4});
+  const auto pw = proj.get_weights();
+  const double limit = std::sqrt(6.0 / (8 + 12));
+  double largest = 0;
+  for (Index i = 0; i < pw[0].size(); ++i) largest = std::max(largest, std::abs(static_cast<double>(pw[0].data()[i])));
+  CHECK(largest <= limit);
+  CHECK(largest > 0.5 * limit);
+  CHECK(pw[1].shape() == Shape{2, 3});
+  for (Index i = 0; i < pw[1].size(); ++i) CHECK(pw[1].data()[i] == T(0));
 }
 
 TEST_CASE("EinsumDense: errors name the layer, what was expected and what was given", "[attention]") {

@@ -75,7 +75,7 @@ export default async function (api) {
           .reduce((a, c) => a * xs[inputSpec.indexOf(c)], 1);
         const weights = layer.weights.map(w => {
           const base = w.originalName.split('/').pop();
-          return { name: w.originalName, shape: w.shape.slice(),
+          return { name: `einsum_dense/${base}`, shape: w.shape.slice(),
             data: draw(g, w.shape, base === 'kernel' ? 2 / Math.sqrt(fanIn) : 0.5) };
         });
         layer.setWeights(weights.map(w => tf.tensor(w.data, w.shape)));
@@ -123,12 +123,14 @@ export default async function (api) {
       layer.valueDense.build(vShape);
       layer.outputDense.build([...qShape.slice(0, -1), s.heads, valueDim]);
       const weights = [];
-      for (const [d, fanIn] of [[layer.queryDense, qShape.at(-1)], [layer.keyDense, (kShape ?? vShape).at(-1)],
-        [layer.valueDense, vShape.at(-1)], [layer.outputDense, s.heads * valueDim]]) {
+      // Weight names as a converter writes them: <layer>/<sublayer>/<variable> (Keras' sublayer names).
+      for (const [d, fanIn, sub] of [[layer.queryDense, qShape.at(-1), 'query'],
+        [layer.keyDense, (kShape ?? vShape).at(-1), 'key'], [layer.valueDense, vShape.at(-1), 'value'],
+        [layer.outputDense, s.heads * valueDim, 'attention_output']]) {
         const vals = d.weights.map(w => {
           const base = w.originalName.split('/').pop();
           const data = draw(g, w.shape, base === 'kernel' ? 2 / Math.sqrt(fanIn) : 0.5);
-          weights.push({ name: `mha/${w.originalName}`, shape: w.shape.slice(), data });
+          weights.push({ name: `mha/${sub}/${base}`, shape: w.shape.slice(), data });
           return tf.tensor(data, w.shape);
         });
         d.setWeights(vals);
