@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -116,6 +117,11 @@ std::vector<double> naive_mha(const std::vector<AnyTensor<T>>& w, const AnyTenso
           }
           row[static_cast<std::size_t>(s)] = d + (allowed(b, t, s) ? 0.0 : -1e9);
         }
+        // A row masked everywhere: in float, score - 1e9 rounds to -1e9 whatever the score (Keras
+        // in float32 too), so the row is uniform; in double the scores' differences survive.
+        bool any = false;
+        for (Index s = 0; s < S; ++s) any = any || allowed(b, t, s);
+        if (!any && std::is_same_v<T, float>) std::fill(row.begin(), row.end(), 0.0);
         const double mx = *std::max_element(row.begin(), row.end());
         double sum = 0;
         for (double& r : row) sum += (r = std::exp(r - mx));
