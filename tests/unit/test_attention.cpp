@@ -470,4 +470,11 @@ TEST_CASE("MultiHeadAttention: errors name the layer, what was expected and what
   w[2] = filled<float>(Shape{6, 3, 3}, 0);
   CHECK(has(thrown_message<shape_error>([&] { m.set_weights(w); }), "(features, 2, 3)"));
   CHECK(has(thrown_message<shape_error>([&] { m.set_weights({}); }), "expects 8"));
+  // A graph call with the query alone (a tf.keras 2 node passes value as a keyword, which the
+  // loader does not take) is refused.
+  GraphCall<float> one;
+  one.inputs.push_back(GraphInput<float>{TensorView<float>(q), nullptr, nullptr});
+  const auto single = thrown_message<value_error>([&] { m.call_graph(one); });
+  CHECK(has(single, "MultiHeadAttention 'attn'"));
+  CHECK(has(single, "given 1 inputs"));
 }
