@@ -174,21 +174,40 @@ inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::
   for (const json& e : j) collect_refs(e, out, who);
 }
 
-/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}).
-inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who) {
+/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}). A Keras
+/// 3 call's other tensor keyword arguments (MultiHeadAttention's key and attention_mask) become
+/// further inputs after the positional ones, and `call_kwargs` gets what the layer needs to read
+/// them: "inputs", the name of each input ("" for a positional one), and every keyword argument
+/// that is not a tensor, null or false (use_causal_mask, return_attention_scores); it stays empty
+/// when there are none.
+inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json* call_kwargs = nullptr) {
   std::vector<TensorKey> refs;
   if (node.is_object()) {
     collect_refs(member(node, "args", who), refs, who);
+    std::vector<std::string> names(refs.size());
+    json kwargs = json::object();
+    bool named = false;
     if (node.contains("kwargs") && node.at("kwargs").is_object()) {
       for (const auto& [k, v] : node.at("kwargs").items()) {
         if (k == "initial_state") {
           collect_refs(v, refs, who);
+          names.resize(refs.size());
         } else if (k == "mask" && !v.is_null()) {
           throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
         } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
-          throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
+          if (call_kwargs == nullptr)
+            throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
+          collect_refs(v, refs, who);
+          names.push_back(k);
+          named = true;
+        } else if (!v.is_null() && !(v.is_boolean() && !v.get<bool>()) && k != "training" && k != "mask") {
+          kwargs[k] = v;
         }
       }
+    }
+    if (call_kwargs != nullptr) {
+      if (named) kwargs["inputs"] = names;
+      *call_kwargs = kwargs.empty() ? json() : kwargs;
     }
   } else {
     collect_refs(node, refs, who);
@@ -366,7 +385,21 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       }
       const json& nodes = member(l, "inbound_nodes", who);
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
-      for (const json& node : nodes) ls.calls.push_back(call_inputs(node, who + ", layer '" + ls.name + "'"));
+      json first_kwargs;
+      for (std::size_t n = 0; n < nodes.size(); ++n) {
+        json kwargs;
+        ls.calls.push_back(call_inputs(nodes[n], who + ", layer '" + ls.name + "'", &kwargs));
+        // Call arguments reach the layer through its config ("call_kwargs"), so every call of a
+        // shared layer must pass the same ones.
+        if (n == 0) {
+          first_kwargs = kwargs;
+        } else if (kwargs != first_kwargs) {
+          throw unsupported_error(concat(who, ", layer '", ls.name, "': its calls pass different call arguments (",
+                                         first_kwargs.dump(), " and ", kwargs.dump(),
+                                         "); strata gives a layer one set"));
+        }
+      }
+      if (!first_kwargs.is_null() && ls.config.is_object()) ls.config["call_kwargs"] = first_kwargs;
       spec.layers.push_back(std::move(ls));
     }
     spec.inputs = io_refs(member(cfg, "input_layers", who), who);

@@ -143,6 +143,14 @@ KERAS_CASES = [
     ("torch:pooling/spatial_dropout2d", {}),
     ("conv_variants/depthwise2d_same_dm2_stride2_relu", {}),
     ("conv_variants/transpose2d_same_k4_s2", {}),
+    # EinsumDense (generic: kernel and bias at its own vars) and MultiHeadAttention (weights in the
+    # query_dense/key_dense/value_dense/output_dense sublayers; call kwargs in the node).
+    ("torch:attention/ed_left_ellipsis_heads", {}),
+    ("torch:attention/ed_right_ellipsis", {}),
+    ("torch:attention/mha_causal", {}),
+    ("torch:attention/mha_cross_key_value_dim_output_shape", {}),
+    ("torch:attention/mha_key_mask", {}),
+    ("torch:attention/mha_rank4_default_axes", {}),
 ]
 
 H5_CASES = [
@@ -329,6 +337,7 @@ class Layer:
         self.recorded_out = None  # a generic layer's output shapes as tfjs recorded them (batch null)
         self.out_shapes = None
         self.weight_owners = []  # per weight, the tfjs name's segments between the layer and the variable
+        self.k3_kwargs = None  # a Keras 3 source node's call kwargs beyond initial_state/training/mask (MHA)
 
 
 class Model:
@@ -363,7 +372,8 @@ def _shape(s):
 # tfjs spells a key differently from Keras 3).
 SPECIAL_CLASSES = ("InputLayer", "Dense", "LSTM", "GRU", "SimpleRNN", "TimeDistributed", "Bidirectional", "Masking",
                    "Embedding", "Scale")
-GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype")
+GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype",
+                        "call_kwargs")  # call_kwargs: strata's form of a call's arguments, not a Keras key
 # tfjs config key -> Keras 3 config key, per class (Keras 3 renamed a few arguments).
 K3_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
 # Keras 3 Layer.__call__ records these call kwargs in an inbound node (a call() with a training
@@ -588,10 +598,23 @@ def _float32_array(w):
     return arr.reshape(w["shape"])
 
 
-def _k3_refs(node):
-    """Keras 3 inbound node {"args": [...], "kwargs": {"initial_state": [...]}} -> [(layer, node, index)]."""
-    tensors = list(node["args"]) + list(node.get("kwargs", {}).get("initial_state", []))
-    check(set(node.get("kwargs", {})) <= {"initial_state", "training", "mask"}, "unexpected call kwargs")
+# Call kwargs a Keras 3 MultiHeadAttention node may carry: tensors (key, attention_mask) and flags.
+MHA_CALL_KWARGS = {"key", "attention_mask", "use_causal_mask", "return_attention_scores"}
+
+
+def _is_k3_tensor(v):
+    return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
+
+
+def _k3_refs(node, cls=None):
+    """Keras 3 inbound node {"args": [...], "kwargs": {"initial_state": [...]}} -> [(layer, node, index)]:
+    the positional tensors, then the tensor kwargs (initial_state; MultiHeadAttention's key and
+    attention_mask in key order, as strata's loader takes them)."""
+    kwargs = node.get("kwargs", {})
+    allowed = {"initial_state", "training", "mask"} | (MHA_CALL_KWARGS if cls == "MultiHeadAttention" else set())
+    check(set(kwargs) <= allowed, "unexpected call kwargs")
+    tensors = list(node["args"]) + list(kwargs.get("initial_state", []))
+    tensors += [kwargs[k] for k in sorted(kwargs) if k != "initial_state" and _is_k3_tensor(kwargs[k])]
     return [tuple(t["config"]["keras_history"]) for t in tensors]
 
 
@@ -616,7 +639,9 @@ def load_source(source):
             nodes = entry.get("inbound_nodes", [])
             check(len(nodes) <= 1, f"{source}: shared layers are not supported")
             if nodes and isinstance(nodes[0], dict):
-                layer.inbound = [(n, int(i), int(t)) for n, i, t in _k3_refs(nodes[0])]
+                layer.inbound = [(n, int(i), int(t)) for n, i, t in _k3_refs(nodes[0], entry["class_name"])]
+                if entry["class_name"] == "MultiHeadAttention":
+                    layer.k3_kwargs = {"n_args": len(nodes[0]["args"]), "kwargs": nodes[0].get("kwargs", {})}
             elif nodes:
                 layer.inbound = [(t[0], int(t[1]), int(t[2])) for t in nodes[0]]
                 check(all(t[3] == {} for t in nodes[0]), f"{source}: call kwargs are not supported")
@@ -971,6 +996,13 @@ def k3_layer_config(layer):
 def k3_build_config(layer):
     # Layer.get_build_config(): the bound arguments of build(). RNN.build(sequences_shape,
     # initial_state_shape=None) called with an initial_state records two shapes -> "shapes_dict".
+    if layer.cls == "MultiHeadAttention":  # build(query_shape, value_shape, key_shape=None)
+        n = layer.k3_kwargs["n_args"]
+        shapes = {"query_shape": layer.in_shapes[0], "value_shape": layer.in_shapes[1]}
+        keys = [k for k in sorted(layer.k3_kwargs["kwargs"]) if _is_k3_tensor(layer.k3_kwargs["kwargs"][k])]
+        if n > 2 or "key" in keys:
+            shapes["key_shape"] = layer.in_shapes[2] if n > 2 else layer.in_shapes[n + keys.index("key")]
+        return {"shapes_dict": shapes}
     if layer.cls in RNN_CLASSES + ("RNN",) and len(layer.in_shapes) > 1:
         return {"shapes_dict": {"sequences_shape": layer.in_shapes[0], "initial_state_shape": layer.in_shapes[1:]}}
     return {"input_shape": layer.in_shapes[0]}
@@ -1007,6 +1039,16 @@ def k3_inbound_node(layer):
     Layer.__call__ adds training=<signature default> when not None, and mask=None when call() has a
     mask argument and exactly one tensor argument."""
     refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
+    if layer.cls == "MultiHeadAttention":
+        # mha(query, value[, key], key=..., attention_mask=..., use_causal_mask=...): the positional
+        # tensors as args, the tensor kwargs (after them, in key order) and flags as kwargs.
+        check(layer.k3_kwargs is not None, f"{layer.name}: MultiHeadAttention needs a Keras 3 source node")
+        n = layer.k3_kwargs["n_args"]
+        source = layer.k3_kwargs["kwargs"]
+        tensor_keys = [k for k in sorted(source) if _is_k3_tensor(source[k])]
+        kwargs = {k: v for k, v in source.items() if not _is_k3_tensor(v)}
+        kwargs.update({k: r for k, r in zip(tensor_keys, refs[n:])})
+        return {"args": refs[:n], "kwargs": kwargs}
     if layer.cls in RNN_CLASSES + ("Bidirectional", "RNN") and len(refs) > 1:
         return {"args": [refs[0]], "kwargs": {"initial_state": refs[1:], "training": False}}
     if is_generic(layer.cls) and len(refs) > 1:  # a merge layer: called on a list of tensors
@@ -1116,6 +1158,16 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
+    elif layer.cls == "MultiHeadAttention":
+        # Keras 3 saves the four EinsumDense sublayers under their public attributes (saving_lib visits
+        # public names first): query_dense ("query"), key_dense, value_dense, output_dense
+        # ("attention_output"), each with kernel (and bias); the layer's own vars are empty.
+        k3_vars(h5, path, layer.name)
+        per = len(arrays) // 4
+        check(per in (1, 2) and len(arrays) == 4 * per, f"{layer.name}: MultiHeadAttention needs 4 or 8 weights")
+        for k, (attr, name) in enumerate((("query_dense", "query"), ("key_dense", "key"), ("value_dense", "value"),
+                                          ("output_dense", "attention_output"))):
+            k3_vars(h5, f"{path}/{attr}", name, arrays[k * per:(k + 1) * per])
     elif is_generic(layer.cls) and nested_weight_holders(k3_layer_config(layer)):
         # Weights of nested layers (an RNN's cell, a stack's cells) at the nested layers' paths.
         k3_vars(h5, path, layer.name)
@@ -2134,7 +2186,11 @@ def verify_keras(path, model):
                 check(base["forward_layer"]["vars"].attrs["name"] == cfg["layer"]["config"]["name"], f"{path}: forward")
                 check(base["backward_layer"]["vars"].attrs["name"] == cfg["backward_layer"]["config"]["name"],
                       f"{path}: backward")
-            holders = nested_weight_holders(cfg) if is_generic(entry["class_name"]) else []
+            if cls == "MultiHeadAttention":  # the four projections' sublayers
+                holders = [("query_dense", "query"), ("key_dense", "key"), ("value_dense", "value"),
+                           ("output_dense", "attention_output")]
+            else:
+                holders = nested_weight_holders(cfg) if is_generic(entry["class_name"]) else []
             if holders:  # weights at the nested layers' paths, read from config.json
                 check(len(base["vars"]) == 0, f"{path}: {key} vars not empty")
                 groups = []

@@ -7,7 +7,7 @@
 // fixture per case (plus the model in TF.js Layers format) for strata's C++
 // tests. Same seed => byte-identical output. See README.md for the format.
 //
-// Usage: node generate.mjs [--out DIR] [--seed UINT32]
+// Usage: node generate.mjs [--out DIR] [--seed UINT32] [--only GROUP]
 //   --out   output directory (default: <repo>/tests/reference/fixtures)
 //   --seed  master seed (default 20240611). Every case derives its own seed
 //           from (master seed, group, name), so adding/removing a case does not
@@ -15,8 +15,13 @@
 
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
+import { register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// TF.js' NLP layers (MultiHeadAttention, EinsumDense) load only through this resolve hook
+// (tfjs-nlp-resolve.mjs); registering it again (regenerate.sh's --import) is harmless.
+register('./tfjs-nlp-resolve.mjs', import.meta.url);
 
 const EXPECTED_TFJS_VERSION = '4.22.0';
 const GENERATOR = 'tools/keras-reference/generate.mjs';
@@ -32,11 +37,13 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
 let outDir = path.join(REPO_ROOT, 'tests', 'reference', 'fixtures');
 let masterSeed = 20240611;
+let onlyGroup = null; // --only GROUP: run one group's cases (for trying a group out; not for the committed fixtures)
 {
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; ++i) {
     if (argv[i] === '--out') outDir = path.resolve(argv[++i]);
     else if (argv[i] === '--seed') masterSeed = Number(argv[++i]);
+    else if (argv[i] === '--only') onlyGroup = argv[++i];
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!Number.isInteger(masterSeed) || masterSeed < 0 || masterSeed > 0xffffffff) {
@@ -1874,6 +1881,8 @@ addRepeatCase('functional_lstm_autoencoder', {
 {
   const api = {
     tf, cases, R, addCase, seqModel, fnInput, act, dense, lstm, td, rnnLayer, drawInput, uniformDraw,
+    addEagerCase, F32, convertTsToPythonic: null,
+    nlp: loadNlp,
     weightRule: (key, rule) => {
       if (weightRules.has(key)) throw new Error(`weight rule ${key} defined twice`);
       weightRules.set(key, rule);
@@ -1885,14 +1894,114 @@ addRepeatCase('functional_lstm_autoencoder', {
   for (const f of files) {
     const mod = await import(pathToFileURL(path.join(groupsDir, f)).href);
     if (typeof mod.default !== 'function') throw new Error(`groups/${f} must export a default function (api)`);
-    mod.default(api);
+    await mod.default(api);
   }
+}
+
+/**
+ * TF.js' NLP layer classes (MultiHeadAttention, EinsumDense) and convertTsToPythonic. Their modules
+ * are a second copy of tfjs-layers, and importing it registers that copy's classes (Dense, PReLU,
+ * ...) in tfjs-core's shared serialization map over the bundle's: a model reloaded afterwards
+ * would be built from the copy, whose variable-name counters start again ("Variable with name
+ * p_re_lu/alpha was already registered"). So every class name registered before is put back.
+ */
+async function loadNlp() {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap;
+  const before = { ...map };
+  const mods = {
+    ...(await import('@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js')),
+    ...(await import('@tensorflow/tfjs-layers/dist/layers/nlp/einsum_dense.js')),
+    ...(await import('@tensorflow/tfjs-layers/dist/utils/serialization_utils.js')),
+  };
+  const copy = { ...map };
+  const restore = entries => {
+    for (const k of Object.keys(before)) map[k] = entries[k];
+  };
+  restore(before);
+  // withClasses(fn): runs fn with the copy's classes registered (its own code deserialises
+  // initializers and activations through the map), then puts the bundle's back.
+  const withClasses = fn => {
+    restore(copy);
+    try {
+      return fn();
+    } finally {
+      restore(before);
+    }
+  };
+  return { ...mods, withClasses };
+}
+
+/**
+ * A case computed by calling layers eagerly, for layers tfjs cannot run inside a model (its NLP
+ * classes, MultiHeadAttention and EinsumDense, live outside tfjs-layers' bundle, so a symbolic
+ * model does not recognise them). o: { sizes(rng) -> s, notes(s) -> string, run({ rng, s }) ->
+ * { modelTopology, layers, inputs: [{label, shape, data}], outputs: [{label, shape, data}], formulas? } }.
+ * run() draws everything from rng (and redraws itself when needed); modelTopology is the graph
+ * written in tfjs' (Keras 2) format, layers the fixture's layers section (weights in Keras 3's
+ * get_weights() order); model.json and the weights file are written from them.
+ */
+function addEagerCase(group, name, o) {
+  cases.push({ group, name, eager: o });
+}
+
+async function runEagerCase(def) {
+  const seed = caseSeed(def.group, def.name);
+  const rng = new SplitMix64(seed);
+  const s = def.eager.sizes(rng);
+  const r = await def.eager.run({ rng, s });
+  const weightSpecs = [];
+  const chunks = [];
+  for (const l of r.layers) {
+    for (const w of l.weights ?? []) {
+      weightSpecs.push({ name: w.name, shape: w.shape, dtype: 'float32' });
+      chunks.push(Float32Array.from(w.data.values));
+    }
+  }
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const bin = new Float32Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    bin.set(c, off);
+    off += c.length;
+  }
+  const artifacts = {
+    modelTopology: r.modelTopology, weightSpecs, weightData: bin.buffer, format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version['tfjs-layers']}`, convertedBy: null,
+  };
+  const checks = {
+    tfjs_reload: {
+      status: 'not_applicable',
+      error: 'tfjs cannot run these layers inside a model: the outputs are eager calls of the layers',
+    },
+  };
+  const fixture = {
+    format_version: FORMAT_VERSION,
+    name: def.name, group: def.group, seed,
+    tfjs_version: tf.version['tfjs-layers'], backend: tf.getBackend(),
+    notes: def.eager.notes(s),
+    formulas: r.formulas,
+    model_config: r.modelTopology,
+    layers: r.layers,
+    inputs: r.inputs.map(t => ({ label: t.label, shape: t.shape, data: new F32(t.data) })),
+    outputs: r.outputs.map(t => ({ label: t.label, shape: t.shape, data: new F32(t.data) })),
+    checks,
+    draw_attempts: r.attempts ?? 1,
+  };
+  const groupDir = path.join(outDir, def.group);
+  fs.mkdirSync(groupDir, { recursive: true });
+  fs.writeFileSync(path.join(groupDir, `${def.name}.json`), toJson(fixture) + '\n', 'utf8');
+  writeModelDir(path.join(groupDir, def.name), artifacts);
+  return [{
+    name: def.name, group: def.group, file: `${def.group}/${def.name}.json`,
+    model_json: `${def.group}/${def.name}/model.json`, seed, formulas: fixture.formulas, checks,
+  }];
 }
 
 // ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------
 async function runCase(def) {
+  if (def.eager) return runEagerCase(def);
   const seed = caseSeed(def.group, def.name);
   const rng = new SplitMix64(seed);
   const s = def.sizes(rng);
@@ -2006,6 +2115,7 @@ function prepareOutDir() {
 prepareOutDir();
 const all = [];
 for (const def of cases) {
+  if (onlyGroup !== null && def.group !== onlyGroup) continue;
   let w;
   try { w = await runCase(def); } catch (e) { console.error(`FAILED in ${def.group}/${def.name}`); throw e; }
   all.push(...w);

@@ -7,4 +7,4 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 cd "$here"
 npm ci --no-audit --no-fund
-node generate.mjs --out "$repo_root/tests/reference/fixtures" "$@"
+node --import ./tfjs-nlp-register.mjs generate.mjs --out "$repo_root/tests/reference/fixtures" "$@"
