@@ -128,6 +128,9 @@ struct LayerSpec {
   json config;
   /// Per call of the layer: the tensors it takes (main inputs, then initial states).
   std::vector<std::vector<TensorKey>> calls;
+  /// The arguments of its calls besides tensors, masks and `training` (the same for every call):
+  /// LayerConfig::call_arguments().
+  json call_arguments = json::object();
   /// A Sequential or Functional model used as a layer (transfer learning): its parsed config.
   /// The builder inlines its layers and calls them at each of this layer's calls.
   std::shared_ptr<const ModelSpec> nested;
@@ -147,7 +150,27 @@ struct ModelSpec {
 
 /// Keras 2 refs ["x", 0, 0, {...}] and Keras 3 {"class_name": "__keras_tensor__", "config":
 /// {"keras_history": ["x", 0, 0]}}; nested lists are flattened.
-inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who) {
+/// Whether a call's "mask" argument holds no tensor: null, or a list of nulls (Keras 3 passes a layer
+/// called on a list, such as Attention, the list of its inputs' masks, each null when the input has none).
+inline bool no_mask_tensor(const json& v) {
+  if (v.is_null()) return true;
+  if (!v.is_array()) return false;
+  for (const json& e : v) {
+    if (!no_mask_tensor(e)) return false;
+  }
+  return true;
+}
+
+/// Keeps a call argument that is neither a tensor, the mask nor `training` (which is off at
+/// inference): a bool, number or string, such as Attention's use_causal_mask, is what the layer
+/// reads through LayerConfig::call_arguments().
+inline void keep_call_argument(json* arguments, const std::string& key, const json& value) {
+  if (arguments == nullptr || key == "training" || key == "mask") return;
+  if (value.is_boolean() || value.is_number() || value.is_string()) (*arguments)[key] = value;
+}
+
+inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who,
+                         json* arguments = nullptr) {
   if (j.is_object()) {
     if (j.value("class_name", "") == "__keras_tensor__") {
       collect_refs(member(member(j, "config", who), "keras_history", who), out, who);
@@ -165,17 +188,19 @@ inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::
       // Keras 2 call kwargs; tensors among them (initial_state) are further inputs.
       for (const auto& [k, v] : j[3].items()) {
         if (k == "initial_state" || k == "constants") collect_refs(v, out, who);
-        if (k == "mask" && !v.is_null())
+        if (k == "mask" && !no_mask_tensor(v))
           throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+        keep_call_argument(arguments, k, v);
       }
     }
     return;
   }
-  for (const json& e : j) collect_refs(e, out, who);
+  for (const json& e : j) collect_refs(e, out, who, arguments);
 }
 
-/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}).
-inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who) {
+/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}); its
+/// other arguments (keep_call_argument) go to `arguments`, a JSON object, when given.
+inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json* arguments = nullptr) {
   std::vector<TensorKey> refs;
   if (node.is_object()) {
     collect_refs(member(node, "args", who), refs, who);
@@ -183,15 +208,17 @@ inline std::vector<TensorKey> call_inputs(const json& node, const std::string& w
       for (const auto& [k, v] : node.at("kwargs").items()) {
         if (k == "initial_state") {
           collect_refs(v, refs, who);
-        } else if (k == "mask" && !v.is_null()) {
+        } else if (k == "mask" && !no_mask_tensor(v)) {
           throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
         } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
           throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
+        } else {
+          keep_call_argument(arguments, k, v);
         }
       }
     }
   } else {
-    collect_refs(node, refs, who);
+    collect_refs(node, refs, who, arguments);
   }
   return refs;
 }
@@ -366,7 +393,17 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       }
       const json& nodes = member(l, "inbound_nodes", who);
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
-      for (const json& node : nodes) ls.calls.push_back(call_inputs(node, who + ", layer '" + ls.name + "'"));
+      for (std::size_t n = 0; n < nodes.size(); ++n) {
+        const std::string where = who + ", layer '" + ls.name + "'";
+        json arguments = json::object();
+        ls.calls.push_back(call_inputs(nodes[n], where, &arguments));
+        // strata builds a layer once, with one set of call arguments, for all its calls.
+        if (n > 0 && arguments != ls.call_arguments) {
+          throw unsupported_error(concat(where, ": its calls have different arguments (", ls.call_arguments.dump(),
+                                         " and ", arguments.dump(), "); strata calls a layer one way"));
+        }
+        ls.call_arguments = std::move(arguments);
+      }
       spec.layers.push_back(std::move(ls));
     }
     spec.inputs = io_refs(member(cfg, "input_layers", who), who);
