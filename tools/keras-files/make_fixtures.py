@@ -1930,6 +1930,84 @@ def generate_custom(out, quiet=False):
 
 
 # ---------------------------------------------------------------------------------------------
+# Attention, AdditiveAttention and keras-hub's position layers: .keras files of the numpy fixtures of
+# tools/torch-reference/make_attention_fixtures.py, whose model_configs already are Keras 3 Functional
+# configs (call arguments such as use_causal_mask, return_attention_scores and start_index in the
+# inbound nodes' kwargs; keras-hub classes with module keras_hub.src.layers.modeling.<file> and
+# registered_name "keras_hub>Class"). config.json is that config; model.weights.h5 keeps each layer's
+# arrays at layers/<key>/vars (key = snake_case(class), _1, _2, ... over Functional.layers, InputLayers
+# included), a sublayer's at layers/<key>/<attribute>/vars (TokenAndPositionEmbedding: token_embedding,
+# position_embedding; the fixture names them "<layer>/<attribute>/<weight>"), and Keras' scalar weights
+# (Attention's scale, concat_score_weight; shape [1] in the fixture, as strata holds them) as
+# shape () datasets.
+# ---------------------------------------------------------------------------------------------
+ATTENTION_KERAS_CASES = [
+    "attention_dot_masks_scores",
+    "attention_dot_causal_value_mask_scores",
+    "attention_concat_scale_masks_scores",
+    "additive_attention_scale_key_masks",
+    "attention_embedding_masks",
+    "keras_hub_position_embedding_start_index",
+    "keras_hub_token_and_position_mask_attention",
+    "keras_hub_sine_position_encoding",
+    "keras_hub_rotary_embedding_linear",
+]
+ATTENTION_SCALARS = {"Attention": ("scale", "concat_score_weight")}
+
+
+def attention_keras_weights(fixture):
+    """{"layers/<key>[/<attribute>]": (layer name, [float32 arrays])} for a fixture's Functional model."""
+    entries = fixture["model_config"]["config"]["layers"]
+    by_name = {e["name"]: e for e in fixture["layers"]}
+    groups = {}
+    for key, entry in zip(k3_container_keys([e["class_name"] for e in entries]), entries):
+        path = f"layers/{key}"
+        groups[path] = (entry["name"], [])
+        for w in by_name.get(entry["name"], {"weights": []})["weights"]:
+            parts = w["name"].split("/")
+            arr = _float32_array(w)
+            if parts[-1] in ATTENTION_SCALARS.get(entry["class_name"], ()):
+                check(arr.shape == (1,), f"{w['name']}: a Keras scalar must be [1] in the fixture")
+                arr = arr.reshape(())
+            sub = "/".join(parts[1:-1])
+            where = f"{path}/{sub}" if sub else path
+            groups.setdefault(where, (parts[-2] if sub else entry["name"], []))[1].append(arr)
+    return groups
+
+
+def write_attention_keras(fixture, path):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        k3_vars(h5, "", fixture["model_config"]["config"]["name"])
+        for where, (name, arrays) in attention_keras_weights(fixture).items():
+            k3_vars(h5, where, name, arrays)
+    metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
+    path.write_bytes(keras_zip([("metadata.json", metadata.encode()),
+                                ("config.json", json.dumps(fixture["model_config"]).encode()),
+                                ("model.weights.h5", buf.getvalue())]))
+    # Read back: every array at its path, bit for bit.
+    with zipfile.ZipFile(path) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
+        check(json.loads(zf.read("config.json")) == fixture["model_config"], f"{path}: config.json")
+        for where, (name, arrays) in attention_keras_weights(fixture).items():
+            group = h5[f"{where}/vars"]
+            check(group.attrs["name"] == name and len(group) == len(arrays), f"{path}: {where}/vars")
+            for i, arr in enumerate(arrays):
+                same_array(group[str(i)][()], arr, f"{path}: {where}/vars/{i}")
+
+
+def generate_attention(out, add):
+    class _Kind:
+        kind = "Functional"
+    for case in ATTENTION_KERAS_CASES:
+        source = f"torch:attention_dot/{case}"
+        fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
+        file = f"keras/{source_stem(source)}.keras"
+        write_attention_keras(fixture, out / file)
+        add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
+            _Kind())
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-check: reopen each file and read it back the way a loader would
 # ---------------------------------------------------------------------------------------------
 def expected_weights(model):
@@ -2833,6 +2911,7 @@ def generate(out, quiet=False):
             add(f"h5_weights/{stem}", "h5_weights", f"h5_weights/{stem}.h5", source, KERAS1_VERSION, "match",
                 notes, model, {"config": f"h5_weights/{stem}.json"})
 
+    generate_attention(out, add)
     for fmt in FORMATS:
         check(kinds.get(fmt) == {"Sequential", "Functional"}, f"{fmt}: needs Sequential and Functional cases")
     custom = generate_custom(out, quiet)
