@@ -1995,6 +1995,82 @@ def write_attention_keras(fixture, path):
                 same_array(group[str(i)][()], arr, f"{path}: {where}/vars/{i}")
 
 
+# tf.keras 2.15 .h5 files (save_model) of three of them: the config in tf.keras' spelling (dtype
+# "float32", no seed; a call's arguments as the fourth item of each inbound tensor reference, as
+# Node.serialize writes them; keras-nlp classes with the registered name as class_name,
+# "keras_nlp>TokenAndPositionEmbedding"), weights under model_weights/<layer> in weight_names
+# order ("attention/scale:0" a shape () dataset; "token_and_position_embedding/token_embedding/
+# embeddings:0", ...).
+ATTENTION_H5_CASES = [
+    "attention_dot_scale_causal_masks",
+    "additive_attention_noscale_causal_scores",
+    "keras_hub_token_and_position_mask_attention",
+]
+
+
+def attention_tf_config(fixture):
+    mc = fixture["model_config"]["config"]
+    layers = []
+    for e in mc["layers"]:
+        cfg = dict(e["config"])
+        cls = e["class_name"]
+        if cls == "InputLayer":
+            cfg = {"batch_input_shape": cfg["batch_shape"], "dtype": cfg["dtype"], "sparse": False, "ragged": False,
+                   "name": cfg["name"]}
+        else:
+            cfg["dtype"] = "float32"
+            cfg.pop("seed", None)
+            if cls == "Embedding":
+                cfg.update({"activity_regularizer": None, "input_length": None})
+        if e.get("registered_name") and e["registered_name"] != cls:
+            cls = e["registered_name"].replace("keras_hub>", "keras_nlp>")
+        nodes = []
+        for node in e["inbound_nodes"]:
+            kwargs = {k: v for k, v in node["kwargs"].items() if k not in ("mask", "training")}
+            args = node["args"][0]
+            refs = args if isinstance(args, list) else [args]
+            nodes.append([t["config"]["keras_history"] + [kwargs] for t in refs])
+        layers.append({"class_name": cls, "config": cfg, "name": e["name"], "inbound_nodes": nodes})
+    return {"class_name": "Functional", "config": {"name": mc["name"], "trainable": True, "layers": layers,
+                                                   "input_layers": mc["input_layers"],
+                                                   "output_layers": mc["output_layers"]}}
+
+
+def write_attention_h5(fixture, path):
+    config = attention_tf_config(fixture)
+    names = [e["name"] for e in config["config"]["layers"]]
+    by_name = {e["name"]: e for e in fixture["layers"]}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = TF_KERAS_VERSION
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        group = h5_group(f, "model_weights")
+        h5_bytes_list_attr(group, "layer_names", [n.encode("utf8") for n in names])
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = TF_KERAS_VERSION.encode("utf8")
+        for name in sorted(names):
+            g = h5_group(group, name)
+            weights = by_name.get(name, {"weights": []})["weights"]
+            arrays = []
+            for w in weights:
+                arr = _float32_array(w)
+                if w["name"].split("/")[-1] in ("scale", "concat_score_weight") and by_name[name]["class_name"] == "Attention":
+                    arr = arr.reshape(())
+                arrays.append((w["name"] + ":0", arr))
+            h5_bytes_list_attr(g, "weight_names", [n.encode("utf8") for n, _ in arrays])
+            for n, arr in arrays:
+                h5_dataset(g, n, arr)
+        g = h5_group(group, "top_level_model_weights")
+        h5_bytes_list_attr(g, "weight_names", [])
+    # Read back: the config and every array, bit for bit.
+    with h5py.File(path, "r") as f:
+        check(json.loads(f.attrs["model_config"]) == config, f"{path}: model_config")
+        for name, entry in by_name.items():
+            for w in entry["weights"]:
+                got = f[f"model_weights/{name}/{w['name']}:0"][()]
+                same_array(np.asarray(got).reshape(-1), _float32_array(w).reshape(-1), f"{path}: {w['name']}")
+
+
 def generate_attention(out, add):
     class _Kind:
         kind = "Functional"
@@ -2005,6 +2081,13 @@ def generate_attention(out, add):
         write_attention_keras(fixture, out / file)
         add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
             _Kind())
+    for case in ATTENTION_H5_CASES:
+        source = f"torch:attention_dot/{case}"
+        fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
+        file = f"h5/{source_stem(source)}.h5"
+        write_attention_h5(fixture, out / file)
+        add(f"h5/{source_stem(source)}", "h5", file, source, TF_KERAS_VERSION, "match",
+            fixture["notes"].split(". ")[0] + " (tf.keras 2.15 spelling)", _Kind())
 
 
 # ---------------------------------------------------------------------------------------------
