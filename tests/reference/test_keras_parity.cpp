@@ -114,7 +114,8 @@ Call<T> build_layer(const json& layer, const json& fixture, const json& entry) {
   json arguments = json::object();
   if (entry.contains("inbound_nodes") && !entry.at("inbound_nodes").empty() &&
       entry.at("inbound_nodes")[0].is_object()) {
-    for (const auto& [k, v] : entry.at("inbound_nodes")[0].value("kwargs", json::object()).items()) {
+    const json kwargs = entry.at("inbound_nodes")[0].value("kwargs", json::object());
+    for (const auto& [k, v] : kwargs.items()) {
       if (k != "training" && k != "mask" && (v.is_boolean() || v.is_number() || v.is_string())) arguments[k] = v;
     }
   }
