@@ -532,6 +532,43 @@ TEMPLATE_TEST_CASE("keras-hub layers register under their keras_hub> and keras_n
   CHECK(tp->start_index() == 1);
   CHECK(layer.weight_count() == 3);
   CHECK_FALSE(layer.built());
+
+  // The layers without mask logic drop an incoming mask, as keras-hub's (no supports_masking).
+  CHECK(AnyLayer<T>(strata::PositionEmbedding<T>(4)).output_mask_ranks({Shape{2, 3, 2}}, {2}) == std::vector<int>{0});
+  CHECK(AnyLayer<T>(strata::SinePositionEncoding<T>()).output_mask_ranks({Shape{2, 3, 2}}, {2}) == std::vector<int>{0});
+  CHECK(AnyLayer<T>(strata::RotaryEmbedding<T>()).output_mask_ranks({Shape{2, 3, 2}}, {2}) == std::vector<int>{0});
+
+  // RotaryEmbedding's config; rope_type "yarn" is refused.
+  registry.template add<strata::RotaryEmbedding<T>>();
+  strata::Config rope = strata::Config::dict();
+  rope.set("name", "rope");
+  rope.set("max_wavelength", 500);
+  rope.set("scaling_factor", 2.0);
+  rope.set("rope_type", "dynamic");
+  rope.set("sequence_axis", 2);
+  rope.set("feature_axis", 1);
+  rope.set("denominator_dim", strata::Config());
+  strata::LayerConfig<T> rc(registry, "RotaryEmbedding", rope, strata::KerasVersion{}, "test");
+  rc.set_registered_name("keras_hub>RotaryEmbedding");
+  AnyLayer<T> r = registry.build(rc);
+  const auto& ro = r.template target<strata::RotaryEmbedding<T>>()->options();
+  CHECK(ro.max_wavelength() == 500);
+  CHECK(ro.scaling_factor() == 2);
+  CHECK(ro.rope_type() == strata::RopeType::dynamic);
+  CHECK(ro.sequence_axis() == 2);
+  CHECK(ro.feature_axis() == 1);
+  CHECK(ro.denominator_dim() == 0);
+  rope.set("rope_type", "yarn");
+  strata::LayerConfig<T> yarn(registry, "RotaryEmbedding", rope, strata::KerasVersion{}, "test");
+  yarn.set_registered_name("keras_hub>RotaryEmbedding");
+  std::string msg;
+  try {
+    (void)registry.build(yarn);
+  } catch (const strata::unsupported_error& e) {
+    msg = e.what();
+  }
+  CHECK(has(msg, "layer 'rope' (RotaryEmbedding)"));
+  CHECK(has(msg, "yarn"));
 }
 
 TEMPLATE_TEST_CASE("RotaryEmbedding rotates feature halves by position angles, on any axes", "[position_embedding]",
