@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../any_layer.hpp"
+#include "../detail/gemm.hpp"
 #include "../detail/init.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
@@ -73,6 +74,15 @@ class AttentionOptionsBase : public Options<Derived> {
   bool return_attention_scores_ = false;
 };
 
+/// The scratch memory of one attention call, reused across its samples.
+template <class T>
+struct AttentionWork {
+  std::vector<T> scores;  // a sample's (Tq, Tv) scores when the caller does not keep them
+  std::vector<T> key_t;   // a sample's key transposed to (dim, Tv)
+  PackedMatrix<T> packed_key;
+  PackedMatrix<T> packed_value;
+};
+
 /// What Keras' Attention and AdditiveAttention share (keras/src/layers/attention/attention.py):
 /// the inputs [query, value] or [query, value, key] (key = value when not given), the masks, the
 /// softmax and the weighted sum. Derived gives class_name, its weights and `score(q, k, dim)`, the
@@ -82,7 +92,8 @@ class AttentionOptionsBase : public Options<Derived> {
 /// use_causal_mask, where j > i) Keras subtracts 1e9 from the score (`scores - 1e9`, in the
 /// layer's type, not -inf: a row masked everywhere still gets a distribution); the distribution
 /// is softmax over Tv; the output (Tq, dim_v) is distribution . value, set to 0 where the query
-/// mask is false. The output's mask is the query's. Dropout is off at inference.
+/// mask is false. The output's mask is the query's. Dropout is off at inference. Derived may
+/// replace `raw_scores` (the (Tq, Tv) scores of a sample) by a faster one (Attention's dot mode).
 template <class Derived, class T>
 class AttentionLayer {
   static_assert(std::is_floating_point_v<T>, "strata: an attention layer's scalar type must be float or double.");
@@ -209,6 +220,13 @@ class AttentionLayer {
         return_attention_scores_(return_attention_scores),
         name_(std::move(name)) {}
 
+  /// A sample's scores (tq, tv), one score() per pair.
+  void raw_scores(const T* q, const T* k, Index tq, Index tv, Index dim, T* out, AttentionWork<T>& /*work*/) const {
+    for (Index i = 0; i < tq; ++i) {
+      for (Index j = 0; j < tv; ++j) out[i * tv + j] = self().score(q + i * dim, k + j * dim, dim);
+    }
+  }
+
   /// Reads the options both layers share from a Keras config and the call arguments; `causal` is
   /// tf.keras' older spelling of use_causal_mask (a config option until TF 2.10).
   template <class Options>
@@ -248,7 +266,8 @@ class AttentionLayer {
   }
 
   // Writes the output (batch, Tq, dim_v) to out and, when scores is not null, the distribution
-  // (batch, Tq, Tv) to scores.
+  // (batch, Tq, Tv) to scores. Per sample: the raw scores (Tq, Tv) from Derived::scores, the masks
+  // and the softmax row by row, then distribution . value through strata's GEMM.
   void run(const std::vector<TensorView<T>>& inputs, const std::vector<Shape>& shapes,
            const std::vector<const Mask*>& masks, T* out, T* scores) const {
     (void)output_shapes(shapes);
@@ -260,21 +279,21 @@ class AttentionLayer {
     const T* query = inputs[0].data();
     const T* value = inputs[1].data();
     const T* key = inputs.size() > 2 ? inputs[2].data() : value;
-    // One row of scores at a time, unless the caller keeps them all.
-    std::vector<T> row_buffer(scores == nullptr ? static_cast<std::size_t>(tv) : 0);
+    AttentionWork<T> work;
+    // The sample's scores, unless the caller keeps them all.
+    if (scores == nullptr) work.scores.resize(static_cast<std::size_t>(tq * tv));
     // Keras' bias for masked scores: 1e9 (65504 for float16, which strata does not compute in).
     const T masked = static_cast<T>(1.0e9);
     for (Index b = 0; b < batch; ++b) {
-      const T* kb = key + b * tv * dim;
       const T* vb = value + b * tv * dim_v;
+      T* ob = out + b * tq * dim_v;
+      T* sb = scores != nullptr ? scores + b * tq * tv : work.scores.data();
+      self().raw_scores(query + b * tq * dim, key + b * tv * dim, tq, tv, dim, sb, work);
       for (Index i = 0; i < tq; ++i) {
-        const T* qi = query + (b * tq + i) * dim;
-        T* w = scores != nullptr ? scores + (b * tq + i) * tv : row_buffer.data();
+        T* w = sb + i * tv;
         for (Index j = 0; j < tv; ++j) {
-          T s = self().score(qi, kb + j * dim, dim);
           const bool kept = (v_mask == nullptr || (*v_mask)(b, j)) && (!use_causal_mask_ || j <= i);
-          if (!kept) s -= masked;
-          w[j] = s;
+          if (!kept) w[j] -= masked;
         }
         // softmax over the key steps
         T top = tv > 0 ? w[0] : T(0);
@@ -285,14 +304,17 @@ class AttentionLayer {
           sum += w[j];
         }
         for (Index j = 0; j < tv; ++j) w[j] /= sum;
-        T* o = out + (b * tq + i) * dim_v;
-        std::fill(o, o + dim_v, T(0));
-        if (q_mask != nullptr && !(*q_mask)(b, i)) continue;  // Keras: where(q_mask, output, 0)
-        for (Index j = 0; j < tv; ++j) {
-          const T wj = w[j];
-          const T* vj = vb + j * dim_v;
-          for (Index d = 0; d < dim_v; ++d) o[d] += wj * vj[d];
-        }
+      }
+      if (tq == 0 || dim_v == 0) continue;
+      if (tv == 0) {
+        std::fill(ob, ob + tq * dim_v, T(0));
+      } else {
+        work.packed_value.pack(vb, tv, dim_v);
+        const GemmTerm<T> term{sb, tv, &work.packed_value};
+        gemm(tq, dim_v, &term, 1, static_cast<const PackedMatrix<T>*>(nullptr), ob, dim_v);
+      }
+      for (Index i = 0; q_mask != nullptr && i < tq; ++i) {
+        if (!(*q_mask)(b, i)) std::fill(ob + i * dim_v, ob + (i + 1) * dim_v, T(0));  // where(q_mask, out, 0)
       }
     }
   }
@@ -410,6 +432,29 @@ class Attention : public detail::AttentionLayer<Attention<T>, T> {
     std::string s = this->use_scale() ? "scale" : "";
     if (score_mode_ == AttentionScoreMode::concat) s += s.empty() ? "concat_score_weight" : ", concat_score_weight";
     return s;
+  }
+
+  // dot: q . k^T through strata's GEMM (Keras' matmul), then times scale; concat: per pair.
+  void raw_scores(const T* q, const T* k, Index tq, Index tv, Index dim, T* out, detail::AttentionWork<T>& work) const {
+    if (score_mode_ != AttentionScoreMode::dot) {
+      Base::raw_scores(q, k, tq, tv, dim, out, work);
+      return;
+    }
+    if (tq == 0 || tv == 0) return;
+    if (dim == 0) {
+      std::fill(out, out + tq * tv, T(0));
+      return;
+    }
+    work.key_t.resize(static_cast<std::size_t>(dim * tv));
+    for (Index j = 0; j < tv; ++j) {
+      for (Index d = 0; d < dim; ++d) work.key_t[static_cast<std::size_t>(d * tv + j)] = k[j * dim + d];
+    }
+    work.packed_key.pack(work.key_t.data(), dim, tv);
+    const detail::GemmTerm<T> term{q, dim, &work.packed_key};
+    detail::gemm(tq, tv, &term, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr), out, tv);
+    if (this->use_scale()) {
+      for (Index i = 0; i < tq * tv; ++i) out[i] *= scale_;
+    }
   }
 
   T score(const T* q, const T* k, Index dim) const {
