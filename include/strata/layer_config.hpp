@@ -223,6 +223,25 @@ class LayerConfig {
   /// Builds the nested layer at `key` through the registry (defined in registry.hpp).
   AnyLayer<T> layer(const char* key) const;
 
+  /// The arguments the model file gives the layer's call besides its input tensors and masks (a
+  /// Keras 3 inbound node's "kwargs", a Keras 2 node's call kwargs; `training` is left out: strata
+  /// infers), read with the same readers: `config.call_arguments().boolean("use_causal_mask",
+  /// false)`. Empty when there are none. It refers to this LayerConfig, which must outlive it.
+  LayerConfig call_arguments() const {
+    LayerConfig c = *this;
+    c.config_ = &call_arguments_;
+    c.who_ = who_ + ", call argument";
+    return c;
+  }
+  /// Sets what call_arguments() reads (a dict); the loader passes a layer's call arguments so.
+  void set_call_arguments(Config arguments) {
+    if (!arguments.is_dict()) {
+      throw io_error(
+          detail::concat(who_, ": the call arguments must be a dict; got ", arguments.dump().substr(0, 200)));
+    }
+    call_arguments_ = std::move(arguments);
+  }
+
   /// Throws unsupported_error: "<who>: <what>".
   [[noreturn]] void unsupported(const std::string& what) const { throw unsupported_error(who_ + ": " + what); }
   /// Throws model_error: "<who>: <what>".
@@ -261,6 +280,7 @@ class LayerConfig {
   std::string class_name_;
   std::string registered_name_;
   const Config* config_;
+  Config call_arguments_ = Config::dict();
   KerasVersion version_;
   std::string name_;
   std::string who_;

@@ -30,6 +30,11 @@ template <class L>
 struct has_sublayer_keys<L, std::void_t<decltype(L::sublayer_keys())>> : std::true_type {};
 
 template <class L, class = void>
+struct has_keras_names : std::false_type {};
+template <class L>
+struct has_keras_names<L, std::void_t<decltype(L::keras_names())>> : std::true_type {};
+
+template <class L, class = void>
 struct has_keras_aliases : std::false_type {};
 template <class L>
 struct has_keras_aliases<L, std::void_t<decltype(L::keras_aliases())>> : std::true_type {};
@@ -132,8 +137,10 @@ class Registry {
     std::function<AnyRNNCell<T>(const LayerConfig<T>&)> cell;
   };
 
-  /// Registers layer type L under its class_name and keras_aliases(), or under `name` alone
-  /// when one is given. A name registered again is replaced.
+  /// Registers layer type L under its class_name and keras_aliases() -- or under keras_names()
+  /// alone when L declares them (a class Keras files know by its registered name only, such as
+  /// keras-hub's "keras_hub>PositionEmbedding") -- or under `name` alone when one is given. A name
+  /// registered again is replaced.
   template <class L>
   void add(const std::string& name = {}) {
     static_assert(std::is_same_v<typename L::Scalar, T>, "strata::Registry: the layer's scalar type must be T.");
@@ -174,6 +181,8 @@ class Registry {
     std::vector<std::string> names;
     if (!name.empty()) {
       names.push_back(name);
+    } else if constexpr (detail::has_keras_names<L>::value) {
+      names = L::keras_names();
     } else {
       names.emplace_back(L::class_name);
       if constexpr (detail::has_keras_aliases<L>::value) {

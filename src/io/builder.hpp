@@ -216,6 +216,7 @@ class Builder {
       if (config.is_dict()) config.set("name", join(scope.path, ls.name));
       LayerConfig<T>& c = scope.layer_configs[i].emplace(reg, ls.class_name, config, version_, who_);
       c.set_registered_name(ls.registered_name);
+      c.set_call_arguments(to_config(ls.call_arguments));
     }
   }
 

@@ -128,6 +128,9 @@ struct LayerSpec {
   json config;
   /// Per call of the layer: the tensors it takes (main inputs, then initial states).
   std::vector<std::vector<TensorKey>> calls;
+  /// The arguments of its calls besides tensors, masks and `training` (the same for every call):
+  /// LayerConfig::call_arguments().
+  json call_arguments = json::object();
   /// A Sequential or Functional model used as a layer (transfer learning): its parsed config.
   /// The builder inlines its layers and calls them at each of this layer's calls.
   std::shared_ptr<const ModelSpec> nested;
@@ -147,7 +150,27 @@ struct ModelSpec {
 
 /// Keras 2 refs ["x", 0, 0, {...}] and Keras 3 {"class_name": "__keras_tensor__", "config":
 /// {"keras_history": ["x", 0, 0]}}; nested lists are flattened.
-inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who) {
+/// Whether a call's "mask" argument holds no tensor: null, or a list of nulls (Keras 3 passes a layer
+/// called on a list, such as Attention, the list of its inputs' masks, each null when the input has none).
+inline bool no_mask_tensor(const json& v) {
+  if (v.is_null()) return true;
+  if (!v.is_array()) return false;
+  for (const json& e : v) {
+    if (!no_mask_tensor(e)) return false;
+  }
+  return true;
+}
+
+/// Keeps a call argument that is neither a tensor, the mask nor `training` (which is off at
+/// inference): a bool, number or string, such as Attention's use_causal_mask, is what the layer
+/// reads through LayerConfig::call_arguments().
+inline void keep_call_argument(json* arguments, const std::string& key, const json& value) {
+  if (arguments == nullptr || key == "training" || key == "mask") return;
+  if (value.is_boolean() || value.is_number() || value.is_string()) (*arguments)[key] = value;
+}
+
+inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who,
+                         json* arguments = nullptr) {
   if (j.is_object()) {
     if (j.value("class_name", "") == "__keras_tensor__") {
       collect_refs(member(member(j, "config", who), "keras_history", who), out, who);
@@ -165,22 +188,25 @@ inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::
       // Keras 2 call kwargs; tensors among them (initial_state) are further inputs.
       for (const auto& [k, v] : j[3].items()) {
         if (k == "initial_state" || k == "constants") collect_refs(v, out, who);
-        if (k == "mask" && !v.is_null())
+        if (k == "mask" && !no_mask_tensor(v))
           throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+        keep_call_argument(arguments, k, v);
       }
     }
     return;
   }
-  for (const json& e : j) collect_refs(e, out, who);
+  for (const json& e : j) collect_refs(e, out, who, arguments);
 }
 
 /// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}). A Keras
 /// 3 call's other tensor keyword arguments (MultiHeadAttention's key and attention_mask) become
-/// further inputs after the positional ones, and `call_kwargs` gets what the layer needs to read
-/// them: "inputs", the name of each input ("" for a positional one), and every keyword argument
-/// that is not a tensor, null or false (use_causal_mask, return_attention_scores); it stays empty
-/// when there are none.
-inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json* call_kwargs = nullptr) {
+/// further inputs after the positional ones, and `call_kwargs` gets what MultiHeadAttention reads
+/// from its config's "call_kwargs": "inputs", the name of each input ("" for a positional one), and
+/// every keyword argument that is not a tensor, null or false (use_causal_mask,
+/// return_attention_scores); it stays empty when there are none. `arguments` gets the non-tensor
+/// arguments (keep_call_argument) that LayerConfig::call_arguments() reads.
+inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json* call_kwargs = nullptr,
+                                          json* arguments = nullptr) {
   std::vector<TensorKey> refs;
   if (node.is_object()) {
     collect_refs(member(node, "args", who), refs, who);
@@ -192,7 +218,7 @@ inline std::vector<TensorKey> call_inputs(const json& node, const std::string& w
         if (k == "initial_state") {
           collect_refs(v, refs, who);
           names.resize(refs.size());
-        } else if (k == "mask" && !v.is_null()) {
+        } else if (k == "mask" && !no_mask_tensor(v)) {
           throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
         } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
           if (call_kwargs == nullptr)
@@ -200,8 +226,9 @@ inline std::vector<TensorKey> call_inputs(const json& node, const std::string& w
           collect_refs(v, refs, who);
           names.push_back(k);
           named = true;
-        } else if (!v.is_null() && !(v.is_boolean() && !v.get<bool>()) && k != "training" && k != "mask") {
-          kwargs[k] = v;
+        } else {
+          keep_call_argument(arguments, k, v);
+          if (!v.is_null() && !(v.is_boolean() && !v.get<bool>()) && k != "training" && k != "mask") kwargs[k] = v;
         }
       }
     }
@@ -210,7 +237,7 @@ inline std::vector<TensorKey> call_inputs(const json& node, const std::string& w
       *call_kwargs = kwargs.empty() ? json() : kwargs;
     }
   } else {
-    collect_refs(node, refs, who);
+    collect_refs(node, refs, who, arguments);
   }
   return refs;
 }
@@ -387,17 +414,19 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
       json first_kwargs;
       for (std::size_t n = 0; n < nodes.size(); ++n) {
+        const std::string where = who + ", layer '" + ls.name + "'";
         json kwargs;
-        ls.calls.push_back(call_inputs(nodes[n], who + ", layer '" + ls.name + "'", &kwargs));
-        // Call arguments reach the layer through its config ("call_kwargs"), so every call of a
-        // shared layer must pass the same ones.
+        json arguments = json::object();
+        ls.calls.push_back(call_inputs(nodes[n], where, &kwargs, &arguments));
+        // strata builds a layer once, with one set of call arguments (in its config's "call_kwargs"
+        // and in call_arguments), for all its calls.
         if (n == 0) {
           first_kwargs = kwargs;
-        } else if (kwargs != first_kwargs) {
-          throw unsupported_error(concat(who, ", layer '", ls.name, "': its calls pass different call arguments (",
-                                         first_kwargs.dump(), " and ", kwargs.dump(),
-                                         "); strata gives a layer one set"));
+        } else if (kwargs != first_kwargs || arguments != ls.call_arguments) {
+          throw unsupported_error(concat(where, ": its calls have different arguments (", ls.call_arguments.dump(),
+                                         " and ", arguments.dump(), "); strata calls a layer one way"));
         }
+        ls.call_arguments = std::move(arguments);
       }
       if (!first_kwargs.is_null() && ls.config.is_object()) ls.config["call_kwargs"] = first_kwargs;
       spec.layers.push_back(std::move(ls));

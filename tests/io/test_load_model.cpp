@@ -845,6 +845,117 @@ TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of ten
   }
 }
 
+TEST_CASE("load_model reads Attention and keras-hub layers with their call arguments", "[io][attention]") {
+  // The numpy fixtures of tools/torch-reference/make_attention_fixtures.py hold Keras 3 Functional
+  // configs whose inbound nodes carry call arguments (use_causal_mask, return_attention_scores,
+  // start_index; one also Keras 3.6's mask [null, null] and training false) and keras-hub classes by
+  // their registered names. Each is wrapped in a converted TF.js model.json and loaded as a file.
+  const std::string dir = reference_dir + "/../fixtures_torch/attention_dot";
+  const json index = read_json(dir + "/index.json");
+  REQUIRE(index.at("cases").size() >= 15);
+  const auto wrap = [](const json& fixture, std::string& shard) {
+    json weights = json::array();
+    shard.clear();
+    for (const auto& layer : fixture.at("layers")) {
+      for (const auto& w : layer.at("weights")) {
+        weights.push_back({{"name", w.at("name")}, {"shape", w.at("shape")}, {"dtype", "float32"}});
+        for (const auto& v : w.at("data")) {
+          const float f = v.get<float>();
+          shard.append(reinterpret_cast<const char*>(&f), sizeof f);
+        }
+      }
+    }
+    json model = {
+        {"format", "layers-model"},
+        {"modelTopology",
+         {{"keras_version", "3.10.0"}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
+        {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
+    return model.dump();
+  };
+  const auto load = [&](const json& fixture, auto tag) {
+    using T = decltype(tag);
+    std::string shard;
+    const std::string text = wrap(fixture, shard);
+    return strata::io::load_tfjs_from_memory<T>(text, {{"group1-shard1of1.bin", shard}}, "attention");
+  };
+  for (const auto& entry : index.at("cases")) {
+    const std::string name = entry.at("name");
+    DYNAMIC_SECTION(name) {
+      const json fixture = read_json(dir + "/" + name + ".json");
+      auto model_f = load(fixture, float{});
+      auto model_d = load(fixture, double{});
+      CHECK(run(model_f, fixture) <= 1e-5);
+      CHECK(run(model_d, fixture) <= 1e-5);
+    }
+  }
+  SECTION("the call arguments decide; tf.keras 2 spells them otherwise; what is refused") {
+    // The call arguments decide: without use_causal_mask the causal case computes otherwise.
+    const json causal = read_json(dir + "/attention_crosscheck_causal_self.json");
+    json plain = causal;
+    for (auto& layer : plain["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") == "Attention") layer["inbound_nodes"][0]["kwargs"].erase("use_causal_mask");
+    }
+    auto unmasked = load(plain, double{});
+    CHECK(run(unmasked, causal) > 1e-3);
+    // tf.keras 2 writes a call's arguments as the fourth item of each inbound tensor reference.
+    json keras2 = causal;
+    for (auto& layer : keras2["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") != "Attention") continue;
+      json refs = json::array();
+      for (const auto& t : layer["inbound_nodes"][0]["args"][0]) {
+        json ref = t.at("config").at("keras_history");
+        ref.push_back(layer["inbound_nodes"][0]["kwargs"]);
+        refs.push_back(ref);
+      }
+      layer["inbound_nodes"] = json::array({refs});
+    }
+    auto from_keras2 = load(keras2, double{});
+    auto from_keras3 = load(causal, double{});
+    std::vector<AnyTensor<double>> inputs;
+    for (const auto& in : causal.at("inputs")) inputs.push_back(tensor_from<double>(in));
+    const auto a = from_keras2.predict(inputs);
+    const auto b = from_keras3.predict(inputs);
+    REQUIRE(a.size() == 2);
+    REQUIRE(b.size() == 2);
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      REQUIRE(a[k].shape() == b[k].shape());
+      CHECK(std::equal(a[k].data(), a[k].data() + a[k].size(), b[k].data()));
+    }
+    CHECK(run(from_keras2, causal) <= 1e-5);
+    // A tensor mask argument, and calls of one layer with different arguments, are refused.
+    json masked = causal;
+    json shared = causal;
+    for (auto& layer : masked["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") == "Attention")
+        layer["inbound_nodes"][0]["kwargs"]["mask"] = layer["inbound_nodes"][0]["args"][0];
+    }
+    CHECK_THROWS_WITH(load(masked, double{}), Catch::Contains("explicit mask inputs are not supported"));
+    for (auto& layer : shared["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") != "Attention") continue;
+      json second = layer["inbound_nodes"][0];
+      second["kwargs"].erase("use_causal_mask");
+      layer["inbound_nodes"].push_back(second);
+    }
+    CHECK_THROWS_AS(load(shared, double{}), strata::unsupported_error);
+    CHECK_THROWS_WITH(load(shared, double{}), Catch::Contains("layer 'attention'") &&
+                                                  Catch::Contains("different arguments") &&
+                                                  Catch::Contains("use_causal_mask"));
+    // keras-hub's tensor argument `positions` is refused (start_index, a number, is read).
+    json positions = read_json(dir + "/keras_hub_position_embedding_start_index.json");
+    for (auto& layer : positions["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") == "PositionEmbedding")
+        layer["inbound_nodes"][0]["kwargs"]["positions"] = layer["inbound_nodes"][0]["args"][0];
+    }
+    CHECK_THROWS_WITH(load(positions, double{}), Catch::Contains("tensor argument 'positions' is not supported"));
+    // keras-hub classes are found by their registered names only.
+    json custom = read_json(dir + "/keras_hub_position_embedding_start_index.json");
+    for (auto& layer : custom["model_config"]["config"]["layers"]) {
+      if (layer.at("class_name") == "PositionEmbedding") layer["registered_name"] = "my_package>PositionEmbedding";
+    }
+    CHECK_THROWS_AS(load(custom, double{}), strata::unsupported_error);
+  }
+}
+
 // --- Nested models: a Sequential or Functional used as a layer. The loader inlines its layers as
 // "<model>/<layer>", each once however often the nested model is called.
 namespace {

@@ -101,12 +101,26 @@ strata::Weights<T> weights_from(const json& layer) {
 // (the same code path as load_model, so a config key or default read wrong fails here too), the
 // weights from the fixture's get_weights() lists, and Keras' call -- inputs, masks, outputs --
 // through the layer's own graph call.
+// `entry` is the layer's model_config entry: its registered_name (a keras-hub class) and the
+// arguments of its first call besides tensors, masks and `training` (Attention's
+// use_causal_mask), which the loader hands the layer the same way.
 template <class T>
-Call<T> build_layer(const json& layer, const json& fixture) {
+Call<T> build_layer(const json& layer, const json& fixture, const json& entry) {
   const std::string cls = layer.at("class_name");
   const strata::Config config = strata::io::parse_config(layer.at("config").dump(), "fixture layer");
-  const strata::LayerConfig<T> layer_config(strata::registry<T>(), cls, config, fixture_version(fixture, layer),
-                                            "keras parity fixture '" + fixture.value("name", std::string()) + "'");
+  strata::LayerConfig<T> layer_config(strata::registry<T>(), cls, config, fixture_version(fixture, layer),
+                                      "keras parity fixture '" + fixture.value("name", std::string()) + "'");
+  if (entry.contains("registered_name") && entry.at("registered_name").is_string())
+    layer_config.set_registered_name(entry.at("registered_name").get<std::string>());
+  json arguments = json::object();
+  if (entry.contains("inbound_nodes") && !entry.at("inbound_nodes").empty() &&
+      entry.at("inbound_nodes")[0].is_object()) {
+    const json kwargs = entry.at("inbound_nodes")[0].value("kwargs", json::object());
+    for (const auto& [k, v] : kwargs.items()) {
+      if (k != "training" && k != "mask" && (v.is_boolean() || v.is_number() || v.is_string())) arguments[k] = v;
+    }
+  }
+  layer_config.set_call_arguments(strata::io::parse_config(arguments.dump(), "fixture call arguments"));
   auto built = std::make_shared<strata::AnyLayer<T>>(strata::registry<T>().build(layer_config));
   built->set_weights(weights_from<T>(layer));
   return [built](const std::vector<AnyTensor<T>>& in, const std::vector<const strata::Mask*>& masks) {
@@ -158,7 +172,7 @@ class Model {
         first_node_[name] = 1;
         continue;
       }
-      calls_[name] = build_layer<T>(*layer_entries[name], fixture);
+      calls_[name] = build_layer<T>(*layer_entries[name], fixture, l);
     }
     if (fixture.contains("call_mask")) {
       const json& cm = fixture.at("call_mask");

@@ -2092,6 +2092,167 @@ def generate_custom(out, quiet=False):
 
 
 # ---------------------------------------------------------------------------------------------
+# Attention, AdditiveAttention and keras-hub's position layers: .keras files of the numpy fixtures of
+# tools/torch-reference/make_attention_dot_fixtures.py, whose model_configs already are Keras 3 Functional
+# configs (call arguments such as use_causal_mask, return_attention_scores and start_index in the
+# inbound nodes' kwargs; keras-hub classes with module keras_hub.src.layers.modeling.<file> and
+# registered_name "keras_hub>Class"). config.json is that config; model.weights.h5 keeps each layer's
+# arrays at layers/<key>/vars (key = snake_case(class), _1, _2, ... over Functional.layers, InputLayers
+# included), a sublayer's at layers/<key>/<attribute>/vars (TokenAndPositionEmbedding: token_embedding,
+# position_embedding; the fixture names them "<layer>/<attribute>/<weight>"), and Keras' scalar weights
+# (Attention's scale, concat_score_weight; shape [1] in the fixture, as strata holds them) as
+# shape () datasets.
+# ---------------------------------------------------------------------------------------------
+ATTENTION_KERAS_CASES = [
+    "attention_dot_masks_scores",
+    "attention_dot_causal_value_mask_scores",
+    "attention_concat_scale_masks_scores",
+    "additive_attention_scale_key_masks",
+    "attention_embedding_masks",
+    "keras_hub_position_embedding_start_index",
+    "keras_hub_token_and_position_mask_attention",
+    "keras_hub_sine_position_encoding",
+    "keras_hub_rotary_embedding_linear",
+]
+ATTENTION_SCALARS = {"Attention": ("scale", "concat_score_weight")}
+
+
+def attention_keras_weights(fixture):
+    """{"layers/<key>[/<attribute>]": (layer name, [float32 arrays])} for a fixture's Functional model."""
+    entries = fixture["model_config"]["config"]["layers"]
+    by_name = {e["name"]: e for e in fixture["layers"]}
+    groups = {}
+    for key, entry in zip(k3_container_keys([e["class_name"] for e in entries]), entries):
+        path = f"layers/{key}"
+        groups[path] = (entry["name"], [])
+        for w in by_name.get(entry["name"], {"weights": []})["weights"]:
+            parts = w["name"].split("/")
+            arr = _float32_array(w)
+            if parts[-1] in ATTENTION_SCALARS.get(entry["class_name"], ()):
+                check(arr.shape == (1,), f"{w['name']}: a Keras scalar must be [1] in the fixture")
+                arr = arr.reshape(())
+            sub = "/".join(parts[1:-1])
+            where = f"{path}/{sub}" if sub else path
+            groups.setdefault(where, (parts[-2] if sub else entry["name"], []))[1].append(arr)
+    return groups
+
+
+def write_attention_keras(fixture, path):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        k3_vars(h5, "", fixture["model_config"]["config"]["name"])
+        for where, (name, arrays) in attention_keras_weights(fixture).items():
+            k3_vars(h5, where, name, arrays)
+    metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
+    path.write_bytes(keras_zip([("metadata.json", metadata.encode()),
+                                ("config.json", json.dumps(fixture["model_config"]).encode()),
+                                ("model.weights.h5", buf.getvalue())]))
+    # Read back: every array at its path, bit for bit.
+    with zipfile.ZipFile(path) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
+        check(json.loads(zf.read("config.json")) == fixture["model_config"], f"{path}: config.json")
+        for where, (name, arrays) in attention_keras_weights(fixture).items():
+            group = h5[f"{where}/vars"]
+            check(group.attrs["name"] == name and len(group) == len(arrays), f"{path}: {where}/vars")
+            for i, arr in enumerate(arrays):
+                same_array(group[str(i)][()], arr, f"{path}: {where}/vars/{i}")
+
+
+# tf.keras 2.15 .h5 files (save_model) of three of them: the config in tf.keras' spelling (dtype
+# "float32", no seed; a call's arguments as the fourth item of each inbound tensor reference, as
+# Node.serialize writes them; keras-nlp classes with the registered name as class_name,
+# "keras_nlp>TokenAndPositionEmbedding"), weights under model_weights/<layer> in weight_names
+# order ("attention/scale:0" a shape () dataset; "token_and_position_embedding/token_embedding/
+# embeddings:0", ...).
+ATTENTION_H5_CASES = [
+    "attention_dot_scale_causal_masks",
+    "additive_attention_noscale_causal_scores",
+    "keras_hub_token_and_position_mask_attention",
+]
+
+
+def attention_tf_config(fixture):
+    mc = fixture["model_config"]["config"]
+    layers = []
+    for e in mc["layers"]:
+        cfg = dict(e["config"])
+        cls = e["class_name"]
+        if cls == "InputLayer":
+            cfg = {"batch_input_shape": cfg["batch_shape"], "dtype": cfg["dtype"], "sparse": False, "ragged": False,
+                   "name": cfg["name"]}
+        else:
+            cfg["dtype"] = "float32"
+            cfg.pop("seed", None)
+            if cls == "Embedding":
+                cfg.update({"activity_regularizer": None, "input_length": None})
+        if e.get("registered_name") and e["registered_name"] != cls:
+            cls = e["registered_name"].replace("keras_hub>", "keras_nlp>")
+        nodes = []
+        for node in e["inbound_nodes"]:
+            kwargs = {k: v for k, v in node["kwargs"].items() if k not in ("mask", "training")}
+            args = node["args"][0]
+            refs = args if isinstance(args, list) else [args]
+            nodes.append([t["config"]["keras_history"] + [kwargs] for t in refs])
+        layers.append({"class_name": cls, "config": cfg, "name": e["name"], "inbound_nodes": nodes})
+    return {"class_name": "Functional", "config": {"name": mc["name"], "trainable": True, "layers": layers,
+                                                   "input_layers": mc["input_layers"],
+                                                   "output_layers": mc["output_layers"]}}
+
+
+def write_attention_h5(fixture, path):
+    config = attention_tf_config(fixture)
+    names = [e["name"] for e in config["config"]["layers"]]
+    by_name = {e["name"]: e for e in fixture["layers"]}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = TF_KERAS_VERSION
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        group = h5_group(f, "model_weights")
+        h5_bytes_list_attr(group, "layer_names", [n.encode("utf8") for n in names])
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = TF_KERAS_VERSION.encode("utf8")
+        for name in sorted(names):
+            g = h5_group(group, name)
+            weights = by_name.get(name, {"weights": []})["weights"]
+            arrays = []
+            for w in weights:
+                arr = _float32_array(w)
+                if w["name"].split("/")[-1] in ("scale", "concat_score_weight") and by_name[name]["class_name"] == "Attention":
+                    arr = arr.reshape(())
+                arrays.append((w["name"] + ":0", arr))
+            h5_bytes_list_attr(g, "weight_names", [n.encode("utf8") for n, _ in arrays])
+            for n, arr in arrays:
+                h5_dataset(g, n, arr)
+        g = h5_group(group, "top_level_model_weights")
+        h5_bytes_list_attr(g, "weight_names", [])
+    # Read back: the config and every array, bit for bit.
+    with h5py.File(path, "r") as f:
+        check(json.loads(f.attrs["model_config"]) == config, f"{path}: model_config")
+        for name, entry in by_name.items():
+            for w in entry["weights"]:
+                got = f[f"model_weights/{name}/{w['name']}:0"][()]
+                same_array(np.asarray(got).reshape(-1), _float32_array(w).reshape(-1), f"{path}: {w['name']}")
+
+
+def generate_attention(out, add):
+    class _Kind:
+        kind = "Functional"
+    for case in ATTENTION_KERAS_CASES:
+        source = f"torch:attention_dot/{case}"
+        fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
+        file = f"keras/{source_stem(source)}.keras"
+        write_attention_keras(fixture, out / file)
+        add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
+            _Kind())
+    for case in ATTENTION_H5_CASES:
+        source = f"torch:attention_dot/{case}"
+        fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
+        file = f"h5/{source_stem(source)}.h5"
+        write_attention_h5(fixture, out / file)
+        add(f"h5/{source_stem(source)}", "h5", file, source, TF_KERAS_VERSION, "match",
+            fixture["notes"].split(". ")[0] + " (tf.keras 2.15 spelling)", _Kind())
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-check: reopen each file and read it back the way a loader would
 # ---------------------------------------------------------------------------------------------
 def expected_weights(model):
@@ -2999,6 +3160,7 @@ def generate(out, quiet=False):
             add(f"h5_weights/{stem}", "h5_weights", f"h5_weights/{stem}.h5", source, KERAS1_VERSION, "match",
                 notes, model, {"config": f"h5_weights/{stem}.json"})
 
+    generate_attention(out, add)
     for fmt in FORMATS:
         check(kinds.get(fmt) == {"Sequential", "Functional"}, f"{fmt}: needs Sequential and Functional cases")
     custom = generate_custom(out, quiet)

@@ -72,6 +72,13 @@ class Embedding {
     for (Index i = 0; i < embeddings_.size(); ++i) embeddings_.data()[i] = static_cast<T>(0.1 * gen.uniform() - 0.05);
   }
 
+  /// The layer without weights, as from_config leaves it: a loader, or a layer holding it, sets
+  /// them (set_weights) before the first call.
+  static Embedding without_weights(Index input_dim, Index output_dim,
+                                   const EmbeddingOptions& options = EmbeddingOptions()) {
+    return Embedding(input_dim, output_dim, options, false);
+  }
+
   Index input_dim() const { return input_dim_; }
   Index output_dim() const { return output_dim_; }
   bool mask_zero() const { return mask_zero_; }
