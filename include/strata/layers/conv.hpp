@@ -21,6 +21,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -109,6 +110,9 @@ class ConvOptions : public detail::LayerOptions<ConvOptions<N>> {
 /// input sum the taps as shifted products straight from the input, the others from a row of the
 /// window copied with its zeros (im2col). Both take the same operations per output, so a
 /// sample's result does not depend on the batch around it nor on the thread count.
+template <class T>
+class Conv1DStream;
+
 template <class T, int N>
 class Conv {
   static_assert(std::is_floating_point_v<T>, "strata::Conv: the scalar type must be float or double.");
@@ -307,6 +311,24 @@ class Conv {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras 3's convolutions do not support masking (BaseConv has no compute_mask): a mask stops.
   static constexpr MaskRule mask_rule = MaskRule::drop;
+  /// Conv1D's per-step form (Model::stream): Conv1DStream, bitwise the sequence call at every
+  /// step. Refuses (value_error) padding other than "causal" and strides other than 1 (Conv1DStream
+  /// says why), and an input without a time axis.
+  template <int M = N, std::enable_if_t<M == 1, int> = 0>
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, describe());
+    if (!in.timed) {
+      throw value_error(detail::concat(describe(), ": its input ", step_shape_string(in),
+                                       " has no time axis to convolve over (an earlier layer consumed it, or the "
+                                       "layer is wrapped in TimeDistributed)"));
+    }
+    if (!built() || in.shape.rank() != 2 || in.shape[1] != in_channels_) {
+      throw shape_error(detail::concat(describe(), ": one step must be (batch, channels=", in_channels_, "); got ",
+                                       step_shape_string(in)));
+    }
+    return LayerStep<T>(detail::StreamStep<T, Conv1DStream<T>>(Conv1DStream<T>(*this, in.shape[0])),
+                        {StepShape{Shape{in.shape[0], filters_}, true}});
+  }
   /// Keras config: filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
   /// activation, use_bias. data_format "channels_first" is an unsupported_error.
   ///
@@ -720,5 +742,9 @@ using Conv3D = Conv<T, 3>;
 STRATA_REGISTER_LAYER(Conv1D)
 STRATA_REGISTER_LAYER(Conv2D)
 STRATA_REGISTER_LAYER(Conv3D)
+
+// Conv1DStream, Conv1D's per-step form; streaming.hpp includes this header for Conv1D itself, so
+// it comes after the class.
+#include "../streaming.hpp"  // IWYU pragma: export
 
 #endif  // STRATA_LAYERS_CONV_HPP
