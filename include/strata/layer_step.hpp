@@ -192,14 +192,19 @@ class StreamStep {
   Stream stream_;
 };
 
-/// A ForwardStep of `layer` for its only input, the output timed as the input is.
+}  // namespace detail
+
+/// The per-step form of a layer without state whose output at a position depends on that
+/// position's values alone (Dense, the activations, a user's element-wise layer): its forward()
+/// on one step's tensor, into a buffer made here; the output has a time axis when the input has.
+/// The layer's forward must not allocate for this shape. A layer's make_step returns it as
+/// `return strata::forward_step(*this, input);`.
 template <class L>
-LayerStep<typename L::Scalar> forward_step(const L& layer, const StepShape& in) {
-  const Shape out = layer.compute_output_shape(in.shape);
-  return LayerStep<typename L::Scalar>(ForwardStep<L>(layer, in.shape, out), {StepShape{out, in.timed}});
+LayerStep<typename L::Scalar> forward_step(const L& layer, const StepShape& input) {
+  const Shape out = layer.compute_output_shape(input.shape);
+  return LayerStep<typename L::Scalar>(detail::ForwardStep<L>(layer, input.shape, out), {StepShape{out, input.timed}});
 }
 
-}  // namespace detail
 }  // namespace STRATA_ISA_NAMESPACE
 }  // namespace strata
 

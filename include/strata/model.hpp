@@ -56,7 +56,8 @@ class Model;
 /// state, from zeros (a stateful layer's stored state is neither read nor changed), so the model
 /// may change or go away afterwards. step() never allocates: all memory is made by Model::stream.
 /// The outputs a step returns are views valid until the next step() or reset(); an output that
-/// passes a model input on unchanged views the caller's memory.
+/// passes a model input on unchanged views the caller's memory. A stream can be moved, not
+/// copied (make another with Model::stream); one stream is used by one thread at a time.
 template <class T>
 class ModelStream {
  public:

@@ -95,7 +95,7 @@ class ActivationLayer : public detail::WeightlessLayer<ActivationLayer<T>, T> {
   LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
     const StepShape& in = detail::only_step_input(inputs, this->describe());
     if (!is_elementwise(activation_)) detail::require_features_axis(in, this->describe(), activation_name(activation_));
-    return detail::forward_step(*this, in);
+    return forward_step(*this, in);
   }
   /// Keras config: activation (by name; hard_sigmoid by the file's Keras version).
   static ActivationLayer from_config(const LayerConfig<T>& config) {

@@ -180,7 +180,7 @@ class Dense {
   LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
     const StepShape& in = detail::only_step_input(inputs, describe());
     detail::require_features_axis(in, describe(), "Dense");
-    return detail::forward_step(*this, in);
+    return forward_step(*this, in);
   }
   /// Keras' weights: kernel (features, units), bias (units,).
   std::size_t weight_count() const { return use_bias_ ? 2 : 1; }
