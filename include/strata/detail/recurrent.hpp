@@ -453,16 +453,6 @@ class RecurrentCore {
   bool has_state_ = false;
 };
 
-/// Everything LSTM, GRU and SimpleRNN share: options, weights, the call and state API, and the
-/// Keras description (config, weights under the layer's "cell", masks, initial states). Derived
-/// provides: `class_name`, `options_name` (its options class, for messages), `gates` (columns
-/// of the kernel per unit: 4, 3, 1), `cell()` and `make_cell()` (packing the weights), and
-/// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer). N is the number of
-/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual.
-///
-/// Every call exists twice: `const`, which leaves the layer unchanged and may run concurrently
-/// (and throws value_error for a stateful layer), and non-const, which a stateful layer needs:
-/// it starts from the stored state and stores the final one.
 /// A recurrent layer's per-step form (RecurrentLayer::make_step) around its stream class, which
 /// has a constructor (const Layer&, Index batch), `const T* step(const T* x)` returning h,
 /// `reset()`, `h()` and, for N == 2, `c()` (views with data()). Outputs: h, then with return_state
@@ -495,6 +485,17 @@ class RecurrentStep {
   bool return_state_;
 };
 
+/// Everything LSTM, GRU and SimpleRNN share: options, weights, the call and state API, and the
+/// Keras description (config, weights under the layer's "cell", masks, initial states). Derived
+/// provides: `class_name`, `options_name` (its options class, for messages), `gates` (columns
+/// of the kernel per unit: 4, 3, 1), `cell()` and `make_cell()` (packing the weights), and
+/// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer), and optionally
+/// `StepStream`, its stream class, which gives it make_step (Model::stream). N is the number of
+/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual.
+///
+/// Every call exists twice: `const`, which leaves the layer unchanged and may run concurrently
+/// (and throws value_error for a stateful layer), and non-const, which a stateful layer needs:
+/// it starts from the stored state and stores the final one.
 template <class Derived, class T, int N, class Bias>
 class RecurrentLayer {
   using Types = RecurrentTypes<T, N>;
