@@ -420,6 +420,10 @@ class Model {
     // The sequence call the stream must equal: batch and time set, to check the layers' steps.
     std::vector<Shape> whole_inputs;
     std::vector<Index> times;
+    Index length = 7;  // the time axis' length for the check: a declared one, else any
+    for (const Input& in : inputs_) {
+      if (in.shape.size() >= 2 && in.shape[1] >= 0) length = in.shape[1];
+    }
     for (const Input& in : inputs_) {
       if (in.shape.size() < 2) {
         throw value_error(detail::concat(describe(), ": input '", in.name, "' of shape ",
@@ -427,7 +431,7 @@ class Model {
                                          " has no time axis (axis 1); a stream feeds axis 1 one step at a time"));
       }
       Shape step{batch};
-      Shape whole{batch, in.shape[1] < 0 ? Index(7) : in.shape[1]};
+      Shape whole{batch, in.shape[1] < 0 ? length : in.shape[1]};
       for (std::size_t d = 2; d < in.shape.size(); ++d) {
         if (in.shape[d] < 0) {
           throw value_error(detail::concat(describe(), ": input '", in.name, "' of shape ",
@@ -442,10 +446,11 @@ class Model {
       whole_inputs.push_back(whole);
       times.push_back(whole[1]);
     }
-    for (Index t : times) {
-      if (t != times.front()) {
-        throw value_error(detail::concat(describe(), ": its inputs declare ", times.front(), " and ", t,
-                                         " time steps; a stream steps them together"));
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      if (times[i] != times.front()) {
+        throw value_error(detail::concat(describe(), ": inputs '", inputs_[0].name, "' and '", inputs_[i].name,
+                                         "' declare ", times.front(), " and ", times[i],
+                                         " time steps (axis 1); a stream steps them together"));
       }
     }
     const std::vector<std::vector<Shape>> whole = propagate(whole_inputs, false);

@@ -238,6 +238,24 @@ TEMPLATE_TEST_CASE("Model::stream: after an LSTM without return_sequences each s
   }
 }
 
+TEMPLATE_TEST_CASE("Model::stream: Flatten, Subtract and ReLU stream on tensors without a time axis", "[model][stream]",
+                   float, double) {
+  using T = TestType;
+  // Keras: h = LSTM(4)(x); y = Dense(2)(Flatten()(ReLU()(Subtract()([h, Dense(4)(h)])))).
+  Model<T> model("tail", "Functional");
+  const auto x = model.add_input("x", {-1, -1, 3});
+  const auto h = model.add(LSTM<T>(4, LSTMOptions().input_dim(3).seed(60).name("lstm")), x);
+  const auto d = model.add(Dense<T>(4, DenseOptions().input_dim(4).seed(61).name("proj")), h);
+  const auto diff =
+      model
+          .add(strata::Subtract<T>(strata::MergeOptions().name("sub")), std::vector<typename Model<T>::TensorRef>{h, d})
+          .front();
+  const auto flat = model.add(strata::Flatten<T>(), model.add(strata::ReLU<T>(), diff));
+  model.set_outputs({model.add(Dense<T>(2, DenseOptions().input_dim(4).seed(62).name("head")), flat)});
+  CHECK(check_stream(model, {random_any<T>(Shape{3, 6, 3})}) == 2 * 6 * 3 * 2);
+  CHECK_FALSE(model.stream(3).output_shapes()[0].timed);
+}
+
 TEMPLATE_TEST_CASE("Model::stream: reset() starts again from zeros, and states() shows each call's state",
                    "[model][stream]", float, double) {
   using T = TestType;
