@@ -10,7 +10,6 @@
 //
 // AnyLayer detects it; a model whose layers do not all have it cannot be streamed.
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>

@@ -453,7 +453,6 @@ class Model {
                                          " time steps (axis 1); a stream steps them together"));
       }
     }
-    const std::vector<std::vector<Shape>> whole = propagate(whole_inputs, false);
     std::vector<std::vector<StepShape>> shapes(nodes_.size());
     std::vector<std::size_t> first_slot(nodes_.size());
     std::size_t slots = 0;
@@ -488,9 +487,18 @@ class Model {
         throw value_error(detail::concat(who, "its per-step form gives ", step.outputs().size(), " outputs; expected ",
                                          node.output_count));
       }
-      for (std::size_t k = 0; k < node.output_count; ++k) {
-        const StepShape& out = step.outputs()[k];
-        // A timed output is the sequence call's without its time axis, of the inputs' length.
+      shapes[n] = step.outputs();
+      s.out_offset_.push_back(first_slot[n]);
+      s.layer_names_.push_back(e.name);
+      s.steps_.push_back(std::move(step));
+    }
+    s.in_offset_.push_back(s.in_slots_.size());
+    // Every layer has a per-step form: check each against the sequence call's shapes (a timed
+    // output is the sequence call's without its time axis, of the inputs' length).
+    const std::vector<std::vector<Shape>> whole = propagate(whole_inputs, false);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      for (std::size_t k = 0; k < shapes[n].size() && !nodes_[n].is_input(); ++k) {
+        const StepShape& out = shapes[n][k];
         const Shape& w = whole[n][k];
         Shape expected;
         bool same = !out.timed || (w.rank() >= 2 && w[1] == times.front());
@@ -498,17 +506,14 @@ class Model {
           if (!out.timed || d != 1) expected.push_back(w[d]);
         }
         if (!same || expected != out.shape) {
-          throw value_error(detail::concat(who, "its per-step form gives output ", k, " of ", step_shape_string(out),
+          const LayerEntry& e = layers_[nodes_[n].layer];
+          throw value_error(detail::concat(describe(), ": cannot stream layer '", e.name, "' (", e.class_name,
+                                           "): its per-step form gives output ", k, " of ", step_shape_string(out),
                                            ", which does not match the sequence call's ", w.to_string(), " with ",
                                            times.front(), " steps"));
         }
-        shapes[n].push_back(out);
       }
-      s.out_offset_.push_back(first_slot[n]);
-      s.layer_names_.push_back(e.name);
-      s.steps_.push_back(std::move(step));
     }
-    s.in_offset_.push_back(s.in_slots_.size());
     for (const TensorRef& ref : outputs_) {
       s.output_slots_.push_back(first_slot[ref.node] + ref.index);
       s.output_shapes_.push_back(shapes[ref.node][ref.index]);
