@@ -489,9 +489,10 @@ class RecurrentStep {
 /// Keras description (config, weights under the layer's "cell", masks, initial states). Derived
 /// provides: `class_name`, `options_name` (its options class, for messages), `gates` (columns
 /// of the kernel per unit: 4, 3, 1), `cell()` and `make_cell()` (packing the weights), and
-/// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer), and optionally
-/// `StepStream`, its stream class, which gives it make_step (Model::stream). N is the number of
-/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual.
+/// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer). N is the number of
+/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual. A layer has
+/// make_step (Model::stream) when its header declares its stream, found by argument-dependent
+/// lookup: `Stream step_stream(const Derived& layer, Index batch)`.
 ///
 /// Every call exists twice: `const`, which leaves the layer unchanged and may run concurrently
 /// (and throws value_error for a stateful layer), and non-const, which a stateful layer needs:
@@ -839,13 +840,14 @@ class RecurrentLayer {
   void call_graph(GraphCall<T>& c) const { graph(*this, c); }
   void call_graph(GraphCall<T>& c) { graph(*this, c); }
 
-  /// Per-step form (Model::stream), for a layer that names its stream class, `using StepStream =
-  /// LSTMStream<T>;`: that stream over one (batch, features) step, carrying the state from step to
-  /// step from zeros (a stateful layer's stored state is neither read nor changed). The output is
-  /// h, timed with return_sequences; without, it has no time axis (the output for the sequence so
-  /// far), and so have return_state's states. Refuses (value_error) go_backwards, initial states
-  /// given as inputs, and an input without a time axis.
-  template <class D = Derived, class Stream = typename D::StepStream>
+  /// Per-step form (Model::stream), for a layer whose header declares its stream, `LSTMStream<T>
+  /// step_stream(const LSTM<T>&, Index batch)` (found by argument-dependent lookup where the model
+  /// is streamed; a layer without one has no make_step): that stream over one (batch, features)
+  /// step, carrying the state from step to step from zeros (a stateful layer's stored state is
+  /// neither read nor changed). The output is h, timed with return_sequences; without, it has no
+  /// time axis (the output for the sequence so far), and so have return_state's states. Refuses
+  /// (value_error) go_backwards, initial states given as inputs, and an input without a time axis.
+  template <class D = Derived, class Stream = decltype(step_stream(std::declval<const D&>(), Index{}))>
   LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
     if (inputs.size() != 1) {
       throw value_error(concat(describe(), ": is given ", inputs.size() - 1,
@@ -871,7 +873,7 @@ class RecurrentLayer {
     std::vector<StepShape> outputs{StepShape{h, return_sequences()}};
     if (return_state()) outputs.insert(outputs.end(), N, StepShape{h, false});
     return LayerStep<T>(
-        RecurrentStep<T, Stream, N>(Stream(static_cast<const D&>(*this), in.shape[0]), units_, return_state()),
+        RecurrentStep<T, Stream, N>(step_stream(static_cast<const D&>(*this), in.shape[0]), units_, return_state()),
         std::move(outputs));
   }
 

@@ -110,9 +110,6 @@ class ConvOptions : public detail::LayerOptions<ConvOptions<N>> {
 /// input sum the taps as shifted products straight from the input, the others from a row of the
 /// window copied with its zeros (im2col). Both take the same operations per output, so a
 /// sample's result does not depend on the batch around it nor on the thread count.
-template <class T>
-class Conv1DStream;
-
 template <class T, int N>
 class Conv {
   static_assert(std::is_floating_point_v<T>, "strata::Conv: the scalar type must be float or double.");
@@ -326,7 +323,8 @@ class Conv {
       throw shape_error(detail::concat(describe(), ": one step must be (batch, channels=", in_channels_, "); got ",
                                        step_shape_string(in)));
     }
-    return LayerStep<T>(detail::StreamStep<T, Conv1DStream<T>>(Conv1DStream<T>(*this, in.shape[0])),
+    auto stream = step_stream(*this, in.shape[0]);  // Conv1DStream, declared after the class
+    return LayerStep<T>(detail::StreamStep<T, decltype(stream)>(std::move(stream)),
                         {StepShape{Shape{in.shape[0], filters_}, true}});
   }
   /// Keras config: filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
@@ -743,8 +741,18 @@ STRATA_REGISTER_LAYER(Conv1D)
 STRATA_REGISTER_LAYER(Conv2D)
 STRATA_REGISTER_LAYER(Conv3D)
 
-// Conv1DStream, Conv1D's per-step form; streaming.hpp includes this header for Conv1D itself, so
-// it comes after the class.
+// Conv1DStream; streaming.hpp includes this header for Conv1D itself, so it comes after the class.
 #include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// Conv1D's per-step form (Model::stream, through Conv::make_step): Conv1DStream, bitwise the
+/// sequence call at every step.
+template <class T>
+Conv1DStream<T> step_stream(const Conv1D<T>& layer, Index batch) {
+  return Conv1DStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_LAYERS_CONV_HPP

@@ -401,9 +401,6 @@ class LSTMCell {
 
 }  // namespace detail
 
-template <class T>
-class LSTMStream;
-
 /// Keras `LSTM(units, ...)` on (batch, time, features).
 ///
 /// Per step, with x_t (batch, features) and row vectors:
@@ -451,9 +448,6 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
   }
 
   // --- Keras description (docs/design.md, "Adding a layer"); the rest is RecurrentLayer's.
-  /// Its per-step form (Model::stream; RecurrentLayer::make_step): LSTMStream, bitwise the
-  /// sequence call at every step.
-  using StepStream = LSTMStream<T>;
   /// Keras config: units, activation, recurrent_activation (hard_sigmoid by default in files of
   /// Keras <= 2.2 and tfjs, sigmoid since), use_bias, unit_forget_bias, and the recurrent options.
   /// Keras 1 names units output_dim and recurrent_activation inner_activation (its
@@ -494,8 +488,18 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
 
 STRATA_REGISTER_LAYER(LSTM)
 
-// LSTMStream, the per-step form StepStream names; streaming.hpp includes this header for LSTM
-// itself, so it comes after the class.
+// LSTMStream; streaming.hpp includes this header for LSTM itself, so it comes after the class.
 #include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// LSTM's per-step form (Model::stream, through RecurrentLayer::make_step): LSTMStream, bitwise
+/// the sequence call at every step.
+template <class T>
+LSTMStream<T> step_stream(const LSTM<T>& layer, Index batch) {
+  return LSTMStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_LAYERS_LSTM_HPP
