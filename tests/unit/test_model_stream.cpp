@@ -278,7 +278,8 @@ TEMPLATE_TEST_CASE("Model::stream: reset() starts again from zeros, and states()
   CHECK_THROWS_AS(stream.states("lstm", 1), strata::value_error);
 }
 
-TEST_CASE("Model::stream: a shared layer keeps one state per call; the stream owns its weights", "[model][stream]") {
+TEST_CASE("Model::stream: a shared layer keeps one state per call, and the stream owns its weights",
+          "[model][stream]") {
   // Keras: lstm = LSTM(4, return_sequences=True); y = Add()([lstm(x1), lstm(x2)]).
   Model<float> model("shared", "Functional");
   const auto x1 = model.add_input("x1", {-1, -1, 3});
@@ -308,7 +309,8 @@ TEST_CASE("Model::stream: a shared layer keeps one state per call; the stream ow
   CHECK_FALSE(same_bits(stream.states("lstm", 0)[0], stream.states("lstm", 1)[0]));
 }
 
-TEST_CASE("Model::stream: a step's inputs are checked; step(x) is for one input and one output", "[model][stream]") {
+TEST_CASE("Model::stream: a step's inputs are checked, and step(x) is for one input and one output",
+          "[model][stream]") {
   Model<float> model = lstm_dense_model<float>();
   ModelStream<float> stream = model.stream(2);
   CHECK_THROWS_WITH(stream.step(TensorView<float>(Tensor<float, 2>(2, 4))),
