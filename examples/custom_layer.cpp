@@ -22,7 +22,8 @@
 // "strata_example>Scale", "config": {"name": "scale", ..., "axis": -1}}, and its weight gamma. So
 // strata needs a C++ implementation of the class, registered under that name before loading. This
 // program writes one (Scale<T> below), shows that loading fails without it, registers it, loads
-// the model and checks the prediction against the outputs numpy computed for the same weights.
+// the model, checks the prediction against the outputs numpy computed for the same weights, and
+// streams the model one time step at a time (Model::stream, through Scale's make_step).
 //
 //   custom_layer [MODEL.keras EXPECTED.json]
 //
@@ -104,6 +105,18 @@ class Scale {
     const strata::Index axis = config.integer_or("axis", -1, -strata::max_rank, strata::max_rank - 1);
     if (axis == 0) config.invalid("axis 0 is the batch axis; Scale needs a feature axis");
     return Scale(static_cast<int>(axis), config.name());
+  }
+  /// Its per-step form, for Model::stream (one time step per call): y = x * gamma on one step's
+  /// values. A negative axis counts from the end, so it names the same axis at a step, unless it
+  /// is the time axis (axis 1 of the whole sequence), which a step does not have.
+  strata::LayerStep<T> make_step(const std::vector<strata::StepShape>& inputs) const {
+    if (inputs.size() != 1) throw strata::value_error(describe() + ": takes one input");
+    const strata::StepShape& in = inputs[0];
+    const int whole_rank = in.shape.rank() + (in.timed ? 1 : 0);
+    if (axis_ >= 0 || (in.timed && whole_rank + axis_ <= 1)) {
+      throw strata::value_error(describe() + ": streams with a negative axis other than the time axis only");
+    }
+    return strata::forward_step(*this, in);
   }
   /// How many weights the layer owns (before it knows its input shape).
   std::size_t weight_count() const { return 1; }
@@ -198,6 +211,29 @@ int main(int argc, char** argv) {
     std::cout << "largest difference from the numpy outputs: " << worst << "\n";
     if (y.shape() != want.shape() || worst > 1e-5) {
       std::cerr << "custom_layer: the prediction does not match the expected outputs\n";
+      return 1;
+    }
+
+    // 5. Stream the model one time step at a time (Scale's make_step is its per-step form): each
+    //    step's output is bitwise that step of the prediction.
+    strata::ModelStream<float> stream = model.stream(x.shape()[0]);
+    const strata::Shape step_shape = stream.input_shapes()[0].shape;  // (batch, features)
+    strata::AnyTensor<float> step = strata::AnyTensor<float>::uninitialized(step_shape);
+    const strata::Index batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2], units = y.shape()[2];
+    bool same = true;
+    for (strata::Index t = 0; t < steps; ++t) {
+      for (strata::Index b = 0; b < batch; ++b) {
+        std::copy_n(x.data() + (b * steps + t) * features, features, step.data() + b * features);
+      }
+      const strata::TensorView<float> out = stream.step(strata::TensorView<float>(step));
+      for (strata::Index b = 0; b < batch; ++b) {
+        same = same &&
+               std::equal(out.data() + b * units, out.data() + (b + 1) * units, y.data() + (b * steps + t) * units);
+      }
+    }
+    std::cout << "streamed " << steps << " steps: " << (same ? "bitwise the prediction" : "DIFFERENT") << "\n";
+    if (!same) {
+      std::cerr << "custom_layer: the stream differs from the prediction\n";
       return 1;
     }
   } catch (const strata::load_error& e) {  // a file that cannot be loaded

@@ -11,6 +11,7 @@
 
 #include "detail/layer.hpp"
 #include "layer_config.hpp"
+#include "layer_step.hpp"
 #include "mask.hpp"
 #include "tensor.hpp"
 
@@ -119,6 +120,13 @@ Weights<typename L::Scalar> convert_legacy_weights_of(const L& layer, Weights<ty
 }
 
 template <class L, class = void>
+struct has_make_step : std::false_type {};
+template <class L>
+struct has_make_step<
+    L, std::void_t<decltype(std::declval<const L&>().make_step(std::declval<const std::vector<StepShape>&>()))>>
+    : std::true_type {};
+
+template <class L, class = void>
 struct has_reset_states : std::false_type {};
 template <class L>
 struct has_reset_states<L, std::void_t<decltype(std::declval<L&>().reset_states())>> : std::true_type {};
@@ -201,6 +209,7 @@ class LayerNode {
                                              const std::vector<int>& mask_ranks) const = 0;
   virtual void call(GraphCall<T>& call) = 0;
   virtual void call(GraphCall<T>& call) const = 0;
+  virtual LayerStep<T> make_step(const std::vector<StepShape>& inputs) const = 0;
 };
 
 template <class L>
@@ -280,6 +289,18 @@ class LayerHolder final : public LayerNode<typename L::Scalar> {
                                ": its call changes the layer's state; call it through a non-const model or layer"));
     } else {
       default_call(layer_, c);
+    }
+  }
+
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const override {
+    if constexpr (has_make_step<L>::value) {
+      return layer_.make_step(inputs);
+    } else {
+      (void)inputs;
+      throw value_error(concat(layer_.describe(), ": has no per-step form (a stream runs one time step per call; the ",
+                               L::class_name,
+                               " layer needs more of the sequence than the steps so far, or strata does not "
+                               "implement its step)"));
     }
   }
 
@@ -409,6 +430,12 @@ class AnyLayer {
 
   /// Keras `layer(x)` on a tensor of run-time rank, for a layer with one input and one output.
   AnyTensor<T> operator()(TensorView<T> x) const { return detail::call_any(*this, x); }
+
+  /// The held layer's per-step form for inputs of these shapes at one step (what Model::stream
+  /// runs; see LayerStep). Throws value_error naming the layer when it has none -- it declares no
+  /// make_step, or its make_step refuses these inputs (go_backwards, padding other than causal,
+  /// ...) -- and shape_error for shapes it does not take.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const { return node().make_step(inputs); }
 
  private:
   const detail::LayerNode<T>& node() const {

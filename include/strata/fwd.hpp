@@ -28,6 +28,11 @@ template <class T>
 class Registry;
 template <class T>
 class Model;
+template <class T>
+class ModelStream;
+template <class T>
+class LayerStep;
+struct StepShape;
 template <class... Layers>
 class Sequential;
 

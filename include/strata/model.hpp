@@ -12,6 +12,7 @@
 
 #include "any_layer.hpp"
 #include "error.hpp"
+#include "layer_step.hpp"
 #include "mask.hpp"
 #include "shape.hpp"
 #include "tensor.hpp"
@@ -33,6 +34,148 @@ inline std::string declared_shape_string(const DeclaredShape& shape) {
   if (shape.size() == 1) s += ",";
   return s + ")";
 }
+
+template <class T>
+class Model;
+
+/// A model run one time step per call, for real-time use: what Model::stream returns. Each step
+/// takes x[:, t] of every model input, (batch, features...), and gives every model output at that
+/// step, bitwise what `model.predict` gives on the whole sequence: y[:, t] for an output with a
+/// time axis, and for one without (after a recurrent layer without return_sequences) the output
+/// predict gives on the sequence so far, x[:, :t + 1]. Keras has no separate API for this; it is
+/// a stateful model's predict on one step at a time.
+///
+///     strata::ModelStream<float> stream = model.stream();  // batch 1
+///     for (...) {
+///       strata::TensorView<float> y = stream.step(x_t);    // x_t: (1, features)
+///     }
+///     stream.reset();                                      // a new sequence
+///
+/// Every layer call of the model runs its layer's per-step form (LayerStep, from the layer's
+/// make_step; docs/custom-layers.md); the stream holds its own copy of the weights and its own
+/// state, from zeros (a stateful layer's stored state is neither read nor changed), so the model
+/// may change or go away afterwards. step() never allocates: all memory is made by Model::stream.
+/// The outputs a step returns are views valid until the next step() or reset(); an output that
+/// passes a model input on unchanged views the caller's memory. A stream can be moved, not
+/// copied (make another with Model::stream); one stream is used by one thread at a time.
+template <class T>
+class ModelStream {
+ public:
+  using Scalar = T;
+
+  /// The number of parallel sequences: axis 0 of every input and output.
+  Index batch() const { return batch_; }
+  std::size_t input_count() const { return input_shapes_.size(); }
+  std::size_t output_count() const { return output_shapes_.size(); }
+  /// Each input's shape at one step, (batch, features...): the declared shape without its time
+  /// axis, batch set.
+  const std::vector<StepShape>& input_shapes() const { return input_shapes_; }
+  /// Each output's shape at one step, and whether it has a time axis in the sequence call
+  /// (StepShape::timed): y[:, t] when it has, else the output for the sequence so far.
+  const std::vector<StepShape>& output_shapes() const { return output_shapes_; }
+
+  /// One time step: x[:, t] of each model input, in order, each of shape input_shapes()[i].shape
+  /// (shape_error otherwise). The outputs are then output(k). Allocation-free (the vector is
+  /// yours: keep it from step to step).
+  void step(const std::vector<TensorView<T>>& inputs) {
+    if (inputs.size() != input_shapes_.size()) {
+      throw shape_error(detail::concat(who_, ": a step takes ", input_shapes_.size(), " input",
+                                       input_shapes_.size() == 1 ? "" : "s", "; got ", inputs.size()));
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].shape() != input_shapes_[i].shape) {
+        throw shape_error(
+            detail::concat(who_, ": input ", i, " ('", input_names_[i], "') at one step must have shape ",
+                           input_shapes_[i].shape.to_string(), "; got ",
+                           inputs[i].empty() ? std::string("an empty tensor") : inputs[i].shape().to_string()));
+      }
+      slots_[input_slots_[i]] = inputs[i].data();
+    }
+    run();
+  }
+  /// step for a model of one input and one output: x[:, t] in, the output at t back. Throws
+  /// value_error for a model with more inputs or outputs (use step(inputs) and output(k)).
+  TensorView<T> step(const TensorView<T>& x) {
+    require_single("step(x)");
+    if (x.shape() != input_shapes_[0].shape) {
+      throw shape_error(detail::concat(who_, ": input 0 ('", input_names_[0], "') at one step must have shape ",
+                                       input_shapes_[0].shape.to_string(), "; got ",
+                                       x.empty() ? std::string("an empty tensor") : x.shape().to_string()));
+    }
+    slots_[input_slots_[0]] = x.data();
+    run();
+    return output(0);
+  }
+  /// The same on raw row-major memory, unchecked: x holds input_shapes()[0] values; returns the
+  /// output's values (output_shapes()[0]), valid until the next step() or reset().
+  const T* step(const T* x) {
+    require_single("step(const T*)");
+    slots_[input_slots_[0]] = x;
+    run();
+    return slots_[output_slots_[0]];
+  }
+
+  /// Output k of the last step (empty data before the first step).
+  TensorView<T> output(std::size_t k) const {
+    if (k >= output_slots_.size()) {
+      throw value_error(detail::concat(who_, ": there is no output ", k, " (it has ", output_slots_.size(), ")"));
+    }
+    return TensorView<T>(slots_[output_slots_[k]], output_shapes_[k].shape);
+  }
+
+  /// Starts a new sequence: every layer's state back to zeros (Keras `model.reset_states()`).
+  void reset() {
+    for (LayerStep<T>& s : steps_) s.reset();
+  }
+
+  /// The state layer `layer_name` carries from step to step in its `call`-th use in the model
+  /// (0: the first; a shared layer has one state per call): an LSTM's [h, c], each (batch,
+  /// units); empty for a layer without state. value_error when the model has no such call.
+  std::vector<TensorView<T>> states(const std::string& layer_name, std::size_t call = 0) const {
+    std::size_t seen = 0;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (layer_names_[s] == layer_name && seen++ == call) return steps_[s].states();
+    }
+    throw value_error(detail::concat(who_, ": layer '", layer_name, "' has ", seen, " call", seen == 1 ? "" : "s",
+                                     " in the model; asked for call ", call));
+  }
+
+ private:
+  friend class Model<T>;
+  ModelStream() = default;
+
+  void require_single(const char* what) const {
+    if (input_shapes_.size() != 1 || output_shapes_.size() != 1) {
+      throw value_error(detail::concat(who_, ": ", what, " is for a model of one input and one output; it has ",
+                                       input_shapes_.size(), " and ", output_shapes_.size(),
+                                       ": call step(std::vector<TensorView<T>>) and output(k)"));
+    }
+  }
+
+  // The layer calls in graph order; each reads its inputs' slots and sets its outputs' slots.
+  void run() {
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      const std::size_t first = in_offset_[s], last = in_offset_[s + 1];
+      for (std::size_t j = first; j < last; ++j) gathered_[j] = slots_[in_slots_[j]];
+      steps_[s].step(gathered_.data() + first, slots_.data() + out_offset_[s]);
+    }
+  }
+
+  std::string who_;
+  Index batch_ = 1;
+  std::vector<StepShape> input_shapes_;
+  std::vector<StepShape> output_shapes_;
+  std::vector<std::string> input_names_;
+  std::vector<LayerStep<T>> steps_;        // one per layer call, in graph order
+  std::vector<std::string> layer_names_;   // per call
+  std::vector<std::size_t> in_offset_;     // call s reads in_slots_[in_offset_[s] .. in_offset_[s + 1])
+  std::vector<std::size_t> in_slots_;      // the slot of each input of each call
+  std::vector<std::size_t> out_offset_;    // call s writes slots_[out_offset_[s] ...]
+  std::vector<std::size_t> input_slots_;   // per model input
+  std::vector<std::size_t> output_slots_;  // per model output
+  std::vector<const T*> slots_;            // where each tensor of the graph is at this step
+  std::vector<const T*> gathered_;         // each call's input pointers, in a row
+};
 
 /// A Keras model at inference: input tensors, a graph of layers (a chain for Sequential, a DAG for
 /// Functional), output tensors. strata::load_model builds one from a Keras file; it can also be
@@ -259,6 +402,128 @@ class Model {
   /// Keras `model.reset_states()`: stateful layers forget their state.
   void reset_states() {
     for (LayerEntry& e : layers_) e.layer.reset_states();
+  }
+
+  /// The model run one time step per call (see ModelStream), for `batch` parallel sequences:
+  /// axis 1 of every input is its time axis. Every layer call runs its layer's per-step form,
+  /// which a layer declares in its Keras description (make_step; docs/custom-layers.md): LSTM,
+  /// causal Conv1D, Dense, TimeDistributed, the activations, Dropout, Identity, merges of one
+  /// shape, ... Throws value_error naming the layer and the reason when one cannot be streamed:
+  /// it has no per-step form (Flatten over time, pooling, Bidirectional, ...), or its make_step
+  /// refuses its inputs (go_backwards, Conv1D padding other than causal or strides above 1, an
+  /// initial state input, a layer that needs a time axis after a recurrent layer without
+  /// return_sequences consumed it); also for batch < 1 and an input without a time axis or with
+  /// an unknown size besides batch and time.
+  ModelStream<T> stream(Index batch = 1) const {
+    if (batch < 1) throw value_error(detail::concat(describe(), ": a stream's batch must be at least 1; got ", batch));
+    if (outputs_.empty()) throw value_error(detail::concat(describe(), ": the model has no outputs"));
+    ModelStream<T> s;
+    s.who_ = detail::concat("strata::ModelStream of '", name_, "'");
+    s.batch_ = batch;
+    // The sequence call the stream must equal: batch and time set, to check the layers' steps.
+    std::vector<Shape> whole_inputs;
+    std::vector<Index> times;
+    Index length = 7;  // the time axis' length for the check: a declared one, else any
+    for (const Input& in : inputs_) {
+      if (in.shape.size() >= 2 && in.shape[1] >= 0) length = in.shape[1];
+    }
+    for (const Input& in : inputs_) {
+      if (in.shape.size() < 2) {
+        throw value_error(detail::concat(describe(), ": input '", in.name, "' of shape ",
+                                         declared_shape_string(in.shape),
+                                         " has no time axis (axis 1); a stream feeds axis 1 one step at a time"));
+      }
+      Shape step{batch};
+      Shape whole{batch, in.shape[1] < 0 ? length : in.shape[1]};
+      for (std::size_t d = 2; d < in.shape.size(); ++d) {
+        if (in.shape[d] < 0) {
+          throw value_error(detail::concat(describe(), ": input '", in.name, "' of shape ",
+                                           declared_shape_string(in.shape), " has an unknown size on axis ", d,
+                                           "; a stream needs every size but batch and time"));
+        }
+        step.push_back(in.shape[d]);
+        whole.push_back(in.shape[d]);
+      }
+      s.input_shapes_.push_back(StepShape{step, true});
+      s.input_names_.push_back(in.name);
+      whole_inputs.push_back(whole);
+      times.push_back(whole[1]);
+    }
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      if (times[i] != times.front()) {
+        throw value_error(detail::concat(describe(), ": inputs '", inputs_[0].name, "' and '", inputs_[i].name,
+                                         "' declare ", times.front(), " and ", times[i],
+                                         " time steps (axis 1); a stream steps them together"));
+      }
+    }
+    std::vector<std::vector<StepShape>> shapes(nodes_.size());
+    std::vector<std::size_t> first_slot(nodes_.size());
+    std::size_t slots = 0;
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      first_slot[n] = slots;
+      slots += nodes_[n].output_count;
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      const Node& node = nodes_[n];
+      if (node.is_input()) {
+        shapes[n].push_back(s.input_shapes_[node.input_index]);
+        s.input_slots_.push_back(first_slot[n]);
+        continue;
+      }
+      const LayerEntry& e = layers_[node.layer];
+      std::vector<StepShape> args;
+      s.in_offset_.push_back(s.in_slots_.size());
+      for (const TensorRef& ref : node.inbound) {
+        args.push_back(shapes[ref.node][ref.index]);
+        s.in_slots_.push_back(first_slot[ref.node] + ref.index);
+      }
+      LayerStep<T> step;
+      const std::string who = detail::concat(describe(), ": cannot stream layer '", e.name, "' (", e.class_name, "): ");
+      try {
+        step = e.layer.make_step(args);
+      } catch (const shape_error& error) {
+        throw shape_error(who + error.what());
+      } catch (const value_error& error) {
+        throw value_error(who + error.what());
+      }
+      if (step.outputs().size() != node.output_count) {
+        throw value_error(detail::concat(who, "its per-step form gives ", step.outputs().size(), " outputs; expected ",
+                                         node.output_count));
+      }
+      shapes[n] = step.outputs();
+      s.out_offset_.push_back(first_slot[n]);
+      s.layer_names_.push_back(e.name);
+      s.steps_.push_back(std::move(step));
+    }
+    s.in_offset_.push_back(s.in_slots_.size());
+    // Every layer has a per-step form: check each against the sequence call's shapes (a timed
+    // output is the sequence call's without its time axis, of the inputs' length).
+    const std::vector<std::vector<Shape>> whole = propagate(whole_inputs, false);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      for (std::size_t k = 0; k < shapes[n].size() && !nodes_[n].is_input(); ++k) {
+        const StepShape& out = shapes[n][k];
+        const Shape& w = whole[n][k];
+        Shape expected;
+        bool same = !out.timed || (w.rank() >= 2 && w[1] == times.front());
+        for (int d = 0; same && d < w.rank(); ++d) {
+          if (!out.timed || d != 1) expected.push_back(w[d]);
+        }
+        if (!same || expected != out.shape) {
+          const LayerEntry& e = layers_[nodes_[n].layer];
+          throw value_error(detail::concat(describe(), ": cannot stream layer '", e.name, "' (", e.class_name,
+                                           "): its per-step form gives output ", k, " of ", step_shape_string(out),
+                                           ", which does not match the sequence call's ", w.to_string(), " with ",
+                                           times.front(), " steps"));
+        }
+      }
+    }
+    for (const TensorRef& ref : outputs_) {
+      s.output_slots_.push_back(first_slot[ref.node] + ref.index);
+      s.output_shapes_.push_back(shapes[ref.node][ref.index]);
+    }
+    s.slots_.assign(slots, nullptr);
+    s.gathered_.assign(s.in_slots_.size(), nullptr);
+    return s;
   }
 
   /// The output shapes of every node for the declared input shapes, None kept as -1: computed
@@ -556,14 +821,24 @@ class Model {
   }
 
   std::vector<std::vector<Shape>> propagate(Index none_as) const {
+    std::vector<Shape> inputs;
+    for (const Input& in : inputs_) {
+      Shape s;
+      for (Index d : in.shape) s.push_back(d < 0 ? none_as : d);
+      inputs.push_back(s);
+    }
+    return propagate(inputs, true);
+  }
+
+  // Every node's output shapes for these input shapes (and, with masks, the layers' checks of
+  // the masks).
+  std::vector<std::vector<Shape>> propagate(const std::vector<Shape>& input_shapes, bool masks) const {
     std::vector<std::vector<Shape>> shapes(nodes_.size());
     std::vector<std::vector<int>> mask_ranks(nodes_.size());
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const Node& node = nodes_[n];
       if (node.is_input()) {
-        Shape s;
-        for (Index d : inputs_[node.input_index].shape) s.push_back(d < 0 ? none_as : d);
-        shapes[n].push_back(s);
+        shapes[n].push_back(input_shapes[node.input_index]);
         mask_ranks[n].push_back(0);
         continue;
       }
@@ -575,7 +850,7 @@ class Model {
       }
       const AnyLayer<T>& layer = layers_[node.layer].layer;
       shapes[n] = layer.output_shapes(args);
-      mask_ranks[n] = layer.output_mask_ranks(args, arg_masks);
+      mask_ranks[n] = masks ? layer.output_mask_ranks(args, arg_masks) : std::vector<int>(node.output_count, 0);
       if (shapes[n].size() != node.output_count || mask_ranks[n].size() != node.output_count) {
         throw value_error(detail::concat(describe(), ": layer '", layers_[node.layer].name, "' declares ",
                                          shapes[n].size(), " output shapes; expected ", node.output_count));

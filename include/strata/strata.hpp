@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "error.hpp"
 #include "layer_config.hpp"
+#include "layer_step.hpp"
 #include "layers/activation.hpp"
 #include "layers/activation_layers.hpp"
 #include "layers/attention.hpp"

@@ -7,6 +7,20 @@
 #include <type_traits>
 #include <vector>
 
+#include "detail/isa.hpp"
+
+// The streams, declared before the layers they stream: each layer's header includes this one at
+// its end and declares its per-step form (its step_stream, for Model::stream) with its stream,
+// which may come before the definitions below when this header is the one included first.
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+template <class T>
+class LSTMStream;
+template <class T>
+class Conv1DStream;
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
+
 #include "activations.hpp"
 #include "detail/gemm.hpp"
 #include "layers/conv.hpp"

@@ -4,7 +4,8 @@
 // (Eigen's EIGEN_RUNTIME_NO_MALLOC check, routed to a counter through eigen_assert). It is its own
 // executable, so the counting cannot disturb other tests. It checks that streaming an
 // LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark, and
-// that streaming causal Conv1D layers (alone and the W9 benchmark's stack) allocates nothing either.
+// that streaming causal Conv1D layers (alone and the W9 benchmark's stack) and whole models
+// (Model::stream) allocates nothing either.
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -193,6 +194,69 @@ TEST_CASE("no allocation: Conv1DStream and Conv1DStackStream allocate nothing pe
     });
     CHECK(n == 0);
     CHECK(std::isfinite(sum));
+  }
+}
+
+TEST_CASE("no allocation: a model stream's step allocates nothing", "[allocation][streaming][model]") {
+  using strata::Conv1D;
+  using strata::ConvOptions;
+  using strata::Model;
+  using strata::TensorView;
+  using Ref = Model<float>::TensorRef;
+  // LSTM(32) -> Dense(1) (W3's model, through the graph); the WaveNet-style stack Conv1D(causal,
+  // dilations 1, 2, 4) x3 -> LSTM -> TimeDistributed(Dense); a functional model with a residual
+  // Add, an Activation, Dropout, a softmax head and a Concatenate of two outputs.
+  Model<float> w3("w3", "Sequential");
+  w3.set_outputs({w3.add(Dense<float>(1, DenseOptions().input_dim(32).seed(2)),
+                         w3.add(LSTM<float>(32, LSTMOptions().return_sequences(true).input_dim(1).seed(1)),
+                                w3.add_input("x", {-1, -1, 1})))});
+  Model<float> stack("stack", "Sequential");
+  Ref h = stack.add_input("x", {-1, -1, 2});
+  for (Index d : {1, 2, 4}) {
+    h = stack.add(Conv1D<float>(8, 3,
+                                ConvOptions<1>()
+                                    .padding("causal")
+                                    .dilation_rate(d)
+                                    .activation("relu")
+                                    .input_dim(d == 1 ? 2 : 8)
+                                    .seed(static_cast<std::uint64_t>(d))),
+                  h);
+  }
+  h = stack.add(LSTM<float>(5, LSTMOptions().return_sequences(true).input_dim(8).seed(7)), h);
+  stack.set_outputs(
+      {stack.add(strata::TimeDistributed<Dense<float>>(Dense<float>(2, DenseOptions().input_dim(5).seed(8))), h)});
+  Model<float> residual("residual", "Functional");
+  const Ref x = residual.add_input("x", {-1, -1, 4});
+  const Ref a = residual.add(Dense<float>(8, DenseOptions().input_dim(4).seed(9)), x);
+  const Ref b = residual.add(LSTM<float>(8, LSTMOptions().return_sequences(true).input_dim(8).seed(10)), a);
+  const Ref r = residual.add(strata::Add<float>(), std::vector<Ref>{a, b}).front();
+  const Ref act = residual.add(strata::Dropout<float>(0.5), residual.add(strata::ActivationLayer<float>("relu"), r));
+  const Ref y1 = residual.add(Dense<float>(3, DenseOptions().activation("softmax").input_dim(8).seed(11)), act);
+  const Ref y2 = residual.add(strata::Concatenate<float>(), std::vector<Ref>{r, x}).front();
+  residual.set_outputs({y1, y2});
+
+  for (Model<float>* model : {&w3, &stack, &residual}) {
+    for (Index batch : {1, 3}) {
+      INFO(model->name() << ", batch " << batch);
+      strata::ModelStream<float> stream = model->stream(batch);
+      strata::AnyTensor<float> step = strata::AnyTensor<float>::uninitialized(stream.input_shapes()[0].shape);
+      const std::vector<TensorView<float>> inputs{TensorView<float>(step)};
+      float sum = 0;
+      const long n = count_allocations([&] {
+        for (int t = 0; t < 1000; ++t) {
+          std::fill(step.data(), step.data() + step.size(), 0.01f * static_cast<float>(t % 13));
+          stream.step(inputs);
+          for (std::size_t k = 0; k < stream.output_count(); ++k) sum += stream.output(k).data()[0];
+          if (stream.output_count() == 1) {
+            sum += stream.step(inputs[0]).data()[0];
+            sum += stream.step(step.data())[0];
+          }
+        }
+        stream.reset();
+      });
+      CHECK(n == 0);
+      CHECK(std::isfinite(sum));
+    }
   }
 }
 

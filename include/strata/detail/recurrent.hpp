@@ -466,12 +466,46 @@ class RecurrentCore {
   bool has_state_ = false;
 };
 
+/// A recurrent layer's per-step form (RecurrentLayer::make_step) around its stream class, which
+/// has a constructor (const Layer&, Index batch), `const T* step(const T* x)` returning h,
+/// `reset()`, `h()` and, for N == 2, `c()` (views with data()). Outputs: h, then with return_state
+/// the N states (h; or h and c).
+template <class T, class Stream, int N>
+class RecurrentStep {
+ public:
+  RecurrentStep(Stream stream, Index units, bool return_state)
+      : stream_(std::move(stream)), units_(units), return_state_(return_state) {}
+  void step(const T* const* inputs, const T** outputs) {
+    const T* h = stream_.step(inputs[0]);
+    outputs[0] = h;
+    if (return_state_) {
+      outputs[1] = h;
+      if constexpr (N == 2) outputs[2] = stream_.c().data();
+    }
+  }
+  void reset() { stream_.reset(); }
+  /// [h] or [h, c], each (batch, units).
+  std::vector<TensorView<T>> states() const {
+    const Shape s{stream_.batch(), units_};
+    std::vector<TensorView<T>> out{TensorView<T>(stream_.h().data(), s)};
+    if constexpr (N == 2) out.emplace_back(stream_.c().data(), s);
+    return out;
+  }
+
+ private:
+  Stream stream_;
+  Index units_;
+  bool return_state_;
+};
+
 /// Everything LSTM, GRU and SimpleRNN share: options, weights, the call and state API, and the
 /// Keras description (config, weights under the layer's "cell", masks, initial states). Derived
 /// provides: `class_name`, `options_name` (its options class, for messages), `gates` (columns
 /// of the kernel per unit: 4, 3, 1), `cell()` and `make_cell()` (packing the weights), and
 /// `bias_shape()` and `initial_bias()` (Keras' bias layout and initializer). N is the number of
-/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual.
+/// state tensors; Bias is the bias's tensor type. Static (CRTP), not virtual. A layer has
+/// make_step (Model::stream) when its header declares its stream, found by argument-dependent
+/// lookup: `Stream step_stream(const Derived& layer, Index batch)`.
 ///
 /// Every call exists twice: `const`, which leaves the layer unchanged and may run concurrently
 /// (and throws value_error for a stateful layer), and non-const, which a stateful layer needs:
@@ -818,6 +852,43 @@ class RecurrentLayer {
   /// In a model graph: the sequence, then optionally the initial states, with the sequence's mask.
   void call_graph(GraphCall<T>& c) const { graph(*this, c); }
   void call_graph(GraphCall<T>& c) { graph(*this, c); }
+
+  /// Per-step form (Model::stream), for a layer whose header declares its stream, `LSTMStream<T>
+  /// step_stream(const LSTM<T>&, Index batch)` (found by argument-dependent lookup where the model
+  /// is streamed; a layer without one has no make_step): that stream over one (batch, features)
+  /// step, carrying the state from step to step from zeros (a stateful layer's stored state is
+  /// neither read nor changed). The output is h, timed with return_sequences; without, it has no
+  /// time axis (the output for the sequence so far), and so have return_state's states. Refuses
+  /// (value_error) go_backwards, initial states given as inputs, and an input without a time axis.
+  template <class D = Derived, class Stream = decltype(step_stream(std::declval<const D&>(), Index{}))>
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    if (inputs.size() != 1) {
+      throw value_error(concat(describe(), ": is given ", inputs.size() - 1,
+                               " initial state tensor(s) as inputs; a stream starts from zeros and carries its own "
+                               "state (reset() starts again)"));
+    }
+    const StepShape& in = inputs[0];
+    if (!in.timed) {
+      throw value_error(concat(describe(), ": its input ", step_shape_string(in),
+                               " has no time axis to run over (an earlier layer consumed it, or the layer is "
+                               "wrapped in TimeDistributed)"));
+    }
+    if (go_backwards()) {
+      throw value_error(concat(describe(),
+                               ": has go_backwards, which reads the sequence from its end; a stream has "
+                               "not received the end yet"));
+    }
+    if (!built() || in.shape.rank() != 2 || in.shape[1] != input_dim_) {
+      throw shape_error(
+          concat(describe(), ": one step must be (batch, features=", input_dim_, "); got ", step_shape_string(in)));
+    }
+    const Shape h{in.shape[0], units_};
+    std::vector<StepShape> outputs{StepShape{h, return_sequences()}};
+    if (return_state()) outputs.insert(outputs.end(), N, StepShape{h, false});
+    return LayerStep<T>(
+        RecurrentStep<T, Stream, N>(step_stream(static_cast<const D&>(*this), in.shape[0]), units_, return_state()),
+        std::move(outputs));
+  }
 
  protected:
   /// Reads units, activation, use_bias and the checks every recurrent layer's constructor makes.

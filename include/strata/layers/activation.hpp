@@ -11,6 +11,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -89,6 +90,13 @@ class ActivationLayer : public detail::WeightlessLayer<ActivationLayer<T>, T> {
   static constexpr MaskRule mask_rule = MaskRule::pass;
   /// forward may write over its input (a model graph hands it the last use of a tensor).
   static constexpr bool in_place = true;
+  /// Per-step form (Model::stream): the activation on one step's values. softmax and log_softmax
+  /// act over the last axis: refused (value_error) when that is the time axis.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, this->describe());
+    if (!is_elementwise(activation_)) detail::require_features_axis(in, this->describe(), activation_name(activation_));
+    return forward_step(*this, in);
+  }
   /// Keras config: activation (by name; hard_sigmoid by the file's Keras version).
   static ActivationLayer from_config(const LayerConfig<T>& config) {
     return ActivationLayer(config.activation("activation", "linear"), ActivationLayerOptions().name(config.name()));

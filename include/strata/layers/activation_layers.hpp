@@ -64,6 +64,10 @@ class ElementwiseLayer : public WeightlessLayer<Derived, T> {
   static constexpr MaskRule mask_rule = MaskRule::pass;
   /// forward may write over its input.
   static constexpr bool in_place = true;
+  /// Per-step form (Model::stream): the function on one step's values, element by element.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    return forward_step(self(), only_step_input(inputs, self().describe()));
+  }
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
@@ -718,6 +722,29 @@ class Softmax : public detail::WeightlessLayer<Softmax<T>, T> {
     if (v.tfjs || v.major < 3 || v.minor < 10) return SoftmaxMasking::add;
     return v.minor < 13 ? SoftmaxMasking::add_and_zero : SoftmaxMasking::replace_and_zero;
   }
+  /// Per-step form (Model::stream), for a softmax over the last axis only: softmax on one step's
+  /// rows, bitwise the sequence call's. Refuses (value_error) an axis that is the time axis, and
+  /// other axes.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, this->describe());
+    const int step_rank = in.shape.rank();
+    const int rank = step_rank + (in.timed ? 1 : 0);  // the sequence call's rank
+    for (int a : axes_) {
+      const int p = a < 0 ? a + rank : a;
+      if (in.timed && p == 1) {
+        throw value_error(detail::concat(this->describe(), ": axis ", a,
+                                         " is the time axis here; a softmax over it mixes the steps"));
+      }
+      if (p != rank - 1 || step_rank < 2) {
+        throw value_error(detail::concat(this->describe(), ": axis ", a, " of a ", step_shape_string(in),
+                                         " input; strata streams a softmax over the last axis only"));
+      }
+    }
+    const Index cols = in.shape.back();
+    return LayerStep<T>(
+        LastAxisStep{std::vector<T, Eigen::aligned_allocator<T>>(static_cast<std::size_t>(in.shape.size())), cols},
+        {in});
+  }
   /// Keras' Softmax supports masking: the mask is used and passed on.
   std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
     (void)detail::only_input(inputs, this->describe());
@@ -744,6 +771,18 @@ class Softmax : public detail::WeightlessLayer<Softmax<T>, T> {
   }
 
  private:
+  // forward's path for the last axis without a mask, on one step.
+  struct LastAxisStep {
+    std::vector<T, Eigen::aligned_allocator<T>> out;
+    Index cols;
+    void step(const T* const* inputs, const T** outputs) {
+      const Index n = static_cast<Index>(out.size());
+      std::copy(inputs[0], inputs[0] + n, out.data());
+      if (n > 0) apply_activation(Activation::softmax, out.data(), n / cols, cols);
+      outputs[0] = out.data();
+    }
+  };
+
   // The axes as positive, sorted, distinct numbers in [1, rank).
   std::vector<int> resolve(const Shape& input) const {
     const int rank = input.rank();

@@ -263,6 +263,12 @@ class Bidirectional {
   }
 
   // --- Keras description (docs/design.md, "Adding a layer")
+  /// No per-step form (Model::stream): always value_error, saying why.
+  LayerStep<T> make_step(const std::vector<StepShape>& /*inputs*/) const {
+    throw value_error(detail::concat(describe(),
+                                     ": its backward layer reads the sequence from its end, which a stream has not "
+                                     "received yet; a bidirectional layer cannot be streamed"));
+  }
   /// Keras config: layer (the recurrent layer, any registered class with the recurrent trait),
   /// merge_mode (null: none), backward_layer (Keras 3 always writes it; Keras 2 and tfjs when
   /// one was given). The registry picks Layer from the wrapped class.

@@ -21,6 +21,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -265,6 +266,25 @@ class Conv {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras 3's convolutions do not support masking (BaseConv has no compute_mask): a mask stops.
   static constexpr MaskRule mask_rule = MaskRule::drop;
+  /// Conv1D's per-step form (Model::stream): Conv1DStream, bitwise the sequence call at every
+  /// step. Refuses (value_error) padding other than "causal" and strides other than 1 (Conv1DStream
+  /// says why), and an input without a time axis.
+  template <int M = N, std::enable_if_t<M == 1, int> = 0>
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, describe());
+    if (!in.timed) {
+      throw value_error(detail::concat(describe(), ": its input ", step_shape_string(in),
+                                       " has no time axis to convolve over (an earlier layer consumed it, or the "
+                                       "layer is wrapped in TimeDistributed)"));
+    }
+    if (!built() || in.shape.rank() != 2 || in.shape[1] != in_channels_) {
+      throw shape_error(detail::concat(describe(), ": one step must be (batch, channels=", in_channels_, "); got ",
+                                       step_shape_string(in)));
+    }
+    auto stream = step_stream(*this, in.shape[0]);  // Conv1DStream, declared after the class
+    return LayerStep<T>(detail::StreamStep<T, decltype(stream)>(std::move(stream)),
+                        {StepShape{Shape{in.shape[0], filters_}, true}});
+  }
   /// Keras config: filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
   /// activation, use_bias. data_format "channels_first" is an unsupported_error.
   ///
@@ -669,5 +689,19 @@ using Conv3D = Conv<T, 3>;
 STRATA_REGISTER_LAYER(Conv1D)
 STRATA_REGISTER_LAYER(Conv2D)
 STRATA_REGISTER_LAYER(Conv3D)
+
+// Conv1DStream; streaming.hpp includes this header for Conv1D itself, so it comes after the class.
+#include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// Conv1D's per-step form (Model::stream, through Conv::make_step): Conv1DStream, bitwise the
+/// sequence call at every step.
+template <class T>
+Conv1DStream<T> step_stream(const Conv1D<T>& layer, Index batch) {
+  return Conv1DStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
 
 #endif  // STRATA_LAYERS_CONV_HPP

@@ -15,6 +15,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../parallel.hpp"
 #include "../tensor.hpp"
 
@@ -172,6 +173,14 @@ class Dense {
                      .activation(config.activation("activation", "linear"))
                      .use_bias(config.boolean(config.spelling("use_bias", "bias"), true))
                      .name(config.name()));
+  }
+  /// Per-step form (Model::stream): Dense acts on the last axis, so one step is Dense on
+  /// (batch, ..., features), bitwise the sequence call's rows (the GEMM does not depend on the
+  /// rows around). Refuses (value_error) a last axis that is the time axis.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, describe());
+    detail::require_features_axis(in, describe(), "Dense");
+    return forward_step(*this, in);
   }
   /// Keras' weights: kernel (features, units), bias (units,).
   std::size_t weight_count() const { return use_bias_ ? 2 : 1; }

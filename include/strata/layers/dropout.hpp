@@ -10,6 +10,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
@@ -65,6 +66,12 @@ class Dropout : public detail::WeightlessLayer<Dropout<T>, T> {
   /// forward may write over its input: a model graph hands it the last use of a tensor, which it
   /// then returns without a copy.
   static constexpr bool in_place = true;
+  /// Per-step form (Model::stream): the identity, the step's values passed on.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, this->describe());
+    (void)compute_output_shape(in.shape);
+    return LayerStep<T>(detail::PassStep<T>{}, {in});
+  }
   /// Keras config: rate. The layers that are the identity at inference like Dropout load as one:
   /// SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout and ActivityRegularization
   /// (their training options, such as stddev, noise_shape or l1, have no effect at inference).

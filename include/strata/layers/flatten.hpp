@@ -5,10 +5,12 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
@@ -80,6 +82,17 @@ class Flatten : public detail::WeightlessLayer<Flatten<T>, T> {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras' Flatten does not support masking: a mask stops here.
   static constexpr MaskRule mask_rule = MaskRule::drop;
+  /// Per-step form (Model::stream), for an input without a time axis (after a recurrent layer
+  /// without return_sequences): the same values, reshaped. Refuses (value_error) an input with a
+  /// time axis, which Flatten would join with the features of every step.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, this->describe());
+    if (in.timed) {
+      throw value_error(detail::concat(this->describe(), ": flattens the time axis with the features (one step is ",
+                                       step_shape_string(in), "), which needs every step of the sequence"));
+    }
+    return LayerStep<T>(detail::PassStep<T>{}, {StepShape{compute_output_shape(in.shape), false}});
+  }
   /// Keras config: data_format (tfjs writes it only when given).
   static Flatten from_config(const LayerConfig<T>& config) {
     const std::string format = config.string("data_format", "channels_last");

@@ -9,6 +9,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../tensor.hpp"
 
 namespace strata {
@@ -39,6 +40,13 @@ class PassThroughLayer : public WeightlessLayer<Derived, T> {
 
   /// A model graph hands it the last use of a tensor, which it returns without a copy.
   static constexpr bool in_place = true;
+
+  /// Per-step form (Model::stream): the identity, the step's values passed on.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = only_step_input(inputs, this->describe());
+    (void)compute_output_shape(in.shape);
+    return LayerStep<T>(PassStep<T>{}, {in});
+  }
 };
 }  // namespace detail
 

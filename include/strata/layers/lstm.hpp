@@ -488,4 +488,18 @@ class LSTM : public detail::RecurrentLayer<LSTM<T>, T, 2, Tensor<T, 1>> {
 
 STRATA_REGISTER_LAYER(LSTM)
 
+// LSTMStream; streaming.hpp includes this header for LSTM itself, so it comes after the class.
+#include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// LSTM's per-step form (Model::stream, through RecurrentLayer::make_step): LSTMStream, bitwise
+/// the sequence call at every step.
+template <class T>
+LSTMStream<T> step_stream(const LSTM<T>& layer, Index batch) {
+  return LSTMStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
+
 #endif  // STRATA_LAYERS_LSTM_HPP

@@ -17,6 +17,7 @@
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
+#include "../layer_step.hpp"
 #include "../mask.hpp"
 #include "../tensor.hpp"
 
@@ -86,6 +87,20 @@ inline void check_merge_mask(const Mask& m, const Shape& x, std::size_t k, const
 
 /// The element-wise merge operations.
 enum class MergeOp { add, subtract, multiply, average, maximum, minimum };
+
+/// Checks that a merge's inputs at one step are all timed or all without a time axis; returns
+/// which.
+inline bool same_timing(const std::vector<StepShape>& inputs, const std::string& who) {
+  for (const StepShape& s : inputs) {
+    if (s.timed != inputs.at(0).timed) {
+      std::string shapes;
+      for (const StepShape& x : inputs) shapes += (shapes.empty() ? "" : ", ") + step_shape_string(x);
+      throw value_error(concat(who, ": merges a tensor with a time axis and one without (", shapes,
+                               "): a stream has only the steps so far of the one, the sequence so far of the other"));
+    }
+  }
+  return !inputs.empty() && inputs[0].timed;
+}
 
 /// Keras' element-wise merge (Add, Subtract, Multiply, Average, Maximum, Minimum); Derived gives
 /// class_name and the typed from_config.
@@ -235,6 +250,24 @@ class ElementwiseMerge {
     if (masks_ == MergeMasks::none || given == 0 || (masks_ == MergeMasks::keras3 && given != masks.size())) return {0};
     return {rank};
   }
+  /// Per-step form (Model::stream), for inputs of one shape: the operation on one step's values,
+  /// element by element as the sequence call does. Refuses (value_error) inputs that broadcast, and
+  /// a mix of inputs with and without a time axis.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    std::vector<Shape> shapes;
+    for (const StepShape& s : inputs) shapes.push_back(s.shape);
+    const Shape out = output_shapes(shapes)[0];
+    const bool timed = same_timing(inputs, describe());
+    for (const Shape& s : shapes) {
+      if (s != out) {
+        throw value_error(concat(describe(), ": broadcasts inputs of shapes ", shapes_string(shapes),
+                                 " at one step; strata streams merges of inputs of one shape"));
+      }
+    }
+    return LayerStep<T>(
+        Step{std::vector<T, Eigen::aligned_allocator<T>>(static_cast<std::size_t>(out.size())), inputs.size()},
+        {StepShape{out, timed}});
+  }
   /// In a model graph: one pass writing the output, into an input handed over when it has the
   /// output's shape.
   void call_graph(GraphCall<T>& call) const {
@@ -279,6 +312,26 @@ class ElementwiseMerge {
   }
 
  private:
+  // make_step's step: write()'s path for inputs of one shape without masks, the same operations
+  // on each element in the same order.
+  struct Step {
+    std::vector<T, Eigen::aligned_allocator<T>> out;
+    std::size_t count;
+    void step(const T* const* inputs, const T** outputs) {
+      T* acc = out.data();
+      const std::size_t len = out.size();
+      std::copy(inputs[0], inputs[0] + len, acc);
+      for (std::size_t k = 1; k < count; ++k) {
+        const T* x = inputs[k];
+        for (std::size_t j = 0; j < len; ++j) acc[j] = apply(acc[j], x[j]);
+      }
+      if constexpr (Op == MergeOp::average) {
+        for (std::size_t j = 0; j < len; ++j) acc[j] /= static_cast<T>(count);
+      }
+      outputs[0] = acc;
+    }
+  };
+
   // Multiply, Maximum and Minimum read masks in their values under Keras 3's rule.
   static constexpr bool masked_values = Op == MergeOp::multiply || Op == MergeOp::maximum || Op == MergeOp::minimum;
 
@@ -683,6 +736,34 @@ class Concatenate {
                            .name(config.name())
                            .masks(detail::merge_masks_of(config.keras_version())));
   }
+  /// Per-step form (Model::stream): the inputs at one step joined along the same axis, which is
+  /// one axis lower at a step than in the sequence call when the inputs have a time axis.
+  /// Refuses (value_error) joining along the time axis, and a mix of inputs with and without one.
+  LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
+    detail::check_merge_count(inputs.size(), 1, inputs.size(), describe());
+    const bool timed = detail::same_timing(inputs, describe());
+    std::vector<Shape> shapes;
+    for (const StepShape& s : inputs) shapes.push_back(s.shape);
+    const int step_rank = shapes[0].rank();
+    const int rank = step_rank + (timed ? 1 : 0);  // the sequence call's
+    const Index whole = axis_ < 0 ? axis_ + rank : axis_;
+    if (timed && whole == 1) {
+      throw value_error(detail::concat(describe(), ": axis ", axis_,
+                                       " is the time axis here; joining along it needs the whole sequences"));
+    }
+    if (whole < 1 || whole >= rank) {
+      throw shape_error(detail::concat(describe(), ": axis ", axis_, " is out of range for inputs of shapes ",
+                                       detail::shapes_string(shapes), timed ? " per step" : ""));
+    }
+    const int a = static_cast<int>(timed ? whole - 1 : whole);  // at one step
+    const Shape out = Concatenate(ConcatenateOptions().axis(a).name(name_)).output_shapes(shapes)[0];
+    StepJoin join;
+    join.outer = out.product(0, a);
+    const Index inner = out.product(a + 1, out.rank());
+    for (const Shape& s : shapes) join.lengths.push_back(s[a] * inner);
+    join.out.resize(static_cast<std::size_t>(out.size()));
+    return LayerStep<T>(std::move(join), {StepShape{out, timed}});
+  }
   /// A mask of the output's rank minus one when any input has one (strata holds rank 2).
   std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& masks) const {
     const Shape out = output_shapes(inputs)[0];
@@ -729,6 +810,23 @@ class Concatenate {
     }
     return static_cast<int>(a);
   }
+
+  // make_step's step: write() on one step, its sizes computed once.
+  struct StepJoin {
+    Index outer = 0;
+    std::vector<Index> lengths;  // per input: its block per index before the axis
+    std::vector<T, Eigen::aligned_allocator<T>> out;
+    void step(const T* const* inputs, const T** outputs) {
+      T* dest = out.data();
+      for (Index o = 0; o < outer; ++o) {
+        for (std::size_t k = 0; k < lengths.size(); ++k) {
+          const T* src = inputs[k] + o * lengths[k];
+          dest = std::copy(src, src + lengths[k], dest);
+        }
+      }
+      outputs[0] = out.data();
+    }
+  };
 
   // One pass: for each index before the axis, each input's contiguous block in turn.
   void write(const std::vector<TensorView<T>>& inputs, const std::vector<Shape>& shapes, T* out) const {

@@ -134,6 +134,31 @@ class TimeDistributed {
   static constexpr MaskRule mask_rule = MaskRule::pass;
   /// Config keys that hold nested layers (checked to be registered before anything is built).
   static std::vector<std::string> sublayer_keys() { return {"layer"}; }
+  /// Per-step form (Model::stream): one step x[:, t] is one slice, so it is the wrapped layer's
+  /// per-step form for that slice as a whole input (no time axis of the stream in it: the wrapped
+  /// layer sees each slice alone). Refuses (value_error) a wrapped layer without a per-step form
+  /// for that input, and an input without a time axis.
+  LayerStep<Scalar> make_step(const std::vector<StepShape>& inputs) const {
+    const StepShape& in = detail::only_step_input(inputs, describe());
+    if constexpr (detail::has_make_step<Inner>::value) {
+      if (!in.timed) {
+        throw value_error(
+            detail::concat(describe(), ": its input ", step_shape_string(in), " has no time axis to distribute over"));
+      }
+      if (in.shape.rank() < 2) {
+        throw shape_error(detail::concat(describe(), ": input must have rank >= 3 (batch, time, ...); one step is ",
+                                         step_shape_string(in)));
+      }
+      LayerStep<Scalar> inner = wrapped_step(StepShape{in.shape, false});
+      std::vector<StepShape> out = inner.outputs();
+      out.at(0).timed = true;
+      return LayerStep<Scalar>(Wrapped{std::move(inner)}, std::move(out));
+    } else {
+      (void)in;
+      throw value_error(detail::concat(describe(), ": the wrapped layer ", layer_.describe(),
+                                       " has no per-step form, so neither has the wrapper"));
+    }
+  }
   /// Keras config: layer -- any registered class when Inner is AnyLayer (as the loader builds
   /// it), else Inner's own.
   static TimeDistributed from_config(const LayerConfig<Scalar>& config) {
@@ -207,6 +232,23 @@ class TimeDistributed {
     for (int i = 2; i < input.rank(); ++i) merged.push_back(input[i]);
     return merged;
   }
+  // The wrapped layer's step for a whole input, its message naming the wrapper.
+  LayerStep<Scalar> wrapped_step(const StepShape& in) const {
+    try {
+      return layer_.make_step({in});
+    } catch (const shape_error& e) {
+      throw shape_error(detail::concat(describe(), ": ", e.what()));
+    } catch (const value_error& e) {
+      throw value_error(detail::concat(describe(), ": ", e.what()));
+    }
+  }
+  // The wrapped layer's step, run as the wrapper's.
+  struct Wrapped {
+    LayerStep<Scalar> inner;
+    void step(const Scalar* const* inputs, const Scalar** outputs) { inner.step(inputs, outputs); }
+    void reset() { inner.reset(); }
+  };
+
   // One slice x[:, t]: (batch, rest...).
   static Shape slice(const Shape& input) {
     Shape s{input[0]};
