@@ -252,6 +252,106 @@ class StaticLSTMStream {
   std::array<T, Units> c_;
 };
 
+/// SimpleRNNStream for one stream whose sizes are compile-time constants, as StaticLSTMStream is
+/// for the LSTM: the weights live inside the object and the product's loops have fixed trip
+/// counts, which pays for small layers (see docs/performance.md). The product is the packed
+/// GEMM's chain for each element (the bias or 0, then x . kernel and h . recurrent_kernel
+/// term by term in k order, one multiply-add each) and the activation runs on the same chunks
+/// as SimpleRNN's step, so the results are bitwise those of SimpleRNN and SimpleRNNStream.
+///
+/// Keras: `SimpleRNN(Units, stateful=True)` on Features inputs, fed one step per call.
+template <class T, int Features, int Units>
+class StaticSimpleRNNStream {
+  static_assert(std::is_floating_point_v<T>, "strata::StaticSimpleRNNStream: the scalar type must be float or double.");
+  static_assert(Features >= 1 && Units >= 1, "strata::StaticSimpleRNNStream: Features and Units must be at least 1.");
+  static_assert(!(Units <= detail::dot_max_cols && Features + Units >= detail::dot_min_depth),
+                "strata::StaticSimpleRNNStream: with so few units and this many inputs the layer's product takes "
+                "the GEMM's dot kernel, which this class does not mirror; use SimpleRNNStream.");
+
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr int P = detail::packet_size<T>;
+  static constexpr int GP = (Units + P - 1) / P;  // packets per padded row
+  static constexpr int GW = GP * P;               // padded row width
+  static constexpr int Group = 8;                 // packets accumulated in registers at once
+
+ public:
+  /// Copies the weights of a built `layer` with `Features` inputs and `Units` units; throws
+  /// shape_error if the sizes differ, value_error for go_backwards or an unbuilt layer.
+  explicit StaticSimpleRNNStream(const SimpleRNN<T>& layer) : activation_(layer.activation()) {
+    if (!layer.built()) {
+      throw value_error(detail::concat("strata::StaticSimpleRNNStream: ", layer.describe(),
+                                       " is not built; build it (or set its weights) before streaming it"));
+    }
+    if (layer.input_dim() != Features || layer.units() != Units) {
+      throw shape_error(detail::concat("strata::StaticSimpleRNNStream<", Features, ", ", Units, ">: ", layer.describe(),
+                                       " must be built with input_dim ", Features, " and units ", Units, "; it has ",
+                                       layer.input_dim(), " and ", layer.units()));
+    }
+    if (layer.go_backwards()) {
+      throw value_error(detail::concat("strata::StaticSimpleRNNStream: ", layer.describe(),
+                                       " has go_backwards, which needs the whole sequence; it cannot be streamed"));
+    }
+    w_.fill(T(0));
+    u_.fill(T(0));
+    b_.fill(T(0));
+    z_.fill(T(0));
+    const Tensor<T, 2> kernel = layer.kernel();
+    const Tensor<T, 2> recurrent = layer.recurrent_kernel();
+    for (int k = 0; k < Features; ++k) std::copy_n(kernel.data() + k * Units, Units, w_.data() + k * GW);
+    for (int k = 0; k < Units; ++k) std::copy_n(recurrent.data() + k * Units, Units, u_.data() + k * GW);
+    if (layer.use_bias()) std::copy_n(layer.bias().data(), Units, b_.data());
+    reset();
+  }
+
+  /// Keras `layer(x[:, t:t+1, :])` of the stateful layer: consumes one time step x (Features
+  /// values); returns h (Units values), valid until the next step() or reset(). Allocation-free.
+  const T* step(const T* x) {
+    using Eigen::internal::pload;
+    using Eigen::internal::pmadd;
+    using Eigen::internal::pset1;
+    using Eigen::internal::pstore;
+    STRATA_UNROLL
+    for (int p0 = 0; p0 < GP; p0 += Group) {
+      Packet acc[Group];
+      const int count = std::min(Group, GP - p0);
+      for (int q = 0; q < count; ++q) acc[q] = pload<Packet>(b_.data() + (p0 + q) * P);
+      for (int k = 0; k < Features; ++k) {
+        const Packet xk = pset1<Packet>(x[k]);
+        for (int q = 0; q < count; ++q) acc[q] = pmadd(xk, pload<Packet>(w_.data() + k * GW + (p0 + q) * P), acc[q]);
+      }
+      for (int k = 0; k < Units; ++k) {
+        const Packet hk = pset1<Packet>(h_[static_cast<std::size_t>(k)]);
+        for (int q = 0; q < count; ++q) acc[q] = pmadd(hk, pload<Packet>(u_.data() + k * GW + (p0 + q) * P), acc[q]);
+      }
+      for (int q = 0; q < count; ++q) pstore(z_.data() + (p0 + q) * P, acc[q]);
+    }
+    detail::Chunk<T> c;
+    for (Index j = 0; j < Units; j += detail::chunk_size<T>) {
+      const Index n = std::min<Index>(detail::chunk_size<T>, Units - j);
+      detail::load_chunk(c, z_.data() + j, n);
+      detail::apply_chunk(activation_, c);
+      detail::store_chunk(c, h_.data() + j, n);
+    }
+    return h_.data();
+  }
+
+  /// The current state h: the last step's output (Keras' final state).
+  const std::array<T, Units>& h() const { return h_; }
+
+  /// Keras `reset_states()`: starts again from zeros.
+  void reset() { h_.fill(T(0)); }
+  /// Keras `initial_state=h` for the next steps: starts again from the given state.
+  void reset(const std::array<T, Units>& h) { h_ = h; }
+
+ private:
+  Activation activation_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Features * GW> w_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Units * GW> u_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, GW> b_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, GW> z_;
+  std::array<T, Units> h_;
+};
+
 template <class T>
 class Conv1DStackStream;
 
@@ -450,6 +550,7 @@ namespace detail {
 template <class T>
 class DenseStreamStage {
  public:
+  /// Keras `Dense` on each step's (batch, features) rows; throws value_error when not built.
   DenseStreamStage(const Dense<T>& dense, Index batch)
       : dense_(linear_if_sparsemax(dense)),
         sparsemax_(dense.activation() == Activation::sparsemax),
@@ -458,9 +559,12 @@ class DenseStreamStage {
     out_.assign(static_cast<std::size_t>(batch * dense.units()), T(0));
     if (sparsemax_) sorted_.resize(static_cast<std::size_t>(dense.units()));
   }
+  /// Keras `TimeDistributed(Dense)`: on each step, the inner Dense.
   DenseStreamStage(const TimeDistributed<Dense<T>>& td, Index batch) : DenseStreamStage(td.layer(), batch) {}
 
+  /// Keras `input_dim` of the Dense: features per row.
   Index input_dim() const { return dense_.input_dim(); }
+  /// Keras `units` of the Dense: values per output row.
   Index output_dim() const { return dense_.units(); }
 
   /// y = Dense(x) for one step, into this stage's buffer (the next stage's input).
@@ -472,6 +576,7 @@ class DenseStreamStage {
     }
     return out_.data();
   }
+  /// Nothing to reset: a Dense has no state.
   void reset() {}
 
  private:
@@ -501,6 +606,7 @@ class DenseStreamStage {
 template <class T>
 class ActivationStreamStage {
  public:
+  /// Keras `Activation` on each step's rows; bind() sizes it.
   ActivationStreamStage(const ActivationLayer<T>& layer, Index batch)
       : activation_(layer.activation()), batch_(batch) {}
 
@@ -510,6 +616,7 @@ class ActivationStreamStage {
     out_.assign(static_cast<std::size_t>(batch_ * features), T(0));
     if (activation_ == Activation::sparsemax) sorted_.resize(static_cast<std::size_t>(features));
   }
+  /// Values per output row: the input's (an activation keeps the shape).
   Index output_dim() const { return features_; }
 
   /// Activates a copy of x (a recurrent state, or the stream's input) in this stage's buffer.
@@ -526,6 +633,7 @@ class ActivationStreamStage {
     }
     return x;
   }
+  /// Nothing to reset: an activation has no state.
   void reset() {}
 
  private:
@@ -625,6 +733,7 @@ class StackStream {
     connect(std::index_sequence_for<Layers...>{}, layers...);
   }
 
+  /// The number of parallel streams (rows of every step; Keras' batch of a stateful model).
   Index batch() const { return batch_; }
   /// Features of one input step (the first layer's input_dim).
   Index input_dim() const { return input_dim_; }
@@ -650,6 +759,7 @@ class StackStream {
                   "strata::StackStream: stream<I>() is layer I's state; layer I is not recurrent.");
     return std::get<I>(stages_);
   }
+  /// The same, read-only.
   template <std::size_t I>
   const auto& stream() const {
     static_assert(detail::StreamStage<std::tuple_element_t<I, std::tuple<Layers...>>>::recurrent,

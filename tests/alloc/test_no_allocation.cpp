@@ -6,6 +6,7 @@
 // LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark, and
 // that streaming causal Conv1D layers (alone and the W9 benchmark's stack), GRU, SimpleRNN and
 // stacks of recurrent layers with Dense and Activation heads (StackStream) allocates nothing either.
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -232,6 +233,21 @@ TEMPLATE_TEST_CASE("no allocation: GRUStream, SimpleRNNStream and LSTMStream all
       CHECK(std::isfinite(sum));
     }
   }
+}
+
+TEST_CASE("no allocation: StaticSimpleRNNStream allocates nothing per step", "[allocation][streaming]") {
+  strata::SimpleRNN<float> rnn(32, strata::SimpleRNNOptions().input_dim(1).seed(5));
+  strata::StaticSimpleRNNStream<float, 1, 32> stream(rnn);
+  const std::array<float, 32> h0{};
+  float x = 0.5f;
+  float sum = 0;
+  const long n = count_allocations([&] {
+    for (int t = 0; t < 2000; ++t) sum += stream.step(&x)[0];
+    stream.reset();
+    stream.reset(h0);
+  });
+  CHECK(n == 0);
+  CHECK(std::isfinite(sum));
 }
 
 TEMPLATE_TEST_CASE("no allocation: StackStream allocates nothing per step", "[allocation][streaming]", float, double) {

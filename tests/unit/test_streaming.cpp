@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Streaming (LSTMStream, StaticLSTMStream, Conv1DStream, Conv1DStackStream) and threads: the same
-// numbers as the whole-sequence LSTM or Conv1D, bit for bit, whatever the thread count or the
-// batch around a sample.
+// Streaming (LSTMStream, StaticLSTMStream, GRUStream, SimpleRNNStream, StaticSimpleRNNStream,
+// StackStream, Conv1DStream, Conv1DStackStream) and threads: the same numbers as the
+// whole-sequence layers, bit for bit, whatever the thread count or the batch around a sample.
+#include <array>
 #include <string>
 #include <vector>
 
@@ -695,5 +696,54 @@ TEST_CASE("streaming: StackStream's layer states, and stacks that cannot be stre
   CHECK_THROWS_AS(strata::StackStream(1, lstm, GRU<float>(3)), strata::value_error);
   CHECK_THROWS_WITH(strata::StackStream(1, lstm, Dense<float>(3)), Catch::Contains("not built"));
   CHECK_THROWS_AS(strata::StackStream(1, lstm, GRU<float>(3, GRUOptions().go_backwards(true).input_dim(4))),
+                  strata::value_error);
+}
+
+namespace {
+
+// StaticSimpleRNNStream<T, F, U> against the whole-sequence SimpleRNN, step by step, then reset()
+// and reset(h) (from the state after 4 steps: the remaining steps again).
+template <class T, int F, int U>
+void check_static_rnn(const char* activation, bool use_bias) {
+  INFO("features " << F << " units " << U << " " << activation << " bias " << use_bias);
+  const SimpleRNN<T> rnn = random_rnn<T>(F, U, activation, use_bias);
+  strata::StaticSimpleRNNStream<T, F, U> stream(rnn);
+  const Tensor<T, 3> x = test::random_tensor<T, 3>(1, 10, F);
+  const Tensor<T, 3> whole = rnn(x);
+  std::array<T, U> after4{};
+  for (Index t = 0; t < 10; ++t) {
+    INFO("step " << t);
+    CHECK(test::bitwise_equal(stream.step(time_step(x, t).data()), &time_step(whole, t)(0, 0), U));
+    if (t == 3) after4 = stream.h();
+  }
+  stream.reset();
+  CHECK(stream.h()[U - 1] == T(0));
+  CHECK(test::bitwise_equal(stream.step(time_step(x, 0).data()), &time_step(whole, 0)(0, 0), U));
+  stream.reset(after4);
+  for (Index t = 4; t < 10; ++t) {
+    CHECK(test::bitwise_equal(stream.step(time_step(x, t).data()), &time_step(whole, t)(0, 0), U));
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("streaming: StaticSimpleRNNStream equals the whole-sequence SimpleRNN bitwise",
+                   "[streaming][simple_rnn]", float, double) {
+  using T = TestType;
+  check_static_rnn<T, 1, 1>("tanh", true);
+  check_static_rnn<T, 1, 8>("tanh", true);
+  check_static_rnn<T, 3, 5>("relu", false);
+  check_static_rnn<T, 1, 16>("tanh", false);
+  check_static_rnn<T, 4, 13>("sigmoid", true);
+  check_static_rnn<T, 2, 32>("tanh", true);
+  check_static_rnn<T, 6, 70>("gelu", true);
+  check_static_rnn<T, 9, 3>("softsign", true);
+
+  const SimpleRNN<T> rnn(4, SimpleRNNOptions().input_dim(2).seed(1));
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 3, 4>(rnn)), strata::shape_error);
+  CHECK_THROWS_WITH((strata::StaticSimpleRNNStream<T, 2, 5>(rnn)), Catch::Contains("input_dim 2 and units 5"));
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 2, 4>(SimpleRNN<T>(4))), strata::value_error);
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 2, 4>(
+                      SimpleRNN<T>(4, SimpleRNNOptions().go_backwards(true).input_dim(2).seed(1)))),
                   strata::value_error);
 }
