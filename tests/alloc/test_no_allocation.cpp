@@ -4,8 +4,10 @@
 // (Eigen's EIGEN_RUNTIME_NO_MALLOC check, routed to a counter through eigen_assert). It is its own
 // executable, so the counting cannot disturb other tests. It checks that streaming an
 // LSTM -> Dense model allocates nothing per step, at every hidden size of the W3 benchmark, and
-// that streaming causal Conv1D layers (alone and the W9 benchmark's stack) and whole models
+// that streaming causal Conv1D layers (alone and the W9 benchmark's stack), GRU, SimpleRNN,
+// stacks of recurrent layers with Dense and Activation heads (StackStream) and whole models
 // (Model::stream) allocates nothing either.
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -257,6 +259,90 @@ TEST_CASE("no allocation: a model stream's step allocates nothing", "[allocation
       CHECK(n == 0);
       CHECK(std::isfinite(sum));
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("no allocation: GRUStream, SimpleRNNStream and LSTMStream allocate nothing per step",
+                   "[allocation][streaming]", float, double) {
+  using T = TestType;
+  // Hidden sizes around the packet and chunk widths, batch 1 and 3, both GRU variants; the raw
+  // step, the checked step, reset() and reset(state).
+  for (Index units : {1, 8, 13, 32, 64}) {
+    for (Index batch : {1, 3}) {
+      INFO("units " << units << " batch " << batch);
+      const strata::GRU<T> gru_after(units, strata::GRUOptions().input_dim(2).seed(5));
+      const strata::GRU<T> gru_before(units, strata::GRUOptions().reset_after(false).input_dim(2).seed(5));
+      const strata::SimpleRNN<T> rnn(units, strata::SimpleRNNOptions().input_dim(2).seed(6));
+      const LSTM<T> lstm(units, LSTMOptions().input_dim(2).seed(7));
+      strata::GRUStream<T> a(gru_after, batch), b(gru_before, batch);
+      strata::SimpleRNNStream<T> c(rnn, batch);
+      strata::LSTMStream<T> d(lstm, batch);
+      strata::Tensor<T, 2> x(batch, 2);
+      const strata::Tensor<T, 2> h0 = strata::Tensor<T, 2>(batch, units).setConstant(T(0.1));
+      const strata::LSTMState<T> s0{h0, h0};
+      T sum = 0;
+      const long n = count_allocations([&] {
+        for (int t = 0; t < 300; ++t) {
+          x.setConstant(T(0.01) * static_cast<T>(t % 23));
+          sum += a.step(x.data())[0] + b.step(x.data())[0] + c.step(x.data())[0] + d.step(x.data())[0];
+          sum += a.step(x)(batch - 1, 0) + b.step(x)(0, 0) + c.step(x)(0, units - 1) + d.step(x)(0, 0);
+        }
+        a.reset();
+        b.reset(h0);
+        c.reset(h0);
+        d.reset(s0);
+        sum += a.step(x.data())[0] + b.step(x.data())[0] + c.step(x.data())[0] + d.step(x.data())[0];
+      });
+      CHECK(n == 0);
+      CHECK(std::isfinite(sum));
+    }
+  }
+}
+
+TEST_CASE("no allocation: StaticSimpleRNNStream allocates nothing per step", "[allocation][streaming]") {
+  strata::SimpleRNN<float> rnn(32, strata::SimpleRNNOptions().input_dim(1).seed(5));
+  strata::StaticSimpleRNNStream<float, 1, 32> stream(rnn);
+  const std::array<float, 32> h0{};
+  float x = 0.5f;
+  float sum = 0;
+  const long n = count_allocations([&] {
+    for (int t = 0; t < 2000; ++t) sum += stream.step(&x)[0];
+    stream.reset();
+    stream.reset(h0);
+  });
+  CHECK(n == 0);
+  CHECK(std::isfinite(sum));
+}
+
+TEMPLATE_TEST_CASE("no allocation: StackStream allocates nothing per step", "[allocation][streaming]", float, double) {
+  using T = TestType;
+  using strata::ActivationLayer;
+  const strata::LSTM<T> lstm(16, LSTMOptions().return_sequences(true).input_dim(3).seed(1));
+  const strata::GRU<T> gru(12, strata::GRUOptions().reset_after(false).return_sequences(true).input_dim(16).seed(2));
+  const strata::SimpleRNN<T> rnn(8, strata::SimpleRNNOptions().input_dim(12).seed(3));
+  // Every head kind, sparsemax (whose scratch the stream makes) and softmax included; an
+  // Activation on a recurrent state (a copy) and on a Dense's buffer (in place).
+  const Dense<T> dense(6, DenseOptions().activation("sparsemax").input_dim(8).seed(4));
+  const strata::TimeDistributed<Dense<T>> td(Dense<T>(5, DenseOptions().activation("softmax").input_dim(12).seed(5)));
+  for (Index batch : {1, 3}) {
+    INFO("batch " << batch);
+    strata::StackStream s1(batch, lstm, gru, rnn, dense, ActivationLayer<T>("sparsemax"));
+    strata::StackStream s2(batch, Dense<T>(3, DenseOptions().input_dim(4).seed(6)), lstm, gru,
+                           ActivationLayer<T>("relu"), td, ActivationLayer<T>("log_softmax"));
+    strata::Tensor<T, 2> x3(batch, 3), x4(batch, 4);
+    T sum = 0;
+    const long n = count_allocations([&] {
+      for (int t = 0; t < 300; ++t) {
+        x3.setConstant(T(0.02) * static_cast<T>(t % 19));
+        x4.setConstant(T(0.03) * static_cast<T>(t % 7));
+        sum += s1.step(x3.data())[0] + s1.step(x3)(batch - 1, 5);
+        sum += s2.step(x4.data())[0] + s2.step(x4)(0, 4);
+      }
+      s1.reset();
+      s2.reset();
+    });
+    CHECK(n == 0);
+    CHECK(std::isfinite(sum));
   }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Streaming (LSTMStream, StaticLSTMStream, Conv1DStream, Conv1DStackStream) and threads: the same
-// numbers as the whole-sequence LSTM or Conv1D, bit for bit, whatever the thread count or the
-// batch around a sample.
+// Streaming (LSTMStream, StaticLSTMStream, GRUStream, SimpleRNNStream, StaticSimpleRNNStream,
+// StackStream, Conv1DStream, Conv1DStackStream) and threads: the same numbers as the
+// whole-sequence layers, bit for bit, whatever the thread count or the batch around a sample.
+#include <array>
 #include <string>
 #include <vector>
 
@@ -363,4 +364,386 @@ TEMPLATE_TEST_CASE("batch invariance: TimeDistributed gives a sample the same bi
       CHECK(test::bitwise_equal(sample_l.data(), alone_l.data(), alone_l.size()));
     }
   }
+}
+
+namespace {
+
+using strata::GRU;
+using strata::GRUOptions;
+using strata::SimpleRNN;
+using strata::SimpleRNNOptions;
+
+// The layer with its weights redrawn from U(-0.6, 0.6) (a zero bias would hide a wrong init).
+template <class Layer>
+Layer randomized(Layer layer) {
+  auto w = layer.get_weights();
+  for (auto& a : w) test::fill_uniform(a.data(), a.size(), typename Layer::Scalar(-0.6), typename Layer::Scalar(0.6));
+  layer.set_weights(w);
+  return layer;
+}
+
+template <class T>
+GRU<T> random_gru(Index features, Index units, bool reset_after, const std::string& activation = "tanh",
+                  const std::string& recurrent = "sigmoid", bool use_bias = true) {
+  return randomized(GRU<T>(units, GRUOptions()
+                                      .reset_after(reset_after)
+                                      .return_sequences(true)
+                                      .activation(activation)
+                                      .recurrent_activation(recurrent)
+                                      .use_bias(use_bias)
+                                      .input_dim(features)
+                                      .seed(13)));
+}
+
+template <class T>
+SimpleRNN<T> random_rnn(Index features, Index units, const std::string& activation = "tanh", bool use_bias = true) {
+  return randomized(SimpleRNN<T>(units, SimpleRNNOptions()
+                                            .return_sequences(true)
+                                            .activation(activation)
+                                            .use_bias(use_bias)
+                                            .input_dim(features)
+                                            .seed(17)));
+}
+
+// x[:, 0:steps, :].
+template <class T>
+Tensor<T, 3> first_steps(const Tensor<T, 3>& x, Index steps) {
+  return x.slice(Eigen::array<Index, 3>{0, 0, 0}, Eigen::array<Index, 3>{x.dimension(0), steps, x.dimension(2)});
+}
+
+// Streams x through a GRUStream or SimpleRNNStream of `layer` (return_sequences) and checks
+// every step against the whole-sequence call, the checked step, the state after half the
+// sequence against the layer's final state on that half (Keras' return_state), reset() and
+// reset(state) against the layer called with that initial state.
+template <class Layer>
+void check_recurrent_stream(const Layer& layer, Index batch, Index time) {
+  using T = typename Layer::Scalar;
+  const Index features = layer.input_dim(), units = layer.units();
+  strata::RecurrentStream<Layer> stream(layer, batch);
+  CHECK(stream.batch() == batch);
+  CHECK(stream.units() == units);
+  CHECK(stream.input_dim() == features);
+  const Tensor<T, 3> x = test::random_tensor<T, 3>(batch, time, features);
+  const Tensor<T, 3> whole = layer(x);
+  for (Index t = 0; t < time; ++t) {
+    const Tensor<T, 2> xt = time_step(x, t);
+    const Tensor<T, 2> yt = time_step(whole, t);
+    INFO("step " << t);
+    if (t % 2 == 0) {
+      CHECK(test::bitwise_equal(stream.step(xt.data()), yt.data(), batch * units));
+    } else {
+      const strata::ConstTensorMap<T, 2> h = stream.step(xt);
+      CHECK(h.dimension(0) == batch);
+      CHECK(h.dimension(1) == units);
+      CHECK(test::bitwise_equal(h.data(), yt.data(), batch * units));
+    }
+    if (t + 1 == time / 2) {
+      // Mid-sequence: the state is the final state (return_state) of the layer on x[:, :t+1].
+      const auto half = layer.call(first_steps(x, t + 1));
+      CHECK(test::bitwise_equal(stream.h().data(), half.h.data(), batch * units));
+    }
+  }
+  // reset(): a fresh start gives the first step again.
+  stream.reset();
+  CHECK(test::bitwise_equal(stream.step(time_step(x, 0).data()), &time_step(whole, 0)(0, 0), batch * units));
+  // reset(state): Keras' initial_state; the rest of the sequence from the state after half of it.
+  const Index half = std::max<Index>(time / 2, 1);
+  const auto head = layer.call(first_steps(x, half));
+  stream.reset(head.h);
+  for (Index t = half; t < time; ++t) {
+    INFO("after reset(state), step " << t);
+    CHECK(test::bitwise_equal(stream.step(time_step(x, t).data()), &time_step(whole, t)(0, 0), batch * units));
+  }
+  const Tensor<T, 2> zeros = Tensor<T, 2>(batch, units).setZero();
+  stream.reset(zeros);
+  CHECK(test::bitwise_equal(stream.step(time_step(x, 0).data()), &time_step(whole, 0)(0, 0), batch * units));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("streaming: GRUStream step by step equals the whole-sequence GRU bitwise", "[streaming][gru]", float,
+                   double) {
+  using T = TestType;
+  struct Case {
+    Index features, units;
+    const char* activation;
+    const char* recurrent;
+    bool use_bias;
+  };
+  // units 1 (less than a packet), 7 and 13 (partial chunks), 16 and 32 (whole ones), 67 (several
+  // GEMM panels); features 1; every kind of activation pair, with and without bias.
+  const Case cases[] = {{1, 1, "tanh", "sigmoid", true},       {1, 8, "tanh", "sigmoid", true},
+                        {3, 7, "relu", "hard_sigmoid", false}, {1, 16, "tanh", "sigmoid", false},
+                        {5, 13, "softsign", "sigmoid", true},  {2, 32, "tanh", "hard_sigmoid_keras2", true},
+                        {9, 67, "elu", "sigmoid", true},       {4, 3, "linear", "tanh", true}};
+  for (bool reset_after : {true, false}) {
+    for (const Case& c : cases) {
+      for (Index batch : {1, 3}) {
+        INFO("reset_after " << reset_after << " features " << c.features << " units " << c.units << " " << c.activation
+                            << "/" << c.recurrent << " bias " << c.use_bias << " batch " << batch);
+        check_recurrent_stream(random_gru<T>(c.features, c.units, reset_after, c.activation, c.recurrent, c.use_bias),
+                               batch, 11);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("streaming: SimpleRNNStream step by step equals the whole-sequence SimpleRNN bitwise",
+                   "[streaming][simple_rnn]", float, double) {
+  using T = TestType;
+  struct Case {
+    Index features, units;
+    const char* activation;
+    bool use_bias;
+  };
+  const Case cases[] = {{1, 1, "tanh", true},  {1, 8, "tanh", false},     {3, 5, "relu", true},
+                        {2, 32, "tanh", true}, {6, 19, "sigmoid", false}, {1, 70, "gelu", true}};
+  for (const Case& c : cases) {
+    for (Index batch : {1, 3}) {
+      INFO("features " << c.features << " units " << c.units << " " << c.activation << " bias " << c.use_bias
+                       << " batch " << batch);
+      check_recurrent_stream(random_rnn<T>(c.features, c.units, c.activation, c.use_bias), batch, 10);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("streaming: LSTMStream's state mid-sequence is the LSTM's return_state", "[streaming]", float,
+                   double) {
+  using T = TestType;
+  for (Index batch : {1, 3}) {
+    const LSTM<T> lstm = random_lstm<T>(2, 9);
+    strata::LSTMStream<T> stream(lstm, batch);
+    const Tensor<T, 3> x = test::random_tensor<T, 3>(batch, 8, 2);
+    for (Index t = 0; t < 5; ++t) stream.step(time_step(x, t));
+    const auto r = lstm.call(first_steps(x, 5));
+    CHECK(test::bitwise_equal(stream.h().data(), r.h.data(), batch * 9));
+    CHECK(test::bitwise_equal(stream.c().data(), r.c.data(), batch * 9));
+  }
+}
+
+TEST_CASE("streaming: GRU and SimpleRNN layers that cannot be streamed, and wrong steps and states, are rejected",
+          "[streaming][errors]") {
+  const GRU<float> backwards(4, GRUOptions().go_backwards(true).input_dim(2).seed(1));
+  CHECK_THROWS_AS(strata::GRUStream<float>(backwards), strata::value_error);
+  CHECK_THROWS_WITH(strata::GRUStream<float>(backwards),
+                    Catch::Contains("strata::GRUStream") && Catch::Contains("go_backwards"));
+  CHECK_THROWS_AS(
+      strata::SimpleRNNStream<float>(SimpleRNN<float>(3, SimpleRNNOptions().go_backwards(true).input_dim(2))),
+      strata::value_error);
+  CHECK_THROWS_AS(strata::GRUStream<float>(GRU<float>(4)), strata::value_error);
+  CHECK_THROWS_WITH(strata::SimpleRNNStream<double>(SimpleRNN<double>(4)),
+                    Catch::Contains("strata::SimpleRNNStream") && Catch::Contains("not built"));
+  const GRU<float> gru(4, GRUOptions().input_dim(2).seed(1));
+  CHECK_THROWS_AS(strata::GRUStream<float>(gru, 0), strata::value_error);
+  CHECK_THROWS_WITH(strata::GRUStream<float>(gru, -2), Catch::Contains("batch must be at least 1; got -2"));
+
+  strata::GRUStream<float> stream(gru, 2);
+  CHECK_THROWS_AS(stream.step(Tensor<float, 2>(2, 3)), strata::shape_error);
+  CHECK_THROWS_WITH(stream.step(Tensor<float, 2>(1, 2)),
+                    Catch::Contains("strata::GRUStream") && Catch::Contains("(2, 2); got (1, 2)"));
+  CHECK_THROWS_AS(stream.step(Tensor<float, 3>(2, 1, 2)), strata::shape_error);
+  CHECK_THROWS_AS(stream.reset(Tensor<float, 2>(3, 4)), strata::shape_error);
+  CHECK_THROWS_WITH(stream.reset(Tensor<float, 2>(2, 5)),
+                    Catch::Contains("state h must have shape (2, 4); got (2, 5)"));
+  Tensor<float, 2> state(2, 4);
+  state.setConstant(0.5f);
+  stream.reset(state);
+  CHECK(stream.h()(1, 3) == 0.5f);
+
+  const SimpleRNN<double> rnn(3, SimpleRNNOptions().input_dim(1).seed(2));
+  strata::SimpleRNNStream<double> rs(rnn);
+  CHECK_THROWS_AS(rs.step(Tensor<double, 2>(1, 2)), strata::shape_error);
+  CHECK_THROWS_AS(rs.reset(Tensor<double, 2>(1, 2)), strata::shape_error);
+  CHECK(rs.step(Tensor<double, 2>(Tensor<double, 2>(1, 1).setZero())).dimension(1) == 3);
+}
+
+namespace {
+
+// y = the layers called in order on x (a whole-sequence pipeline), for a StackStream test.
+template <class T>
+strata::AnyTensor<T> call_in_order(const strata::AnyTensor<T>& x) {
+  return x;
+}
+template <class T, class Layer, class... Rest>
+strata::AnyTensor<T> call_in_order(const strata::AnyTensor<T>& x, const Layer& layer, const Rest&... rest) {
+  return call_in_order<T>(strata::AnyTensor<T>(layer(strata::TensorView<T>(x))), rest...);
+}
+
+// Streams x through StackStream(batch, layers...) and checks every output against the layers
+// called in order on the whole sequence ((batch, time, out) when the last recurrent layer
+// returns sequences; otherwise the last step's output against the (batch, out) result), then
+// reset() and the checked step.
+template <class T, class... Layers>
+void check_stack(Index batch, Index time, const Layers&... layers) {
+  strata::StackStream<Layers...> stream(batch, layers...);
+  CHECK(stream.batch() == batch);
+  CHECK(stream.size() == sizeof...(Layers));
+  const Index features = stream.input_dim(), out = stream.output_dim();
+  const Tensor<T, 3> x = test::random_tensor<T, 3>(batch, time, features);
+  const strata::AnyTensor<T> y = call_in_order<T>(strata::AnyTensor<T>(x), layers...);
+  REQUIRE(y.shape().back() == out);
+  const auto expected = [&](Index t) {
+    if (y.rank() == 3) return time_step(y.template get<3>(), t);
+    // Not a sequence: only the last step's output is known from one call on x.
+    return t + 1 == time ? Tensor<T, 2>(y.template get<2>()) : Tensor<T, 2>();
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (Index t = 0; t < time; ++t) {
+      const Tensor<T, 2> xt = time_step(x, t);
+      const Tensor<T, 2> yt = expected(t);
+      INFO("pass " << pass << " step " << t);
+      if (pass == 0) {
+        const T* got = stream.step(xt.data());
+        if (yt.size() > 0) CHECK(test::bitwise_equal(got, yt.data(), batch * out));
+      } else {
+        const strata::ConstTensorMap<T, 2> got = stream.step(xt);
+        CHECK(got.dimension(0) == batch);
+        CHECK(got.dimension(1) == out);
+        if (yt.size() > 0) CHECK(test::bitwise_equal(got.data(), yt.data(), batch * out));
+      }
+    }
+    stream.reset();  // the second pass starts again from zeros
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("streaming: StackStream equals its layers called in order on the whole sequence bitwise",
+                   "[streaming][stack]", float, double) {
+  using T = TestType;
+  using strata::ActivationLayer;
+  const auto dense = [](Index in, Index units, const char* activation, bool bias = true) {
+    return randomized(Dense<T>(units, DenseOptions().activation(activation).use_bias(bias).input_dim(in).seed(19)));
+  };
+  for (Index batch : {1, 3}) {
+    INFO("batch " << batch);
+    {
+      // LSTM -> GRU -> SimpleRNN -> Dense head, the recurrent layers in a mix.
+      INFO("LSTM, GRU, SimpleRNN, Dense");
+      check_stack<T>(batch, 12, random_lstm<T>(3, 6), random_gru<T>(6, 5, true), random_rnn<T>(5, 4),
+                     dense(4, 2, "linear"));
+    }
+    {
+      // One unit and one feature everywhere; GRU reset_after=false; Activation on a recurrent
+      // state (a copy: h must stay the state), then Dense with softmax and an Activation in place.
+      INFO("units 1, GRU(reset_after=false), Activation, Dense(softmax), Activation");
+      check_stack<T>(batch, 9, random_gru<T>(1, 1, false), ActivationLayer<T>("relu"), dense(1, 3, "softmax"),
+                     ActivationLayer<T>("log_softmax"));
+    }
+    {
+      // Dense first (on each step of the input), TimeDistributed(Dense), sparsemax heads.
+      INFO("Dense, LSTM, TimeDistributed(Dense(sparsemax)), Activation(sparsemax)");
+      check_stack<T>(batch, 10, dense(2, 7, "tanh"), random_lstm<T>(7, 8, "tanh", "hard_sigmoid"),
+                     TimeDistributed<Dense<T>>(dense(8, 5, "sparsemax")), ActivationLayer<T>("sparsemax"));
+    }
+    {
+      // The last recurrent layer without return_sequences: Dense then acts on (batch, units).
+      INFO("SimpleRNN, LSTM(return_sequences=false), Dense");
+      LSTM<T> last(3, LSTMOptions().input_dim(16).seed(23));
+      check_stack<T>(batch, 7, random_rnn<T>(4, 16, "relu", false), randomized(last), dense(3, 1, "sigmoid", false));
+    }
+    {
+      // A lone recurrent layer, wide (several GEMM panels).
+      INFO("GRU alone");
+      check_stack<T>(batch, 6, random_gru<T>(5, 40, true));
+    }
+  }
+}
+
+TEST_CASE("streaming: StackStream's layer states, and stacks that cannot be streamed", "[streaming][stack][errors]") {
+  using strata::ActivationLayer;
+  const LSTM<float> lstm = random_lstm<float>(2, 4);
+  const GRU<float> gru = random_gru<float>(4, 3, true);
+  const Dense<float> head(2, DenseOptions().input_dim(3).seed(1));
+  strata::StackStream stream(2, lstm, gru, head);  // class template argument deduction
+  static_assert(std::is_same_v<decltype(stream), strata::StackStream<LSTM<float>, GRU<float>, Dense<float>>>);
+  CHECK(stream.input_dim() == 2);
+  CHECK(stream.output_dim() == 2);
+  // Each recurrent layer's state, mid-sequence, is the layer's final state on the steps so far.
+  const Tensor<float, 3> x = test::random_tensor<float, 3>(2, 6, 2);
+  for (Index t = 0; t < 4; ++t) stream.step(time_step(x, t));
+  const auto r0 = lstm.call(first_steps(x, 4));
+  const Tensor<float, 3> h0 = lstm(first_steps(x, 4));
+  const auto r1 = gru.call(h0);
+  CHECK(test::bitwise_equal(stream.stream<0>().h().data(), r0.h.data(), 8));
+  CHECK(test::bitwise_equal(stream.stream<0>().c().data(), r0.c.data(), 8));
+  CHECK(test::bitwise_equal(stream.stream<1>().h().data(), r1.h.data(), 6));
+  // A layer's state can be set (Keras' initial_state) through its stream.
+  stream.stream<1>().reset(Tensor<float, 2>(Tensor<float, 2>(2, 3).setConstant(0.25f)));
+  CHECK(stream.stream<1>().h()(1, 2) == 0.25f);
+  stream.reset();
+  CHECK(stream.stream<1>().h()(1, 2) == 0.0f);
+  CHECK(stream.stream<0>().c()(0, 0) == 0.0f);
+
+  CHECK_THROWS_AS(stream.step(Tensor<float, 2>(2, 3)), strata::shape_error);
+  CHECK_THROWS_WITH(stream.step(Tensor<float, 2>(1, 2)),
+                    Catch::Contains("strata::StackStream") && Catch::Contains("(2, 2); got (1, 2)"));
+  CHECK_THROWS_AS(strata::StackStream(0, lstm, gru), strata::value_error);
+  // Sizes that do not chain.
+  CHECK_THROWS_AS(strata::StackStream(1, lstm, head), strata::shape_error);
+  CHECK_THROWS_WITH(strata::StackStream(1, lstm, head), Catch::Contains("layer 1 (strata::Dense)") &&
+                                                            Catch::Contains("takes 3 features per step") &&
+                                                            Catch::Contains("gives 4"));
+  // A recurrent layer, or TimeDistributed, after one without return_sequences.
+  const LSTM<float> last(4, LSTMOptions().input_dim(2).seed(2));
+  CHECK_THROWS_WITH(strata::StackStream(1, last, gru), Catch::Contains("needs a sequence"));
+  CHECK_THROWS_AS(
+      strata::StackStream(1, last, TimeDistributed<Dense<float>>(Dense<float>(2, DenseOptions().input_dim(4)))),
+      strata::shape_error);
+  CHECK_NOTHROW(
+      strata::StackStream(1, last, Dense<float>(2, DenseOptions().input_dim(4)), ActivationLayer<float>("tanh")));
+  // Unbuilt and go_backwards layers.
+  CHECK_THROWS_AS(strata::StackStream(1, lstm, GRU<float>(3)), strata::value_error);
+  CHECK_THROWS_WITH(strata::StackStream(1, lstm, Dense<float>(3)), Catch::Contains("not built"));
+  CHECK_THROWS_AS(strata::StackStream(1, lstm, GRU<float>(3, GRUOptions().go_backwards(true).input_dim(4))),
+                  strata::value_error);
+}
+
+namespace {
+
+// StaticSimpleRNNStream<T, F, U> against the whole-sequence SimpleRNN, step by step, then reset()
+// and reset(h) (from the state after 4 steps: the remaining steps again).
+template <class T, int F, int U>
+void check_static_rnn(const char* activation, bool use_bias) {
+  INFO("features " << F << " units " << U << " " << activation << " bias " << use_bias);
+  const SimpleRNN<T> rnn = random_rnn<T>(F, U, activation, use_bias);
+  strata::StaticSimpleRNNStream<T, F, U> stream(rnn);
+  const Tensor<T, 3> x = test::random_tensor<T, 3>(1, 10, F);
+  const Tensor<T, 3> whole = rnn(x);
+  std::array<T, U> after4{};
+  for (Index t = 0; t < 10; ++t) {
+    INFO("step " << t);
+    CHECK(test::bitwise_equal(stream.step(time_step(x, t).data()), &time_step(whole, t)(0, 0), U));
+    if (t == 3) after4 = stream.h();
+  }
+  stream.reset();
+  CHECK(stream.h()[U - 1] == T(0));
+  CHECK(test::bitwise_equal(stream.step(time_step(x, 0).data()), &time_step(whole, 0)(0, 0), U));
+  stream.reset(after4);
+  for (Index t = 4; t < 10; ++t) {
+    CHECK(test::bitwise_equal(stream.step(time_step(x, t).data()), &time_step(whole, t)(0, 0), U));
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("streaming: StaticSimpleRNNStream equals the whole-sequence SimpleRNN bitwise",
+                   "[streaming][simple_rnn]", float, double) {
+  using T = TestType;
+  check_static_rnn<T, 1, 1>("tanh", true);
+  check_static_rnn<T, 1, 8>("tanh", true);
+  check_static_rnn<T, 3, 5>("relu", false);
+  check_static_rnn<T, 1, 16>("tanh", false);
+  check_static_rnn<T, 4, 13>("sigmoid", true);
+  check_static_rnn<T, 2, 32>("tanh", true);
+  check_static_rnn<T, 6, 70>("gelu", true);
+  check_static_rnn<T, 9, 3>("softsign", true);
+
+  const SimpleRNN<T> rnn(4, SimpleRNNOptions().input_dim(2).seed(1));
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 3, 4>(rnn)), strata::shape_error);
+  CHECK_THROWS_WITH((strata::StaticSimpleRNNStream<T, 2, 5>(rnn)), Catch::Contains("input_dim 2 and units 5"));
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 2, 4>(SimpleRNN<T>(4))), strata::value_error);
+  CHECK_THROWS_AS((strata::StaticSimpleRNNStream<T, 2, 4>(
+                      SimpleRNN<T>(4, SimpleRNNOptions().go_backwards(true).input_dim(2).seed(1)))),
+                  strata::value_error);
 }

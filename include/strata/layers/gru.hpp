@@ -266,4 +266,18 @@ class GRU : public detail::RecurrentLayer<GRU<T>, T, 1, AnyTensor<T>> {
 
 STRATA_REGISTER_LAYER(GRU)
 
+// GRUStream; streaming.hpp includes this header for GRU itself, so it comes after the class.
+#include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// GRU's per-step form (Model::stream, through RecurrentLayer::make_step): GRUStream, bitwise
+/// the sequence call at every step.
+template <class T>
+GRUStream<T> step_stream(const GRU<T>& layer, Index batch) {
+  return GRUStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
+
 #endif  // STRATA_LAYERS_GRU_HPP

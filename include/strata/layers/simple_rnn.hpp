@@ -150,4 +150,18 @@ class SimpleRNN : public detail::RecurrentLayer<SimpleRNN<T>, T, 1, Tensor<T, 1>
 
 STRATA_REGISTER_LAYER(SimpleRNN)
 
+// SimpleRNNStream; streaming.hpp includes this header for SimpleRNN itself, so it comes after the class.
+#include "../streaming.hpp"  // IWYU pragma: export
+
+namespace strata {
+inline namespace STRATA_ISA_NAMESPACE {
+/// SimpleRNN's per-step form (Model::stream, through RecurrentLayer::make_step): SimpleRNNStream, bitwise
+/// the sequence call at every step.
+template <class T>
+SimpleRNNStream<T> step_stream(const SimpleRNN<T>& layer, Index batch) {
+  return SimpleRNNStream<T>(layer, batch);
+}
+}  // namespace STRATA_ISA_NAMESPACE
+}  // namespace strata
+
 #endif  // STRATA_LAYERS_SIMPLE_RNN_HPP
