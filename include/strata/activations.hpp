@@ -160,6 +160,35 @@ constexpr bool is_elementwise(Activation a) {
 
 namespace detail {
 
+// Eigen's float logistic and tanh are rational approximations whose input is clamped where they
+// reach exactly 1, at a clamp chosen for whether their multiply-adds are fused: Eigen assumes fused
+// only with EIGEN_VECTORIZE_FMA, which it defines on x86 alone. aarch64's NEON multiply-adds are
+// fused without it, so there the approximations stop a few ulps short of 1 (sigmoid(100) < 1,
+// silu(1000) = 999.9998, seen under qemu). Where the exact function rounds to 1 in float (the
+// logistic from x = 25 ln 2 = 17.3, tanh from x = 13 ln 2 = 9.0), these return 1 (-1) on every
+// target; on x86, where Eigen gives 1 there already, nothing changes. Double goes through exp and
+// std::tanh, exact already.
+
+/// The logistic function on a chunk, exactly 1 where it rounds to 1.
+template <class T>
+inline Chunk<T> logistic_chunk(const Chunk<T>& v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return (v >= T(17.5)).select(Chunk<T>::Ones(), v.logistic());
+  } else {
+    return v.logistic();
+  }
+}
+
+/// tanh on a chunk, exactly 1 or -1 where it rounds to them.
+template <class T>
+inline Chunk<T> tanh_chunk(const Chunk<T>& v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return (v >= T(9.5)).select(Chunk<T>::Ones(), (v <= T(-9.5)).select(-Chunk<T>::Ones(), v.tanh()));
+  } else {
+    return v.tanh();
+  }
+}
+
 template <class T>
 inline Chunk<T> softplus_chunk(const Chunk<T>& v) {
   return v.max(T(0)) + (-v.abs()).exp().log1p();
@@ -190,10 +219,10 @@ inline void apply_chunk(Activation a, Chunk<T>& v) {
       v = T(0.5) * v * (T(1) + (v / T(1.4142135623730951)).erf());
       return;
     case Activation::gelu_approximate:
-      v = T(0.5) * v * (T(1) + (T(0.7978845608028654) * (v + T(0.044715) * v * v * v)).tanh());
+      v = T(0.5) * v * (T(1) + tanh_chunk<T>(T(0.7978845608028654) * (v + T(0.044715) * v * v * v)));
       return;
     case Activation::sigmoid:
-      v = v.logistic();
+      v = logistic_chunk(v);
       return;
     case Activation::hard_sigmoid:
       v = (v / T(6) + T(0.5)).max(T(0)).min(T(1));
@@ -202,7 +231,7 @@ inline void apply_chunk(Activation a, Chunk<T>& v) {
       v = (T(0.2) * v + T(0.5)).max(T(0)).min(T(1));
       return;
     case Activation::tanh:
-      v = v.tanh();
+      v = tanh_chunk(v);
       return;
     case Activation::softplus:
       v = softplus_chunk(v);
@@ -211,10 +240,10 @@ inline void apply_chunk(Activation a, Chunk<T>& v) {
       v = v / (T(1) + v.abs());
       return;
     case Activation::silu:
-      v = v * v.logistic();
+      v = v * logistic_chunk(v);
       return;
     case Activation::mish:
-      v = v * softplus_chunk(v).tanh();
+      v = v * tanh_chunk<T>(softplus_chunk(v));
       return;
     case Activation::exponential:
       v = v.exp();
@@ -247,7 +276,7 @@ inline void apply_chunk(Activation a, Chunk<T>& v) {
       v = (v + (v.square() + T(4)).sqrt()) / T(2);
       return;
     case Activation::tanh_shrink:
-      v = v - v.tanh();
+      v = v - tanh_chunk(v);
       return;
     case Activation::softmax:
     case Activation::log_softmax:

@@ -3,11 +3,13 @@
 // a load in the process, for every .keras / .h5 fixture of tools/keras-files; option checks; the
 // child's exit neither flushes the program's stdio buffers a second time nor leaves a process.
 // The hostile files (tests/io/hostile: files that crash or hang libhdf5) run one ctest each
-// through hostile_check.cpp.
+// through hostile_check.cpp; here, one of them spins past LoadOptions::cpu_limit, and a file that
+// declares more weights than it stores (tests/io/limits) needs more than memory_limit_mb.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -19,6 +21,17 @@
 
 #include "support/catch.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define STRATA_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRATA_TEST_ASAN 1
+#endif
+#endif
+#ifndef STRATA_TEST_ASAN
+#define STRATA_TEST_ASAN 0
+#endif
+
 namespace {
 
 using json = nlohmann::json;
@@ -26,6 +39,7 @@ using json = nlohmann::json;
 const std::string reference_dir = STRATA_REFERENCE_DIR;
 const std::string io_dir = STRATA_IO_FIXTURE_DIR;
 const std::string hostile_dir = STRATA_HOSTILE_DIR;
+const std::string limits_dir = STRATA_LIMITS_DIR;
 
 json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -147,6 +161,45 @@ TEST_CASE("isolated loading: a crash in the HDF5 reader is an io_error naming th
   const std::string file = hostile_file("crashed");
   const std::string got = outcome([&] { (void)strata::load_model<float>(file, isolated); });
   CHECK_THAT(got, Catch::StartsWith("io_error: strata::load_model(" + file + "): the HDF5 reader crashed ("));
+  CHECK(no_child_left());
+}
+
+TEST_CASE(
+    "isolated loading: a reader past LoadOptions::cpu_limit is stopped, an io_error naming the file and the limit",
+    "[io][isolation]") {
+  // The hostile file that hangs libhdf5 spins (it runs, it does not wait): the CPU-time limit of
+  // 1 s ends it long before the timeout, whatever else the machine runs meanwhile.
+  const std::string file = hostile_file("timed out");
+  const auto start = std::chrono::steady_clock::now();
+  const std::string got = outcome(
+      [&] { (void)strata::load_model<float>(file, strata::LoadOptions().isolation(true).timeout(60).cpu_limit(1)); });
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(got == "io_error: strata::load_model(" + file +
+                   "): the HDF5 reader exceeded the CPU-time limit of 1 s and was stopped (isolated loading; the file "
+                   "is corrupt or malicious)");
+  CHECK(took < 60);
+  CHECK(no_child_left());
+}
+
+TEST_CASE(
+    "isolated loading: a file needing more than LoadOptions::memory_limit_mb is an io_error naming the file and "
+    "the limit",
+    "[io][isolation]") {
+  // A valid file of 12 KiB whose Dense kernel is declared (3, 2^26) float32 and never stored
+  // (tools/fuzz/make-limit-files): reading it takes 768 MiB, the child may have 64.
+  const std::string file = limits_dir + "/dense_768mib_kernel.h5";
+  const std::string got = outcome([&] {
+    (void)strata::load_model<float>(file, strata::LoadOptions().isolation(true).timeout(60).memory_limit_mb(64));
+  });
+#if STRATA_TEST_ASAN
+  // AddressSanitizer's operator new never throws std::bad_alloc: it reports the failed allocation
+  // itself and ends the child, which the parent reports as a crash.
+  CHECK_THAT(got, Catch::StartsWith("io_error: strata::load_model(" + file + "): the HDF5 reader crashed ("));
+#else
+  CHECK(got == "io_error: strata::load_model(" + file +
+                   "): the HDF5 reader exceeded the memory limit of 64 MiB (isolated loading; the file is corrupt or "
+                   "malicious, or needs a larger LoadOptions::memory_limit_mb)");
+#endif
   CHECK(no_child_left());
 }
 

@@ -223,28 +223,66 @@ struct SplitMean {
   T lo;
 };
 
+/// One normalised element: (x - mean) * inv * gamma[j] + beta[j], without gamma or beta when the
+/// layer has none (Gamma, Beta false). Every path computes its elements through this one expression,
+/// with no condition inside it: with -ffp-contract=fast (g++'s default) a compiler fuses a
+/// multiply and an add into one FMA only when it sees them together, so a `beta ? beta[j] : 0`
+/// between them was fused in the vectorised copy of a loop and not in its scalar copy (the one an
+/// in-place call takes), and in place was not bitwise out of place.
+template <bool Gamma, bool Beta, class T>
+T normalized(T x, SplitMean<T> m, T inv, const T* gamma, const T* beta, Index j) {
+  const T d = (x - m.hi) - m.lo;
+  if constexpr (Gamma && Beta) {
+    return d * (inv * gamma[j]) + beta[j];
+  } else if constexpr (Gamma) {
+    return d * (inv * gamma[j]);
+  } else if constexpr (Beta) {
+    return d * inv + beta[j];
+  } else {
+    return d * inv;
+  }
+}
+
+/// One element scaled without centring (rms_scaling): x * inv * gamma[j] (no gamma: x * inv).
+template <bool Gamma, class T>
+T scaled(T x, T inv, const T* gamma, Index j) {
+  if constexpr (Gamma) {
+    return x * inv * gamma[j];
+  } else {
+    return x * inv;
+  }
+}
+
+/// Calls f(std::bool_constant<gamma != null>, std::bool_constant<beta != null>): the choice made
+/// once, outside the loops over the elements.
+template <class T, class F>
+void with_affine(const T* gamma, const T* beta, F&& f) {
+  if (gamma != nullptr && beta != nullptr) {
+    f(std::true_type(), std::true_type());
+  } else if (gamma != nullptr) {
+    f(std::true_type(), std::false_type());
+  } else if (beta != nullptr) {
+    f(std::false_type(), std::true_type());
+  } else {
+    f(std::false_type(), std::false_type());
+  }
+}
+
 /// y = (x - mean) * inv * gamma + beta along one contiguous row; gamma and beta may be null.
 template <class T>
 void normalize_row(const T* x, T* y, Index n, SplitMean<T> m, T inv, const T* gamma, const T* beta) {
-  if (gamma != nullptr && beta != nullptr) {
-    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * (inv * gamma[j]) + beta[j];
-  } else if (gamma != nullptr) {
-    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * (inv * gamma[j]);
-  } else if (beta != nullptr) {
-    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * inv + beta[j];
-  } else {
-    for (Index j = 0; j < n; ++j) y[j] = ((x[j] - m.hi) - m.lo) * inv;
-  }
+  with_affine(gamma, beta, [&](auto g, auto b) {
+    for (Index j = 0; j < n; ++j)
+      y[j] = normalized<decltype(g)::value, decltype(b)::value>(x[j], m, inv, gamma, beta, j);
+  });
 }
 
 /// y = x * inv * gamma along one contiguous row (gamma may be null).
 template <class T>
 void scale_row(const T* x, T* y, Index n, T inv, const T* gamma) {
-  if (gamma != nullptr) {
-    for (Index j = 0; j < n; ++j) y[j] = x[j] * inv * gamma[j];
-  } else {
-    for (Index j = 0; j < n; ++j) y[j] = x[j] * inv;
-  }
+  with_affine(gamma, gamma, [&](auto g, auto) {
+    for (Index j = 0; j < n; ++j) y[j] = scaled<decltype(g)::value>(x[j], inv, gamma, j);
+  });
 }
 
 /// What the weighted normalization layers share: the name, the axes, the weights (kept as given,
@@ -751,11 +789,22 @@ class LayerNormalization : public detail::NormalizationBase<LayerNormalization<T
             squares += d * d;
           });
           const T inv = static_cast<T>(detail::inverse_root(squares / static_cast<double>(n), this->epsilon_));
+          // The same per-element expressions as the contiguous rows above, chosen outside the loop.
           const detail::SplitMean<T> m(mean);
-          visit([&](Index at, Index p) {
-            const T a = gamma ? inv * gamma[p] : inv;
-            output[at] = rms_scaling_ ? input[at] * a : ((input[at] - m.hi) - m.lo) * a + (beta ? beta[p] : T(0));
-          });
+          if (rms_scaling_) {
+            detail::with_affine(gamma, gamma, [&](auto g, auto) {
+              visit([&](Index at, Index p) {
+                output[at] = detail::scaled<decltype(g)::value>(input[at], inv, gamma, p);
+              });
+            });
+          } else {
+            detail::with_affine(gamma, beta, [&](auto g, auto b) {
+              visit([&](Index at, Index p) {
+                output[at] =
+                    detail::normalized<decltype(g)::value, decltype(b)::value>(input[at], m, inv, gamma, beta, p);
+              });
+            });
+          }
         });
   }
 
