@@ -744,7 +744,7 @@ strata::Config keras1_deconv_config(const char* border, Index stride, Index rows
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("Keras 1 Deconvolution2D: output_shape decides the output size; the kernel's last axes swapped",
+TEMPLATE_TEST_CASE("Keras 1 Deconvolution2D: output_shape decides the output size and the kernel's last axes swapped",
                    "[keras1][conv_transpose]", float, double) {
   using T = TestType;
   const strata::Registry<T> registry = keras1_registry<T>();

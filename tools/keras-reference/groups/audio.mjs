@@ -7,8 +7,10 @@ export default function (api) {
   addCase('audio', 'lstm16_dense_tanh_mono', {
     sizes: rng => ({ batch: 1, t: 64, units: 16, _r: R(rng, 1, 1) }),
     input: s => [s.t, 1],
-    layers: (s, first) => [
-      tf.layers.lstm({ name: 'lstm', units: s.units, returnSequences: true, recurrentActivation: 'sigmoid', ...first }),
+    // Any length: the declared input is (None, None, 1), so the example can call predict on a whole file.
+    layers: s => [
+      tf.layers.lstm({ name: 'lstm', units: s.units, returnSequences: true, recurrentActivation: 'sigmoid',
+        inputShape: [null, 1] }),
       tf.layers.dense({ name: 'dense', units: 1, activation: 'tanh' }),
     ],
     desc: s => `LSTM(${s.units}, return_sequences=True, recurrent_activation=sigmoid) -> Dense(1, tanh) on a mono ` +
