@@ -20,10 +20,9 @@
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
+#include <strata/io.hpp>
 #include <string>
 #include <vector>
-
-#include <strata/io.hpp>
 
 namespace {
 
@@ -123,7 +122,8 @@ Audio test_signal() {
   for (int i = 0; i < 48000; ++i) {
     const double t = i / 48000.0;
     const double tremolo = 0.6 + 0.3 * std::sin(2 * pi * 3 * t);
-    audio.samples.push_back(static_cast<float>(tremolo * (0.8 * std::sin(2 * pi * 220 * t) + 0.2 * std::sin(2 * pi * 3000 * t))));
+    audio.samples.push_back(
+        static_cast<float>(tremolo * (0.8 * std::sin(2 * pi * 220 * t) + 0.2 * std::sin(2 * pi * 3000 * t))));
   }
   return audio;
 }
@@ -164,9 +164,10 @@ int main(int argc, char** argv) {
     write_wav16(argv[2], output);
 
     // Check 1: the stream equals one call on the whole signal, bit for bit.
-    const strata::AnyTensor<float> whole = model.predict(strata::AnyTensor<float>::from_values(
-        strata::Shape{1, n, 1}, input.samples));
-    if (whole.size() != n || std::memcmp(whole.data(), output.samples.data(), sizeof(float) * input.samples.size()) != 0) {
+    const strata::AnyTensor<float> whole =
+        model.predict(strata::AnyTensor<float>::from_values(strata::Shape{1, n, 1}, input.samples));
+    if (whole.size() != n ||
+        std::memcmp(whole.data(), output.samples.data(), sizeof(float) * input.samples.size()) != 0) {
       std::cerr << "FAILED: the streamed output differs from model.predict on the whole signal\n";
       return 1;
     }
