@@ -601,8 +601,8 @@ TEST_CASE("an unknown layer class says where to look and, for string layers, why
   CHECK(has(lambda, "'Lambda' is not supported: a Lambda's Python code cannot be loaded"));
   CHECK(has(lambda, "strata::register_layer (docs/custom-layers.md)"));
   // Keras' own classes strata does not implement: the message points at the reason in the docs.
-  for (const char* cls :
-       {"LocallyConnected1D", "LocallyConnected2D", "SReLU", "ParametricSoftplus", "CuDNNLSTM", "GroupedQueryAttention"}) {
+  for (const char* cls : {"LocallyConnected1D", "LocallyConnected2D", "SReLU", "ParametricSoftplus", "CuDNNLSTM",
+                          "GroupedQueryAttention"}) {
     const std::string m = message(cls);
     CHECK(has(m, std::string("the layer class '") + cls +
                      "' is not supported: strata does not implement this Keras layer (why: "
