@@ -339,8 +339,11 @@ TEMPLATE_TEST_CASE("Attention layers from their Keras configs and call arguments
   strata::Config old = strata::Config::dict();
   old.set("name", "a");
   old.set("causal", true);
-  const auto* a2 = registry.build(strata::LayerConfig<T>(registry, "Attention", old, strata::KerasVersion{}, "test"))
-                       .template target<strata::Attention<T>>();
+  // The layer must outlive the pointer into it.
+  const AnyLayer<T> built =
+      registry.build(strata::LayerConfig<T>(registry, "Attention", old, strata::KerasVersion{}, "test"));
+  const auto* a2 = built.template target<strata::Attention<T>>();
+  REQUIRE(a2 != nullptr);
   CHECK(a2->use_causal_mask());
   CHECK_FALSE(a2->use_scale());
   CHECK(a2->score_mode() == AttentionScoreMode::dot);
