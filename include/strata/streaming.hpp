@@ -185,6 +185,39 @@ class RecurrentStream {
 
 // LSTMStream, GRUStream and SimpleRNNStream: the aliases at the top of this header.
 
+namespace detail {
+/// The product of a compile-time-sized stream's step (StaticLSTMStream, StaticSimpleRNNStream):
+/// z = b + x . W + h . U over GP packets of z, each element as the same chain of multiply-adds as
+/// the packed GEMM (the bias, then every input, then every unit), eight packets in registers at a
+/// time. W (Features rows) and U (Units rows) have rows of GP packets.
+template <class T, int Features, int Units, int GP>
+inline void static_step_product(const T* x, const T* h, const T* w, const T* u, const T* b, T* z) {
+  using Eigen::internal::pload;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  using Eigen::internal::pstore;
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  constexpr int P = packet_size<T>;
+  constexpr int GW = GP * P;
+  constexpr int Group = 8;
+  STRATA_UNROLL
+  for (int p0 = 0; p0 < GP; p0 += Group) {
+    Packet acc[Group];
+    const int count = std::min(Group, GP - p0);
+    for (int q = 0; q < count; ++q) acc[q] = pload<Packet>(b + (p0 + q) * P);
+    for (int k = 0; k < Features; ++k) {
+      const Packet xk = pset1<Packet>(x[k]);
+      for (int q = 0; q < count; ++q) acc[q] = pmadd(xk, pload<Packet>(w + k * GW + (p0 + q) * P), acc[q]);
+    }
+    for (int k = 0; k < Units; ++k) {
+      const Packet hk = pset1<Packet>(h[k]);
+      for (int q = 0; q < count; ++q) acc[q] = pmadd(hk, pload<Packet>(u + k * GW + (p0 + q) * P), acc[q]);
+    }
+    for (int q = 0; q < count; ++q) pstore(z + (p0 + q) * P, acc[q]);
+  }
+}
+}  // namespace detail
+
 /// LSTMStream for one stream whose sizes are compile-time constants: the weights live inside the
 /// object and every loop has a fixed trip count, which pays for small layers, where a step costs
 /// tens of nanoseconds. Same arithmetic, element for element, as LSTM and LSTMStream, so the
@@ -199,7 +232,6 @@ class StaticLSTMStream {
   static constexpr int G = 4 * Units;
   static constexpr int GP = (G + P - 1) / P;  // packets per padded row of z
   static constexpr int GW = GP * P;           // padded row width
-  static constexpr int Group = 8;             // packets accumulated in registers at once
   // z as the gate pass reads it (one row: the flat layout's tanh(c) scratch is not used).
   static constexpr Index ZW = detail::lstm_z_stride<T>(Units);
   static_assert(ZW >= GW, "strata::StaticLSTMStream: the gate pass's row must hold the padded product row.");
@@ -230,26 +262,7 @@ class StaticLSTMStream {
   /// Consumes one time step x (Features values); returns h (Units values), valid until the next
   /// step() or reset(). Allocation-free.
   const T* step(const T* x) {
-    using Eigen::internal::pload;
-    using Eigen::internal::pmadd;
-    using Eigen::internal::pset1;
-    using Eigen::internal::pstore;
-    // z = b + x . W + h . U, each element as the same chain of multiply-adds as the packed GEMM.
-    STRATA_UNROLL
-    for (int p0 = 0; p0 < GP; p0 += Group) {
-      Packet acc[Group];
-      const int count = std::min(Group, GP - p0);
-      for (int q = 0; q < count; ++q) acc[q] = pload<Packet>(b_.data() + (p0 + q) * P);
-      for (int k = 0; k < Features; ++k) {
-        const Packet xk = pset1<Packet>(x[k]);
-        for (int q = 0; q < count; ++q) acc[q] = pmadd(xk, pload<Packet>(w_.data() + k * GW + (p0 + q) * P), acc[q]);
-      }
-      for (int k = 0; k < Units; ++k) {
-        const Packet hk = pset1<Packet>(h_[static_cast<std::size_t>(k)]);
-        for (int q = 0; q < count; ++q) acc[q] = pmadd(hk, pload<Packet>(u_.data() + k * GW + (p0 + q) * P), acc[q]);
-      }
-      for (int q = 0; q < count; ++q) pstore(z_.data() + (p0 + q) * P, acc[q]);
-    }
+    detail::static_step_product<T, Features, Units, GP>(x, h_.data(), w_.data(), u_.data(), b_.data(), z_.data());
     gates_(1, z_.data(), c_.data(), h_.data(), Units);
     return h_.data();
   }
@@ -293,7 +306,6 @@ class StaticSimpleRNNStream {
   static constexpr int P = detail::packet_size<T>;
   static constexpr int GP = (Units + P - 1) / P;  // packets per padded row
   static constexpr int GW = GP * P;               // padded row width
-  static constexpr int Group = 8;                 // packets accumulated in registers at once
 
  public:
   /// Copies the weights of a built `layer` with `Features` inputs and `Units` units; throws
@@ -327,25 +339,7 @@ class StaticSimpleRNNStream {
   /// Keras `layer(x[:, t:t+1, :])` of the stateful layer: consumes one time step x (Features
   /// values); returns h (Units values), valid until the next step() or reset(). Allocation-free.
   const T* step(const T* x) {
-    using Eigen::internal::pload;
-    using Eigen::internal::pmadd;
-    using Eigen::internal::pset1;
-    using Eigen::internal::pstore;
-    STRATA_UNROLL
-    for (int p0 = 0; p0 < GP; p0 += Group) {
-      Packet acc[Group];
-      const int count = std::min(Group, GP - p0);
-      for (int q = 0; q < count; ++q) acc[q] = pload<Packet>(b_.data() + (p0 + q) * P);
-      for (int k = 0; k < Features; ++k) {
-        const Packet xk = pset1<Packet>(x[k]);
-        for (int q = 0; q < count; ++q) acc[q] = pmadd(xk, pload<Packet>(w_.data() + k * GW + (p0 + q) * P), acc[q]);
-      }
-      for (int k = 0; k < Units; ++k) {
-        const Packet hk = pset1<Packet>(h_[static_cast<std::size_t>(k)]);
-        for (int q = 0; q < count; ++q) acc[q] = pmadd(hk, pload<Packet>(u_.data() + k * GW + (p0 + q) * P), acc[q]);
-      }
-      for (int q = 0; q < count; ++q) pstore(z_.data() + (p0 + q) * P, acc[q]);
-    }
+    detail::static_step_product<T, Features, Units, GP>(x, h_.data(), w_.data(), u_.data(), b_.data(), z_.data());
     detail::Chunk<T> c;
     for (Index j = 0; j < Units; j += detail::chunk_size<T>) {
       const Index n = std::min<Index>(detail::chunk_size<T>, Units - j);
