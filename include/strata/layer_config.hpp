@@ -6,9 +6,11 @@
 // the weights it declares (WeightGroup), how masks pass it (MaskRule), and the macro that
 // registers it. Light on purpose: every layer header includes it.
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -223,23 +225,50 @@ class LayerConfig {
   /// Builds the nested layer at `key` through the registry (defined in registry.hpp).
   AnyLayer<T> layer(const char* key) const;
 
-  /// The arguments the model file gives the layer's call besides its input tensors and masks (a
-  /// Keras 3 inbound node's "kwargs", a Keras 2 node's call kwargs; `training` is left out: strata
-  /// infers), read with the same readers: `config.call_arguments().boolean("use_causal_mask",
-  /// false)`. Empty when there are none. It refers to this LayerConfig, which must outlive it.
+  /// The arguments the model file gives the layer's call besides its positional input tensors
+  /// and masks (a Keras 3 inbound node's "kwargs", a Keras 2 node's call kwargs; `training` is left
+  /// out: strata infers), read with the same readers: `config.call_arguments().boolean(
+  /// "use_causal_mask", false)`, and tensor_argument() for a tensor passed by keyword. Empty when
+  /// there are none. It refers to this LayerConfig, which must outlive it.
   LayerConfig call_arguments() const {
     LayerConfig c = *this;
     c.config_ = &call_arguments_;
     c.who_ = who_ + ", call argument";
     return c;
   }
-  /// Sets what call_arguments() reads (a dict); the loader passes a layer's call arguments so.
+  /// Sets what call_arguments() reads (a dict); the loader passes a layer's call arguments so, a
+  /// tensor passed by keyword as {"input": i} (tensor_argument).
   void set_call_arguments(Config arguments) {
     if (!arguments.is_dict()) {
       throw io_error(
           detail::concat(who_, ": the call arguments must be a dict; got ", arguments.dump().substr(0, 200)));
     }
     call_arguments_ = std::move(arguments);
+    tensor_arguments_read_ = std::make_shared<std::vector<std::string>>();
+  }
+  /// On call_arguments(): where the tensor that the call passes as keyword argument `key` sits among
+  /// the layer's inputs (MultiHeadAttention's key= and attention_mask=), or -1 when it passes none.
+  /// The inputs are the positional tensors, then those passed by keyword, in key order.
+  Index tensor_argument(const char* key) const {
+    const Config* v = config_->find(key);
+    if (v == nullptr || v->is_null()) return -1;
+    const Config* at = v->is_dict() ? v->find("input") : nullptr;
+    if (at == nullptr) wrong_type(key, *v, "a tensor");
+    if (tensor_arguments_read_ != nullptr) tensor_arguments_read_->push_back(key);
+    return checked(key, *at, 0, Index(1) << 20);
+  }
+  /// A tensor keyword argument of the call that the layer never asked for with tensor_argument()
+  /// ("" when there is none): the registry refuses to build a layer whose call has one, since the
+  /// tensor would be taken for another input.
+  std::string unread_tensor_argument() const {
+    for (const auto& [key, v] : call_arguments_.as_dict()) {
+      if (!v.is_dict() || v.find("input") == nullptr) continue;
+      if (tensor_arguments_read_ == nullptr || std::find(tensor_arguments_read_->begin(), tensor_arguments_read_->end(),
+                                                         key) == tensor_arguments_read_->end()) {
+        return key;
+      }
+    }
+    return {};
   }
 
   /// Throws unsupported_error: "<who>: <what>".
@@ -281,6 +310,9 @@ class LayerConfig {
   std::string registered_name_;
   const Config* config_;
   Config call_arguments_ = Config::dict();
+  // The tensor keyword arguments that tensor_argument() was asked for, shared by the copies that
+  // call_arguments() makes.
+  std::shared_ptr<std::vector<std::string>> tensor_arguments_read_;
   KerasVersion version_;
   std::string name_;
   std::string who_;

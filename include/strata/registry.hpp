@@ -232,12 +232,17 @@ class Registry {
     }
   }
 
-  /// Builds a layer from its config. An unknown class is an unsupported_error; what the layer's
-  /// own checks refuse (shape_error, value_error) becomes a model_error naming the layer.
+  /// Builds a layer from its config. An unknown class is an unsupported_error, and so is a call's
+  /// tensor keyword argument that the layer's from_config never reads (LayerConfig::
+  /// tensor_argument); what the layer's own checks refuse (shape_error, value_error) becomes a
+  /// model_error naming the layer.
   AnyLayer<T> build(const LayerConfig<T>& config) const {
     const Entry& e = entry(config);
     try {
-      return e.build(config);
+      AnyLayer<T> layer = e.build(config);
+      const std::string unread = config.unread_tensor_argument();
+      if (!unread.empty()) config.unsupported(detail::concat("tensor argument '", unread, "' is not supported"));
+      return layer;
     } catch (const shape_error& error) {
       throw model_error(config.who() + ": " + error.what());
     } catch (const value_error& error) {

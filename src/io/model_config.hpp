@@ -128,8 +128,8 @@ struct LayerSpec {
   json config;
   /// Per call of the layer: the tensors it takes (main inputs, then initial states).
   std::vector<std::vector<TensorKey>> calls;
-  /// The arguments of its calls besides tensors, masks and `training` (the same for every call):
-  /// LayerConfig::call_arguments().
+  /// The arguments of its calls besides masks and `training` (the same for every call), as
+  /// LayerConfig::call_arguments() reads them (call_inputs).
   json call_arguments = json::object();
   /// A Sequential or Functional model used as a layer (transfer learning): its parsed config.
   /// The builder inlines its layers and calls them at each of this layer's calls.
@@ -169,8 +169,17 @@ inline void keep_call_argument(json* arguments, const std::string& key, const js
   if (value.is_boolean() || value.is_number() || value.is_string()) (*arguments)[key] = value;
 }
 
-inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who,
-                         json* arguments = nullptr) {
+/// A Keras 2 tensor reference [layer, node, index(, kwargs)].
+inline bool is_keras2_ref(const json& j) {
+  return j.is_array() && j.size() >= 3 && j[0].is_string() && j[1].is_number_unsigned() && j[2].is_number_unsigned();
+}
+
+/// Collects the tensor references of a call's first argument (or of io_refs' lists). A Keras 2
+/// reference's fourth item holds the call's other arguments (tf.keras' Node.serialize gives each
+/// tensor of the first argument the same dict): initial_state and constants are further inputs,
+/// other tensors go to `tensor_kwargs` (name -> reference), the rest to `arguments`.
+inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::string& who, json* arguments = nullptr,
+                         json* tensor_kwargs = nullptr) {
   if (j.is_object()) {
     if (j.value("class_name", "") == "__keras_tensor__") {
       collect_refs(member(member(j, "config", who), "keras_history", who), out, who);
@@ -180,64 +189,59 @@ inline void collect_refs(const json& j, std::vector<TensorKey>& out, const std::
   }
   if (!j.is_array()) throw io_error(concat(who, ": unexpected value in a layer's inputs: ", j.dump().substr(0, 200)));
   if (j.size() >= 3 && j[0].is_string()) {
-    if (!j[1].is_number_unsigned() || !j[2].is_number_unsigned()) {
+    if (!is_keras2_ref(j)) {
       throw io_error(concat(who, ": a tensor reference must be [layer, node, index]; got ", j.dump().substr(0, 200)));
     }
     out.push_back(TensorKey{j[0].get<std::string>(), j[1].get<std::size_t>(), j[2].get<std::size_t>()});
     if (j.size() >= 4 && j[3].is_object()) {
-      // Keras 2 call kwargs; tensors among them (initial_state) are further inputs.
       for (const auto& [k, v] : j[3].items()) {
-        if (k == "initial_state" || k == "constants") collect_refs(v, out, who);
-        if (k == "mask" && !no_mask_tensor(v))
-          throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
-        keep_call_argument(arguments, k, v);
+        if (k == "initial_state" || k == "constants") {
+          collect_refs(v, out, who);
+        } else if (k == "mask") {
+          if (!no_mask_tensor(v)) throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+        } else if (is_keras2_ref(v)) {
+          if (tensor_kwargs == nullptr)
+            throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
+          (*tensor_kwargs)[k] = v;
+        } else {
+          keep_call_argument(arguments, k, v);
+        }
       }
     }
     return;
   }
-  for (const json& e : j) collect_refs(e, out, who, arguments);
+  for (const json& e : j) collect_refs(e, out, who, arguments, tensor_kwargs);
 }
 
-/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}). A Keras
-/// 3 call's other tensor keyword arguments (MultiHeadAttention's key and attention_mask) become
-/// further inputs after the positional ones, and `call_kwargs` gets what MultiHeadAttention reads
-/// from its config's "call_kwargs": "inputs", the name of each input ("" for a positional one), and
-/// every keyword argument that is not a tensor, null or false (use_causal_mask,
-/// return_attention_scores); it stays empty when there are none. `arguments` gets the non-tensor
-/// arguments (keep_call_argument) that LayerConfig::call_arguments() reads.
-inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json* call_kwargs = nullptr,
-                                          json* arguments = nullptr) {
+/// One call's inputs from an inbound_nodes entry (Keras 2 list or Keras 3 {args, kwargs}), and its
+/// arguments for LayerConfig::call_arguments(): the non-tensor ones (keep_call_argument), and for
+/// each other tensor passed by keyword (MultiHeadAttention's key and attention_mask; a tf.keras 2
+/// file passes even its value so) {"input": i}, its place among the inputs, which are the
+/// positional tensors (then initial states), then the keyword tensors in key order.
+inline std::vector<TensorKey> call_inputs(const json& node, const std::string& who, json& arguments) {
   std::vector<TensorKey> refs;
+  json tensor_kwargs = json::object();
   if (node.is_object()) {
     collect_refs(member(node, "args", who), refs, who);
-    std::vector<std::string> names(refs.size());
-    json kwargs = json::object();
-    bool named = false;
     if (node.contains("kwargs") && node.at("kwargs").is_object()) {
       for (const auto& [k, v] : node.at("kwargs").items()) {
         if (k == "initial_state") {
           collect_refs(v, refs, who);
-          names.resize(refs.size());
-        } else if (k == "mask" && !no_mask_tensor(v)) {
-          throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
+        } else if (k == "mask") {
+          if (!no_mask_tensor(v)) throw unsupported_error(concat(who, ": explicit mask inputs are not supported"));
         } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
-          if (call_kwargs == nullptr)
-            throw unsupported_error(concat(who, ": tensor argument '", k, "' is not supported"));
-          collect_refs(v, refs, who);
-          names.push_back(k);
-          named = true;
+          tensor_kwargs[k] = v;
         } else {
-          keep_call_argument(arguments, k, v);
-          if (!v.is_null() && !(v.is_boolean() && !v.get<bool>()) && k != "training" && k != "mask") kwargs[k] = v;
+          keep_call_argument(&arguments, k, v);
         }
       }
     }
-    if (call_kwargs != nullptr) {
-      if (named) kwargs["inputs"] = names;
-      *call_kwargs = kwargs.empty() ? json() : kwargs;
-    }
   } else {
-    collect_refs(node, refs, who, arguments);
+    collect_refs(node, refs, who, &arguments, &tensor_kwargs);
+  }
+  for (const auto& [k, v] : tensor_kwargs.items()) {
+    arguments[k] = json{{"input", refs.size()}};
+    collect_refs(v, refs, who);
   }
   return refs;
 }
@@ -412,23 +416,17 @@ inline ModelSpec parse_model_config(const json& model, const std::string& who, b
       }
       const json& nodes = member(l, "inbound_nodes", who);
       if (!nodes.is_array()) throw io_error(concat(who, ": layer '", ls.name, "': inbound_nodes must be a list"));
-      json first_kwargs;
       for (std::size_t n = 0; n < nodes.size(); ++n) {
         const std::string where = who + ", layer '" + ls.name + "'";
-        json kwargs;
         json arguments = json::object();
-        ls.calls.push_back(call_inputs(nodes[n], where, &kwargs, &arguments));
-        // strata builds a layer once, with one set of call arguments (in its config's "call_kwargs"
-        // and in call_arguments), for all its calls.
-        if (n == 0) {
-          first_kwargs = kwargs;
-        } else if (kwargs != first_kwargs || arguments != ls.call_arguments) {
+        ls.calls.push_back(call_inputs(nodes[n], where, arguments));
+        // strata builds a layer once, with one set of call arguments, for all its calls.
+        if (n > 0 && arguments != ls.call_arguments) {
           throw unsupported_error(concat(where, ": its calls have different arguments (", ls.call_arguments.dump(),
                                          " and ", arguments.dump(), "); strata calls a layer one way"));
         }
         ls.call_arguments = std::move(arguments);
       }
-      if (!first_kwargs.is_null() && ls.config.is_object()) ls.config["call_kwargs"] = first_kwargs;
       spec.layers.push_back(std::move(ls));
     }
     spec.inputs = io_refs(member(cfg, "input_layers", who), who);

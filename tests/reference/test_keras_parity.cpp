@@ -54,6 +54,68 @@ AnyTensor<T> tensor_from(const json& j, bool float32 = false) {
   return AnyTensor<T>::from_values(shape, values);
 }
 
+// "layer:node:index" of a Keras 2 reference [layer, node, index, ...] or a Keras 3 tensor.
+std::string tensor_key(const json& t) {
+  const json& ref = t.is_object() ? t.at("config").at("keras_history") : t;
+  return ref[0].get<std::string>() + ":" + std::to_string(ref[1].get<int>()) + ":" + std::to_string(ref[2].get<int>());
+}
+
+bool is_tensor(const json& v) {
+  return (v.is_object() && v.value("class_name", "") == "__keras_tensor__") ||
+         (v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_unsigned());
+}
+
+// One call of a layer as strata's loader reads its inbound node (src/io/model_config.hpp,
+// call_inputs): the input tensors -- the positional ones (and initial states), then those passed by
+// keyword, in key order -- and the call arguments the layer reads (LayerConfig::call_arguments):
+// each bool, number or string argument but `training`, and {"input": i} for a tensor passed by
+// keyword. tfjs and Keras 2 write a list of [layer, node, index, kwargs]; Keras 3 writes {"args":
+// [...], "kwargs": {...}} with keras_history references.
+struct NodeCall {
+  std::vector<std::string> refs;
+  json arguments = json::object();
+};
+
+NodeCall node_call(const json& node) {
+  NodeCall c;
+  json keyword = json::object();
+  std::function<void(const json&)> add = [&](const json& t) {
+    if (is_tensor(t)) {
+      c.refs.push_back(tensor_key(t));
+    } else if (t.is_array()) {
+      for (const auto& e : t) add(e);  // a list of tensors (a merge layer's first argument)
+    } else {
+      throw std::runtime_error("not a tensor in a node's inputs: " + t.dump());
+    }
+  };
+  const auto argument = [&](const std::string& k, const json& v) {
+    if (k == "initial_state") {
+      add(v);
+    } else if (is_tensor(v)) {
+      keyword[k] = v;
+    } else if (k != "training" && k != "mask" && (v.is_boolean() || v.is_number() || v.is_string())) {
+      c.arguments[k] = v;
+    }
+  };
+  if (node.is_array()) {
+    for (const auto& ref : node) {
+      c.refs.push_back(tensor_key(ref));
+      if (ref.size() >= 4) {
+        for (const auto& [k, v] : ref[3].items()) argument(k, v);
+      }
+    }
+  } else {
+    for (const auto& a : node.at("args")) add(a);
+    const json kwargs = node.value("kwargs", json::object());
+    for (const auto& [k, v] : kwargs.items()) argument(k, v);
+  }
+  for (const auto& [k, v] : keyword.items()) {
+    c.arguments[k] = {{"input", c.refs.size()}};
+    add(v);
+  }
+  return c;
+}
+
 // tfjs writes Keras 2-style configs and computes hard_sigmoid with the Keras 2 formula; the fixture
 // says so in "formulas", and the registry reads configs with the Keras version that wrote them, so
 // a tfjs version maps hard_sigmoid to that formula (strata's hard_sigmoid_keras2). The difference
@@ -102,8 +164,8 @@ strata::Weights<T> weights_from(const json& layer) {
 // weights from the fixture's get_weights() lists, and Keras' call -- inputs, masks, outputs --
 // through the layer's own graph call.
 // `entry` is the layer's model_config entry: its registered_name (a keras-hub class) and the
-// arguments of its first call besides tensors, masks and `training` (Attention's
-// use_causal_mask), which the loader hands the layer the same way.
+// arguments of its first call (node_call: Attention's use_causal_mask, MultiHeadAttention's
+// key=), which the loader hands the layer the same way.
 template <class T>
 Call<T> build_layer(const json& layer, const json& fixture, const json& entry) {
   const std::string cls = layer.at("class_name");
@@ -112,14 +174,9 @@ Call<T> build_layer(const json& layer, const json& fixture, const json& entry) {
                                       "keras parity fixture '" + fixture.value("name", std::string()) + "'");
   if (entry.contains("registered_name") && entry.at("registered_name").is_string())
     layer_config.set_registered_name(entry.at("registered_name").get<std::string>());
-  json arguments = json::object();
-  if (entry.contains("inbound_nodes") && !entry.at("inbound_nodes").empty() &&
-      entry.at("inbound_nodes")[0].is_object()) {
-    const json kwargs = entry.at("inbound_nodes")[0].value("kwargs", json::object());
-    for (const auto& [k, v] : kwargs.items()) {
-      if (k != "training" && k != "mask" && (v.is_boolean() || v.is_number() || v.is_string())) arguments[k] = v;
-    }
-  }
+  const json arguments = entry.contains("inbound_nodes") && !entry.at("inbound_nodes").empty()
+                             ? node_call(entry.at("inbound_nodes")[0]).arguments
+                             : json::object();
   layer_config.set_call_arguments(strata::io::parse_config(arguments.dump(), "fixture call arguments"));
   auto built = std::make_shared<strata::AnyLayer<T>>(strata::registry<T>().build(layer_config));
   built->set_weights(weights_from<T>(layer));
@@ -202,7 +259,7 @@ class Model {
     std::map<std::string, std::optional<strata::Mask>> masks;
     const json& input_layers = config_.at("input_layers");
     REQUIRE(input_layers.size() == inputs.size());
-    for (std::size_t i = 0; i < inputs.size(); ++i) tensors[key(input_layers[i])] = inputs[i];
+    for (std::size_t i = 0; i < inputs.size(); ++i) tensors[tensor_key(input_layers[i])] = inputs[i];
     struct Pending {
       std::string layer;
       std::size_t node;
@@ -214,7 +271,8 @@ class Model {
       const json& nodes = l.at("inbound_nodes");
       REQUIRE(!nodes.empty());
       const std::size_t first = first_node_.count(l.at("name")) ? first_node_.at(l.at("name")) : 0;
-      for (std::size_t n = 0; n < nodes.size(); ++n) pending.push_back({l.at("name"), first + n, node_refs(nodes[n])});
+      for (std::size_t n = 0; n < nodes.size(); ++n)
+        pending.push_back({l.at("name"), first + n, node_call(nodes[n]).refs});
     }
     while (!pending.empty()) {
       std::vector<Pending> blocked;
@@ -246,48 +304,11 @@ class Model {
       pending = std::move(blocked);
     }
     std::vector<AnyTensor<T>> result;
-    for (const auto& ref : config_.at("output_layers")) result.push_back(tensors.at(key(ref)));
+    for (const auto& ref : config_.at("output_layers")) result.push_back(tensors.at(tensor_key(ref)));
     return result;
   }
 
  private:
-  static std::string key(const json& ref) {
-    return ref[0].get<std::string>() + ":" + std::to_string(ref[1].get<int>()) + ":" +
-           std::to_string(ref[2].get<int>());
-  }
-
-  // The tensors a node consumes, in call order: tfjs / Keras 2 write a list of [layer, node,
-  // index, kwargs]; Keras 3 writes {"args": [...], "kwargs": {"initial_state": [...]}} with
-  // keras_history references.
-  static std::vector<std::string> node_refs(const json& node) {
-    std::vector<std::string> refs;
-    if (node.is_array()) {
-      for (const auto& ref : node) refs.push_back(key(ref));
-      return refs;
-    }
-    // A Keras 3 tensor, or a list of them (a merge layer's first argument).
-    std::function<void(const json&)> add = [&](const json& t) {
-      if (t.is_array()) {
-        for (const auto& e : t) add(e);
-      } else {
-        refs.push_back(key(t.at("config").at("keras_history")));
-      }
-    };
-    for (const auto& a : node.at("args")) add(a);
-    if (node.contains("kwargs")) {
-      // As strata's loader: initial states and other tensor keyword arguments (MultiHeadAttention's
-      // key and attention_mask) follow the positional inputs, in key order.
-      for (const auto& [k, v] : node.at("kwargs").items()) {
-        if (k == "initial_state") {
-          for (const auto& t : v) add(t);
-        } else if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
-          add(v);
-        }
-      }
-    }
-    return refs;
-  }
-
   bool sequential_ = true;
   json config_;
   std::vector<std::string> order_;

@@ -398,14 +398,16 @@ TEST_CASE("MultiHeadAttention: graph calls pass the query's mask, take key and a
   config.set("value_dim", nullptr);
   config.set("output_shape", nullptr);
   config.set("attention_axes", nullptr);
-  strata::Config kw = strata::Config::dict();
-  strata::Config names = strata::Config::list();
-  for (const char* n : {"", "", "attention_mask", "key"}) names.push_back(n);
-  kw.set("inputs", names);
-  kw.set("return_attention_scores", true);
-  config.set("call_kwargs", kw);
-  strata::AnyLayer<T> any =
-      registry.build(strata::LayerConfig<T>(registry, "MultiHeadAttention", config, strata::KerasVersion{}, "test"));
+  strata::Config arguments = strata::Config::dict();
+  for (const auto& [role, input] : {std::pair<const char*, int>{"attention_mask", 2}, {"key", 3}}) {
+    strata::Config at = strata::Config::dict();
+    at.set("input", input);
+    arguments.set(role, at);
+  }
+  arguments.set("return_attention_scores", true);
+  strata::LayerConfig<T> layer_config(registry, "MultiHeadAttention", config, strata::KerasVersion{}, "test");
+  layer_config.set_call_arguments(arguments);
+  strata::AnyLayer<T> any = registry.build(layer_config);
   any.set_weights(w);
   AnyTensor<T> am = AnyTensor<T>::uninitialized(Shape{2, 4, 5});
   for (Index i = 0; i < am.size(); ++i) am.data()[i] = i % 3 == 0 ? T(0) : T(1);

@@ -372,8 +372,7 @@ def _shape(s):
 # tfjs spells a key differently from Keras 3).
 SPECIAL_CLASSES = ("InputLayer", "Dense", "LSTM", "GRU", "SimpleRNN", "TimeDistributed", "Bidirectional", "Masking",
                    "Embedding", "Scale")
-GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype",
-                        "call_kwargs")  # call_kwargs: strata's form of a call's arguments, not a Keras key
+GENERIC_DROPPED_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_dtype")
 # tfjs config key -> Keras 3 config key, per class (Keras 3 renamed a few arguments).
 K3_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
 # Keras 3 Layer.__call__ records these call kwargs in an inbound node (a call() with a training
@@ -2157,28 +2156,50 @@ def write_attention_keras(fixture, path):
                 same_array(group[str(i)][()], arr, f"{path}: {where}/vars/{i}")
 
 
-# tf.keras 2.15 .h5 files (save_model) of three of them: the config in tf.keras' spelling (dtype
+# tf.keras 2.15 .h5 files (save_model) of three of them and of two MultiHeadAttention fixtures of
+# tools/torch-reference/make_attention_fixtures.py: the config in tf.keras' spelling (dtype
 # "float32", no seed; a call's arguments as the fourth item of each inbound tensor reference, as
-# Node.serialize writes them; keras-nlp classes with the registered name as class_name,
-# "keras_nlp>TokenAndPositionEmbedding"), weights under model_weights/<layer> in weight_names
-# order ("attention/scale:0" a shape () dataset; "token_and_position_embedding/token_embedding/
-# embeddings:0", ...).
+# Node.serialize writes them: its positional arguments after the first by their names, so that
+# MultiHeadAttention's value is always a keyword, and tensors as [layer, node, index]; keras-nlp
+# classes with the registered name as class_name, "keras_nlp>TokenAndPositionEmbedding"), weights
+# under model_weights/<layer> in weight_names order ("attention/scale:0" a shape () dataset;
+# "token_and_position_embedding/token_embedding/embeddings:0"; "mha/query/kernel:0", ...).
 ATTENTION_H5_CASES = [
-    "attention_dot_scale_causal_masks",
-    "additive_attention_noscale_causal_scores",
-    "keras_hub_token_and_position_mask_attention",
+    "attention_dot/attention_dot_scale_causal_masks",
+    "attention_dot/additive_attention_noscale_causal_scores",
+    "attention_dot/keras_hub_token_and_position_mask_attention",
+    "attention/mha_cross_key_value_dim_output_shape",
+    "attention/mha_attention_mask_causal",
 ]
+# tf.keras 2's call() arguments after the first, which Node.serialize names further positional ones by.
+TF_CALL_ARGUMENTS = {"MultiHeadAttention": ("value", "key", "attention_mask")}
+
+
+def tf_mha_config(cfg, shapes):
+    """tf_keras MultiHeadAttention.get_config() of a built layer: value_dim defaults to key_dim,
+    attention_axes are the built ones (every axis but batch, heads and features), and the shapes
+    it was built from (query, key, value; key is value's without a key)."""
+    query, value = shapes["query"], shapes["value"]
+    key = shapes.get("key", value)
+    out = {k: v for k, v in cfg.items() if k not in ("seed", "flash_attention")}
+    out["value_dim"] = cfg["value_dim"] or cfg["key_dim"]
+    if cfg["attention_axes"] is None:
+        out["attention_axes"] = list(range(1, len(query) - 1))
+    out.update({"query_shape": query, "key_shape": key, "value_shape": value, "softmax_robust_masking": False})
+    return out
 
 
 def attention_tf_config(fixture):
     mc = fixture["model_config"]["config"]
     layers = []
+    shapes = {}  # an InputLayer's batch shape by name
     for e in mc["layers"]:
         cfg = dict(e["config"])
         cls = e["class_name"]
         if cls == "InputLayer":
             cfg = {"batch_input_shape": cfg["batch_shape"], "dtype": cfg["dtype"], "sparse": False, "ragged": False,
                    "name": cfg["name"]}
+            shapes[e["name"]] = cfg["batch_input_shape"]
         else:
             cfg["dtype"] = "float32"
             cfg.pop("seed", None)
@@ -2188,10 +2209,17 @@ def attention_tf_config(fixture):
             cls = e["registered_name"].replace("keras_hub>", "keras_nlp>")
         nodes = []
         for node in e["inbound_nodes"]:
-            kwargs = {k: v for k, v in node["kwargs"].items() if k not in ("mask", "training")}
-            args = node["args"][0]
-            refs = args if isinstance(args, list) else [args]
+            first, rest = node["args"][0], node["args"][1:]
+            names = TF_CALL_ARGUMENTS.get(cls, ())
+            check(len(rest) <= len(names), f"{e['name']}: positional arguments tf.keras cannot name")
+            kwargs = dict(zip(names, rest))
+            kwargs.update({k: v for k, v in node["kwargs"].items() if k not in ("mask", "training")})
+            kwargs = {k: v["config"]["keras_history"] if _is_k3_tensor(v) else v for k, v in kwargs.items()}
+            refs = first if isinstance(first, list) else [first]
             nodes.append([t["config"]["keras_history"] + [kwargs] for t in refs])
+            if cls == "MultiHeadAttention":
+                roles = {"query": refs[0]["config"]["keras_history"], **kwargs}
+                cfg = tf_mha_config(cfg, {r: shapes[roles[r][0]] for r in ("query", "value", "key") if r in roles})
         layers.append({"class_name": cls, "config": cfg, "name": e["name"], "inbound_nodes": nodes})
     return {"class_name": "Functional", "config": {"name": mc["name"], "trainable": True, "layers": layers,
                                                    "input_layers": mc["input_layers"],
@@ -2244,8 +2272,8 @@ def generate_attention(out, add):
         add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
             _Kind())
     for case in ATTENTION_H5_CASES:
-        source = f"torch:attention_dot/{case}"
-        fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
+        source = f"torch:{case}"
+        fixture = json.loads((TORCH_DIR / f"{case}.json").read_text())
         file = f"h5/{source_stem(source)}.h5"
         write_attention_h5(fixture, out / file)
         add(f"h5/{source_stem(source)}", "h5", file, source, TF_KERAS_VERSION, "match",

@@ -18,8 +18,7 @@ ignore the key's mask; so Keras 3's semantics are transcribed here in float64 Py
 Weight mapping to torch.nn.MultiheadAttention (the cross-check case): in_proj_weight rows
 [Wq; Wk; Wv] = query/key/value kernels reshaped to (F, N*H) and transposed; out_proj.weight =
 output kernel reshaped to (N*Hv, O) and transposed; biases flattened. Each case's model_config is a
-Keras 3 functional config with the call's keyword arguments as Keras writes them, and the layer
-entry's config carries "call_kwargs" as strata's loader derives it from the call.
+Keras 3 functional config with the call's keyword arguments as Keras writes them.
 
 Usage: /usr/bin/python3 tools/torch-reference/make_attention_fixtures.py [--out DIR] [--seed UINT32]
 """
@@ -90,17 +89,14 @@ class Graph:
         self.masks[name] = None
         return name
 
-    def add_layer(self, cls, name, cfg, args, kwargs, weights, call_kwargs=None):
+    def add_layer(self, cls, name, cfg, args, kwargs, weights):
         base = {'name': name, 'trainable': True, 'dtype': policy()}
         base.update(cfg)
         node_kwargs = {k: (self.ref(v) if isinstance(v, str) else v) for k, v in kwargs.items()}
         self.layers.append({'module': 'keras.layers', 'class_name': cls, 'config': base, 'registered_name': None,
                             'build_config': {'input_shape': None}, 'name': name,
                             'inbound_nodes': [{'args': [self.ref(a) for a in args], 'kwargs': node_kwargs}]})
-        entry_cfg = dict(base)
-        if call_kwargs:
-            entry_cfg['call_kwargs'] = call_kwargs
-        self.weights.append({'name': name, 'class_name': cls, 'config': entry_cfg,
+        self.weights.append({'name': name, 'class_name': cls, 'config': dict(base),
                              'weights': [{'name': f'{name}/{n}', 'shape': list(v.shape), 'data': F32List(v)}
                                          for n, v in weights]})
         return self.weights[-1]
@@ -228,25 +224,15 @@ class Graph:
                 args.append(k)
         if attention_mask is not None:
             kwargs['attention_mask'] = attention_mask
-        # strata's loader appends tensor keyword arguments in key order (a JSON object's).
-        names = [''] * len(args) + sorted(kwargs)
         if causal:
             kwargs['use_causal_mask'] = True
         if scores:
             kwargs['return_attention_scores'] = True
-        call_kwargs = {}
-        if len(names) > len(args):
-            call_kwargs['inputs'] = names
-        if causal:
-            call_kwargs['use_causal_mask'] = True
-        if scores:
-            call_kwargs['return_attention_scores'] = True
         order = ['qk', 'qb', 'kk', 'kb', 'vk', 'vb', 'ok', 'ob'] if use_bias else ['qk', 'kk', 'vk', 'ok']
         labels = {'qk': 'query/kernel', 'qb': 'query/bias', 'kk': 'key/kernel', 'kb': 'key/bias',
                   'vk': 'value/kernel', 'vb': 'value/bias', 'ok': 'attention_output/kernel',
                   'ob': 'attention_output/bias'}
-        entry = self.add_layer('MultiHeadAttention', name, cfg, args, kwargs, [(labels[o], W[o]) for o in order],
-                               call_kwargs)
+        entry = self.add_layer('MultiHeadAttention', name, cfg, args, kwargs, [(labels[o], W[o]) for o in order])
         self.values[name] = out
         self.masks[name] = qm
         outs = [name]

@@ -360,13 +360,14 @@ class MultiHeadAttention {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: num_heads, key_dim, value_dim (null: key_dim), dropout, use_bias, output_shape
   /// (null, an integer or a list), attention_axes (null or Keras' default only). A loaded model's
-  /// call arguments (the loader puts them in "call_kwargs"): use_causal_mask,
-  /// return_attention_scores, and which inputs are key and attention_mask ("inputs").
+  /// call arguments (LayerConfig::call_arguments): use_causal_mask, return_attention_scores, and
+  /// the inputs passed by keyword: value (tf.keras 2 writes it so), key, attention_mask.
   static MultiHeadAttention from_config(const LayerConfig<T>& config) {
     MultiHeadAttentionOptions o;
     o.name(config.name());
     if (config.has("value_dim") && !config.get("value_dim").is_null()) o.value_dim(config.integer("value_dim"));
     o.dropout(config.number("dropout", 0.0)).use_bias(config.boolean("use_bias", true));
+    config.refuse("softmax_robust_masking");  // tf.keras 2.13+: a softmax masking strata does not implement
     if (config.has("output_shape") && !config.get("output_shape").is_null()) {
       const Config& os = config.get("output_shape");
       o.output_shape(os.is_integer() ? std::vector<Index>{static_cast<Index>(os.as_integer())}
@@ -377,25 +378,16 @@ class MultiHeadAttention {
       o.attention_axes(ax.is_integer() ? std::vector<Index>{static_cast<Index>(ax.as_integer())}
                                        : config.integers("attention_axes"));
     }
+    const LayerConfig<T> call = config.call_arguments();
+    o.use_causal_mask(call.boolean("use_causal_mask", false));
+    o.return_attention_scores(call.boolean("return_attention_scores", false));
+    // Each input's role: "" for a positional one (query, value, key in turn), else its keyword.
     std::vector<std::string> roles;
-    if (config.has("call_kwargs")) {
-      const Config& kw = config.get("call_kwargs");
-      if (!kw.is_dict()) config.invalid("call_kwargs must be a dict");
-      const auto flag = [&](const char* key) {
-        const Config* v = kw.find(key);
-        if (v == nullptr || v->is_null()) return false;
-        if (!v->is_bool()) config.invalid(detail::concat("call_kwargs.", key, " must be a bool"));
-        return v->as_bool();
-      };
-      o.use_causal_mask(flag("use_causal_mask"));
-      o.return_attention_scores(flag("return_attention_scores"));
-      if (const Config* list = kw.find("inputs")) {
-        if (!list->is_list()) config.invalid("call_kwargs.inputs must be a list of names");
-        for (const Config& e : list->as_list()) {
-          if (!e.is_string()) config.invalid("call_kwargs.inputs must be a list of names");
-          roles.push_back(e.as_string());
-        }
-      }
+    for (const char* role : {"value", "key", "attention_mask"}) {
+      const Index at = call.tensor_argument(role);
+      if (at < 0) continue;
+      if (roles.size() <= static_cast<std::size_t>(at)) roles.resize(static_cast<std::size_t>(at) + 1);
+      roles[static_cast<std::size_t>(at)] = role;
     }
     MultiHeadAttention layer(config.integer("num_heads"), config.integer("key_dim"), o);
     layer.check_attention_axes_config(config);

@@ -5,9 +5,9 @@
 // from the bundle the model code uses, and MultiHeadAttention's call takes the input list as its
 // query), so each case calls the layers eagerly (api.addEagerCase) and writes the graph in tfjs'
 // Keras 2 format itself: InputLayers, Masking where a mask is wanted, the layer, its outputs.
-// MultiHeadAttention's call arguments (use_causal_mask, return_attention_scores, which input is
-// attention_mask) go in its config as "call_kwargs", the form strata's loader gives a Keras 3
-// call's keyword arguments.
+// MultiHeadAttention's node is the one tf.keras 2's Node.serialize writes: the query's reference
+// carries the call's other arguments, the tensors among them (value, key, attention_mask) as
+// references and the flags (use_causal_mask, return_attention_scores) as they are.
 //
 // Not here, because TF.js departs from Keras 3 (tools/torch-reference/make_attention_fixtures.py
 // covers them in float64 PyTorch): the key's mask (TF.js ignores it; Keras 3 ANDs it in), query
@@ -165,12 +165,12 @@ export default async function (api) {
           vRef = 'masking';
         }
       }
-      const refs = [inputs[0].label, vRef];
       const kwargs = { value: v, useCausalMask: !!o.causal };
-      const callKwargs = {};
+      // The node's call arguments, as tf.keras 2 writes them for mha(q, v[, k], ...).
+      const callKwargs = { value: [vRef, 0, 0] };
       if (o.key) {
         kwargs.key = addInput('k', kShape, draw(g, kShape, 1));
-        refs.push('k');
+        callKwargs.key = ['k', 0, 0];
       }
       if (o.attentionMask) {
         const m = new Float32Array(B * T * S);
@@ -181,15 +181,14 @@ export default async function (api) {
           }
         }
         kwargs.attentionMask = addInput('attention_mask', [B, T, S], m);
-        refs.push('attention_mask');
-        callKwargs.inputs = refs.map(r => (r === 'attention_mask' ? 'attention_mask' : ''));
+        callKwargs.attention_mask = ['attention_mask', 0, 0];
       }
       if (o.causal) callKwargs.use_causal_mask = true;
       if (o.scores) callKwargs.return_attention_scores = true;
       const [y, scores] = layer.callAndReturnAttentionScores(q, kwargs);
       const config = convertTsToPythonic(layer.getConfig());
-      if (Object.keys(callKwargs).length) config.call_kwargs = callKwargs;
-      layers.push({ name: 'mha', class_name: 'MultiHeadAttention', config, inbound_nodes: node(refs) });
+      layers.push({ name: 'mha', class_name: 'MultiHeadAttention', config,
+        inbound_nodes: [[[inputs[0].label, 0, 0, callKwargs]]] });
       const outputs = [snap('y', y)];
       const outRefs = [['mha', 0, 0]];
       if (o.scores) {
