@@ -200,12 +200,17 @@ class Embedding {
     return {mask_zero_ ? detail::only_input(inputs, describe()).rank() : 0};
   }
   /// In a model graph: the looked-up rows, and with mask_zero the mask of (batch, time) indices.
-  void call_graph(GraphCall<T>& call) const {
+  void call_graph(GraphCall<T>& call) const { call_graph_for(*this, call); }
+  /// The graph call of `layer`, which looks its one input's ids up in this embedding (itself, or
+  /// TokenAndPositionEmbedding's token embedding): layer's output, and with mask_zero the mask of
+  /// (batch, time) ids.
+  template <class Layer>
+  void call_graph_for(const Layer& layer, GraphCall<T>& call) const {
     if (call.inputs.size() != 1) {
-      throw value_error(detail::concat(describe(), ": takes one input; it is given ", call.inputs.size()));
+      throw value_error(detail::concat(layer.describe(), ": takes one input; it is given ", call.inputs.size()));
     }
     const TensorView<T>& ids = call.inputs[0].tensor;
-    call.outputs.push_back(detail::call_any(*this, ids));
+    call.outputs.push_back(detail::call_any(layer, ids));
     MaskPtr mask;
     if (mask_zero_ && ids.rank() == 2) mask = std::make_shared<const Mask>(*compute_mask(ids.data(), ids.shape()));
     call.masks.push_back(std::move(mask));

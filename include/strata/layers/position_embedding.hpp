@@ -379,18 +379,7 @@ class TokenAndPositionEmbedding {
   std::vector<int> output_mask_ranks(const std::vector<Shape>& inputs, const std::vector<int>& /*masks*/) const {
     return {mask_zero() ? detail::only_input(inputs, describe()).rank() : 0};
   }
-  void call_graph(GraphCall<T>& call) const {
-    if (call.inputs.size() != 1) {
-      throw value_error(detail::concat(describe(), ": takes one input; it is given ", call.inputs.size()));
-    }
-    const TensorView<T>& ids = call.inputs[0].tensor;
-    call.outputs.push_back(detail::call_any(*this, ids));
-    MaskPtr mask;
-    if (mask_zero() && ids.rank() == 2) {
-      mask = std::make_shared<const Mask>(*token_.compute_mask(ids.data(), ids.shape()));
-    }
-    call.masks.push_back(std::move(mask));
-  }
+  void call_graph(GraphCall<T>& call) const { token_.call_graph_for(*this, call); }
 
  private:
   TokenAndPositionEmbedding(Index vocabulary_size, Index sequence_length, Index embedding_dim,
