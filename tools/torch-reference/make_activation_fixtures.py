@@ -13,8 +13,6 @@ keras/src/layers/activations), evaluated in float64 on float32 weights and input
   - the Keras 3 activation names tfjs does not know, through Dense, Activation and SimpleRNN.
 Usage: /usr/bin/python3 tools/torch-reference/make_activation_fixtures.py [--out DIR] [--seed N]
 """
-import argparse
-import json
 import math
 import os
 import sys
@@ -22,8 +20,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import SplitMix64, fnv1a32, to_json, F32List, F64List, dtype_policy, initializer  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32, dtype_policy, initializer  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_activation_fixtures.py'
@@ -372,27 +370,15 @@ def make_case(name, version, desc, make, master_seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     out = args.out
     prepare_out_dir(out, GENERATOR)
     entries = []
     for name, version, desc, make in CASES:
         fixture = make_case(name, version, desc, make, args.seed)
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entry = {'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': fixture['seed']}
-        if 'call_mask' in fixture:
-            entry['call_mask'] = True
-        entries.append(entry)
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'numpy_version': np.__version__, 'compute_dtype': 'float64', 'master_seed': args.seed,
-             'count': len(entries), 'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+        entries.append(write_case(out, fixture, **({'call_mask': True} if 'call_mask' in fixture else {})))
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'numpy', 'numpy_version': np.__version__, 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

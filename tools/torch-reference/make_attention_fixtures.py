@@ -23,7 +23,6 @@ Keras 3 functional config with the call's keyword arguments as Keras writes them
 Usage: /usr/bin/python3 tools/torch-reference/make_attention_fixtures.py [--out DIR] [--seed UINT32]
 """
 
-import argparse
 import math
 import os
 import sys
@@ -32,8 +31,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, fnv1a32, to_json  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_attention_fixtures.py'
@@ -395,10 +394,7 @@ def nn_mha_crosscheck(seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     out = args.out
@@ -436,16 +432,11 @@ def main():
             fixture['notes'] += (' Some query rows are masked everywhere: Keras adds -1e9 to every score there, which '
                                  'in float32 swallows the scores (the row becomes uniform) and in float64 does not; '
                                  '"outputs_float32" holds the float32 result, "outputs" the float64 one.')
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': seed})
+        entries.append(write_case(out, fixture))
         print(f'  {name}')
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'pytorch',
-             'compute_dtype': 'float64', 'master_seed': args.seed, 'count': len(entries),
-             'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries, {'reference': 'pytorch', 'compute_dtype': 'float64'})
+
+
 
 
 if __name__ == '__main__':

@@ -20,7 +20,6 @@ Mapping (channels_last Keras, channels_first torch):
   then F.convNd(padding=0, stride, dilation, groups).
 """
 
-import argparse
 import json
 import math
 import os
@@ -31,8 +30,8 @@ import torch
 import torch.nn.functional as TF
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import SplitMix64, fnv1a32, to_json, F32List, F64List, dtype_policy, initializer  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, to_json, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32, dtype_policy, initializer  # noqa: E402
 from make_gru_fixtures import layer_entry, sequential  # noqa: E402
 
 FORMAT_VERSION = 1
@@ -226,10 +225,7 @@ def make_case(name, rank, spec, master_seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
@@ -239,19 +235,13 @@ def main():
     entries = []
     for name, rank, spec in CASES:
         fixture, cross, diff = make_case(name, rank, spec, args.seed)
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
+        entries.append(write_case(out, fixture))
         if cross is not None:
             with open(CROSSCHECK_JSON, 'w', encoding='utf-8', newline='\n') as f:
                 f.write(to_json(cross) + '\n')
-        entries.append({'name': name, 'group': FAMILY, 'file': f'{name}.json', 'seed': fixture['seed']})
         print(f'  {name}: numpy check max diff {diff:.3g}')
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'pytorch',
-             'torch_version': torch.__version__, 'compute_dtype': 'float64', 'master_seed': args.seed,
-             'count': len(entries), 'groups': {FAMILY: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'pytorch', 'torch_version': torch.__version__, 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

@@ -20,7 +20,6 @@ once as a ConvLSTM1D (the height axis dropped) and once as a ConvLSTM2D; the scr
 differs from tfjs' output by more than 1e-5, and writes that case as convlstm1d_tfjs_crosscheck.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -28,8 +27,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, dtype_policy, fnv1a32, input_entry, initializer, to_json  # noqa: E402,E501
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, dtype_policy, fnv1a32, input_entry, initializer  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_conv_lstm_fixtures.py'
@@ -262,24 +261,13 @@ def crosscheck(master_seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
     out = args.out
     prepare_out_dir(out, GENERATOR)
     fixtures = [make_case(name, n, o, args.seed) for name, n, o in CASES] + [crosscheck(args.seed)]
-    entries = []
-    for f in fixtures:
-        with open(os.path.join(out, f'{f["name"]}.json'), 'w', encoding='utf-8', newline='\n') as fh:
-            fh.write(to_json(f) + '\n')
-        entries.append({'name': f['name'], 'group': FAMILY, 'file': f'{f["name"]}.json', 'seed': f['seed']})
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'numpy_version': np.__version__, 'compute_dtype': 'float64', 'master_seed': args.seed,
-             'count': len(entries), 'groups': {FAMILY: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    entries = [write_case(out, f) for f in fixtures]
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'numpy', 'numpy_version': np.__version__, 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

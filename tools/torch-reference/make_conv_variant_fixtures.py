@@ -20,7 +20,6 @@ Mapping (Keras channels_last (B, spatial..., C) <-> torch (B, C, spatial...)):
                    (keras/src/backend/common/backend_utils.py; past the full output: zeros), then the bias.
 """
 
-import argparse
 import json
 import math
 import os
@@ -31,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, dtype_policy, fnv1a32, initializer, to_json  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, dtype_policy, fnv1a32, initializer  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_conv_variant_fixtures.py'
@@ -435,10 +434,7 @@ def make_crosscheck(cls, name, tfjs_name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
@@ -446,26 +442,16 @@ def main():
     prepare_out_dir(out, GENERATOR)
 
     entries = []
-
-    def write(fx):
-        with open(os.path.join(out, f"{fx['name']}.json"), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fx) + '\n')
-        entries.append({'name': fx['name'], 'group': GROUP, 'file': f"{fx['name']}.json", 'seed': fx['seed']})
-
     for cls, name, o in CASES:
         fx, diff = make_case(cls, name, o, args.seed)
-        write(fx)
+        entries.append(write_case(out, fx))
         print(f'  {name}: numpy check max diff {diff:.3g}')
     for cls, name, tfjs_name in CROSSCHECKS:
         fx, diff, cross = make_crosscheck(cls, name, tfjs_name)
-        write(fx)
+        entries.append(write_case(out, fx))
         print(f'  {name}: numpy check max diff {diff:.3g}, tfjs vs torch {cross:.3g}')
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'pytorch',
-             'torch_version': torch.__version__, 'compute_dtype': 'float64', 'master_seed': args.seed,
-             'count': len(entries), 'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'pytorch', 'torch_version': torch.__version__, 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

@@ -13,8 +13,6 @@ and "keras_version": "3.10.0", which the parity test uses to pick Keras 3's mask
 Usage: /usr/bin/python3 tools/torch-reference/make_merge_fixtures.py [--out DIR] [--seed UINT32]
 """
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -22,8 +20,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, fnv1a32, to_json  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_merge_fixtures.py'
@@ -430,10 +428,7 @@ def build_cases():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     out = args.out
     prepare_out_dir(out, GENERATOR)
     entries = []
@@ -457,16 +452,11 @@ def main():
             'outputs': [{'label': lab, 'shape': list(g.values[o].v.shape), 'data': F64List(g.values[o].v)}
                         for o, lab in zip(outs, labels)],
         }
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': seed})
+        entries.append(write_case(out, fixture))
         print(f'  {name}')
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'compute_dtype': 'float64', 'master_seed': args.seed, 'count': len(entries),
-             'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries, {'reference': 'numpy', 'compute_dtype': 'float64'})
+
+
 
 
 if __name__ == '__main__':

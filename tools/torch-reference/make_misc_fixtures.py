@@ -14,16 +14,13 @@ Weights (Keras get_weights() order): Normalization after adapt() holds mean (kep
 so count -- and mean/variance with axis=None -- are written with shape [1] here.
 """
 
-import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import (F32List, F64List, SplitMix64, dtype_policy, fnv1a32, input_entry, initializer,
-                               to_json)
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, dtype_policy, fnv1a32, input_entry, initializer  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_misc_fixtures.py'
@@ -399,24 +396,12 @@ def make_case(name, fn, master_seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', FAMILY))
     out = args.out
     prepare_out_dir(out, GENERATOR)
-    entries = []
-    for name, fn in CASES:
-        fixture = make_case(name, fn, args.seed)
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': FAMILY, 'file': f'{name}.json', 'seed': fixture['seed']})
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'numpy_version': np.__version__, 'compute_dtype': 'float64', 'master_seed': args.seed,
-             'count': len(entries), 'groups': {FAMILY: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    entries = [write_case(out, make_case(name, fn, args.seed)) for name, fn in CASES]
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'numpy', 'numpy_version': np.__version__, 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

@@ -17,7 +17,6 @@ Usage: /usr/bin/python3 tools/torch-reference/make_normalization_fixtures.py [--
 Writes DIR/normalization/<case>.json and DIR/normalization/index.json (DIR: tests/reference/fixtures_torch).
 """
 
-import argparse
 import os
 import sys
 
@@ -26,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import (F32List, F64List, SplitMix64, dtype_policy, fnv1a32, initializer,  # noqa: E402
-                               input_entry, layer_entry, sequential, to_json)
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, dtype_policy, fnv1a32, initializer, input_entry, layer_entry, sequential  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_normalization_fixtures.py'
@@ -400,28 +399,15 @@ def make_case(name, o, master_seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch'))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch'))
     torch.set_num_threads(1)
     out = os.path.join(args.out, GROUP)
-    os.makedirs(out, exist_ok=True)
-    for f in os.listdir(out):
-        if f.endswith('.json'):
-            os.remove(os.path.join(out, f))
+    prepare_out_dir(out, GENERATOR)
     entries = []
     for name, o in CASES:
         fx = make_case(name, o, args.seed)
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8') as fh:
-            fh.write(to_json(fx) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': fx['seed'],
-                        'reference': fx['reference']})
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'torch_version': torch.__version__,
-             'master_seed': args.seed, 'count': len(entries), 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8') as fh:
-        fh.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {os.path.relpath(out)}')
+        entries.append(write_case(out, fx, reference=fx['reference']))
+    write_index(out, GENERATOR, args.seed, entries, {'torch_version': torch.__version__}, groups=False)
 
 
 if __name__ == '__main__':

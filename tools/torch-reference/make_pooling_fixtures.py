@@ -18,7 +18,6 @@ Checks before anything is written:
 Usage: /usr/bin/python3 tools/torch-reference/make_pooling_fixtures.py [--out DIR] [--seed UINT32]
 """
 
-import argparse
 import json
 import math
 import os
@@ -28,9 +27,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import (F32List, F64List, SplitMix64, dtype_policy, fnv1a32, input_entry,  # noqa: E402
-                               layer_entry, sequential, to_json)
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, dtype_policy, fnv1a32, input_entry, layer_entry, sequential  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_pooling_fixtures.py'
@@ -397,10 +395,7 @@ CROSSCHECKS = ['max_pooling1d_same_strides', 'average_pooling1d_same', 'average_
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     torch.set_num_threads(1)
 
     cross = {}
@@ -411,21 +406,12 @@ def main():
     out = args.out
     prepare_out_dir(out, GENERATOR)
 
-    entries = []
-    for name, spec in CASES:
-        fixture = make_case(name, spec, args.seed)
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': fixture['seed']})
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'numpy_version': np.__version__, 'torch_version': torch.__version__, 'compute_dtype': 'float64',
-             'master_seed': args.seed, 'count': len(entries),
-             'crosschecks_against_tfjs': {'tolerance': CROSS_TOL,
-                                          'max_abs_diff': {k: cross[k] for k in CROSSCHECKS}},
-             'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    entries = [write_case(out, make_case(name, spec, args.seed)) for name, spec in CASES]
+    write_index(out, GENERATOR, args.seed, entries,
+                {'reference': 'numpy', 'numpy_version': np.__version__, 'torch_version': torch.__version__,
+                 'compute_dtype': 'float64'},
+                {'crosschecks_against_tfjs': {'tolerance': CROSS_TOL,
+                                              'max_abs_diff': {k: cross[k] for k in CROSSCHECKS}}})
 
 
 if __name__ == '__main__':
