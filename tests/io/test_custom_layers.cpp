@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/fixtures.hpp"
 
 namespace {
 
@@ -29,30 +30,12 @@ using json = nlohmann::json;
 using strata::AnyTensor;
 using strata::Index;
 using strata::Shape;
+using test::read_bytes;
+using test::read_json;
+using test::tensor_from;
 
 const std::string reference_dir = STRATA_REFERENCE_DIR;
 const std::string io_dir = STRATA_IO_FIXTURE_DIR;
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return json::parse(in);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-template <class T>
-AnyTensor<T> tensor_from(const json& j) {
-  Shape shape;
-  for (const auto& d : j.at("shape")) shape.push_back(d.get<Index>());
-  std::vector<T> values;
-  for (const auto& v : j.at("data")) values.push_back(static_cast<T>(v.get<double>()));
-  return AnyTensor<T>::from_values(shape, values);
-}
 
 template <class T>
 double max_abs_diff(const AnyTensor<T>& got, const AnyTensor<T>& want) {

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "support/catch.hpp"
+#include "support/fixtures.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define STRATA_TEST_ASAN 1
@@ -35,23 +36,13 @@
 namespace {
 
 using json = nlohmann::json;
+using test::read_bytes;
+using test::read_json;
 
 const std::string reference_dir = STRATA_REFERENCE_DIR;
 const std::string io_dir = STRATA_IO_FIXTURE_DIR;
 const std::string hostile_dir = STRATA_HOSTILE_DIR;
 const std::string limits_dir = STRATA_LIMITS_DIR;
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  return json::parse(in);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 const strata::LoadOptions isolated = strata::LoadOptions().isolation(true).timeout(30);
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/fixtures.hpp"
 
 namespace {
 
@@ -31,24 +32,12 @@ using json = nlohmann::json;
 using strata::AnyTensor;
 using strata::Index;
 using strata::Shape;
+using test::read_bytes;
+using test::read_json;
+using test::tensor_from;
 
 const std::string reference_dir = STRATA_REFERENCE_DIR;
 const std::string io_dir = STRATA_IO_FIXTURE_DIR;
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return json::parse(in);
-}
-
-template <class T>
-AnyTensor<T> tensor_from(const json& j) {
-  Shape shape;
-  for (const auto& d : j.at("shape")) shape.push_back(d.get<Index>());
-  std::vector<T> values;
-  for (const auto& v : j.at("data")) values.push_back(static_cast<T>(v.get<double>()));
-  return AnyTensor<T>::from_values(shape, values);
-}
 
 // Runs a loaded model on a reference fixture's inputs; returns the largest absolute error.
 template <class T>
@@ -219,12 +208,6 @@ TEST_CASE("load_model reads every TF.js model the Keras reference generator save
 
 // --- Bad files: each is a typed strata error naming the problem, never a crash or a wrong model.
 namespace {
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // A TF.js model in memory (model.json parsed, its one shard's bytes), to be broken.
 struct TfjsModel {
@@ -804,6 +787,33 @@ TEST_CASE("load_model: Keras' scalar weights (Normalization's count) are read as
   CHECK_THROWS_WITH(bad.open(), Catch::Contains("normalization") && Catch::Contains("mean"));
 }
 
+namespace {
+
+// A numpy/PyTorch fixture of tools/torch-reference (a Keras 3 model_config and its layers' weights)
+// wrapped in a converted TF.js model.json written by Keras `version` (modelTopology.model_config +
+// keras_version, the weights in one shard), loaded as a file would be.
+template <class T>
+strata::Model<T> load_as_tfjs(const json& fixture, const std::string& version, const std::string& name) {
+  json weights = json::array();
+  std::string shard;
+  for (const auto& layer : fixture.at("layers")) {
+    for (const auto& w : layer.at("weights")) {
+      weights.push_back({{"name", w.at("name")}, {"shape", w.at("shape")}, {"dtype", "float32"}});
+      for (const auto& v : w.at("data")) {
+        const float f = v.get<float>();
+        shard.append(reinterpret_cast<const char*>(&f), sizeof f);
+      }
+    }
+  }
+  json model = {{"format", "layers-model"},
+                {"modelTopology",
+                 {{"keras_version", version}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
+                {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
+  return strata::io::load_tfjs_from_memory<T>(model.dump(), {{"group1-shard1of1.bin", shard}}, name);
+}
+
+}  // namespace
+
 TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of tensors", "[io][merge]") {
   // A Keras 3 config writes a merge call as {"args": [[tensor, tensor]], "kwargs": {}}. The numpy
   // fixtures of tools/torch-reference/make_merge_fixtures.py hold such configs (Keras 3.10
@@ -813,40 +823,18 @@ TEST_CASE("load_model reads Keras 3 configs whose merge calls take a list of ten
   const std::string dir = reference_dir + "/../fixtures_torch/merge";
   const json index = read_json(dir + "/index.json");
   REQUIRE(index.at("cases").size() >= 10);
-  const auto wrap = [](const json& fixture, const std::string& version, std::string& shard) {
-    json weights = json::array();
-    shard.clear();
-    for (const auto& layer : fixture.at("layers")) {
-      for (const auto& w : layer.at("weights")) {
-        weights.push_back({{"name", w.at("name")}, {"shape", w.at("shape")}, {"dtype", "float32"}});
-        for (const auto& v : w.at("data")) {
-          const float f = v.get<float>();
-          shard.append(reinterpret_cast<const char*>(&f), sizeof f);
-        }
-      }
-    }
-    json model = {
-        {"format", "layers-model"},
-        {"modelTopology",
-         {{"keras_version", version}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
-        {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
-    return model.dump();
-  };
   for (const auto& entry : index.at("cases")) {
     const std::string name = entry.at("name");
     DYNAMIC_SECTION(name) {
       const json fixture = read_json(dir + "/" + name + ".json");
-      std::string shard;
-      const std::string text = wrap(fixture, "3.10.0", shard);
-      auto model_f = strata::io::load_tfjs_from_memory<float>(text, {{"group1-shard1of1.bin", shard}}, name);
-      auto model_d = strata::io::load_tfjs_from_memory<double>(text, {{"group1-shard1of1.bin", shard}}, name);
+      auto model_f = load_as_tfjs<float>(fixture, "3.10.0", name);
+      auto model_d = load_as_tfjs<double>(fixture, "3.10.0", name);
       CHECK(run(model_f, fixture) <= 1e-5);
       CHECK(run(model_d, fixture) <= 1e-5);
       // Keras 3.0-3.3 gave merges no masks: the same file from those versions computes otherwise
       // where a mask reaches a merge's values or the LSTM after it.
       if (name == "multiply_masking_both_lstm" || name == "maximum_masking_both_lstm") {
-        const std::string old = wrap(fixture, "3.3.0", shard);
-        auto model_old = strata::io::load_tfjs_from_memory<double>(old, {{"group1-shard1of1.bin", shard}}, name);
+        auto model_old = load_as_tfjs<double>(fixture, "3.3.0", name);
         CHECK(run(model_old, fixture) > 1e-3);
       }
     }
@@ -861,30 +849,8 @@ TEST_CASE("load_model reads Attention and keras-hub layers with their call argum
   const std::string dir = reference_dir + "/../fixtures_torch/attention_dot";
   const json index = read_json(dir + "/index.json");
   REQUIRE(index.at("cases").size() >= 15);
-  const auto wrap = [](const json& fixture, std::string& shard) {
-    json weights = json::array();
-    shard.clear();
-    for (const auto& layer : fixture.at("layers")) {
-      for (const auto& w : layer.at("weights")) {
-        weights.push_back({{"name", w.at("name")}, {"shape", w.at("shape")}, {"dtype", "float32"}});
-        for (const auto& v : w.at("data")) {
-          const float f = v.get<float>();
-          shard.append(reinterpret_cast<const char*>(&f), sizeof f);
-        }
-      }
-    }
-    json model = {
-        {"format", "layers-model"},
-        {"modelTopology",
-         {{"keras_version", "3.10.0"}, {"backend", "tensorflow"}, {"model_config", fixture.at("model_config")}}},
-        {"weightsManifest", json::array({{{"paths", {"group1-shard1of1.bin"}}, {"weights", weights}}})}};
-    return model.dump();
-  };
-  const auto load = [&](const json& fixture, auto tag) {
-    using T = decltype(tag);
-    std::string shard;
-    const std::string text = wrap(fixture, shard);
-    return strata::io::load_tfjs_from_memory<T>(text, {{"group1-shard1of1.bin", shard}}, "attention");
+  const auto load = [](const json& fixture, auto tag) {
+    return load_as_tfjs<decltype(tag)>(fixture, "3.10.0", "attention");
   };
   for (const auto& entry : index.at("cases")) {
     const std::string name = entry.at("name");

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/fixtures.hpp"
 
 namespace {
 
@@ -31,28 +32,8 @@ using json = nlohmann::json;
 using strata::AnyTensor;
 using strata::Index;
 using strata::Shape;
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open fixture " + path);
-  return json::parse(in);
-}
-
-// Weights and inputs in the fixtures are float32 values written as the shortest decimal that
-// reads back as that float32 (float32 = true rounds them there); outputs are plain decimals
-// (float32 values from tfjs, float64 ones from PyTorch).
-template <class T>
-AnyTensor<T> tensor_from(const json& j, bool float32 = false) {
-  Shape shape;
-  for (const auto& d : j.at("shape")) shape.push_back(d.get<Index>());
-  std::vector<T> values;
-  values.reserve(j.at("data").size());
-  for (const auto& v : j.at("data")) {
-    const double d = v.get<double>();
-    values.push_back(float32 ? static_cast<T>(static_cast<float>(d)) : static_cast<T>(d));
-  }
-  return AnyTensor<T>::from_values(shape, values);
-}
+using test::read_json;
+using test::tensor_from;
 
 // "layer:node:index" of a Keras 2 reference [layer, node, index, ...] or a Keras 3 tensor.
 std::string tensor_key(const json& t) {

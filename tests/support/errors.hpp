@@ -13,10 +13,9 @@ namespace test {
 
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-/// Checks that f throws E (and that it is a std::invalid_argument); returns the message.
+/// The message of the E that f throws; a failed check when it throws something else or nothing.
 template <class E, class F>
-std::string thrown_message(F&& f) {
-  CHECK_THROWS_AS(f(), std::invalid_argument);
+std::string caught_message(F&& f) {
   try {
     f();
   } catch (const E& e) {
@@ -27,6 +26,21 @@ std::string thrown_message(F&& f) {
   }
   FAIL_CHECK("did not throw");
   return {};
+}
+
+/// Checks that f throws E (and that it is a std::invalid_argument); returns the message.
+template <class E, class F>
+std::string thrown_message(F&& f) {
+  CHECK_THROWS_AS(f(), std::invalid_argument);
+  return caught_message<E>(f);
+}
+
+/// Checks that f throws E, a load_error (a std::runtime_error, which thrown_message does not take);
+/// returns the message.
+template <class E, class F>
+std::string load_error_message(F&& f) {
+  CHECK_THROWS_AS(f(), E);
+  return caught_message<E>(f);
 }
 
 }  // namespace test

@@ -18,6 +18,8 @@
 
 namespace {
 
+using test::load_error_message;
+
 using strata::AnyLayer;
 using strata::AnyTensor;
 using strata::Index;
@@ -48,20 +50,6 @@ void check_close(const std::vector<T>& got, const std::vector<T>& want, const ch
     INFO(what << " element " << i << ": strata " << got[i] << ", naive " << want[i]);
     CHECK(close(got[i], want[i], test::tolerance<T>()));
   }
-}
-
-/// The message of a load_error of type E that f throws.
-template <class E, class F>
-std::string load_error_message(F&& f) {
-  CHECK_THROWS_AS(f(), E);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-  }
-  return {};
 }
 
 /// A registry of the six layers, as the io library's is filled (but without linking it).

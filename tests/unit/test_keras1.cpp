@@ -39,27 +39,26 @@ using test::has;
 
 namespace {
 
-const KerasVersion keras1 = KerasVersion::parse("1.2.2");
+using test::load_error_message;
 
-// The message of a load_error E (a std::runtime_error, which test::thrown_message does not take).
-template <class E, class F>
-std::string load_error_message(F&& f) {
-  CHECK_THROWS_AS(f(), E);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-  }
-  return {};
-}
+const KerasVersion keras1 = KerasVersion::parse("1.2.2");
 
 // A Keras 1 file of the given backend (what the loader reads from the weight names).
 KerasVersion keras1_with(const char* backend) {
   KerasVersion v = keras1;
   v.backend = backend;
   return v;
+}
+
+// A Keras 1 LSTM's (or ConvLSTM2D's) stored layout: twelve arrays in the cell, W, U and b per gate
+// in Keras 1's gate order i, c, f, o.
+void check_keras1_lstm_gates(const std::vector<strata::WeightGroup>& groups) {
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].path == "cell");
+  std::vector<std::string> names;
+  for (const auto& w : groups[0].weights) names.push_back(w.name);
+  CHECK(names ==
+        std::vector<std::string>{"W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_f", "U_f", "b_f", "W_o", "U_o", "b_o"});
 }
 
 // The stored arrays of a Keras 1 LSTM/GRU (W, U, b per gate), random.
@@ -150,12 +149,7 @@ TEMPLATE_TEST_CASE("Keras 1 LSTM and GRU weights: twelve / nine per-gate arrays 
   SECTION("LSTM: stored i, c, f, o; Keras 2 columns i, f, c, o") {
     const strata::LSTM<T> lstm(units, strata::LSTMOptions().name("lstm_1"));
     const auto groups = lstm.legacy_weight_groups(inputs, keras1);
-    REQUIRE(groups.size() == 1);
-    CHECK(groups[0].path == "cell");
-    std::vector<std::string> names;
-    for (const auto& w : groups[0].weights) names.push_back(w.name);
-    CHECK(names ==
-          std::vector<std::string>{"W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_f", "U_f", "b_f", "W_o", "U_o", "b_o"});
+    check_keras1_lstm_gates(groups);
     CHECK(groups[0].weights[0].shape == (Shape{features, units}));
     CHECK(groups[0].weights[1].shape == (Shape{units, units}));
     CHECK(groups[0].weights[2].shape == (Shape{units}));
@@ -365,19 +359,37 @@ Shape conv_output(const strata::Registry<T>& registry, const char* class_name, c
   return layer.output_shapes({input})[0];
 }
 
-strata::Config keras1_conv2d_config() {
+// A Keras 1.2.2 2-D convolution's config, as Convolution2D, Deconvolution2D and
+// SeparableConvolution2D write it: a (3, 2) kernel.
+strata::Config keras1_conv_config(const char* name, Index nb_filter, const char* activation, const char* border,
+                                  Index stride_rows, Index stride_cols, bool bias) {
   strata::Config c = strata::Config::dict();
-  c.set("name", "convolution2d_1");
-  c.set("nb_filter", 4);
+  c.set("name", name);
+  c.set("nb_filter", nb_filter);
   c.set("nb_row", 3);
   c.set("nb_col", 2);
   c.set("init", "glorot_uniform");
-  c.set("activation", "relu");
-  c.set("border_mode", "valid");
-  c.set("subsample", strata::Config::List{strata::Config(2), strata::Config(1)});
+  c.set("activation", activation);
+  c.set("border_mode", border);
+  c.set("subsample", strata::Config::List{strata::Config(stride_rows), strata::Config(stride_cols)});
   c.set("dim_ordering", "tf");
-  c.set("bias", false);
+  c.set("bias", bias);
   return c;
+}
+
+strata::Config keras1_conv2d_config() { return keras1_conv_config("convolution2d_1", 4, "relu", "valid", 2, 1, false); }
+
+// What the layer read from a keras1_conv_config of 4 filters, relu, strides (2, 1) and no bias.
+template <class Layer>
+void check_keras1_conv_options(const Layer& layer, const char* padding) {
+  CHECK(layer.filters() == 4);
+  CHECK(layer.kernel_size()[0] == 3);
+  CHECK(layer.kernel_size()[1] == 2);
+  CHECK(layer.strides()[0] == 2);
+  CHECK(layer.strides()[1] == 1);
+  CHECK(layer.padding() == padding);
+  CHECK(layer.activation() == strata::Activation::relu);
+  CHECK_FALSE(layer.use_bias());
 }
 
 }  // namespace
@@ -390,14 +402,7 @@ TEMPLATE_TEST_CASE("Keras 1 convolution configs: nb_filter, nb_row/nb_col, subsa
   strata::Config c2 = keras1_conv2d_config();
   const strata::LayerConfig<T> conv2d_config(registry, "Convolution2D", c2, keras1, "test");
   const strata::Conv2D<T> conv2d = strata::Conv2D<T>::from_config(conv2d_config);
-  CHECK(conv2d.filters() == 4);
-  CHECK(conv2d.kernel_size()[0] == 3);
-  CHECK(conv2d.kernel_size()[1] == 2);
-  CHECK(conv2d.strides()[0] == 2);
-  CHECK(conv2d.strides()[1] == 1);
-  CHECK(conv2d.padding() == "valid");
-  CHECK(conv2d.activation() == strata::Activation::relu);
-  CHECK_FALSE(conv2d.use_bias());
+  check_keras1_conv_options(conv2d, "valid");
   // The registry knows Keras 1's class names.
   CHECK(conv_output(registry, "Convolution2D", c2, Shape{1, 9, 5, 3}) == (Shape{1, 4, 4, 4}));
 
@@ -666,12 +671,7 @@ TEMPLATE_TEST_CASE("Keras 1 ConvLSTM2D: config names, twelve per-gate kernels, T
 
   const std::vector<Shape> inputs{Shape{1, 2, 5, 4, 2}};
   const auto groups = layer.legacy_weight_groups(inputs, keras1);
-  REQUIRE(groups.size() == 1);
-  CHECK(groups[0].path == "cell");
-  std::vector<std::string> names;
-  for (const auto& w : groups[0].weights) names.push_back(w.name);
-  CHECK(names ==
-        std::vector<std::string>{"W_i", "U_i", "b_i", "W_c", "U_c", "b_c", "W_f", "U_f", "b_f", "W_o", "U_o", "b_o"});
+  check_keras1_lstm_gates(groups);
   CHECK(groups[0].weights[0].shape == (Shape{3, 2, 2, 3}));
   CHECK(groups[0].weights[1].shape == (Shape{3, 2, 3, 3}));
   CHECK(groups[0].weights[2].shape == (Shape{3}));
@@ -726,17 +726,7 @@ TEMPLATE_TEST_CASE("Keras 1 ConvLSTM2D: config names, twelve per-gate kernels, T
 namespace {
 
 strata::Config keras1_deconv_config(const char* border, Index stride, Index rows, Index cols) {
-  strata::Config c = strata::Config::dict();
-  c.set("name", "deconvolution2d_1");
-  c.set("nb_filter", 2);
-  c.set("nb_row", 3);
-  c.set("nb_col", 2);
-  c.set("init", "glorot_uniform");
-  c.set("activation", "linear");
-  c.set("border_mode", border);
-  c.set("subsample", strata::Config::List{strata::Config(stride), strata::Config(stride)});
-  c.set("dim_ordering", "tf");
-  c.set("bias", true);
+  strata::Config c = keras1_conv_config("deconvolution2d_1", 2, "linear", border, stride, stride, true);
   c.set("output_shape",
         strata::Config::List{strata::Config(nullptr), strata::Config(rows), strata::Config(cols), strata::Config(2)});
   return c;
@@ -840,29 +830,12 @@ TEMPLATE_TEST_CASE("Keras 1 SeparableConvolution2D: nb_filter, nb_row/nb_col, de
                    "[keras1][separable_conv]", float, double) {
   using T = TestType;
   const strata::Registry<T> registry = keras1_registry<T>();
-  strata::Config c = strata::Config::dict();
-  c.set("name", "separableconvolution2d_1");
-  c.set("nb_filter", 4);
-  c.set("nb_row", 3);
-  c.set("nb_col", 2);
-  c.set("init", "glorot_uniform");
-  c.set("activation", "relu");
-  c.set("border_mode", "same");
-  c.set("subsample", strata::Config::List{strata::Config(2), strata::Config(1)});
+  strata::Config c = keras1_conv_config("separableconvolution2d_1", 4, "relu", "same", 2, 1, false);
   c.set("depth_multiplier", 3);
-  c.set("dim_ordering", "tf");
-  c.set("bias", false);
   const strata::LayerConfig<T> config(registry, "SeparableConvolution2D", c, keras1, "test");
   const strata::SeparableConv2D<T> layer = strata::SeparableConv2D<T>::from_config(config);
-  CHECK(layer.filters() == 4);
+  check_keras1_conv_options(layer, "same");
   CHECK(layer.depth_multiplier() == 3);
-  CHECK(layer.kernel_size()[0] == 3);
-  CHECK(layer.kernel_size()[1] == 2);
-  CHECK(layer.strides()[0] == 2);
-  CHECK(layer.strides()[1] == 1);
-  CHECK(layer.padding() == "same");
-  CHECK(layer.activation() == strata::Activation::relu);
-  CHECK_FALSE(layer.use_bias());
   CHECK(conv_output(registry, "SeparableConvolution2D", c, Shape{1, 5, 4, 2}) == (Shape{1, 3, 4, 4}));
   c.set("dim_ordering", "th");
   CHECK(has(

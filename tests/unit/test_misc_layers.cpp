@@ -16,6 +16,8 @@
 
 namespace {
 
+using test::load_error_message;
+
 using strata::AnyLayer;
 using strata::AnyTensor;
 using strata::Config;
@@ -24,19 +26,6 @@ using strata::Shape;
 using strata::Tensor;
 using test::has;
 using test::thrown_message;
-
-template <class E, class F>
-std::string load_error_message(F&& f) {
-  CHECK_THROWS_AS(f(), E);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-  }
-  return {};
-}
 
 /// Row-major strides of a shape.
 std::vector<Index> strides_of(const Shape& s) {

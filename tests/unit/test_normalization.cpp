@@ -24,6 +24,8 @@
 
 namespace {
 
+using test::load_error_message;
+
 using strata::AnyLayer;
 using strata::AnyTensor;
 using strata::BatchNormalization;
@@ -54,20 +56,6 @@ static_assert(strata::detail::is_layer_v<strata::TimeDistributed<BatchNormalizat
 static_assert(BatchNormalization<float>::output_rank(3) == 3);
 static_assert(LayerNormalization<float>::output_rank(1) == strata::invalid_rank);
 static_assert(UnitNormalization<float>::output_rank(4) == 4);
-
-/// The message of a load_error (a std::runtime_error) of type E that f throws.
-template <class E, class F>
-std::string load_error_message(F&& f) {
-  CHECK_THROWS_AS(f(), E);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-  }
-  return {};
-}
 
 template <class T>
 AnyTensor<T> random_any(const Shape& shape, double lo = -2, double hi = 2) {

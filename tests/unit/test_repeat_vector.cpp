@@ -15,6 +15,8 @@
 
 namespace {
 
+using test::load_error_message;
+
 using strata::AnyLayer;
 using strata::AnyTensor;
 using strata::ConstTensorMap;
@@ -32,20 +34,6 @@ using strata::TimeDistributedOptions;
 
 using test::has;
 using test::thrown_message;
-
-/// The message of a load_error (a std::runtime_error) of type E that f throws.
-template <class E, class F>
-std::string load_error_message(F&& f) {
-  CHECK_THROWS_AS(f(), E);
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("threw an exception of another type: " << e.what());
-  }
-  return {};
-}
 
 template <class T>
 bool same_bits(const T* a, const T* b, Index n) {
