@@ -21,6 +21,20 @@ inline std::mt19937_64& rng() {
   return engine;
 }
 
+/// Gives one scope (a test case) its own draws: rng() starts from `seed` there and continues from
+/// where it was once the scope ends. Its data then depend neither on the tests that ran before it
+/// in the same program nor on static test data elsewhere.
+class SeededDraws {
+ public:
+  explicit SeededDraws(std::uint64_t seed) : saved_(rng()) { rng().seed(seed); }
+  ~SeededDraws() { rng() = saved_; }
+  SeededDraws(const SeededDraws&) = delete;
+  SeededDraws& operator=(const SeededDraws&) = delete;
+
+ private:
+  std::mt19937_64 saved_;
+};
+
 inline Index random_int(Index lo, Index hi) { return std::uniform_int_distribution<Index>(lo, hi)(rng()); }
 
 template <class T>
