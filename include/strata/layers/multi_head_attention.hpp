@@ -110,6 +110,31 @@ struct AttentionResult {
   AnyTensor<T> scores;
 };
 
+template <class T>
+class MultiHeadAttention;
+
+/// The key/value cache of MultiHeadAttention::decode_step (a C++ API; Keras has none): for each
+/// sample and head, the projected keys and values of the steps decoded so far, in room reserved
+/// for max_length steps by MultiHeadAttention::make_cache, so a step allocates nothing.
+template <class T>
+class MultiHeadAttentionCache {
+ public:
+  MultiHeadAttentionCache() = default;
+  /// Steps decoded so far.
+  Index length() const { return length_; }
+  Index max_length() const { return max_length_; }
+  Index batch() const { return batch_; }
+  /// Forgets the steps (keeps the room): the next decode_step is step 0 of a new sequence.
+  void clear() { length_ = 0; }
+
+ private:
+  friend class MultiHeadAttention<T>;
+  Index batch_ = 0, heads_ = 0, key_dim_ = 0, value_dim_ = 0, features_ = 0, max_length_ = 0, length_ = 0;
+  std::vector<detail::PackedMatrix<T>> keys_;    // per (sample, head): K^T (key_dim, max_length)
+  std::vector<detail::PackedMatrix<T>> values_;  // per (sample, head): V (max_length, value_dim)
+  std::vector<T> q_, k_, v_, ctx_, row_;         // one step's projections, context and score row
+};
+
 /// Keras 3 `MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape,
 /// attention_axes)`, called as `mha(query, value, key)`.
 ///
@@ -334,6 +359,105 @@ class MultiHeadAttention {
     AttentionMasks<T> m;
     m.use_causal_mask = causal_;
     return call_with(TensorView<T>(query), TensorView<T>(value), TensorView<T>(key), m, false).output;
+  }
+
+  /// A cache for decode_step: `batch` sequences of up to max_length steps. Allocates all its room
+  /// now. Throws value_error for a max_length or batch below 1, or an unbuilt layer.
+  MultiHeadAttentionCache<T> make_cache(Index max_length, Index batch = 1) const {
+    require_built("make_cache");
+    if (max_length < 1 || batch < 1) {
+      throw value_error(
+          detail::concat(describe(), ": make_cache needs max_length and batch >= 1; got ", max_length, " and ", batch));
+    }
+    MultiHeadAttentionCache<T> c;
+    c.batch_ = batch;
+    c.heads_ = heads_;
+    c.key_dim_ = key_dim_;
+    c.value_dim_ = value_dim_;
+    c.features_ = query_features_;
+    c.max_length_ = max_length;
+    c.keys_.resize(static_cast<std::size_t>(batch * heads_));
+    c.values_.resize(static_cast<std::size_t>(batch * heads_));
+    for (auto& k : c.keys_) k.reserve(key_dim_, max_length);
+    for (auto& v : c.values_) v.reserve(max_length, value_dim_);
+    c.q_.resize(static_cast<std::size_t>(batch * heads_ * key_dim_));
+    c.k_.resize(static_cast<std::size_t>(batch * heads_ * key_dim_));
+    c.v_.resize(static_cast<std::size_t>(batch * heads_ * value_dim_));
+    c.ctx_.resize(static_cast<std::size_t>(batch * heads_ * value_dim_));
+    c.row_.resize(static_cast<std::size_t>(max_length));
+    return c;
+  }
+
+  /// Autoregressive decoding, one new step per call: causal self-attention of the step x (batch,
+  /// features: one row per sample, the query's features) over itself and the cache's earlier
+  /// steps, written to y (batch, output size). It is row t (t = cache.length() before the call) of
+  /// `mha(x_seq, x_seq, use_causal_mask=True)` on the whole sequence, bitwise: the same
+  /// projections (row by row), the same multiply-add chains for the scores and the context, and
+  /// the key steps after t, which the full call masks, add exact zeros there (unless a value is
+  /// infinite or NaN). The layer's own use_causal_mask option does not matter here. Allocates
+  /// nothing. Throws value_error when the cache is full or was made for another layer shape, and
+  /// shape_error when query, key and value features differ (decoding is self-attention).
+  void decode_step(MultiHeadAttentionCache<T>& cache, const T* x, T* y) const {
+    require_built("decode_step");
+    if (cache.heads_ != heads_ || cache.key_dim_ != key_dim_ || cache.value_dim_ != value_dim_ ||
+        cache.features_ != query_features_) {
+      throw value_error(detail::concat(describe(), ": decode_step needs a cache made by this layer's make_cache"));
+    }
+    if (key_->input_dim() != query_features_ || value_->input_dim() != query_features_) {
+      throw shape_error(detail::concat(describe(), ": decode_step is self-attention; query, value and key features (",
+                                       query_features_, ", ", value_->input_dim(), ", ", key_->input_dim(),
+                                       ") must agree"));
+    }
+    if (cache.length_ >= cache.max_length_) {
+      throw value_error(detail::concat(describe(), ": the decoding cache is full (max_length ", cache.max_length_,
+                                       "); clear() it or make a longer one"));
+    }
+    const Index batch = cache.batch_, t = cache.length_, hk = heads_ * key_dim_, hv = heads_ * value_dim_;
+    const Shape in{batch, query_features_};
+    query_->forward(x, in, cache.q_.data(), batch * hk);
+    key_->forward(x, in, cache.k_.data(), batch * hk);
+    value_->forward(x, in, cache.v_.data(), batch * hv);
+    const T scale = query_scale();
+    for (T& q : cache.q_) q *= scale;
+    T* row = cache.row_.data();
+    for (Index b = 0; b < batch; ++b) {
+      for (Index n = 0; n < heads_; ++n) {
+        detail::PackedMatrix<T>& keys = cache.keys_[static_cast<std::size_t>(b * heads_ + n)];
+        detail::PackedMatrix<T>& values = cache.values_[static_cast<std::size_t>(b * heads_ + n)];
+        keys.set_column(t, cache.k_.data() + b * hk + n * key_dim_, 1, key_dim_);
+        keys.resize(key_dim_, t + 1);
+        values.set_row(t, cache.v_.data() + b * hv + n * value_dim_, value_dim_);
+        values.resize(t + 1, value_dim_);
+        // As the attention core computes a row (detail/attention_core.hpp).
+        const detail::GemmTerm<T> qk{cache.q_.data() + b * hk + n * key_dim_, hk, &keys};
+        detail::gemm_tiled(1, t + 1, &qk, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr), row, t + 1);
+        detail::softmax_row(row, t + 1, false);
+        const detail::GemmTerm<T> pv{row, t + 1, &values};
+        detail::gemm_tiled(1, value_dim_, &pv, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr),
+                           cache.ctx_.data() + b * hv + n * value_dim_, hv);
+      }
+    }
+    output_->forward(cache.ctx_.data(), Shape{batch, hv}, y, batch * output_->units());
+    cache.length_ = t + 1;
+  }
+  /// decode_step on a (batch, features) or (batch, 1, features) tensor; returns (batch, output
+  /// shape...). Allocates the result.
+  AnyTensor<T> decode_step(MultiHeadAttentionCache<T>& cache, const TensorView<T>& x) const {
+    require_built("decode_step");
+    const Shape& s = x.shape();
+    const bool ok = !x.empty() && s[0] == cache.batch_ && s.back() == query_features_ &&
+                    (s.rank() == 2 || (s.rank() == 3 && s[1] == 1));
+    if (!ok) {
+      throw shape_error(detail::concat(describe(), ": decode_step takes one step, (batch=", cache.batch_,
+                                       ", features=", query_features_, ") or (batch, 1, features); got ",
+                                       x.empty() ? std::string("an empty tensor") : s.to_string()));
+    }
+    Shape out{cache.batch_};
+    if (s.rank() == 3) out.push_back(1);
+    for (Index d : out_dims(query_features_)) out.push_back(d);
+    AnyTensor<T> y = AnyTensor<T>::uninitialized(out);
+    decode_step(cache, x.data(), y.data());
+    return y;
   }
 
   // The single-input layer concept: self-attention mha(x, x).
