@@ -94,22 +94,22 @@ class AttentionWorkspace {
     if (s.key_dim > kt_rows_ || s.key_steps > kt_cols_) {
       kt_rows_ = std::max(kt_rows_, s.key_dim);
       kt_cols_ = std::max(kt_cols_, s.key_steps);
-      keys_.reserve(kt_rows_, kt_cols_);
+      keys.reserve(kt_rows_, kt_cols_);
     }
     if (s.key_steps > v_rows_ || s.value_dim > v_cols_) {
       v_rows_ = std::max(v_rows_, s.key_steps);
       v_cols_ = std::max(v_cols_, s.value_dim);
-      values_.reserve(v_rows_, v_cols_);
+      values.reserve(v_rows_, v_cols_);
     }
-    const std::size_t block = static_cast<std::size_t>(s.query_steps * s.key_steps);
-    if (block_.size() < block) block_.resize(block);
-    if (keep_.size() < static_cast<std::size_t>(s.key_steps)) keep_.resize(static_cast<std::size_t>(s.key_steps));
+    const std::size_t cells = static_cast<std::size_t>(s.query_steps * s.key_steps);
+    if (block.size() < cells) block.resize(cells);
+    if (keep.size() < static_cast<std::size_t>(s.key_steps)) keep.resize(static_cast<std::size_t>(s.key_steps));
   }
 
-  PackedMatrix<T> keys_;             // K^T of one (sample, key/value head): (key_dim, S)
-  PackedMatrix<T> values_;           // V of one (sample, key/value head): (S, value_dim)
-  std::vector<T> block_;             // one (T, S) score block when the caller keeps no scores
-  std::vector<unsigned char> keep_;  // the key steps a query row may attend to
+  PackedMatrix<T> keys;             // K^T of one (sample, key/value head): (key_dim, S)
+  PackedMatrix<T> values;           // V of one (sample, key/value head): (S, value_dim)
+  std::vector<T> block;             // one (T, S) score block when the caller keeps no scores
+  std::vector<unsigned char> keep;  // the key steps a query row may attend to
 
  private:
   Index kt_rows_ = 0, kt_cols_ = 0, v_rows_ = 0, v_cols_ = 0;
@@ -184,22 +184,22 @@ void attention(const AttentionSizes& z, const HeadLayout<T>& q, const HeadLayout
   for (Index b = 0; b < z.batch; ++b) {
     for (Index h = 0; h < z.kv_heads; ++h) {
       // This (sample, key/value head)'s K^T and V, packed once for the group's query heads.
-      work.keys_.resize(z.key_dim, s_len);
-      work.values_.resize(s_len, z.value_dim);
+      work.keys.resize(z.key_dim, s_len);
+      work.values.resize(s_len, z.value_dim);
       for (Index s = 0; s < s_len; ++s) {
-        work.keys_.set_column(s, k.at(b, s, h), 1, z.key_dim);
-        work.values_.set_row(s, v.at(b, s, h), z.value_dim);
+        work.keys.set_column(s, k.at(b, s, h), 1, z.key_dim);
+        work.values.set_row(s, v.at(b, s, h), z.value_dim);
       }
       for (Index u = h * group; u < (h + 1) * group; ++u) {
-        T* block = scores != nullptr ? scores + (b * z.query_heads + u) * t_len * s_len : work.block_.data();
-        const GemmTerm<T> qk{q.at(b, 0, u), q.step_stride, &work.keys_};
+        T* block = scores != nullptr ? scores + (b * z.query_heads + u) * t_len * s_len : work.block.data();
+        const GemmTerm<T> qk{q.at(b, 0, u), q.step_stride, &work.keys};
         gemm_tiled(t_len, s_len, &qk, 1, static_cast<const PackedMatrix<T>*>(nullptr), block, s_len);
         for (Index t = 0; t < t_len; ++t) {
           T* row = block + t * s_len;
-          if (masked) mask_score_row(mask, b, u, t, s_len, row, work.keep_.data());
+          if (masked) mask_score_row(mask, b, u, t, s_len, row, work.keep.data());
           softmax_row(row, s_len, false);
         }
-        const GemmTerm<T> pv{block, s_len, &work.values_};
+        const GemmTerm<T> pv{block, s_len, &work.values};
         gemm_tiled(t_len, z.value_dim, &pv, 1, static_cast<const PackedMatrix<T>*>(nullptr), ctx.at(b, 0, u),
                    ctx.step_stride);
       }
