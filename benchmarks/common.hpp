@@ -128,6 +128,17 @@ constexpr int batch = w6::batch, height = w6::height, width = w6::width, channel
 /// The two convolutions (BatchNormalization, Add and ReLU are not counted).
 inline double flops() { return 2.0 * w6::flops(); }
 }  // namespace resblock
+namespace w11 {  // autoregressive decoding: causal self-attention, one token per call with a K/V cache
+constexpr int batch = 1, d_model = 256, heads = 8, key_dim = d_model / heads;
+/// The sequence lengths decoded per iteration (from an empty cache).
+inline std::vector<int> lengths() { return {64, 128, 256, 512}; }
+/// Decoding `steps` tokens: per token t the four d_model x d_model projections (2 * 4 * d^2) and
+/// the scores and context over t + 1 keys (2 * 2 * d * (t + 1)).
+inline double flops(int steps) {
+  const double d = d_model, n = steps;
+  return 8.0 * d * d * n + 2.0 * d * n * (n + 1.0);
+}
+}  // namespace w11
 
 // ---- Helpers.
 

@@ -531,6 +531,42 @@ void BM_W9(benchmark::State& state) {
 }
 #endif
 
+// ---- W11: autoregressive decoding with MultiHeadAttention's key/value cache (decode_step), batch 1,
+// d_model 256, 8 heads of 32: every iteration decodes `steps` tokens from an empty cache (one (1,
+// 256) token per call, allocation-free). Checked first, bitwise, against the full causal call on the
+// whole sequence (a mismatch skips the benchmark with an error). "per_step" is the time per token.
+void BM_W11(benchmark::State& state, int steps) {
+  strata::MultiHeadAttention<float> mha(w11::heads, w11::key_dim, strata::MultiHeadAttentionOptions().seed(23));
+  mha.build(w11::d_model);
+  auto cache = mha.make_cache(steps, w11::batch);
+  const auto x = random_tensor<3>({w11::batch, steps, w11::d_model}, 24);
+  std::vector<float> y(static_cast<std::size_t>(w11::d_model));
+  {
+    strata::AttentionMasks<float> causal;
+    causal.use_causal_mask = true;
+    const strata::TensorView<float> xv(x.data(), strata::Shape{w11::batch, steps, w11::d_model});
+    const strata::AnyTensor<float> whole = mha.call(xv, xv, strata::TensorView<float>(), causal).output;
+    for (int t = 0; t < steps; ++t) {
+      mha.decode_step(cache, x.data() + t * w11::d_model, y.data());
+      if (std::memcmp(y.data(), whole.data() + t * w11::d_model, sizeof(float) * w11::d_model) != 0) {
+        state.SkipWithError("decode_step's output differs from the full causal call's row");
+        return;
+      }
+    }
+  }
+  for (auto _ : state) {
+    cache.clear();
+    float sink = 0.0f;
+    for (int t = 0; t < steps; ++t) {
+      mha.decode_step(cache, x.data() + t * w11::d_model, y.data());
+      sink += y[0];
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w11::flops(steps));
+  set_per_step(state, steps);
+}
+
 // ---- W8: the seed's video model on (8, 16, 64, 64, 3), as BM_W8_torch: TimeDistributed(Conv2D(16,
 // 3x3, valid, no activation)) -> TimeDistributed(MaxPooling2D(2)) -> TimeDistributed(Flatten) ->
 // LSTM(64) (last h) -> Dense(10) (no activation), through the typed calls.
@@ -687,6 +723,11 @@ void register_strata_benchmarks(int threads) {
 #if STRATA_BENCH_HAS_STREAMING
   add("BM_W9_strata", BM_W9);
 #endif
+  for (const int n : w11::lengths()) {
+    add("BM_W11_strata/T:" + std::to_string(n), [n](benchmark::State& s) {
+      BM_W11(s, n);
+    })->Unit(benchmark::kMicrosecond);
+  }
   add("BM_RESBLOCK_strata", [](benchmark::State& s) { BM_RESBLOCK(s, false); });
   add("BM_RESBLOCK_strata_forward", [](benchmark::State& s) { BM_RESBLOCK(s, true); });
 }

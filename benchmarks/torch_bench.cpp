@@ -17,10 +17,12 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -478,6 +480,62 @@ std::string env_or(const char* name, const char* fallback) {
   return v != nullptr ? v : fallback;
 }
 
+// ---- W11: autoregressive decoding, batch 1, d_model 256, 8 heads, one (1, 256) token per call, `steps`
+// tokens per iteration from an empty cache. libtorch has no decoding API, so two peers:
+//   BM_W11_torch            the key/value cache by hand on torch::nn::MultiheadAttention's weights:
+//                           per token one addmm for q, k, v (in_proj), k and v copied into
+//                           preallocated (heads, steps, 32) buffers, bmm -> softmax -> bmm over the
+//                           t + 1 cached steps, addmm for out_proj;
+//   BM_W11_torch_recompute  torch::nn::MultiheadAttention::forward(token, prefix, prefix): the keys
+//                           and values of the whole prefix projected again at every token (lengths
+//                           up to 128 only: it grows quadratically).
+// Both are checked against the full causal MultiheadAttention call (attn_mask) on the sequence.
+void BM_W11(benchmark::State& state, int steps, bool recompute) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(25);
+  torch::nn::MultiheadAttention mha(torch::nn::MultiheadAttentionOptions(w11::d_model, w11::heads));
+  mha->eval();
+  const Tensor x = random_tensor({steps, 1, w11::d_model}, 24);  // (L, N, E), batch 1
+  const int d = w11::d_model, h = w11::heads, hd = w11::key_dim;
+  const Tensor w_in_t = mha->in_proj_weight.t().contiguous();  // (d, 3d)
+  const Tensor b_in = mha->in_proj_bias;
+  const Tensor w_out_t = mha->out_proj->weight.t().contiguous();  // (d, d)
+  const Tensor b_out = mha->out_proj->bias;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  Tensor kbuf = torch::zeros({h, steps, hd}), vbuf = torch::zeros({h, steps, hd});
+  const auto step = [&](int t) -> Tensor {
+    const Tensor xt = x[t];  // (1, d)
+    if (recompute) {
+      const Tensor prefix = x.narrow(0, 0, t + 1);
+      return std::get<0>(mha->forward(xt.unsqueeze(0), prefix, prefix, {}, false)).view({1, d});
+    }
+    const Tensor qkv = torch::addmm(b_in, xt, w_in_t);                 // (1, 3d)
+    const Tensor q = qkv.narrow(1, 0, d).view({h, 1, hd}).mul(scale);  // (h, 1, hd)
+    kbuf.select(1, t).copy_(qkv.narrow(1, d, d).view({h, hd}));
+    vbuf.select(1, t).copy_(qkv.narrow(1, 2 * d, d).view({h, hd}));
+    const Tensor p = torch::softmax(torch::bmm(q, kbuf.narrow(1, 0, t + 1).transpose(1, 2)), -1);  // (h, 1, t+1)
+    const Tensor ctx = torch::bmm(p, vbuf.narrow(1, 0, t + 1)).view({1, d});
+    return torch::addmm(b_out, ctx, w_out_t);
+  };
+  {
+    const Tensor causal = torch::triu(torch::full({steps, steps}, -std::numeric_limits<float>::infinity()), 1);
+    const Tensor whole = std::get<0>(mha->forward(x, x, x, {}, false, causal)).view({steps, d});
+    double worst = 0;
+    for (int t = 0; t < steps; ++t) worst = std::max(worst, (step(t) - whole[t]).abs().max().item<double>());
+    if (!(worst < 1e-4)) {
+      state.SkipWithError("the decoding peer differs from the full causal MultiheadAttention call");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    float sink = 0.0f;
+    for (int t = 0; t < steps; ++t) sink += step(t).data_ptr<float>()[0];
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w11::flops(steps));
+  set_per_step(state, steps);
+}
+
 void register_torch_benchmarks(int threads) {
   benchmark::AddCustomContext("torch_version", TORCH_VERSION);
   benchmark::AddCustomContext("torch_threads", apply_torch_threads(threads));
@@ -507,6 +565,16 @@ void register_torch_benchmarks(int threads) {
   add("BM_W8_torch", BM_W8);
   add("BM_W9_torch", [](benchmark::State& s) { BM_W9(s, false); });
   add("BM_W9_torch_conv1d", [](benchmark::State& s) { BM_W9(s, true); });
+  for (const int n : w11::lengths()) {
+    add("BM_W11_torch/T:" + std::to_string(n), [n](benchmark::State& s) {
+      BM_W11(s, n, false);
+    })->Unit(benchmark::kMicrosecond);
+    if (n <= 128) {
+      add("BM_W11_torch_recompute/T:" + std::to_string(n), [n](benchmark::State& s) {
+        BM_W11(s, n, true);
+      })->Unit(benchmark::kMicrosecond);
+    }
+  }
   add("BM_RESBLOCK_torch", [](benchmark::State& s) { BM_RESBLOCK(s, false); });
   add("BM_RESBLOCK_torch_channels_last", [](benchmark::State& s) { BM_RESBLOCK(s, true); });
   add("BM_gemm_torch", BM_gemm_torch);

@@ -82,7 +82,6 @@ inline std::string unsupported_class_hint(const std::string& class_name) {
                                              "TimeDistributedDense",
                                              "Highway",
                                              "MaxoutDense",
-                                             "GroupedQueryAttention",
                                              "ReversibleEmbedding",
                                              "Conv3DTranspose",
                                              "SpectralNormalization",

@@ -27,6 +27,7 @@
 #include "layers/embedding.hpp"
 #include "layers/flatten.hpp"
 #include "layers/global_pooling.hpp"
+#include "layers/grouped_query_attention.hpp"
 #include "layers/gru.hpp"
 #include "layers/identity.hpp"
 #include "layers/lstm.hpp"

@@ -420,3 +420,28 @@ TEST_CASE("no allocation: normalization layers' forward allocates nothing, in pl
   CHECK(run(unit) == 0);
   CHECK(run(rms) == 0);
 }
+
+TEMPLATE_TEST_CASE("no allocation: MultiHeadAttention's decode_step allocates nothing after make_cache",
+                   "[allocation][attention]", float, double) {
+  // The W11 shape (d_model 256, 8 heads of 32) and a small one; all steps up to max_length, two
+  // sequences through one cache (clear() keeps the room).
+  using T = TestType;
+  for (const auto& c : {std::array<Index, 4>{8, 32, 256, 96}, std::array<Index, 4>{3, 5, 7, 20}}) {
+    INFO("heads " << c[0] << " key_dim " << c[1] << " features " << c[2]);
+    strata::MultiHeadAttention<T> mha(c[0], c[1], strata::MultiHeadAttentionOptions().seed(4));
+    mha.build(c[2]);
+    auto cache = mha.make_cache(c[3], 2);
+    std::vector<T> x(static_cast<std::size_t>(2 * c[2])), y(x.size());
+    const long n = count_allocations([&] {
+      for (int round = 0; round < 2; ++round) {
+        for (Index t = 0; t < c[3]; ++t) {
+          for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<T>(std::sin(0.1 * static_cast<double>(i + t)));
+          mha.decode_step(cache, x.data(), y.data());
+        }
+        cache.clear();
+      }
+    });
+    CHECK(n == 0);
+    CHECK(std::isfinite(static_cast<double>(y[0])));
+  }
+}

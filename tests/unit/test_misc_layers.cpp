@@ -591,7 +591,7 @@ TEST_CASE("an unknown layer class says where to look and, for string layers, why
   CHECK(has(lambda, "strata::register_layer (docs/custom-layers.md)"));
   // Keras' own classes strata does not implement: the message points at the reason in the docs.
   for (const char* cls : {"LocallyConnected1D", "LocallyConnected2D", "SReLU", "ParametricSoftplus", "CuDNNLSTM",
-                          "GroupedQueryAttention"}) {
+                          "ReversibleEmbedding"}) {
     const std::string m = message(cls);
     CHECK(has(m, std::string("the layer class '") + cls +
                      "' is not supported: strata does not implement this Keras layer (why: "

@@ -151,6 +151,11 @@ KERAS_CASES = [
     ("torch:attention/mha_cross_key_value_dim_output_shape", {}),
     ("torch:attention/mha_key_mask", {}),
     ("torch:attention/mha_rank4_default_axes", {}),
+    # GroupedQueryAttention: the same sublayer layout (kernels (F, heads, head_dim)), the call's
+    # key, attention_mask and flags in the node.
+    ("torch:gqa/gqa_cross_key_groups4", {}),
+    ("torch:gqa/gqa_attention_mask_causal", {}),
+    ("torch:gqa/gqa_query_value_masks", {}),
 ]
 
 H5_CASES = [
@@ -597,8 +602,11 @@ def _float32_array(w):
     return arr.reshape(w["shape"])
 
 
-# Call kwargs a Keras 3 MultiHeadAttention node may carry: tensors (key, attention_mask) and flags.
+# Call kwargs a Keras 3 MultiHeadAttention or GroupedQueryAttention node may carry: tensors (key,
+# attention_mask) and flags.
 MHA_CALL_KWARGS = {"key", "attention_mask", "use_causal_mask", "return_attention_scores"}
+# The attention classes called as layer(query, value[, key], key=..., attention_mask=..., flags).
+ATTENTION_CLASSES = ("MultiHeadAttention", "GroupedQueryAttention")
 
 
 def _is_k3_tensor(v):
@@ -610,7 +618,7 @@ def _k3_refs(node, cls=None):
     the positional tensors, then the tensor kwargs (initial_state; MultiHeadAttention's key and
     attention_mask in key order, as strata's loader takes them)."""
     kwargs = node.get("kwargs", {})
-    allowed = {"initial_state", "training", "mask"} | (MHA_CALL_KWARGS if cls == "MultiHeadAttention" else set())
+    allowed = {"initial_state", "training", "mask"} | (MHA_CALL_KWARGS if cls in ATTENTION_CLASSES else set())
     check(set(kwargs) <= allowed, "unexpected call kwargs")
     tensors = list(node["args"]) + list(kwargs.get("initial_state", []))
     tensors += [kwargs[k] for k in sorted(kwargs) if k != "initial_state" and _is_k3_tensor(kwargs[k])]
@@ -639,7 +647,7 @@ def load_source(source):
             check(len(nodes) <= 1, f"{source}: shared layers are not supported")
             if nodes and isinstance(nodes[0], dict):
                 layer.inbound = [(n, int(i), int(t)) for n, i, t in _k3_refs(nodes[0], entry["class_name"])]
-                if entry["class_name"] == "MultiHeadAttention":
+                if entry["class_name"] in ATTENTION_CLASSES:
                     layer.k3_kwargs = {"n_args": len(nodes[0]["args"]), "kwargs": nodes[0].get("kwargs", {})}
             elif nodes:
                 layer.inbound = [(t[0], int(t[1]), int(t[2])) for t in nodes[0]]
@@ -995,7 +1003,7 @@ def k3_layer_config(layer):
 def k3_build_config(layer):
     # Layer.get_build_config(): the bound arguments of build(). RNN.build(sequences_shape,
     # initial_state_shape=None) called with an initial_state records two shapes -> "shapes_dict".
-    if layer.cls == "MultiHeadAttention":  # build(query_shape, value_shape, key_shape=None)
+    if layer.cls in ATTENTION_CLASSES:  # build(query_shape, value_shape, key_shape=None)
         n = layer.k3_kwargs["n_args"]
         shapes = {"query_shape": layer.in_shapes[0], "value_shape": layer.in_shapes[1]}
         keys = [k for k in sorted(layer.k3_kwargs["kwargs"]) if _is_k3_tensor(layer.k3_kwargs["kwargs"][k])]
@@ -1038,10 +1046,10 @@ def k3_inbound_node(layer):
     Layer.__call__ adds training=<signature default> when not None, and mask=None when call() has a
     mask argument and exactly one tensor argument."""
     refs = [k3_keras_tensor(shape, ref) for ref, shape in zip(layer.inbound, layer.in_shapes)]
-    if layer.cls == "MultiHeadAttention":
+    if layer.cls in ATTENTION_CLASSES:
         # mha(query, value[, key], key=..., attention_mask=..., use_causal_mask=...): the positional
         # tensors as args, the tensor kwargs (after them, in key order) and flags as kwargs.
-        check(layer.k3_kwargs is not None, f"{layer.name}: MultiHeadAttention needs a Keras 3 source node")
+        check(layer.k3_kwargs is not None, f"{layer.name}: {layer.cls} needs a Keras 3 source node")
         n = layer.k3_kwargs["n_args"]
         source = layer.k3_kwargs["kwargs"]
         tensor_keys = [k for k in sorted(source) if _is_k3_tensor(source[k])]
@@ -1157,15 +1165,19 @@ def k3_save_layer_state(h5, path, layer):
             sub = copy.copy(sub)
             sub.weights = weights
             k3_save_layer_state(h5, f"{path}/{attr}", sub)
-    elif layer.cls == "MultiHeadAttention":
+    elif layer.cls in ATTENTION_CLASSES:
         # Keras 3 saves the four EinsumDense sublayers under their public attributes (saving_lib visits
         # public names first): query_dense ("query"), key_dense, value_dense, output_dense
         # ("attention_output"), each with kernel (and bias); the layer's own vars are empty.
+        # GroupedQueryAttention has no public properties for them: saving_lib names them by their
+        # private attributes, _query_dense, _key_dense, _value_dense, _output_dense.
         k3_vars(h5, path, layer.name)
         per = len(arrays) // 4
-        check(per in (1, 2) and len(arrays) == 4 * per, f"{layer.name}: MultiHeadAttention needs 4 or 8 weights")
-        for k, (attr, name) in enumerate((("query_dense", "query"), ("key_dense", "key"), ("value_dense", "value"),
-                                          ("output_dense", "attention_output"))):
+        check(per in (1, 2) and len(arrays) == 4 * per, f"{layer.name}: {layer.cls} needs 4 or 8 weights")
+        prefix = "_" if layer.cls == "GroupedQueryAttention" else ""
+        for k, (attr, name) in enumerate(((prefix + "query_dense", "query"), (prefix + "key_dense", "key"),
+                                          (prefix + "value_dense", "value"),
+                                          (prefix + "output_dense", "attention_output"))):
             k3_vars(h5, f"{path}/{attr}", name, arrays[k * per:(k + 1) * per])
     elif is_generic(layer.cls) and nested_weight_holders(k3_layer_config(layer)):
         # Weights of nested layers (an RNN's cell, a stack's cells) at the nested layers' paths.
@@ -2375,9 +2387,10 @@ def verify_keras(path, model):
                 check(base["forward_layer"]["vars"].attrs["name"] == cfg["layer"]["config"]["name"], f"{path}: forward")
                 check(base["backward_layer"]["vars"].attrs["name"] == cfg["backward_layer"]["config"]["name"],
                       f"{path}: backward")
-            if cls == "MultiHeadAttention":  # the four projections' sublayers
-                holders = [("query_dense", "query"), ("key_dense", "key"), ("value_dense", "value"),
-                           ("output_dense", "attention_output")]
+            if cls in ATTENTION_CLASSES:  # the four projections' sublayers
+                prefix = "_" if cls == "GroupedQueryAttention" else ""
+                holders = [(prefix + "query_dense", "query"), (prefix + "key_dense", "key"),
+                           (prefix + "value_dense", "value"), (prefix + "output_dense", "attention_output")]
             else:
                 holders = nested_weight_holders(cfg) if is_generic(entry["class_name"]) else []
             if holders:  # weights at the nested layers' paths, read from config.json

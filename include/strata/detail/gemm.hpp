@@ -148,6 +148,9 @@ class PackedMatrix {
   void pack(const T* src, Index rows, Index cols) {
     rows_ = rows;
     cols_ = cols;
+    stride_ = rows * width;
+    max_rows_ = rows;
+    max_cols_ = cols;
     const bool dot = cols <= dot_max_cols;
     ldt_ = dot ? (rows + packet_size<T> - 1) / packet_size<T> * packet_size<T> : 0;
     dot_data_.assign(static_cast<std::size_t>(cols * ldt_), T(0));
@@ -157,10 +160,45 @@ class PackedMatrix {
     panels_ = (cols + width - 1) / width;
     data_.assign(static_cast<std::size_t>(panels_ * rows * width), T(0));
     for (Index p = 0; p < panels_; ++p) {
-      T* dst = data_.data() + p * rows * width;
+      T* dst = data_.data() + p * stride_;
       const Index j0 = p * width;
       const Index cw = std::min<Index>(width, cols - j0);
       for (Index k = 0; k < rows; ++k) std::copy(src + k * cols + j0, src + k * cols + j0 + cw, dst + k * width);
+    }
+  }
+
+  /// Room for a matrix of up to max_rows x max_cols in the tile layout only (no dot layout, so
+  /// only gemm_tiled() takes it), zero, with no rows or columns yet: resize() then set_column()
+  /// or set_row() fill it in place. Each panel keeps max_rows rows of room, so a matrix that
+  /// grows (an attention key/value cache) never moves what it holds and never allocates.
+  void reserve(Index max_rows, Index max_cols) {
+    max_rows_ = max_rows;
+    max_cols_ = max_cols;
+    stride_ = max_rows * width;
+    rows_ = cols_ = panels_ = ldt_ = 0;
+    dot_data_.clear();
+    data_.assign(static_cast<std::size_t>((max_cols + width - 1) / width * stride_), T(0));
+  }
+  /// The matrix's size within the room reserve() made; the values already set stay.
+  void resize(Index rows, Index cols) {
+    STRATA_ASSERT(rows >= 0 && cols >= 0 && rows <= max_rows_ && cols <= max_cols_ && ldt_ == 0);
+    rows_ = rows;
+    cols_ = cols;
+    panels_ = (cols + width - 1) / width;
+  }
+  /// Sets column j (within the reserved room) to src[0], src[step], ..., one value per row of
+  /// max rows: B[k, j] = src[k * step] for k < count.
+  void set_column(Index j, const T* src, Index step, Index count) {
+    STRATA_ASSERT(j >= 0 && j < max_cols_ && count <= max_rows_);
+    T* dst = data_.data() + (j / width) * stride_ + j % width;
+    for (Index k = 0; k < count; ++k) dst[k * width] = src[k * step];
+  }
+  /// Sets row k (within the reserved room) to the count values at src.
+  void set_row(Index k, const T* src, Index count) {
+    STRATA_ASSERT(k >= 0 && k < max_rows_ && count <= max_cols_);
+    for (Index j0 = 0; j0 < count; j0 += width) {
+      const Index cw = std::min<Index>(width, count - j0);
+      std::copy(src + j0, src + j0 + cw, data_.data() + (j0 / width) * stride_ + k * width);
     }
   }
 
@@ -170,7 +208,7 @@ class PackedMatrix {
   /// The same into columns [c0, c0 + cols()) of a row-major matrix with ld columns.
   void unpack_columns(T* dst, Index ld, Index c0) const {
     for (Index p = 0; p < panels_; ++p) {
-      const T* src = data_.data() + p * rows_ * width;
+      const T* src = data_.data() + p * stride_;
       const Index j0 = p * width;
       const Index cw = std::min<Index>(width, cols_ - j0);
       for (Index k = 0; k < rows_; ++k) std::copy(src + k * width, src + k * width + cw, dst + k * ld + c0 + j0);
@@ -180,9 +218,14 @@ class PackedMatrix {
   Index rows() const { return rows_; }
   Index cols() const { return cols_; }
   Index panels() const { return panels_; }
-  const T* panel(Index p) const { return data_.data() + p * rows_ * width; }
+  const T* panel(Index p) const { return data_.data() + p * stride_; }
+  /// Whether the dot layout is there (pack() of at most dot_max_cols columns).
+  bool has_dot_layout() const { return ldt_ > 0; }
   /// Dot layout (cols() <= dot_max_cols): column j as a zero-padded run of rows() values.
-  const T* column(Index j) const { return dot_data_.data() + j * ldt_; }
+  const T* column(Index j) const {
+    STRATA_ASSERT(ldt_ > 0);
+    return dot_data_.data() + j * ldt_;
+  }
 
  private:
   std::vector<T, Eigen::aligned_allocator<T>> data_;
@@ -191,6 +234,9 @@ class PackedMatrix {
   Index cols_ = 0;
   Index panels_ = 0;
   Index ldt_ = 0;
+  Index stride_ = 0;  // values from one panel to the next
+  Index max_rows_ = 0;
+  Index max_cols_ = 0;
 };
 
 /// One term A * B of a product: A is row-major with leading dimension lda and B->rows() columns.
@@ -310,12 +356,14 @@ void gemm_dot(Index m, Index n, const GemmTerm<T>* terms, int term_count, const 
   }
 }
 
+template <class T>
+void gemm_tiled(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c,
+                Index ldc);
+
 /// C[i, j] = init[j] + sum over terms of sum_k A[i, k] B[k, j], for i < m and j < n, where every
 /// term's B has n columns (init: a packed 1 x n row, or null for zero), all packed alike.
 template <class T>
 void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c, Index ldc) {
-  using Config = GemmConfig<T>;
-  constexpr int MR = Config::tile_rows;
   if (m <= 0 || n <= 0) return;
   // No terms is allowed (C = init, or zero): a transposed convolution's output phase can have no
   // tap on a row.
@@ -327,11 +375,28 @@ void gemm(Index m, Index n, const GemmTerm<T>* terms, int term_count, const Pack
   if (n <= dot_max_cols) {
     Index depth = 0;
     for (int s = 0; s < term_count; ++s) depth += terms[s].b->rows();
-    if (depth >= dot_min_depth) {
+    bool dot = depth >= dot_min_depth;
+    for (int s = 0; dot && s < term_count; ++s) dot = terms[s].b->has_dot_layout();
+    if (dot && (init == nullptr || init->has_dot_layout())) {
       gemm_dot(m, n, terms, term_count, init, c, ldc);
       return;
     }
   }
+  gemm_tiled(m, n, terms, term_count, init, c, ldc);
+}
+
+/// gemm() with the tile kernel whatever the shape: every C[i, j] is init[j] + the chain of
+/// multiply-adds A[i, 0] B[0, j] + A[i, 1] B[1, j] + ... in k order, so its value does not depend
+/// on n or on the depth either. Attention takes it for its score and context products, whose
+/// columns and depth grow with the key steps: a decoding step then computes exactly the full
+/// call's row.
+template <class T>
+void gemm_tiled(Index m, Index n, const GemmTerm<T>* terms, int term_count, const PackedMatrix<T>* init, T* c,
+                Index ldc) {
+  using Config = GemmConfig<T>;
+  constexpr int MR = Config::tile_rows;
+  if (m <= 0 || n <= 0) return;
+  STRATA_ASSERT(term_count >= 0 && (term_count == 0 || terms != nullptr) && c != nullptr && ldc >= n);
   const Index panels = (n + Config::panel_width - 1) / Config::panel_width;
   const Index full = m - m % MR;
   // Full tiles: blocks of rows, and within a block every panel across all its tiles, so one

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../any_layer.hpp"
+#include "../detail/attention_core.hpp"
 #include "../detail/gemm.hpp"
 #include "../detail/layer.hpp"
 #include "../detail/options.hpp"
@@ -107,6 +108,31 @@ template <class T>
 struct AttentionResult {
   AnyTensor<T> output;
   AnyTensor<T> scores;
+};
+
+template <class T>
+class MultiHeadAttention;
+
+/// The key/value cache of MultiHeadAttention::decode_step (a C++ API; Keras has none): for each
+/// sample and head, the projected keys and values of the steps decoded so far, in room reserved
+/// for max_length steps by MultiHeadAttention::make_cache, so a step allocates nothing.
+template <class T>
+class MultiHeadAttentionCache {
+ public:
+  MultiHeadAttentionCache() = default;
+  /// Steps decoded so far.
+  Index length() const { return length_; }
+  Index max_length() const { return max_length_; }
+  Index batch() const { return batch_; }
+  /// Forgets the steps (keeps the room): the next decode_step is step 0 of a new sequence.
+  void clear() { length_ = 0; }
+
+ private:
+  friend class MultiHeadAttention<T>;
+  Index batch_ = 0, heads_ = 0, key_dim_ = 0, value_dim_ = 0, features_ = 0, max_length_ = 0, length_ = 0;
+  std::vector<detail::PackedMatrix<T>> keys_;    // per (sample, head): K^T (key_dim, max_length)
+  std::vector<detail::PackedMatrix<T>> values_;  // per (sample, head): V (max_length, value_dim)
+  std::vector<T> q_, k_, v_, ctx_, row_;         // one step's projections, context and score row
 };
 
 /// Keras 3 `MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape,
@@ -317,14 +343,7 @@ class MultiHeadAttention {
   /// scores. `key` may be empty (then value is the key).
   AttentionResult<T> call(const TensorView<T>& query, const TensorView<T>& value, const TensorView<T>& key,
                           const AttentionMasks<T>& masks) const {
-    if (query.empty() || value.empty()) throw shape_error(detail::concat(describe(), ": an input tensor is empty"));
-    const TensorView<T>& k = key.empty() ? value : key;
-    const Shape out_shape = output_shape_for(query.shape(), value.shape(), k.shape());
-    AttentionResult<T> r;
-    r.output = AnyTensor<T>::uninitialized(out_shape);
-    r.scores = AnyTensor<T>::uninitialized(scores_shape_for(query.shape(), value.shape()));
-    run(query, value, k, masks, r.output.data(), r.scores.data());
-    return r;
+    return call_with(query, value, key, masks, true);
   }
 
   /// Keras `mha(query, value)` (self-attention: `mha(x, x)`): the output, (B, T..., output_shape).
@@ -332,14 +351,113 @@ class MultiHeadAttention {
   AnyTensor<T> operator()(const Q& query, const V& value) const {
     AttentionMasks<T> m;
     m.use_causal_mask = causal_;
-    return call(TensorView<T>(query), TensorView<T>(value), TensorView<T>(), m).output;
+    return call_with(TensorView<T>(query), TensorView<T>(value), TensorView<T>(), m, false).output;
   }
   /// Keras `mha(query, value, key)`.
   template <class Q, class V, class K>
   AnyTensor<T> operator()(const Q& query, const V& value, const K& key) const {
     AttentionMasks<T> m;
     m.use_causal_mask = causal_;
-    return call(TensorView<T>(query), TensorView<T>(value), TensorView<T>(key), m).output;
+    return call_with(TensorView<T>(query), TensorView<T>(value), TensorView<T>(key), m, false).output;
+  }
+
+  /// A cache for decode_step: `batch` sequences of up to max_length steps. Allocates all its room
+  /// now. Throws value_error for a max_length or batch below 1, or an unbuilt layer.
+  MultiHeadAttentionCache<T> make_cache(Index max_length, Index batch = 1) const {
+    require_built("make_cache");
+    if (max_length < 1 || batch < 1) {
+      throw value_error(
+          detail::concat(describe(), ": make_cache needs max_length and batch >= 1; got ", max_length, " and ", batch));
+    }
+    MultiHeadAttentionCache<T> c;
+    c.batch_ = batch;
+    c.heads_ = heads_;
+    c.key_dim_ = key_dim_;
+    c.value_dim_ = value_dim_;
+    c.features_ = query_features_;
+    c.max_length_ = max_length;
+    c.keys_.resize(static_cast<std::size_t>(batch * heads_));
+    c.values_.resize(static_cast<std::size_t>(batch * heads_));
+    for (auto& k : c.keys_) k.reserve(key_dim_, max_length);
+    for (auto& v : c.values_) v.reserve(max_length, value_dim_);
+    c.q_.resize(static_cast<std::size_t>(batch * heads_ * key_dim_));
+    c.k_.resize(static_cast<std::size_t>(batch * heads_ * key_dim_));
+    c.v_.resize(static_cast<std::size_t>(batch * heads_ * value_dim_));
+    c.ctx_.resize(static_cast<std::size_t>(batch * heads_ * value_dim_));
+    c.row_.resize(static_cast<std::size_t>(max_length));
+    return c;
+  }
+
+  /// Autoregressive decoding, one new step per call: causal self-attention of the step x (batch,
+  /// features: one row per sample, the query's features) over itself and the cache's earlier
+  /// steps, written to y (batch, output size). It is row t (t = cache.length() before the call) of
+  /// `mha(x_seq, x_seq, use_causal_mask=True)` on the whole sequence, bitwise: the same
+  /// projections (row by row), the same multiply-add chains for the scores and the context, and
+  /// the key steps after t, which the full call masks, add exact zeros there (unless a value is
+  /// infinite or NaN). The layer's own use_causal_mask option does not matter here. Allocates
+  /// nothing. Throws value_error when the cache is full or was made for another layer shape, and
+  /// shape_error when query, key and value features differ (decoding is self-attention).
+  void decode_step(MultiHeadAttentionCache<T>& cache, const T* x, T* y) const {
+    require_built("decode_step");
+    if (cache.heads_ != heads_ || cache.key_dim_ != key_dim_ || cache.value_dim_ != value_dim_ ||
+        cache.features_ != query_features_) {
+      throw value_error(detail::concat(describe(), ": decode_step needs a cache made by this layer's make_cache"));
+    }
+    if (key_->input_dim() != query_features_ || value_->input_dim() != query_features_) {
+      throw shape_error(detail::concat(describe(), ": decode_step is self-attention; query, value and key features (",
+                                       query_features_, ", ", value_->input_dim(), ", ", key_->input_dim(),
+                                       ") must agree"));
+    }
+    if (cache.length_ >= cache.max_length_) {
+      throw value_error(detail::concat(describe(), ": the decoding cache is full (max_length ", cache.max_length_,
+                                       "); clear() it or make a longer one"));
+    }
+    const Index batch = cache.batch_, t = cache.length_, hk = heads_ * key_dim_, hv = heads_ * value_dim_;
+    const Shape in{batch, query_features_};
+    query_->forward(x, in, cache.q_.data(), batch * hk);
+    key_->forward(x, in, cache.k_.data(), batch * hk);
+    value_->forward(x, in, cache.v_.data(), batch * hv);
+    const T scale = query_scale();
+    for (T& q : cache.q_) q *= scale;
+    T* row = cache.row_.data();
+    for (Index b = 0; b < batch; ++b) {
+      for (Index n = 0; n < heads_; ++n) {
+        detail::PackedMatrix<T>& keys = cache.keys_[static_cast<std::size_t>(b * heads_ + n)];
+        detail::PackedMatrix<T>& values = cache.values_[static_cast<std::size_t>(b * heads_ + n)];
+        keys.set_column(t, cache.k_.data() + b * hk + n * key_dim_, 1, key_dim_);
+        keys.resize(key_dim_, t + 1);
+        values.set_row(t, cache.v_.data() + b * hv + n * value_dim_, value_dim_);
+        values.resize(t + 1, value_dim_);
+        // As the attention core computes a row (detail/attention_core.hpp).
+        const detail::GemmTerm<T> qk{cache.q_.data() + b * hk + n * key_dim_, hk, &keys};
+        detail::gemm_tiled(1, t + 1, &qk, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr), row, t + 1);
+        detail::softmax_row(row, t + 1, false);
+        const detail::GemmTerm<T> pv{row, t + 1, &values};
+        detail::gemm_tiled(1, value_dim_, &pv, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr),
+                           cache.ctx_.data() + b * hv + n * value_dim_, hv);
+      }
+    }
+    output_->forward(cache.ctx_.data(), Shape{batch, hv}, y, batch * output_->units());
+    cache.length_ = t + 1;
+  }
+  /// decode_step on a (batch, features) or (batch, 1, features) tensor; returns (batch, output
+  /// shape...). Allocates the result.
+  AnyTensor<T> decode_step(MultiHeadAttentionCache<T>& cache, const TensorView<T>& x) const {
+    require_built("decode_step");
+    const Shape& s = x.shape();
+    const bool ok = !x.empty() && s[0] == cache.batch_ && s.back() == query_features_ &&
+                    (s.rank() == 2 || (s.rank() == 3 && s[1] == 1));
+    if (!ok) {
+      throw shape_error(detail::concat(describe(), ": decode_step takes one step, (batch=", cache.batch_,
+                                       ", features=", query_features_, ") or (batch, 1, features); got ",
+                                       x.empty() ? std::string("an empty tensor") : s.to_string()));
+    }
+    Shape out{cache.batch_};
+    if (s.rank() == 3) out.push_back(1);
+    for (Index d : out_dims(query_features_)) out.push_back(d);
+    AnyTensor<T> y = AnyTensor<T>::uninitialized(out);
+    decode_step(cache, x.data(), y.data());
+    return y;
   }
 
   // The single-input layer concept: self-attention mha(x, x).
@@ -351,8 +469,7 @@ class MultiHeadAttention {
     const TensorView<T> x(input, input_shape);
     AttentionMasks<T> m;
     m.use_causal_mask = causal_;
-    AnyTensor<T> scores = AnyTensor<T>::uninitialized(scores_shape_for(input_shape, input_shape));
-    run(x, x, x, m, output, scores.data());
+    run(x, x, x, m, output, nullptr);
   }
   bool carries_state() const { return false; }
   int output_count() const { return return_scores_ ? 2 : 1; }
@@ -443,8 +560,9 @@ class MultiHeadAttention {
     m.value_mask = c.inputs[r.value].mask.get();
     if (r.key >= 0) m.key_mask = c.inputs[static_cast<std::size_t>(r.key)].mask.get();
     if (r.attention_mask >= 0) m.attention_mask = c.inputs[static_cast<std::size_t>(r.attention_mask)].tensor;
-    AttentionResult<T> res = call(c.inputs[0].tensor, c.inputs[r.value].tensor,
-                                  r.key >= 0 ? c.inputs[static_cast<std::size_t>(r.key)].tensor : TensorView<T>(), m);
+    AttentionResult<T> res =
+        call_with(c.inputs[0].tensor, c.inputs[r.value].tensor,
+                  r.key >= 0 ? c.inputs[static_cast<std::size_t>(r.key)].tensor : TensorView<T>(), m, return_scores_);
     c.outputs.push_back(std::move(res.output));
     c.masks.push_back(c.inputs[0].mask);
     if (return_scores_) {
@@ -529,17 +647,24 @@ class MultiHeadAttention {
     }
   }
 
-  // The combined mask (Keras' _compute_attention_mask) of query step t and key step s for sample
-  // b and head n; nullopt when nothing masks.
-  struct MaskPlan {
-    const AttentionMasks<T>* m = nullptr;
-    bool any = false;
-    Shape am;  // the attention mask's shape as (B|1, N|1, T|1, S|1)
-  };
-  MaskPlan mask_plan(const AttentionMasks<T>& m, Index batch, Index t_len, Index s_len, const Shape& q,
-                     const Shape& v) const {
-    MaskPlan p;
-    p.m = &m;
+  // call(), with the scores only when asked for (without them the core keeps one score block).
+  AttentionResult<T> call_with(const TensorView<T>& query, const TensorView<T>& value, const TensorView<T>& key,
+                               const AttentionMasks<T>& masks, bool want_scores) const {
+    if (query.empty() || value.empty()) throw shape_error(detail::concat(describe(), ": an input tensor is empty"));
+    const TensorView<T>& k = key.empty() ? value : key;
+    const Shape out_shape = output_shape_for(query.shape(), value.shape(), k.shape());
+    AttentionResult<T> r;
+    r.output = AnyTensor<T>::uninitialized(out_shape);
+    if (want_scores) r.scores = AnyTensor<T>::uninitialized(scores_shape_for(query.shape(), value.shape()));
+    run(query, value, k, masks, r.output.data(), want_scores ? r.scores.data() : nullptr);
+    return r;
+  }
+
+  // Checks the masks of a call against the shapes and describes them for the attention core
+  // (Keras' _compute_attention_mask).
+  detail::AttentionMaskSpec<T> mask_spec(const AttentionMasks<T>& m, Index batch, Index t_len, Index s_len,
+                                         const Shape& q, const Shape& v) const {
+    detail::AttentionMaskSpec<T> p;
     const auto check = [&](const Mask* mask, Index steps, const char* which, const Shape& x) {
       if (mask == nullptr) return;
       if (x.rank() != 3) {
@@ -547,17 +672,19 @@ class MultiHeadAttention {
                                          "; got ", which, " ", x.to_string()));
       }
       detail::check_mask(*mask, batch, steps, describe() + " (" + which + " mask)");
-      p.any = true;
     };
     check(m.query_mask, t_len, "query", q);
     check(m.value_mask, s_len, "value", v);
     check(m.key_mask, s_len, "key", v);
+    p.query_mask = m.query_mask;
+    p.value_mask = m.value_mask;
+    p.key_mask = m.key_mask;
     if (m.use_causal_mask) {
       if (q.rank() != 3) {
         throw shape_error(
             detail::concat(describe(), ": use_causal_mask needs rank-3 query and value; got query ", q.to_string()));
       }
-      p.any = true;
+      p.causal = true;
     }
     if (!m.attention_mask.empty()) {
       const Shape& a = m.attention_mask.shape();
@@ -579,26 +706,14 @@ class MultiHeadAttention {
                                          ", heads=", heads_, ", T=", t_len, ", S=", s_len,
                                          ") as (B, T, S) or (B, N, T, S) of a rank-3 query; got ", a.to_string()));
       }
-      p.am = am;
-      p.any = true;
+      p.attention_mask = m.attention_mask.data();
+      for (int d = 0; d < 4; ++d) p.attention_mask_shape[d] = am[d];
     }
     return p;
   }
-  static bool allowed(const MaskPlan& p, Index b, Index n, Index t, Index s) {
-    const AttentionMasks<T>& m = *p.m;
-    if (m.query_mask != nullptr && !(*m.query_mask)(b, t)) return false;
-    if (m.value_mask != nullptr && !(*m.value_mask)(b, s)) return false;
-    if (m.key_mask != nullptr && !(*m.key_mask)(b, s)) return false;
-    if (m.use_causal_mask && s > t) return false;
-    if (!m.attention_mask.empty()) {
-      const Shape& a = p.am;
-      const Index i = (((a[0] == 1 ? 0 : b) * a[1] + (a[1] == 1 ? 0 : n)) * a[2] + (a[2] == 1 ? 0 : t)) * a[3] +
-                      (a[3] == 1 ? 0 : s);
-      if (m.attention_mask.data()[i] == T(0)) return false;
-    }
-    return true;
-  }
 
+  // The projections, the attention core (detail/attention_core.hpp) and the output projection;
+  // scores (B, N, T, S) is written when not null.
   void run(const TensorView<T>& query, const TensorView<T>& value, const TensorView<T>& key, const AttentionMasks<T>& m,
            T* out, T* scores) const {
     const Shape& qs = query.shape();
@@ -606,7 +721,7 @@ class MultiHeadAttention {
     const Index batch = qs[0];
     const Index t_len = qs.product(1, qs.rank() - 1);
     const Index s_len = vs.product(1, vs.rank() - 1);
-    const MaskPlan mp = mask_plan(m, batch, t_len, s_len, qs, vs);
+    const detail::AttentionMaskSpec<T> spec = mask_spec(m, batch, t_len, s_len, qs, vs);
     const Index hk = heads_ * key_dim_, hv = heads_ * value_dim_;
     // Projections: Keras' EinsumDense on the last axis is a Dense to heads * dim.
     std::vector<T> qp(static_cast<std::size_t>(batch * t_len * hk)), kp(static_cast<std::size_t>(batch * s_len * hk)),
@@ -618,49 +733,24 @@ class MultiHeadAttention {
     if (!vp.empty())
       value_->forward(value.data(), Shape{batch * s_len, vs.back()}, vp.data(), static_cast<Index>(vp.size()));
     // Keras scales the projected query by 1/sqrt(key_dim) before the product.
-    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(key_dim_)));
+    const T scale = query_scale();
     for (T& x : qp) x *= scale;
-    std::vector<T> kt(static_cast<std::size_t>(key_dim_ * s_len)), vb(static_cast<std::size_t>(s_len * value_dim_));
-    detail::PackedMatrix<T> packed;
-    const T large_negative = static_cast<T>(-1e9);
-    for (Index b = 0; b < batch; ++b) {
-      for (Index n = 0; n < heads_; ++n) {
-        T* sc = scores + (b * heads_ + n) * t_len * s_len;
-        if (t_len == 0 || s_len == 0) continue;
-        // scores (T, S) = q_bn (T, key_dim) . k_bn^T (key_dim, S)
-        for (Index s = 0; s < s_len; ++s) {
-          for (Index h = 0; h < key_dim_; ++h) {
-            kt[static_cast<std::size_t>(h * s_len + s)] =
-                kp[static_cast<std::size_t>((b * s_len + s) * hk + n * key_dim_ + h)];
-          }
-        }
-        packed.pack(kt.data(), key_dim_, s_len);
-        const detail::GemmTerm<T> term{qp.data() + b * t_len * hk + n * key_dim_, hk, &packed};
-        detail::gemm(t_len, s_len, &term, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr), sc, s_len);
-        for (Index t = 0; t < t_len; ++t) {
-          T* row = sc + t * s_len;
-          if (mp.any) {
-            for (Index s = 0; s < s_len; ++s) {
-              if (!allowed(mp, b, n, t, s)) row[s] += large_negative;
-            }
-          }
-          detail::softmax_row(row, s_len, false);
-        }
-        // context (T, value_dim) = scores (T, S) . v_bn (S, value_dim), into (B, T, N, value_dim)
-        for (Index s = 0; s < s_len; ++s) {
-          const T* src = vp.data() + (b * s_len + s) * hv + n * value_dim_;
-          std::copy(src, src + value_dim_, vb.data() + s * value_dim_);
-        }
-        packed.pack(vb.data(), s_len, value_dim_);
-        const detail::GemmTerm<T> term2{sc, s_len, &packed};
-        detail::gemm(t_len, value_dim_, &term2, 1, static_cast<const detail::PackedMatrix<T>*>(nullptr),
-                     ctx.data() + b * t_len * hv + n * value_dim_, hv);
-      }
-    }
-    if (s_len == 0) std::fill(ctx.begin(), ctx.end(), T(0));
+    detail::AttentionSizes z;
+    z.batch = batch;
+    z.query_heads = z.kv_heads = heads_;
+    z.query_steps = t_len;
+    z.key_steps = s_len;
+    z.key_dim = key_dim_;
+    z.value_dim = value_dim_;
+    detail::AttentionWorkspace<T> work;
+    detail::attention(z, detail::HeadLayout<T>{qp.data(), t_len * hk, hk, key_dim_},
+                      detail::HeadLayout<T>{kp.data(), s_len * hk, hk, key_dim_},
+                      detail::HeadLayout<T>{vp.data(), s_len * hv, hv, value_dim_}, spec,
+                      detail::OutputLayout<T>{ctx.data(), t_len * hv, hv, value_dim_}, scores, work);
     const Index rows = batch * t_len;
     if (rows > 0) output_->forward(ctx.data(), Shape{rows, hv}, out, rows * output_->units());
   }
+  T query_scale() const { return static_cast<T>(1.0 / std::sqrt(static_cast<double>(key_dim_))); }
 
   Index heads_, key_dim_, value_dim_;
   double dropout_;
