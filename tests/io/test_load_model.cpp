@@ -19,6 +19,7 @@
 #include <set>
 #include <strata/io.hpp>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,10 @@ double run(strata::Model<T>& model, const json& fixture) {
   } else {
     got = model.predict(inputs);
   }
-  const json& expected = fixture.at("outputs");
+  // A reference whose float32 result differs from its float64 one beyond rounding (attention rows
+  // masked everywhere: Keras' -1e9 swallows the scores in float32 only) gives the float32 values too.
+  const json& expected = std::is_same_v<T, float> && fixture.contains("outputs_float32") ? fixture.at("outputs_float32")
+                                                                                         : fixture.at("outputs");
   REQUIRE(got.size() == expected.size());
   double worst = 0;
   for (std::size_t k = 0; k < got.size(); ++k) {

@@ -110,6 +110,26 @@ TEMPLATE_TEST_CASE("TransformerEncoder: keras-hub's blocks, step by step with it
   }
 }
 
+TEMPLATE_TEST_CASE("TransformerEncoder: row blocks and threads change no bit", "[transformer]", float, double) {
+  // 4 x 53 = 212 rows: the row-wise part runs in several blocks (and on two threads when OpenMP
+  // is there); the steps above run each sublayer over the whole tensor at once.
+  using T = TestType;
+  for (const bool first : {false, true}) {
+    TransformerEncoder<T> enc(24, 2, TransformerEncoderOptions().normalize_first(first).seed(9));
+    enc.build(8);
+    randomize(enc);
+    const AnyTensor<T> x = filled<T>(Shape{4, 53, 8}, 0.7);
+    const AnyTensor<T> want =
+        by_steps(enc.self_attention(), enc.self_attention_layer_norm(), enc.feedforward_intermediate_dense(),
+                 enc.feedforward_output_dense(), enc.feedforward_layer_norm(), first, x, AttentionMasks<T>());
+    for (const int threads : {1, 2}) {
+      strata::set_num_threads(threads);
+      CHECK(values(enc(x)) == values(want));
+    }
+    strata::set_num_threads(1);
+  }
+}
+
 TEMPLATE_TEST_CASE("TransformerEncoder: a padded sequence's kept steps are bitwise its unpadded result",
                    "[transformer]", float, double) {
   using T = TestType;

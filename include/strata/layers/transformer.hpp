@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -20,6 +21,7 @@
 #include "../detail/options.hpp"
 #include "../layer_config.hpp"
 #include "../mask.hpp"
+#include "../parallel.hpp"
 #include "../tensor.hpp"
 #include "dense.hpp"
 #include "multi_head_attention.hpp"
@@ -281,54 +283,83 @@ class TransformerCore {
 
   /// The computation on x (B, T, D), into out (B, T, D; not x's memory). masks[i] are attention
   /// block i's masks; `encoder` is the cross-attention's value (and key).
+  ///
+  /// The attention blocks mix steps, so each runs over the whole tensor; what follows the last one
+  /// (its residual sum and LayerNormalization, the feedforward network, its residual sum and
+  /// LayerNormalization) is row by row, so it runs in blocks of rows that stay in cache, each
+  /// block through the Dense and LayerNormalization layers (whose rows do not depend on the rows
+  /// around them: the result is bitwise that of whole-tensor calls).
   void run(const TensorView<T>& x, const std::vector<AttentionMasks<T>>& masks, const TensorView<T>& encoder,
            T* out) const {
     const Shape& shape = x.shape();
     const Index n = shape.size();
     if (n == 0) return;
-    std::vector<T> normed;
+    std::unique_ptr<T[]> normed;
+    AttentionResult<T> last;    // the last block's attention output, when it is not in out
+    const T* addend = nullptr;  // the last block's sum is out + addend
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       const AttentionBlock<T>& b = blocks_[i];
       const AttentionMasks<T>& m = masks[i];
       const bool plain = m.query_mask == nullptr && m.value_mask == nullptr && m.key_mask == nullptr &&
                          m.attention_mask.empty() && !m.use_causal_mask;
-      // The block's input: x for the first block, then the running result (in out).
+      // The block's input and residual: x for the first block, then the running result (in out).
       const T* in = i == 0 ? x.data() : out;
       const T* query = in;
       if (normalize_first_) {
-        normed.resize(static_cast<std::size_t>(n));
-        b.norm->forward(in, shape, normed.data(), n);
-        query = normed.data();
+        if (!normed) normed.reset(new T[static_cast<std::size_t>(n)]);
+        b.norm->forward(in, shape, normed.get(), n);
+        query = normed.get();
       }
       const TensorView<T> q(query, shape);
       if (i == 0 && plain) {
-        // Self-attention without masks straight into out; x + attention(x) is then summed in place.
-        b.attention->forward(query, shape, out, n);
+        b.attention->forward(query, shape, out, n);  // straight into out
+        addend = x.data();
       } else {
-        const AttentionResult<T> r = b.attention->call(q, i == 0 ? q : encoder, TensorView<T>(), m);
+        AttentionResult<T> r = b.attention->call(q, i == 0 ? q : encoder, TensorView<T>(), m);
         if (i == 0) {
           std::copy(r.output.data(), r.output.data() + n, out);
+          addend = x.data();
         } else {
-          add_into(out, r.output.data(), n);  // out = residual + attention
+          last = std::move(r);
+          addend = last.output.data();
         }
       }
-      if (i == 0) add_into(out, x.data(), n);  // out = attention + residual x
-      if (!normalize_first_) b.norm->forward(out, shape, out, n);
+      if (i + 1 < blocks_.size()) {
+        add_into(out, addend, n);
+        if (!normalize_first_) b.norm->forward(out, shape, out, n);
+      }
     }
-    // Feedforward block.
-    const Index rows = n / hidden_;
-    std::vector<T> h(static_cast<std::size_t>(rows * intermediate_dim_)), z(static_cast<std::size_t>(n));
-    const T* ffn_in = out;
-    if (normalize_first_) {
-      normed.resize(static_cast<std::size_t>(n));
-      ffn_norm_->forward(out, shape, normed.data(), n);
-      ffn_in = normed.data();
-    }
-    intermediate_->forward(ffn_in, Shape{rows, hidden_}, h.data(), rows * intermediate_dim_);
-    output_->forward(h.data(), Shape{rows, intermediate_dim_}, z.data(), n);
-    add_into(out, z.data(), n);
-    if (!normalize_first_) ffn_norm_->forward(out, shape, out, n);
+    const LayerNormalization<T>& last_norm = *blocks_.back().norm;
+    const Index rows = n / hidden_, width = intermediate_dim_, block = ffn_block_rows;
+    const double flops_per_row = 4.0 * static_cast<double>(hidden_) * static_cast<double>(width);
+    parallel_rows(rows, std::max(block, rows_worth_a_thread(flops_per_row)), block, [&](Index r0, Index r1) {
+      // Scratch for one block of rows, per thread (uninitialised: every value is written first).
+      const Index m_max = std::min(block, r1 - r0);
+      std::unique_ptr<T[]> h(new T[static_cast<std::size_t>(m_max * width)]);
+      std::unique_ptr<T[]> z(new T[static_cast<std::size_t>(m_max * hidden_)]);
+      for (Index b0 = r0; b0 < r1; b0 += block) {
+        const Index m = std::min(block, r1 - b0), size = m * hidden_;
+        const Shape rows_shape{m, hidden_};
+        T* o = out + b0 * hidden_;
+        add_into(o, addend + b0 * hidden_, size);
+        const T* ffn_in = o;
+        if (normalize_first_) {
+          ffn_norm_->forward(o, rows_shape, z.get(), size);
+          ffn_in = z.get();
+        } else {
+          last_norm.forward(o, rows_shape, o, size);
+        }
+        intermediate_->forward(ffn_in, rows_shape, h.get(), m * width);
+        output_->forward(h.get(), Shape{m, width}, z.get(), size);
+        add_into(o, z.get(), size);
+        if (!normalize_first_) ffn_norm_->forward(o, rows_shape, o, size);
+      }
+    });
   }
+
+  /// Rows per block of the row-wise part: a multiple of the GEMM's 6-row tiles whose intermediate
+  /// activations (rows x intermediate_dim) stay in a core's cache for common sizes.
+  static constexpr Index ffn_block_rows = 96;
 
   const std::string& who() const { return who_; }
 
