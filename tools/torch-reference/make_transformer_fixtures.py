@@ -41,9 +41,12 @@ Keras weights mapped:
   more than 1e-10 on the compared rows.
 
 TF.js 4.22's TransformerDecoder (@tensorflow/tfjs-layers/dist/layers/nlp/modeling/transformer_decoder.js)
-is not used: it has no cross-attention, and its feedforward block normalises with the self-attention's
-LayerNormalization (selfAttentionLayernorm) instead of feedforward_layer_norm, so it matches keras-hub
-only when both LayerNormalizations have the same weights.
+differs from keras-hub: it has no cross-attention, its feedforward block normalises with the
+self-attention's LayerNormalization (selfAttentionLayernorm) instead of feedforward_layer_norm, and its
+useCausalMask defaults to off. It matches keras-hub when both LayerNormalizations have the same weights:
+the decoder-only case is also run through it (tools/keras-reference/tfjs_transformer_decoder.mjs, node)
+with feedforward_layer_norm given the self-attention's weights, against the composition on those weights
+(checks.tfjs_crosscheck; float32 tfjs, the script stops above 1e-5).
 
 Usage: /usr/bin/python3 tools/torch-reference/make_transformer_fixtures.py [--out DIR] [--seed UINT32]
 """
@@ -213,6 +216,30 @@ def torch_layer(w, o, D, cross):
     return m
 
 
+# --- TF.js' TransformerDecoder (decoder-only, both LayerNormalizations the same) -------------------
+
+TFJS_DIR = os.path.join(REPO_ROOT, 'tools', 'keras-reference')
+
+
+def tfjs_decoder(x, w, o, causal):
+    """tools/keras-reference/tfjs_transformer_decoder.mjs on x and w (float32 in tfjs)."""
+    import json
+    import subprocess
+    flat = lambda a: {'shape': list(np.shape(a)), 'data': [float(v) for v in np.ravel(a)]}  # noqa: E731
+    weights = {}
+    for label, v in w['_self_attention_layer'].items():
+        weights[label] = flat(v)
+    for sub in ('_self_attention_layer_norm', '_feedforward_intermediate_dense', '_feedforward_output_dense'):
+        for k, v in w[sub].items():
+            weights[f'{sub[1:]}/{k}'] = flat(v)
+    spec = {'intermediate_dim': o['intermediate_dim'], 'num_heads': o['num_heads'], 'use_causal_mask': causal,
+            'x': flat(x), 'weights': weights}
+    run = subprocess.run(['node', '--import', './tfjs-nlp-register.mjs', 'tfjs_transformer_decoder.mjs'],
+                         cwd=TFJS_DIR, input=json.dumps(spec), capture_output=True, text=True, check=True)
+    out = json.loads(run.stdout)
+    return np.array(out['data'], dtype=np.float64).reshape(out['shape'])
+
+
 # --- Keras 3 functional graph with the values alongside -------------------------------------------
 
 class Graph:
@@ -370,6 +397,21 @@ class Graph:
             self.full_rows = True
         if crosscheck is not None:
             self.crosscheck(kind, w, o, xv, enc, xmask, out64, crosscheck, tensor_kwargs, kwargs)
+        if kind == 'decoder' and enc is None and xmask is None and not tensor_kwargs and o['activation'] == 'relu' \
+                and not o['normalize_first']:
+            # TF.js' decoder, with keras-hub's feedforward_layer_norm given the self-attention's
+            # LayerNormalization weights (tfjs normalises the feedforward block with those).
+            same = dict(w, _feedforward_layer_norm=w['_self_attention_layer_norm'])
+            causal = (kwargs or {}).get('use_causal_mask', True)
+            want = decoder(xv, None, same, o, None, None, None, None, causal, False)
+            err = float(np.max(np.abs(tfjs_decoder(xv, w, o, causal) - want)))
+            if err > 1e-5:
+                raise RuntimeError(f'{self.name}: tfjs TransformerDecoder and the composition differ by {err}')
+            self.checks['tfjs_crosscheck'] = {
+                'what': 'TF.js 4.22 TransformerDecoder (float32) on these weights with feedforward_layer_norm set to '
+                        'the self-attention LayerNormalization\'s (tfjs uses that one for both), against the '
+                        'composition on the same weights', 'max_abs_difference': err, 'tolerance': 1e-5,
+                'passed': True}
         self.values[name] = (out64, out32, xmask)
         return name
 
@@ -582,8 +624,7 @@ def main():
         with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
             f.write(to_json(fixture) + '\n')
         entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': seed})
-        print(f'  {name}' + (f'  (torch cross-check {g.checks["torch_crosscheck"]["max_abs_difference"]:.1e})'
-                             if g.checks else ''))
+        print(f'  {name}' + ''.join(f'  ({k} {v["max_abs_difference"]:.1e})' for k, v in g.checks.items()))
     index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
              'compute_dtype': 'float64', 'master_seed': args.seed, 'count': len(entries),
              'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
