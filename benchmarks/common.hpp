@@ -140,6 +140,19 @@ inline double flops(int steps) {
 }
 }  // namespace w11
 
+namespace w10 {  // keras-hub TransformerEncoder (post-norm): 8 heads, d_model 256, FFN 1024, on (32, 128, 256)
+constexpr int batch = 32, steps = 128, d_model = 256, heads = 8, ffn = 1024;
+/// The attention's products: Q, K, V and output projections 8·B·T·D², scores and context 4·B·T²·D.
+inline double attention_flops() {
+  const double bt = static_cast<double>(batch) * steps;
+  return 8.0 * bt * d_model * d_model + 4.0 * bt * steps * d_model;
+}
+/// The feedforward network's two products, 4·B·T·D·F.
+inline double ffn_flops() { return 4.0 * batch * steps * static_cast<double>(d_model) * ffn; }
+/// The block's matrix products (softmax, LayerNormalization and the residual sums are not counted).
+inline double flops() { return attention_flops() + ffn_flops(); }
+}  // namespace w10
+
 // ---- Helpers.
 
 /// Uniform [-1, 1) values from a fixed seed.

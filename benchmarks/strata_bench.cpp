@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// strata_bench: the workloads W1-W9 and RESBLOCK, and W2's GRU, Bidirectional(LSTM) and SimpleRNN
+// strata_bench: the workloads W1-W10 and RESBLOCK, and W2's GRU, Bidirectional(LSTM) and SimpleRNN
 // variants, on strata (public API only), plus, from reference_bench.cpp, the machine's limits (an FMA-loop
 // peak and Eigen's own GEMM on W4's 2-D shape).
 //
@@ -467,6 +467,69 @@ void BM_W6(benchmark::State& state) {
   set_flops(state, w6::flops());
 }
 
+// ---- W10: keras-hub's TransformerEncoder(1024, 8) (post-norm) on (32, 128, 256): the typed call,
+// and forward() into a buffer made once. BM_W10split_* time its two halves alone, with the layer's
+// own sublayers: the self-attention (MultiHeadAttention's forward) and the rest (residual sum,
+// LayerNormalization, the feedforward network, residual sum, LayerNormalization), to show where the
+// time goes; strata_bench_torch has the same split of libtorch's layer.
+strata::TransformerEncoder<float> w10_encoder() {
+  strata::TransformerEncoder<float> encoder(w10::ffn, w10::heads, strata::TransformerEncoderOptions().seed(1));
+  encoder.build(w10::d_model);
+  return encoder;
+}
+
+void BM_W10(benchmark::State& state, bool forward) {
+  const strata::TransformerEncoder<float> encoder = w10_encoder();
+  const auto x = random_tensor<3>({w10::batch, w10::steps, w10::d_model}, 23);
+  Tensor<float, 3> out(w10::batch, w10::steps, w10::d_model);
+  const strata::Shape shape{w10::batch, w10::steps, w10::d_model};
+  for (auto _ : state) {
+    if (forward) {
+      encoder.forward(x.data(), shape, out.data(), out.size());
+      benchmark::DoNotOptimize(out.data());
+    } else {
+      Tensor<float, 3> y = encoder(x);
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::flops());
+}
+
+void BM_W10split_attention(benchmark::State& state) {
+  const strata::TransformerEncoder<float> encoder = w10_encoder();
+  const auto x = random_tensor<3>({w10::batch, w10::steps, w10::d_model}, 23);
+  Tensor<float, 3> out(w10::batch, w10::steps, w10::d_model);
+  const strata::Shape shape{w10::batch, w10::steps, w10::d_model};
+  for (auto _ : state) {
+    encoder.self_attention().forward(x.data(), shape, out.data(), out.size());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::attention_flops());
+}
+
+void BM_W10split_ffn(benchmark::State& state) {
+  const strata::TransformerEncoder<float> encoder = w10_encoder();
+  const auto x = random_tensor<3>({w10::batch, w10::steps, w10::d_model}, 23);
+  const auto a = random_tensor<3>({w10::batch, w10::steps, w10::d_model}, 24);
+  const strata::Shape shape{w10::batch, w10::steps, w10::d_model};
+  const strata::Index rows = w10::batch * w10::steps, n = rows * w10::d_model;
+  Tensor<float, 3> out(w10::batch, w10::steps, w10::d_model), z(w10::batch, w10::steps, w10::d_model);
+  Tensor<float, 2> h(rows, w10::ffn);
+  for (auto _ : state) {
+    for (strata::Index i = 0; i < n; ++i) out.data()[i] = a.data()[i] + x.data()[i];
+    encoder.self_attention_layer_norm().forward(out.data(), shape, out.data(), n);
+    encoder.feedforward_intermediate_dense().forward(out.data(), strata::Shape{rows, w10::d_model}, h.data(), h.size());
+    encoder.feedforward_output_dense().forward(h.data(), strata::Shape{rows, w10::ffn}, z.data(), n);
+    for (strata::Index i = 0; i < n; ++i) out.data()[i] += z.data()[i];
+    encoder.feedforward_layer_norm().forward(out.data(), shape, out.data(), n);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::ffn_flops());
+}
+
 // ---- W7: eight causal Conv1D(64, 3) with dilation 1, 2, ..., 128 on (8, 4000, 64) (a WaveNet stack).
 std::vector<strata::Conv1D<float>> w7_stack() {
   std::vector<strata::Conv1D<float>> stack;
@@ -723,6 +786,10 @@ void register_strata_benchmarks(int threads) {
 #if STRATA_BENCH_HAS_STREAMING
   add("BM_W9_strata", BM_W9);
 #endif
+  add("BM_W10_strata", [](benchmark::State& s) { BM_W10(s, false); });
+  add("BM_W10_strata_forward", [](benchmark::State& s) { BM_W10(s, true); });
+  add("BM_W10split_strata_attention", BM_W10split_attention);
+  add("BM_W10split_strata_ffn", BM_W10split_ffn);
   for (const int n : w11::lengths()) {
     add("BM_W11_strata/T:" + std::to_string(n), [n](benchmark::State& s) {
       BM_W11(s, n);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// strata_bench_torch: the workloads W1-W9 and RESBLOCK on libtorch (torch::nn::LSTM, torch::nn::Linear,
+// strata_bench_torch: the workloads W1-W10 and RESBLOCK on libtorch (torch::nn::LSTM, torch::nn::Linear,
 // torch::nn::Conv1d/Conv2d, batch_first, under NoGradGuard), W2's variants (torch::nn::GRU, bidirectional
 // torch::nn::LSTM, torch::nn::RNN), plus torch::mm on W4's 2-D shape (the BLAS libtorch uses).
 //
@@ -431,6 +431,58 @@ void BM_W8(benchmark::State& state) {
   set_flops(state, w8::flops());
 }
 
+// ---- W10: torch::nn::TransformerEncoderLayer(256, 8, dim_feedforward 1024, dropout 0, relu, post-norm)
+// on (32, 128, 256), eval, NoGradGuard. libtorch's C++ layer has no batch_first option: it takes
+// (steps, batch, d_model), so the input is transposed once, outside the loop (the values are the
+// same; only the memory order differs). BM_W10split_torch_* time the layer's two halves alone: its
+// self_attn (MultiheadAttention) and the rest (residual sum, norm1, linear1, relu, linear2, residual
+// sum, norm2), as strata_bench splits strata's.
+torch::nn::TransformerEncoderLayer w10_layer() {
+  torch::manual_seed(1);
+  torch::nn::TransformerEncoderLayer layer(
+      torch::nn::TransformerEncoderLayerOptions(w10::d_model, w10::heads).dim_feedforward(w10::ffn).dropout(0.0));
+  layer->eval();
+  return layer;
+}
+
+void BM_W10(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::nn::TransformerEncoderLayer layer = w10_layer();
+  const Tensor x = random_tensor({w10::batch, w10::steps, w10::d_model}, 23).transpose(0, 1).contiguous();
+  for (auto _ : state) {
+    Tensor y = layer->forward(x);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::flops());
+}
+
+void BM_W10split_attention(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::nn::TransformerEncoderLayer layer = w10_layer();
+  const Tensor x = random_tensor({w10::batch, w10::steps, w10::d_model}, 23).transpose(0, 1).contiguous();
+  for (auto _ : state) {
+    Tensor y = std::get<0>(layer->self_attn->forward(x, x, x, {}, /*need_weights=*/false));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::attention_flops());
+}
+
+void BM_W10split_ffn(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::nn::TransformerEncoderLayer layer = w10_layer();
+  const Tensor x = random_tensor({w10::batch, w10::steps, w10::d_model}, 23).transpose(0, 1).contiguous();
+  const Tensor a = random_tensor({w10::batch, w10::steps, w10::d_model}, 24).transpose(0, 1).contiguous();
+  for (auto _ : state) {
+    Tensor h = layer->norm1->forward(x + a);
+    Tensor y = layer->norm2->forward(h + layer->linear2->forward(torch::relu(layer->linear1->forward(h))));
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, w10::ffn_flops());
+}
+
 // ---- The BLAS libtorch calls, on W4's 2-D shape.
 void BM_gemm_torch(benchmark::State& state) {
   torch::NoGradGuard no_grad;
@@ -565,6 +617,9 @@ void register_torch_benchmarks(int threads) {
   add("BM_W8_torch", BM_W8);
   add("BM_W9_torch", [](benchmark::State& s) { BM_W9(s, false); });
   add("BM_W9_torch_conv1d", [](benchmark::State& s) { BM_W9(s, true); });
+  add("BM_W10_torch", BM_W10);
+  add("BM_W10split_torch_attention", BM_W10split_attention);
+  add("BM_W10split_torch_ffn", BM_W10split_ffn);
   for (const int n : w11::lengths()) {
     add("BM_W11_torch/T:" + std::to_string(n), [n](benchmark::State& s) {
       BM_W11(s, n, false);

@@ -48,10 +48,14 @@ inline Index rows_worth_a_thread(double flops_per_row) {
 
 /// Calls f(first_row, last_row) on disjoint row ranges covering [0, rows), in parallel when more
 /// than one thread is set and each thread gets at least `grain` rows. Ranges start at multiples of
-/// `align`. f must not throw.
+/// `align`. f must not throw. Called from inside a parallel region (a layer running a sublayer on
+/// each thread's rows), it runs f on the calling thread: the threads are already busy.
 template <class F>
 void parallel_rows(Index rows, Index grain, Index align, F&& f) {
-  const Index parts = std::min<Index>(num_threads(), rows / std::max<Index>(grain, 1));
+  Index parts = std::min<Index>(num_threads(), rows / std::max<Index>(grain, 1));
+#if defined(_OPENMP)
+  if (omp_in_parallel()) parts = 1;
+#endif
   if (parts <= 1) {
     f(Index(0), rows);
     return;

@@ -46,6 +46,7 @@
 #include "layers/simple_rnn.hpp"
 #include "layers/spatial.hpp"
 #include "layers/time_distributed.hpp"
+#include "layers/transformer.hpp"
 #include "mask.hpp"
 #include "model.hpp"
 #include "parallel.hpp"

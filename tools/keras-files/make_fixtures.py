@@ -2148,11 +2148,12 @@ def attention_keras_weights(fixture):
     return groups
 
 
-def write_attention_keras(fixture, path):
+def write_attention_keras(fixture, path, weights=None):
+    weights = weights or attention_keras_weights
     buf = io.BytesIO()
     with h5py.File(buf, "w") as h5:
         k3_vars(h5, "", fixture["model_config"]["config"]["name"])
-        for where, (name, arrays) in attention_keras_weights(fixture).items():
+        for where, (name, arrays) in weights(fixture).items():
             k3_vars(h5, where, name, arrays)
     metadata = json.dumps({"keras_version": KERAS3_VERSION, "date_saved": KERAS3_DATE_SAVED})
     path.write_bytes(keras_zip([("metadata.json", metadata.encode()),
@@ -2161,11 +2162,69 @@ def write_attention_keras(fixture, path):
     # Read back: every array at its path, bit for bit.
     with zipfile.ZipFile(path) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
         check(json.loads(zf.read("config.json")) == fixture["model_config"], f"{path}: config.json")
-        for where, (name, arrays) in attention_keras_weights(fixture).items():
+        for where, (name, arrays) in weights(fixture).items():
             group = h5[f"{where}/vars"]
             check(group.attrs["name"] == name and len(group) == len(arrays), f"{path}: {where}/vars")
             for i, arr in enumerate(arrays):
                 same_array(group[str(i)][()], arr, f"{path}: {where}/vars/{i}")
+
+
+# keras-hub's TransformerEncoder and TransformerDecoder: .keras files of the numpy fixtures of
+# tools/torch-reference/make_transformer_fixtures.py (whose weight names already are keras-hub's saved
+# paths, "<layer>/_self_attention_layer/query_dense/kernel"). Keras 3's saving_lib walks a layer's
+# attributes (public names first, then the private ones; a sublayer reached twice is saved once):
+# keras-hub keeps its sublayers in private attributes (_self_attention_layer, _self_attention_layer_norm,
+# _cross_attention_layer, _feedforward_intermediate_dense, ...), so they are saved under those names; a
+# MultiHeadAttention's projections under its public properties query_dense, ..., output_dense, its
+# Softmax and Dropout under _softmax and _dropout_layer. Every saveable gets a vars group whose "name"
+# attribute is the sublayer's name (self_attention_layer / self_attention for the decoder's
+# CachedMultiHeadAttention, query, key, value, attention_output, ...), empty for the weightless ones.
+TRANSFORMER_KERAS_CASES = [
+    "transformer_encoder_post_norm",
+    "transformer_encoder_pre_norm_gelu",
+    "transformer_encoder_token_mask_two",
+    "transformer_encoder_padding_attention_mask",
+    "transformer_classifier",
+    "transformer_decoder_causal",
+    "transformer_decoder_cross_masks",
+    "transformer_decoder_pre_norm_kwargs",
+]
+KERAS_HUB_SUBLAYER_NAMES = {"query_dense": "query", "key_dense": "key", "value_dense": "value",
+                            "output_dense": "attention_output"}
+
+
+def transformer_keras_weights(fixture):
+    """attention_keras_weights with keras-hub's sublayer names and the weightless saveables' empty groups."""
+    groups = {}
+    classes = {e["name"]: e["class_name"] for e in fixture["model_config"]["config"]["layers"]}
+    plain = attention_keras_weights(fixture)
+    for where, (name, arrays) in plain.items():
+        parts = where.split("/")
+        layer_class = classes[plain["/".join(parts[:2])][0]]
+        if len(parts) > 2 and layer_class in ("TransformerEncoder", "TransformerDecoder"):
+            key_path = "/".join(parts[:2])  # layers/<key>/<attribute>[/<sub>]
+            decoder = layer_class == "TransformerDecoder"
+            for depth in range(3, len(parts) + 1):
+                attr = parts[depth - 1]
+                if attr in KERAS_HUB_SUBLAYER_NAMES:
+                    sub_name = KERAS_HUB_SUBLAYER_NAMES[attr]
+                elif attr in ("_self_attention_layer", "_cross_attention_layer"):
+                    sub_name = attr[1:].replace("_layer", "") if decoder else attr[1:]
+                else:
+                    sub_name = attr.lstrip("_")
+                prefix = "/".join(parts[:depth])
+                if depth < len(parts):
+                    groups.setdefault(prefix, (sub_name, []))
+                    if attr in ("_self_attention_layer", "_cross_attention_layer"):
+                        groups.setdefault(f"{prefix}/_softmax", ("softmax", []))
+                        groups.setdefault(f"{prefix}/_dropout_layer", ("dropout", []))
+                else:
+                    name = sub_name
+            for drop in ("_self_attention_dropout", "_feedforward_dropout") + (
+                    ("_cross_attention_dropout",) if decoder and "_cross_attention_layer" in parts else ()):
+                groups.setdefault(f"{key_path}/{drop}", (drop.lstrip("_"), []))
+        groups[where] = (name, arrays)
+    return groups
 
 
 # tf.keras 2.15 .h5 files (save_model) of three of them and of two MultiHeadAttention fixtures of
@@ -2281,6 +2340,13 @@ def generate_attention(out, add):
         fixture = json.loads((TORCH_DIR / "attention_dot" / f"{case}.json").read_text())
         file = f"keras/{source_stem(source)}.keras"
         write_attention_keras(fixture, out / file)
+        add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
+            _Kind())
+    for case in TRANSFORMER_KERAS_CASES:
+        source = f"torch:transformer/{case}"
+        fixture = json.loads((TORCH_DIR / "transformer" / f"{case}.json").read_text())
+        file = f"keras/{source_stem(source)}.keras"
+        write_attention_keras(fixture, out / file, transformer_keras_weights)
         add(f"keras/{source_stem(source)}", "keras", file, source, KERAS3_VERSION, "match", fixture["notes"].split(". ")[0],
             _Kind())
     for case in ATTENTION_H5_CASES:
