@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -256,6 +257,19 @@ class LayerConfig {
     if (at == nullptr) wrong_type(key, *v, "a tensor");
     if (tensor_arguments_read_ != nullptr) tensor_arguments_read_->push_back(key);
     return checked(key, *at, 0, Index(1) << 20);
+  }
+  /// On call_arguments(): the keyword (one of `keys`) each input was passed by, indexed by the
+  /// input's position, "" for a positional input; as long as the last input passed by keyword (a
+  /// layer that takes several tensors by keyword: MultiHeadAttention's value, key, attention_mask).
+  std::vector<std::string> tensor_roles(std::initializer_list<const char*> keys) const {
+    std::vector<std::string> roles;
+    for (const char* key : keys) {
+      const Index at = tensor_argument(key);
+      if (at < 0) continue;
+      if (roles.size() <= static_cast<std::size_t>(at)) roles.resize(static_cast<std::size_t>(at) + 1);
+      roles[static_cast<std::size_t>(at)] = key;
+    }
+    return roles;
   }
   /// A tensor keyword argument of the call that the layer never asked for with tensor_argument()
   /// ("" when there is none): the registry refuses to build a layer whose call has one, since the

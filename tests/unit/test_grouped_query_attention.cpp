@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -207,8 +208,9 @@ TEMPLATE_TEST_CASE("GroupedQueryAttention: masks, causal, attention_mask and Ker
   // Without scores: a graph call takes Keras' dot_product_attention path.
   const auto want_replace = naive_gqa<T>(w, q, v, v, 4, 2, 3, allowed, true, nullptr);
   auto qmp = std::make_shared<Mask>(qm), vmp = std::make_shared<Mask>(vm), kmp = std::make_shared<Mask>(km);
-  // From a Keras config: query and value positional, attention_mask and key keywords (the loader's
-  // "call_kwargs" inputs), use_causal_mask a call argument.
+  // From a Keras config: query and value positional, attention_mask and key keywords (the loader
+  // gives a tensor keyword argument as {"input": its position among the inputs}), use_causal_mask a
+  // call argument.
   strata::Registry<T> registry;
   registry.template add<GroupedQueryAttention<T>>();
   strata::Config config = strata::Config::dict();
@@ -217,14 +219,14 @@ TEMPLATE_TEST_CASE("GroupedQueryAttention: masks, causal, attention_mask and Ker
   config.set("num_query_heads", 4);
   config.set("num_key_value_heads", 2);
   config.set("flash_attention", nullptr);
-  strata::Config kw = strata::Config::dict();
-  strata::Config names = strata::Config::list();
-  for (const char* n : {"", "", "attention_mask", "key"}) names.push_back(n);
-  kw.set("inputs", names);
-  config.set("call_kwargs", kw);
   strata::LayerConfig<T> lc(registry, "GroupedQueryAttention", config, strata::KerasVersion{}, "test");
   strata::Config arguments = strata::Config::dict();
   arguments.set("use_causal_mask", true);
+  for (const auto& [key, at] : {std::pair<const char*, int>{"attention_mask", 2}, {"key", 3}}) {
+    strata::Config input = strata::Config::dict();
+    input.set("input", at);
+    arguments.set(key, input);
+  }
   lc.set_call_arguments(arguments);
   strata::AnyLayer<T> any = registry.build(lc);
   any.set_weights(w);

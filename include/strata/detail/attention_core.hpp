@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "../activations.hpp"
@@ -26,6 +27,40 @@ namespace detail {
 
 /// Where the projected rows of one tensor are: head h of step t of sample b starts at
 /// data + b * batch_stride + t * step_stride + h * head_stride.
+/// Which of an attention layer's inputs are value, key and attention_mask. `roles` names each input
+/// passed by keyword (LayerConfig::tensor_roles; empty for a typed or positional call), "" a
+/// positional one: query, value, key in turn.
+struct AttentionRoles {
+  std::size_t value = 1;
+  int key = -1;
+  int attention_mask = -1;
+};
+inline AttentionRoles attention_roles(const std::vector<std::string>& roles, std::size_t n, const std::string& who) {
+  AttentionRoles r;
+  std::vector<std::string> names = roles;
+  if (names.empty()) names.resize(n);
+  const char* positional[] = {"query", "value", "key"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty() && i < 3) names[i] = positional[i];
+  }
+  if (names.size() != n || names.size() < 2 || names[0] != "query") {
+    throw value_error(
+        concat(who, ": takes query, value and optionally key and attention_mask; it is given ", n, " inputs"));
+  }
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    if (names[i] == "value") {
+      r.value = i;
+    } else if (names[i] == "key") {
+      r.key = static_cast<int>(i);
+    } else if (names[i] == "attention_mask") {
+      r.attention_mask = static_cast<int>(i);
+    } else {
+      throw value_error(concat(who, ": unknown input '", names[i], "'"));
+    }
+  }
+  return r;
+}
+
 template <class T>
 struct HeadLayout {
   const T* data = nullptr;

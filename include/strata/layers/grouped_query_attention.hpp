@@ -298,8 +298,8 @@ class GroupedQueryAttention {
   // --- Keras description (docs/design.md, "Adding a layer")
   /// Keras config: head_dim, num_query_heads, num_key_value_heads, dropout, use_bias,
   /// flash_attention (ignored); the call arguments use_causal_mask and return_attention_scores
-  /// (LayerConfig::call_arguments()), and which inputs are key and attention_mask (the loader's
-  /// "call_kwargs" "inputs", as for MultiHeadAttention).
+  /// (LayerConfig::call_arguments()), and the inputs passed by keyword: value, key,
+  /// attention_mask (as for MultiHeadAttention).
   static GroupedQueryAttention from_config(const LayerConfig<T>& config) {
     const LayerConfig<T> call = config.call_arguments();
     GroupedQueryAttentionOptions o;
@@ -310,18 +310,7 @@ class GroupedQueryAttention {
     }
     o.use_causal_mask(call.boolean("use_causal_mask", false));
     o.return_attention_scores(call.boolean("return_attention_scores", false));
-    std::vector<std::string> roles;
-    if (config.has("call_kwargs")) {
-      const Config& kw = config.get("call_kwargs");
-      if (!kw.is_dict()) config.invalid("call_kwargs must be a dict");
-      if (const Config* list = kw.find("inputs")) {
-        if (!list->is_list()) config.invalid("call_kwargs.inputs must be a list of names");
-        for (const Config& e : list->as_list()) {
-          if (!e.is_string()) config.invalid("call_kwargs.inputs must be a list of names");
-          roles.push_back(e.as_string());
-        }
-      }
-    }
+    const std::vector<std::string> roles = call.tensor_roles({"value", "key", "attention_mask"});
     GroupedQueryAttention layer(config.integer("head_dim"), config.integer("num_query_heads"),
                                 config.integer("num_key_value_heads"), o);
     layer.roles_ = roles;
@@ -385,37 +374,8 @@ class GroupedQueryAttention {
 
  private:
   // Where query, value, key and attention_mask sit among a graph call's inputs.
-  struct Roles {
-    std::size_t value = 1;
-    int key = -1;
-    int attention_mask = -1;
-  };
-  Roles roles_of(std::size_t n) const {
-    Roles r;
-    // A loaded call names its keyword inputs; positional ones ("") are query, value, key.
-    std::vector<std::string> names = roles_;
-    if (names.empty()) names.resize(n);
-    const char* positional[] = {"query", "value", "key"};
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i].empty() && i < 3) names[i] = positional[i];
-    }
-    if (names.size() != n || names.size() < 2 || names[0] != "query") {
-      throw value_error(detail::concat(
-          describe(), ": takes query, value and optionally key and attention_mask; it is given ", n, " inputs"));
-    }
-    for (std::size_t i = 1; i < names.size(); ++i) {
-      if (names[i] == "value") {
-        r.value = i;
-      } else if (names[i] == "key") {
-        r.key = static_cast<int>(i);
-      } else if (names[i] == "attention_mask") {
-        r.attention_mask = static_cast<int>(i);
-      } else {
-        throw value_error(detail::concat(describe(), ": unknown input '", names[i], "'"));
-      }
-    }
-    return r;
-  }
+  using Roles = detail::AttentionRoles;
+  Roles roles_of(std::size_t n) const { return detail::attention_roles(roles_, n, describe()); }
 
   Index features() const { return query_->input_dim(); }
 

@@ -499,13 +499,7 @@ class MultiHeadAttention {
     o.use_causal_mask(call.boolean("use_causal_mask", false));
     o.return_attention_scores(call.boolean("return_attention_scores", false));
     // Each input's role: "" for a positional one (query, value, key in turn), else its keyword.
-    std::vector<std::string> roles;
-    for (const char* role : {"value", "key", "attention_mask"}) {
-      const Index at = call.tensor_argument(role);
-      if (at < 0) continue;
-      if (roles.size() <= static_cast<std::size_t>(at)) roles.resize(static_cast<std::size_t>(at) + 1);
-      roles[static_cast<std::size_t>(at)] = role;
-    }
+    const std::vector<std::string> roles = call.tensor_roles({"value", "key", "attention_mask"});
     MultiHeadAttention layer(config.integer("num_heads"), config.integer("key_dim"), o);
     layer.check_attention_axes_config(config);
     layer.roles_ = roles;
@@ -573,39 +567,8 @@ class MultiHeadAttention {
 
  private:
   // Where query, value, key and attention_mask sit among a graph call's inputs.
-  struct Roles {
-    std::size_t value = 1;
-    int key = -1;
-    int attention_mask = -1;
-  };
-  Roles roles_of(std::size_t n) const {
-    Roles r;
-    // A loaded call names its keyword inputs; positional ones ("") are query, value, key.
-    std::vector<std::string> names = roles_;
-    if (names.empty()) names.resize(n);
-    const char* positional[] = {"query", "value", "key"};
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i].empty() && i < 3) names[i] = positional[i];
-    }
-    if (names.size() != n || names.size() < 2 || names[0] != "query") {
-      throw value_error(detail::concat(describe(),
-                                       ": takes query, value and optionally key and attention_mask; it is "
-                                       "given ",
-                                       n, " inputs"));
-    }
-    for (std::size_t i = 1; i < names.size(); ++i) {
-      if (names[i] == "value") {
-        r.value = i;
-      } else if (names[i] == "key") {
-        r.key = static_cast<int>(i);
-      } else if (names[i] == "attention_mask") {
-        r.attention_mask = static_cast<int>(i);
-      } else {
-        throw value_error(detail::concat(describe(), ": unknown input '", names[i], "'"));
-      }
-    }
-    return r;
-  }
+  using Roles = detail::AttentionRoles;
+  Roles roles_of(std::size_t n) const { return detail::attention_roles(roles_, n, describe()); }
 
   void check_attention_axes_config(const LayerConfig<T>& config) const {
     if (attention_axes_.empty()) return;

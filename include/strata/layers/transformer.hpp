@@ -398,7 +398,7 @@ Mask mask_from_tensor(const TensorView<T>& t, Index batch, Index steps, const st
 }
 
 /// Which of a keras-hub layer's call arguments a graph call's inputs are: positional ones ("") take
-/// `positional`'s names in order; a loaded call names its keyword tensors (config "call_kwargs").
+/// `positional`'s names in order; a loaded call names its keyword tensors (LayerConfig::tensor_roles).
 inline std::vector<std::string> transformer_roles(const std::vector<std::string>& names_given, std::size_t n,
                                                   const std::vector<const char*>& positional, const std::string& who) {
   std::vector<std::string> names = names_given;
@@ -426,23 +426,6 @@ inline int role_index(const std::vector<std::string>& names, const char* role) {
     if (names[i] == role) return static_cast<int>(i);
   }
   return -1;
-}
-
-/// The "inputs" names of a loaded call's "call_kwargs" (empty when the call has no keyword tensors).
-template <class T>
-std::vector<std::string> call_input_names(const LayerConfig<T>& config) {
-  std::vector<std::string> names;
-  if (!config.has("call_kwargs")) return names;
-  const Config& kw = config.get("call_kwargs");
-  if (!kw.is_dict()) config.invalid("call_kwargs must be a dict");
-  if (const Config* list = kw.find("inputs")) {
-    if (!list->is_list()) config.invalid("call_kwargs.inputs must be a list of names");
-    for (const Config& e : list->as_list()) {
-      if (!e.is_string()) config.invalid("call_kwargs.inputs must be a list of names");
-      names.push_back(e.as_string());
-    }
-  }
-  return names;
 }
 
 }  // namespace detail
@@ -593,7 +576,7 @@ class TransformerEncoder {
                                  .layer_norm_epsilon(config.number("layer_norm_epsilon", 1e-5))
                                  .normalize_first(config.boolean("normalize_first", false))
                                  .name(config.name()));
-    layer.names_ = detail::call_input_names(config);
+    layer.names_ = config.call_arguments().tensor_roles({"inputs", "padding_mask", "attention_mask"});
     return layer;
   }
   std::size_t weight_count() const { return 16; }
@@ -895,7 +878,9 @@ class TransformerDecoder {
                                  .normalize_first(config.boolean("normalize_first", false))
                                  .name(config.name()));
     if (config.has("encoder_sequence_shape")) layer.expect_cross_ = !config.get("encoder_sequence_shape").is_null();
-    layer.names_ = detail::call_input_names(config);
+    layer.names_ = config.call_arguments().tensor_roles({"decoder_sequence", "encoder_sequence", "decoder_padding_mask",
+                                                         "decoder_attention_mask", "encoder_padding_mask",
+                                                         "encoder_attention_mask"});
     return layer;
   }
   std::size_t weight_count() const { return expect_cross_ && *expect_cross_ ? 26 : 16; }
