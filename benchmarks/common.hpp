@@ -87,6 +87,82 @@ inline const std::vector<float>& signal() {
 }
 }  // namespace w3
 
+namespace w3gru {  // GRU(input 1, hidden H, reset_after) -> Dense(1), batch 1, one step per call
+using w3::features;
+using w3::out;
+using w3::samples;
+inline double flops_per_sample(int units) { return gru_step_flops(features, units) + dense_flops(1, units, out); }
+
+/// Keras' weights of W3GRU, the same in every program that times it (strata_bench and
+/// strata_bench_rtneural_gru, whose libraries cannot share an initializer): row-major kernel (1, 3H),
+/// recurrent_kernel (H, 3H), bias (2, 3H) (row 0 input, row 1 recurrent), gates z, r, h; then the
+/// Dense head's kernel (H, 1) and bias (1).
+struct Weights {
+  int units = 0;
+  std::vector<float> kernel, recurrent, bias, dense_kernel, dense_bias;
+};
+inline Weights weights(int units) {
+  std::mt19937 gen(100 + static_cast<unsigned>(units));
+  const auto uniform = [&gen](std::vector<float>& v, std::size_t n, float limit) {
+    std::uniform_real_distribution<float> d(-limit, limit);
+    v.resize(n);
+    for (float& x : v) x = d(gen);
+  };
+  const auto h = static_cast<std::size_t>(units);
+  Weights w;
+  w.units = units;
+  uniform(w.kernel, 3 * h, std::sqrt(6.0f / static_cast<float>(1 + 3 * units)));  // glorot uniform
+  uniform(w.recurrent, h * 3 * h, std::sqrt(3.0f / static_cast<float>(units)));   // variance 1/H
+  uniform(w.bias, 2 * 3 * h, 0.1f);
+  uniform(w.dense_kernel, h, std::sqrt(6.0f / static_cast<float>(units + 1)));
+  uniform(w.dense_bias, 1, 0.1f);
+  return w;
+}
+
+/// The first n outputs of W3GRU on w3::signal(), in double with std::tanh and std::exp: the
+/// reference both programs check their outputs against before timing (Keras 3's GRU with
+/// reset_after, sigmoid and tanh).
+inline std::vector<double> reference(const Weights& w, int n) {
+  const auto h = static_cast<std::size_t>(w.units);
+  std::vector<double> state(h, 0.0), next(h), y(static_cast<std::size_t>(n));
+  const auto sigmoid = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  for (int t = 0; t < n; ++t) {
+    const double x = w3::signal()[static_cast<std::size_t>(t)];
+    for (std::size_t j = 0; j < h; ++j) {
+      double xz[3], hz[3];
+      for (std::size_t g = 0; g < 3; ++g) {
+        const std::size_t col = g * h + j;
+        xz[g] = x * w.kernel[col] + w.bias[col];
+        hz[g] = w.bias[3 * h + col];
+        for (std::size_t k = 0; k < h; ++k) hz[g] += state[k] * w.recurrent[k * 3 * h + col];
+      }
+      const double z = sigmoid(xz[0] + hz[0]), r = sigmoid(xz[1] + hz[1]);
+      const double hh = std::tanh(xz[2] + r * hz[2]);
+      next[j] = z * state[j] + (1.0 - z) * hh;
+    }
+    state.swap(next);
+    double out = w.dense_bias[0];
+    for (std::size_t k = 0; k < h; ++k) out += state[k] * w.dense_kernel[k];
+    y[static_cast<std::size_t>(t)] = out;
+  }
+  return y;
+}
+
+/// Whether `step` (float sample in, float output out, from a zero state) gives reference()'s
+/// first 256 outputs to 1e-4 (relative to 1 + |y|).
+template <class Step>
+bool matches_reference(const Weights& w, Step&& step) {
+  constexpr int n = 256;
+  const std::vector<double> want = reference(w, n);
+  for (int t = 0; t < n; ++t) {
+    const double got = step(w3::signal()[static_cast<std::size_t>(t)]);
+    const double ref = want[static_cast<std::size_t>(t)];
+    if (!(std::fabs(got - ref) <= 1e-4 * (1.0 + std::fabs(ref)))) return false;
+  }
+  return true;
+}
+}  // namespace w3gru
+
 namespace w4 {  // Dense(512) and TimeDistributed(Dense(512)) on (64, 256, 512); as a GEMM M=16384, K=512, N=512
 constexpr int batch = 64, steps = 256, features = 512, units = 512;
 constexpr int gemm_m = batch * steps, gemm_k = features, gemm_n = units;

@@ -68,6 +68,7 @@ int apply_strata_threads(int n) {
   return strata_bench_detail::thread_count_of(num_threads());
 }
 
+using strata::AnyTensor;
 using strata::Bidirectional;
 using strata::BidirectionalOptions;
 using strata::Dense;
@@ -248,6 +249,40 @@ void BM_W3_static(benchmark::State& state) {
   const LSTM<float> lstm(Units, LSTMOptions().input_dim(w3::features).seed(1));
   strata::StaticLSTMStream<float, w3::features, Units> stream(lstm);
   run_w3_stream(state, Units, stream, "StaticLSTMStream");
+}
+
+/// W3GRU: GRU(1 -> H, reset_after) -> Dense(1) streamed through GRUStream and Dense::forward, on
+/// w3gru::weights (the weights strata_bench_rtneural_gru gives RTNeural), after checking the first
+/// 256 outputs against w3gru::reference.
+void BM_W3GRU_stream(benchmark::State& state, int units) {
+  const w3gru::Weights w = w3gru::weights(units);
+  GRU<float> gru(units, GRUOptions().reset_after(true));
+  gru.set_weights({AnyTensor<float>::from_values({1, 3 * units}, w.kernel),
+                   AnyTensor<float>::from_values({units, 3 * units}, w.recurrent),
+                   AnyTensor<float>::from_values({2, 3 * units}, w.bias)});
+  Dense<float> dense(w3gru::out);
+  dense.set_weights(
+      {AnyTensor<float>::from_values({units, 1}, w.dense_kernel), AnyTensor<float>::from_values({1}, w.dense_bias)});
+  strata::GRUStream<float> stream(gru, 1);
+  const Shape h_shape{1, units};
+  float y = 0.0f;
+  auto step = [&](float v) {
+    dense.forward(stream.step(&v), h_shape, &y, 1);
+    return y;
+  };
+  if (!w3gru::matches_reference(w, step)) {
+    state.SkipWithError("GRUStream's output differs from the float64 reference");
+    return;
+  }
+  const std::vector<float>& signal = w3::signal();
+  for (auto _ : state) {
+    stream.reset();
+    float sink = 0.0f;
+    for (const float v : signal) sink += step(v);
+    benchmark::DoNotOptimize(sink);
+  }
+  set_flops(state, w3gru::samples * w3gru::flops_per_sample(units));
+  set_per_sample(state, w3gru::samples);
 }
 
 template <int... Units>
@@ -774,6 +809,9 @@ void register_strata_benchmarks(int threads) {
     add("BM_W3_strata_stream/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3_stream(s, h); });
   }
   register_w3_static(std::integer_sequence<int, 8, 16, 32, 64, 128>{});
+  for (const int h : w3::hidden_sizes()) {
+    add("BM_W3GRU_strata_stream/H:" + std::to_string(h), [h](benchmark::State& s) { BM_W3GRU_stream(s, h); });
+  }
 #endif
   add("BM_W4_strata_dense", [](benchmark::State& s) { BM_W4(s, false); });
   add("BM_W4_strata_td", [](benchmark::State& s) { BM_W4(s, true); });

@@ -107,6 +107,14 @@ class LayerStep {
       : node_(std::make_unique<detail::StepHolder<T, std::decay_t<S>>>(std::move(s))), outputs_(std::move(outputs)) {}
 
   bool empty() const { return node_ == nullptr; }
+  /// This step, its outputs' shapes replaced: a wrapper (TimeDistributed) runs its inner layer's
+  /// step as its own this way, without one more call through it per step.
+  LayerStep with_outputs(std::vector<StepShape> outputs) && {
+    LayerStep s;
+    s.node_ = std::move(node_);
+    s.outputs_ = std::move(outputs);
+    return s;
+  }
   /// The shape of each output at one step.
   const std::vector<StepShape>& outputs() const { return outputs_; }
 

@@ -218,6 +218,12 @@ inline void static_step_product(const T* x, const T* h, const T* w, const T* u, 
 }
 }  // namespace detail
 
+// g++ warns that a packet type's attributes are ignored when it is a template argument (FastPacket).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 /// LSTMStream for one stream whose sizes are compile-time constants: the weights live inside the
 /// object and every loop has a fixed trip count, which pays for small layers, where a step costs
 /// tens of nanoseconds. Same arithmetic, element for element, as LSTM and LSTMStream, so the
@@ -235,11 +241,18 @@ class StaticLSTMStream {
   // z as the gate pass reads it (one row: the flat layout's tanh(c) scratch is not used).
   static constexpr Index ZW = detail::lstm_z_stride<T>(Units);
   static_assert(ZW >= GW, "strata::StaticLSTMStream: the gate pass's row must hold the padded product row.");
+  // The all-in-registers step (detail::static_lstm_step) where its packets fit the gate blocks and
+  // the gate pass is explicit packet operations (float); else the product, then LSTMGates.
+  using FastPacket = typename detail::packet_dividing<Packet, Units>::type;
+  static constexpr bool fast_layout = detail::LSTMGates<T>::explicit_ops && !std::is_void_v<FastPacket> && GW == G;
 
  public:
   /// Copies the weights of a built `layer` with `Features` inputs and `Units` units; throws
   /// shape_error if the sizes differ, value_error for go_backwards or an unbuilt layer.
-  explicit StaticLSTMStream(const LSTM<T>& layer) : gates_(Units, layer.activation(), layer.recurrent_activation()) {
+  explicit StaticLSTMStream(const LSTM<T>& layer)
+      : gates_(Units, layer.activation(), layer.recurrent_activation()),
+        fast_(fast_layout && layer.activation() == Activation::tanh &&
+              layer.recurrent_activation() == Activation::sigmoid) {
     if (!layer.built() || layer.input_dim() != Features || layer.units() != Units) {
       throw shape_error(detail::concat("strata::StaticLSTMStream<", Features, ", ", Units, ">: ", layer.describe(),
                                        " must be built with input_dim ", Features, " and units ", Units, "; it has ",
@@ -262,18 +275,31 @@ class StaticLSTMStream {
   /// Consumes one time step x (Features values); returns h (Units values), valid until the next
   /// step() or reset(). Allocation-free.
   const T* step(const T* x) {
-    detail::static_step_product<T, Features, Units, GP>(x, h_.data(), w_.data(), u_.data(), b_.data(), z_.data());
-    gates_(1, z_.data(), c_.data(), h_.data(), Units);
-    return h_.data();
+    if constexpr (fast_layout) {
+      if (fast_) {
+        // h is double-buffered: every group of the step reads the whole previous h.
+        const std::array<T, Units>& h = h_[current_];
+        current_ ^= 1;
+        detail::static_lstm_step<T, FastPacket, Features, Units>(x, h.data(), c_.data(), h_[current_].data(), w_.data(),
+                                                                 u_.data(), b_.data());
+        return h_[current_].data();
+      }
+    }
+    std::array<T, Units>& h = h_[current_];
+    detail::static_step_product<T, Features, Units, GP>(x, h.data(), w_.data(), u_.data(), b_.data(), z_.data());
+    gates_(1, z_.data(), c_.data(), h.data(), Units);
+    return h.data();
   }
 
-  const std::array<T, Units>& h() const { return h_; }
+  const std::array<T, Units>& h() const { return h_[current_]; }
   const std::array<T, Units>& c() const { return c_; }
 
   /// Starts again from zeros.
   void reset() {
-    h_.fill(T(0));
+    h_[0].fill(T(0));
+    h_[1].fill(T(0));
     c_.fill(T(0));
+    current_ = 0;
   }
 
  private:
@@ -282,9 +308,15 @@ class StaticLSTMStream {
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Units * GW> u_;
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, GW> b_;
   alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, ZW> z_;
-  std::array<T, Units> h_;
-  std::array<T, Units> c_;
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<std::array<T, Units>, 2> h_;  // [current_]: h
+  alignas(EIGEN_MAX_ALIGN_BYTES) std::array<T, Units> c_;
+  bool fast_;
+  int current_ = 0;
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// SimpleRNNStream for one stream whose sizes are compile-time constants, as StaticLSTMStream is
 /// for the LSTM: the weights live inside the object and the product's loops have fixed trip
@@ -558,21 +590,16 @@ class Conv1DStackStream {
 namespace detail {
 
 /// A Dense head of a StackStream (Dense, or TimeDistributed(Dense), which is the same on each
-/// step): the layer's own forward() on the step's (batch, features) rows -- the same GEMM and
-/// activation code as its call on the whole sequence, whose rows it computes one by one too.
-/// forward() allocates only for sparsemax (its scratch row), so for sparsemax the stage keeps a
-/// linear copy of the layer and applies sparsemax itself with scratch made here.
+/// step): the layer's forward_rows() on the step's (batch, features) rows -- the same GEMM and
+/// activation code as its call on the whole sequence, whose rows it computes one by one too --
+/// with sparsemax's scratch made here, so that nothing allocates.
 template <class T>
 class DenseStreamStage {
  public:
   /// Keras `Dense` on each step's (batch, features) rows; throws value_error when not built.
-  DenseStreamStage(const Dense<T>& dense, Index batch)
-      : dense_(linear_if_sparsemax(dense)),
-        sparsemax_(dense.activation() == Activation::sparsemax),
-        in_shape_{batch, dense.input_dim()},
-        batch_(batch) {
+  DenseStreamStage(const Dense<T>& dense, Index batch) : dense_(checked(dense)), batch_(batch) {
     out_.assign(static_cast<std::size_t>(batch * dense.units()), T(0));
-    if (sparsemax_) sorted_.resize(static_cast<std::size_t>(dense.units()));
+    if (dense.activation() == Activation::sparsemax) sorted_.resize(static_cast<std::size_t>(dense.units()));
   }
   /// Keras `TimeDistributed(Dense)`: on each step, the inner Dense.
   DenseStreamStage(const TimeDistributed<Dense<T>>& td, Index batch) : DenseStreamStage(td.layer(), batch) {}
@@ -584,31 +611,22 @@ class DenseStreamStage {
 
   /// y = Dense(x) for one step, into this stage's buffer (the next stage's input).
   T* step(const T* x) {
-    const Index u = dense_.units();
-    dense_.forward(x, in_shape_, out_.data(), batch_ * u);
-    if (sparsemax_) {
-      for (Index b = 0; b < batch_; ++b) sparsemax_row(out_.data() + b * u, u, sorted_.data());
-    }
+    dense_.forward_rows(x, batch_, out_.data(), sorted_.empty() ? nullptr : sorted_.data());
     return out_.data();
   }
   /// Nothing to reset: a Dense has no state.
   void reset() {}
 
  private:
-  static Dense<T> linear_if_sparsemax(const Dense<T>& dense) {
+  static const Dense<T>& checked(const Dense<T>& dense) {
     if (!dense.built()) {
       throw value_error(concat("strata::StackStream: ", dense.describe(),
                                " is not built; build it (or set its weights) before streaming it"));
     }
-    if (dense.activation() != Activation::sparsemax) return dense;
-    Dense<T> linear(dense.units(), DenseOptions().use_bias(dense.use_bias()).name(dense.name()));
-    linear.set_weights(dense.get_weights());
-    return linear;
+    return dense;
   }
 
   Dense<T> dense_;
-  bool sparsemax_;
-  Shape in_shape_;  // (batch, features)
   Index batch_;
   AlignedVector<T> out_;   // (batch, units)
   std::vector<T> sorted_;  // sparsemax's scratch

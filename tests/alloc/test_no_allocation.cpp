@@ -134,9 +134,11 @@ TEST_CASE("no allocation: streaming LSTM -> Dense allocates nothing per step", "
   }
 }
 
-TEST_CASE("no allocation: StaticLSTMStream allocates nothing per step", "[allocation][streaming]") {
-  LSTM<float> lstm(32, LSTMOptions().input_dim(1).seed(5));
-  strata::StaticLSTMStream<float, 1, 32> stream(lstm);
+template <int Units>
+void check_static_lstm_allocates_nothing(const char* recurrent_activation) {
+  INFO(Units << " units, recurrent_activation " << recurrent_activation);
+  LSTM<float> lstm(Units, LSTMOptions().recurrent_activation(recurrent_activation).input_dim(1).seed(5));
+  strata::StaticLSTMStream<float, 1, Units> stream(lstm);
   float x = 0.5f;
   float sum = 0;
   const long n = count_allocations([&] {
@@ -144,6 +146,17 @@ TEST_CASE("no allocation: StaticLSTMStream allocates nothing per step", "[alloca
   });
   CHECK(n == 0);
   CHECK(std::isfinite(sum));
+}
+
+TEST_CASE("no allocation: StaticLSTMStream allocates nothing per step", "[allocation][streaming]") {
+  // The register step at 8, 16, 32 and 64 units (each packet width and several groups); the
+  // product-then-gates path for 5 units and for hard_sigmoid.
+  check_static_lstm_allocates_nothing<8>("sigmoid");
+  check_static_lstm_allocates_nothing<16>("sigmoid");
+  check_static_lstm_allocates_nothing<32>("sigmoid");
+  check_static_lstm_allocates_nothing<64>("sigmoid");
+  check_static_lstm_allocates_nothing<5>("sigmoid");
+  check_static_lstm_allocates_nothing<32>("hard_sigmoid");
 }
 
 TEST_CASE("no allocation: Conv1DStream and Conv1DStackStream allocate nothing per step",
@@ -236,8 +249,16 @@ TEST_CASE("no allocation: a model stream's step allocates nothing", "[allocation
   const Ref y1 = residual.add(Dense<float>(3, DenseOptions().activation("softmax").input_dim(8).seed(11)), act);
   const Ref y2 = residual.add(strata::Concatenate<float>(), std::vector<Ref>{r, x}).front();
   residual.set_outputs({y1, y2});
+  // A sparsemax head (its scratch row is made by Model::stream), directly and in TimeDistributed.
+  Model<float> sparse("sparse", "Sequential");
+  const Ref s = sparse.add(LSTM<float>(6, LSTMOptions().return_sequences(true).input_dim(3).seed(12)),
+                           sparse.add_input("x", {-1, -1, 3}));
+  const Ref s1 = sparse.add(Dense<float>(5, DenseOptions().activation("sparsemax").input_dim(6).seed(13)), s);
+  sparse.set_outputs({sparse.add(strata::TimeDistributed<Dense<float>>(
+                                     Dense<float>(4, DenseOptions().activation("sparsemax").input_dim(5).seed(14))),
+                                 s1)});
 
-  for (Model<float>* model : {&w3, &stack, &residual}) {
+  for (Model<float>* model : {&w3, &stack, &residual, &sparse}) {
     for (Index batch : {1, 3}) {
       INFO(model->name() << ", batch " << batch);
       strata::ModelStream<float> stream = model->stream(batch);

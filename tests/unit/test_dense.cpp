@@ -653,3 +653,28 @@ TEMPLATE_TEST_CASE("Dense: set_weights with a kernel or bias of the wrong shape 
   CHECK_THROWS_AS(unbuilt.set_weights({AnyTensor<T>(), bias}), strata::shape_error);
   CHECK_FALSE(unbuilt.built());
 }
+
+TEMPLATE_TEST_CASE("Dense: forward_rows gives forward's rows bitwise, sparsemax with or without scratch", "[dense]",
+                   float, double) {
+  using T = TestType;
+  for (const char* act : {"linear", "tanh", "softmax", "sparsemax"}) {
+    for (const Index units : {1, 2, 7, 33}) {
+      const Index features = 9, rows = 5;
+      const Dense<T> dense(units, DenseOptions().activation(act).input_dim(features).seed(3));
+      const Tensor<T, 2> x = test::random_tensor<T, 2>(rows, features);
+      std::vector<T> want(static_cast<std::size_t>(rows * units)), got(want.size()), got_scratch(want.size());
+      dense.forward(x.data(), Shape{rows, features}, want.data(), rows * units);
+      dense.forward_rows(x.data(), rows, got.data());
+      std::vector<T> sorted(static_cast<std::size_t>(units));
+      dense.forward_rows(x.data(), rows, got_scratch.data(), sorted.data());
+      INFO(act << ", " << units << " units");
+      CHECK(test::bitwise_equal(got.data(), want.data(), rows * units));
+      CHECK(test::bitwise_equal(got_scratch.data(), want.data(), rows * units));
+      // One row at a time, as a stream calls it: the same rows.
+      for (Index r = 0; r < rows; ++r) {
+        dense.forward_rows(x.data() + r * features, 1, got.data() + r * units, sorted.data());
+      }
+      CHECK(test::bitwise_equal(got.data(), want.data(), rows * units));
+    }
+  }
+}

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <limits>
+#include <random>
 #include <strata/activations.hpp>
 #include <strata/detail/gemm.hpp>
 #include <strata/layers/lstm.hpp>
@@ -383,3 +384,61 @@ TEST_CASE("kernels: the LSTM gate pass's tanh and sigmoid against double precisi
   CHECK(tanh_ulp <= 7);
   CHECK(sigmoid_abs <= 2.5e-7);
 }
+
+// g++ warns that a packet type's attributes are ignored as a template argument (as in gemm.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+// detail::static_lstm_step (StaticLSTMStream's register step) against LSTMCell::step, the LSTM's
+// own step, on one row, bitwise, for each packet width the stream can pick (4, 8, 16 floats where
+// the target has them): the same chain of multiply-adds for z and the same gate operations.
+template <class Packet, int Features, int Units>
+void check_static_lstm_step(std::mt19937& gen) {
+  using strata::detail::AlignedVector;
+  constexpr int G = 4 * Units;
+  std::uniform_real_distribution<float> dist(-0.7f, 0.7f);
+  AlignedVector<float> w(Features * G), u(Units * G), b(G);
+  for (auto* v : {&w, &u, &b}) {
+    for (float& e : *v) e = dist(gen);
+  }
+  strata::detail::LSTMCell<float> cell(Units, strata::Activation::tanh, strata::Activation::sigmoid);
+  cell.set(w.data(), Features, u.data(), b.data());
+  AlignedVector<float> work(static_cast<std::size_t>(cell.work_size())), c_cell(Units, 0.0f), h_cell(Units, 0.0f);
+  AlignedVector<float> c(Units, 0.0f), h(Units, 0.0f), h_new(Units, 0.0f);
+  for (int t = 0; t < 12; ++t) {
+    float x[Features];
+    for (float& e : x) e = 6.0f * dist(gen);
+    cell.step(1, x, Features, h_cell.data(), Units, work.data(), c_cell.data(), h_cell.data(), Units);
+    strata::detail::static_lstm_step<float, Packet, Features, Units>(x, h.data(), c.data(), h_new.data(), w.data(),
+                                                                     u.data(), b.data());
+    h.swap(h_new);
+    INFO("units " << Units << ", packet of " << Eigen::internal::unpacket_traits<Packet>::size << ", step " << t);
+    REQUIRE(std::memcmp(h.data(), h_cell.data(), sizeof(float) * Units) == 0);
+    REQUIRE(std::memcmp(c.data(), c_cell.data(), sizeof(float) * Units) == 0);
+  }
+}
+
+TEST_CASE("kernels: StaticLSTMStream's register step equals LSTMCell's step bitwise", "[kernels][lstm]") {
+  if constexpr (strata::detail::LSTMGates<float>::explicit_ops) {
+    std::mt19937 gen(17);
+    using Full = strata::detail::PacketOf<float>;
+    using Widest16 = typename strata::detail::packet_dividing<Full, 16>::type;
+    using Widest8 = typename strata::detail::packet_dividing<Full, 8>::type;
+    using Widest4 = typename strata::detail::packet_dividing<Full, 4>::type;
+    check_static_lstm_step<Widest4, 1, 4>(gen);
+    check_static_lstm_step<Widest4, 2, 20>(gen);
+    check_static_lstm_step<Widest8, 1, 8>(gen);
+    check_static_lstm_step<Widest8, 3, 40>(gen);
+    check_static_lstm_step<Widest16, 1, 16>(gen);
+    check_static_lstm_step<Widest16, 1, 96>(gen);
+    CHECK(Eigen::internal::unpacket_traits<Widest4>::size == 4);
+  } else {
+    SUCCEED("no float SIMD packet here: StaticLSTMStream takes the product-then-gates path");
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

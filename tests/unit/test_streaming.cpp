@@ -289,6 +289,32 @@ TEMPLATE_TEST_CASE("streaming: StaticLSTMStream equals the whole-sequence LSTM b
   }
 }
 
+// StaticLSTMStream's all-in-registers step (float, tanh/sigmoid, units a multiple of 4): each size
+// picks the widest packet whose lanes divide the units (16, 8 or 4 floats) and groups of unit
+// packets, so these sizes cover each packet width, one and several groups, with and without a
+// bias, and inputs large enough to saturate the gates; the result must still be the LSTM's bitwise.
+template <int Features, int Units>
+void check_static_lstm(bool use_bias, float scale) {
+  const LSTM<float> lstm = random_lstm<float>(Features, Units, "tanh", "sigmoid", use_bias);
+  strata::StaticLSTMStream<float, Features, Units> stream(lstm);
+  Tensor<float, 3> x = test::random_tensor<float, 3>(1, 10, Features);
+  x = x * scale;
+  check_stream_equals_sequence(lstm, x, [&](const float* xt) { return stream.step(xt); });
+  // reset() starts over from zeros: the same run again.
+  stream.reset();
+  check_stream_equals_sequence(lstm, x, [&](const float* xt) { return stream.step(xt); });
+}
+
+TEST_CASE("streaming: StaticLSTMStream's register step equals the LSTM bitwise at every packet width", "[streaming]") {
+  check_static_lstm<1, 4>(true, 1.0f);
+  check_static_lstm<2, 12>(false, 1.0f);
+  check_static_lstm<1, 16>(true, 1.0f);
+  check_static_lstm<3, 24>(true, 8.0f);
+  check_static_lstm<1, 48>(false, 1.0f);
+  check_static_lstm<1, 64>(true, 30.0f);
+  check_static_lstm<2, 128>(true, 1.0f);
+}
+
 TEST_CASE("streaming: wrong layers and states are rejected", "[streaming][errors]") {
   const LSTM<float> backwards(4, LSTMOptions().go_backwards(true).input_dim(2).seed(1));
   CHECK_THROWS_AS(strata::LSTMStream<float>(backwards), strata::value_error);

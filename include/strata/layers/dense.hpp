@@ -140,13 +140,24 @@ class Dense {
     detail::check_output_size(*this, out_shape, output_size);
     const Index rows = input_shape.product(0, input_shape.rank() - 1);
     const double flops_per_row = 2.0 * static_cast<double>(input_dim_) * static_cast<double>(units_);
-    detail::parallel_rows(rows, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
-                          [&](Index r0, Index r1) {
-                            const detail::GemmTerm<T> term{input + r0 * input_dim_, input_dim_, &packed_kernel_};
-                            T* out = output + r0 * units_;
-                            detail::gemm(r1 - r0, units_, &term, 1, use_bias_ ? &packed_bias_ : nullptr, out, units_);
-                            apply_activation(activation_, out, r1 - r0, units_);
-                          });
+    detail::parallel_rows(
+        rows, detail::rows_worth_a_thread(flops_per_row), detail::GemmConfig<T>::tile_rows,
+        [&](Index r0, Index r1) { forward_rows(input + r0 * input_dim_, r1 - r0, output + r0 * units_); });
+  }
+
+  /// The lowest-level call, for streams (one time step per call): `rows` rows of input_dim()
+  /// values in, rows of units() values out, on the calling thread, without checks -- the same
+  /// GEMM and activation code as forward(), so bitwise its rows. `sorted` is sparsemax's scratch
+  /// (units() values; null: made here); with it, or any other activation, nothing allocates.
+  /// The layer must be built.
+  void forward_rows(const T* input, Index rows, T* output, T* sorted = nullptr) const {
+    const detail::GemmTerm<T> term{input, input_dim_, &packed_kernel_};
+    detail::gemm(rows, units_, &term, 1, use_bias_ ? &packed_bias_ : nullptr, output, units_);
+    if (activation_ == Activation::sparsemax && sorted != nullptr) {
+      for (Index r = 0; r < rows; ++r) detail::sparsemax_row(output + r * units_, units_, sorted);
+    } else {
+      apply_activation(activation_, output, rows, units_);
+    }
   }
 
   /// Keras `dense(x)` on a Tensor or TensorMap of rank >= 2; returns a Tensor of the same rank.
@@ -180,7 +191,8 @@ class Dense {
   LayerStep<T> make_step(const std::vector<StepShape>& inputs) const {
     const StepShape& in = detail::only_step_input(inputs, describe());
     detail::require_features_axis(in, describe(), "Dense");
-    return forward_step(*this, in);
+    const Shape out = compute_output_shape(in.shape);
+    return LayerStep<T>(RowsStep(*this, in.shape.product(0, in.shape.rank() - 1)), {StepShape{out, in.timed}});
   }
   /// Keras' weights: kernel (features, units), bias (units,).
   std::size_t weight_count() const { return use_bias_ ? 2 : 1; }
@@ -217,6 +229,26 @@ class Dense {
   std::string name_;
   Index input_dim_ = 0;
   Tensor<T, 1> bias_;
+  // The per-step form: forward_rows on one step's rows, into a buffer (and sparsemax's scratch)
+  // made once; no shape work per step.
+  class RowsStep {
+   public:
+    RowsStep(const Dense& layer, Index rows)
+        : layer_(layer), rows_(rows), out_(static_cast<std::size_t>(rows * layer.units())) {
+      if (layer.activation() == Activation::sparsemax) sorted_.resize(static_cast<std::size_t>(layer.units()));
+    }
+    void step(const T* const* inputs, const T** outputs) {
+      layer_.forward_rows(inputs[0], rows_, out_.data(), sorted_.empty() ? nullptr : sorted_.data());
+      outputs[0] = out_.data();
+    }
+
+   private:
+    Dense layer_;
+    Index rows_;
+    std::vector<T, Eigen::aligned_allocator<T>> out_;
+    std::vector<T> sorted_;
+  };
+
   detail::PackedMatrix<T> packed_kernel_;
   detail::PackedMatrix<T> packed_bias_;
 };

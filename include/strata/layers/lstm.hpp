@@ -206,11 +206,22 @@ class LSTMGates {
     const auto activate_row = [&](Index b) {
       T* zr = z + b * ldz_;
       for (Index j = 0; j < width; j += C) {
-        const ConstChunkMap s(scale_.data() + j);
-        ChunkMap v(zr + j);
-        Chunk<T> t = s * v;
-        lstm_tanh_chunk(t);
-        v = s * t + (T(1) - s);
+        if constexpr (explicit_ops) {
+          // y = s tanh(s z) + (1 - s) as one explicit multiply-add per packet, exactly the flat
+          // pass's (and StaticLSTMStream's) operations: an array expression would leave it to the
+          // compiler whether and where to fuse.
+          for (Index q = 0; q < C; q += packet_size<T>) {
+            const Packet s = Eigen::internal::ploadu<Packet>(scale_.data() + j + q);
+            const Packet v = Eigen::internal::ploadu<Packet>(zr + j + q);
+            Eigen::internal::pstoreu(zr + j + q, activate_gate(s, v));
+          }
+        } else {
+          const ConstChunkMap s(scale_.data() + j);
+          ChunkMap v(zr + j);
+          Chunk<T> t = s * v;
+          lstm_tanh_chunk(t);
+          v = s * t + (T(1) - s);
+        }
       }
     };
     Chunk<T> cc;
@@ -224,13 +235,29 @@ class LSTMGates {
       }
       for (Index j = 0; j < u; j += C) {
         const Index n = std::min<Index>(C, u - j);
-        const ConstChunkMap gi(zr + j), gf(zr + u + j), gg(zr + 2 * u + j), go(zr + 3 * u + j);
         load_chunk(cc, cr + j, n);
-        cc = gf * cc + gi * gg;
-        store_chunk(cc, cr + j, n);
-        lstm_tanh_chunk(cc);
-        cc = go * cc;
-        store_chunk(cc, hr + j, n);
+        if constexpr (explicit_ops) {
+          // The same explicit operations as update_row_masked (see lstm_carry).
+          for (Index q = 0; q < C; q += packet_size<T>) {
+            const auto load = [&](const T* p) { return Eigen::internal::ploadu<Packet>(p + q); };
+            const Packet cp = lstm_carry(load(zr + u + j), load(cc.data()), load(zr + j), load(zr + 2 * u + j));
+            Eigen::internal::pstoreu(cc.data() + q, cp);
+          }
+          store_chunk(cc, cr + j, n);
+          for (Index q = 0; q < C; q += packet_size<T>) {
+            const Packet h_new = Eigen::internal::pmul(Eigen::internal::ploadu<Packet>(zr + 3 * u + j + q),
+                                                       lstm_tanh<T>(Eigen::internal::ploadu<Packet>(cc.data() + q)));
+            Eigen::internal::pstoreu(cc.data() + q, h_new);
+          }
+          store_chunk(cc, hr + j, n);
+        } else {
+          const ConstChunkMap gi(zr + j), gf(zr + u + j), gg(zr + 2 * u + j), go(zr + 3 * u + j);
+          cc = gf * cc + gi * gg;
+          store_chunk(cc, cr + j, n);
+          lstm_tanh_chunk(cc);
+          cc = go * cc;
+          store_chunk(cc, hr + j, n);
+        }
       }
     };
     if (u % C == 0) {
@@ -256,21 +283,43 @@ class LSTMGates {
   // SVE, AltiVec, double, no SIMD) the padded-row layout serves every u.
   static constexpr bool masked_io = has_masked_io<T> && packet_size<T> == C;
 
+ public:
+  /// Whether the fast path's every step is an explicit packet operation (float with SIMD): then
+  /// each element's result is fixed by its inputs alone, whatever the layout or packet width, and
+  /// StaticLSTMStream can run the same operations on its own packets (activate_gate, lstm_carry,
+  /// then h = o * tanh(c)).
+  static constexpr bool explicit_ops = std::is_same_v<T, float> && packet_size<T> >= 4;
+
+  /// A gate's activation on packet z, with s = 0.5 (sigmoid, as 0.5 tanh(0.5 z) + 0.5) or 1 (tanh):
+  /// s tanh(s z) + (1 - s).
+  template <class P>
+  static P activate_gate(const P& s, const P& z) {
+    using namespace Eigen::internal;  // NOLINT(google-build-using-namespace): packet primitives
+    return pmadd(s, lstm_tanh<T>(pmul(s, z)), psub(pset1<P>(T(1)), s));
+  }
+
+  /// c = f c + i g with an explicit fused multiply-add. Why explicit: written as two products and
+  /// a sum, the compiler may contract it into an FMA, and which product it fuses can differ
+  /// between the places that inline it; every path must round alike, or a sample alone (one
+  /// row) and in a batch would differ in the last bit.
+  template <class P>
+  static P lstm_carry(const P& f, const P& c, const P& i, const P& g) {
+    return Eigen::internal::pmadd(f, c, Eigen::internal::pmul(i, g));
+  }
+
+ private:
   /// The flat layout's pass (see the class comment): z (rows, 4u) dense; with several rows,
   /// tanh(c) goes to z + rows * 4u.
   void flat_pass(Index rows, T* z, T* c, T* h, Index ld_h) const {
-    using Eigen::internal::pmadd;
     using Eigen::internal::pmul;
     const Index u = units_;
     const Index period = static_cast<Index>(scale_.size());
-    const Packet one = Eigen::internal::pset1<Packet>(T(1));
     // 1. The gates: y = s tanh(s z) + (1 - s) over all rows * 4u values.
     const Index nz = rows * 4 * u;
     for (Index j = 0, phase = 0; j < nz; j += C, phase = phase + C == period ? 0 : phase + C) {
       const Index n = std::min<Index>(C, nz - j);
       const Packet sc = Eigen::internal::ploadu<Packet>(scale_.data() + phase);
-      const Packet y = pmadd(sc, lstm_tanh<T>(pmul(sc, load_first<T>(z + j, n))), Eigen::internal::psub(one, sc));
-      store_first(z + j, y, n);
+      store_first(z + j, activate_gate(sc, load_first<T>(z + j, n)), n);
     }
     if (rows == 1) {
       // One row (streaming): the carry's tanh straight from registers, the same operations as
@@ -307,14 +356,6 @@ class LSTMGates {
     }
   }
 
-  /// c = f c + i g with an explicit fused multiply-add. Why explicit: written as two products and
-  /// a sum, the compiler may contract it into an FMA, and which product it fuses can differ
-  /// between the places that inline it; the flat pass and the one-row update must round alike,
-  /// or a sample alone (one row) and in a batch would differ in the last bit.
-  static Packet lstm_carry(const Packet& f, const Packet& c, const Packet& i, const Packet& g) {
-    return Eigen::internal::pmadd(f, c, Eigen::internal::pmul(i, g));
-  }
-
   /// c and h of one row from its activated gates zr (loads masked where a chunk is partial: the
   /// flat layout's rows have no padding).
   static void update_row_masked(Index u, const T* zr, T* cr, T* hr) {
@@ -335,6 +376,98 @@ class LSTMGates {
   Index ldz_ = 0;
   std::vector<T, Eigen::aligned_allocator<T>> scale_;
 };
+
+// g++ warns that a packet type's attributes (__m256's may_alias) are ignored when it is a template
+// argument (packet_dividing<Packet, N>, static_lstm_step<T, Packet, ...>); as in gemm.hpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+/// The widest SIMD packet of T (Eigen's packet, or a half of it) whose lanes divide N, with at
+/// least 4 lanes; void if there is none.
+template <class Packet, int N>
+struct packet_dividing {
+  using Traits = Eigen::internal::unpacket_traits<Packet>;
+  using Half = typename Traits::half;
+  template <class P>
+  struct is {
+    using type = P;
+  };
+  static constexpr bool fits = Traits::size >= 4 && N % Traits::size == 0;
+  static constexpr bool last = Traits::size <= 4 || std::is_same_v<Half, Packet>;
+  using type =
+      typename std::conditional_t<fits, is<Packet>, std::conditional_t<last, is<void>, packet_dividing<Half, N>>>::type;
+};
+
+/// One step of a compile-time-sized LSTM (StaticLSTMStream) with Keras' default activations, all
+/// in registers: for each group of unit packets, z = b + x . W + h . U for its i, f, g and o
+/// packets (each element the packed GEMM's chain: the bias, then every input, then every unit),
+/// then the gates, c and h with LSTMGates' explicit operations (activate_gate, lstm_carry,
+/// h = o * tanh(c)), so each value is bitwise the LSTM's. Packet has P lanes with Units % P == 0;
+/// w (Features, 4 Units), u (Units, 4 Units) and b (4 Units) are dense in Keras' gate order. h_new
+/// must not alias h: later groups still read the old h.
+template <class T, class Packet, int Features, int Units>
+inline void static_lstm_step(const T* x, const T* h, T* c, T* h_new, const T* w, const T* u, const T* b) {
+  using namespace Eigen::internal;  // NOLINT(google-build-using-namespace): packet primitives
+  constexpr int P = unpacket_traits<Packet>::size;
+  constexpr int UP = Units / P;  // packets per gate block
+  constexpr int G = 4 * Units;
+  // Unit packets per group: 4 accumulators each, 8 or 16 in registers with the broadcasts.
+  constexpr int Group = sizeof(Packet) * 8 >= 512 ? 4 : 2;
+  const Packet half = pset1<Packet>(T(0.5));
+  const Packet one = pset1<Packet>(T(1));
+  STRATA_UNROLL
+  for (int j0 = 0; j0 < UP; j0 += Group) {
+    constexpr int Max = Group;
+    const int count = std::min(Group, UP - j0);
+    Packet acc[4][Max];
+    STRATA_UNROLL
+    for (int g = 0; g < 4; ++g) {
+      STRATA_UNROLL
+      for (int q = 0; q < Max; ++q) {
+        if (q < count) acc[g][q] = pload<Packet>(b + g * Units + (j0 + q) * P);
+      }
+    }
+    STRATA_UNROLL
+    for (int k = 0; k < Features; ++k) {
+      const Packet xk = pset1<Packet>(x[k]);
+      STRATA_UNROLL
+      for (int g = 0; g < 4; ++g) {
+        STRATA_UNROLL
+        for (int q = 0; q < Max; ++q) {
+          if (q < count) acc[g][q] = pmadd(xk, pload<Packet>(w + k * G + g * Units + (j0 + q) * P), acc[g][q]);
+        }
+      }
+    }
+    for (int k = 0; k < Units; ++k) {
+      const Packet hk = pset1<Packet>(h[k]);
+      STRATA_UNROLL
+      for (int g = 0; g < 4; ++g) {
+        STRATA_UNROLL
+        for (int q = 0; q < Max; ++q) {
+          if (q < count) acc[g][q] = pmadd(hk, pload<Packet>(u + k * G + g * Units + (j0 + q) * P), acc[g][q]);
+        }
+      }
+    }
+    STRATA_UNROLL
+    for (int q = 0; q < Max; ++q) {
+      if (q >= count) break;
+      const Packet i = LSTMGates<T>::activate_gate(half, acc[0][q]);
+      const Packet f = LSTMGates<T>::activate_gate(half, acc[1][q]);
+      const Packet g = LSTMGates<T>::activate_gate(one, acc[2][q]);
+      const Packet o = LSTMGates<T>::activate_gate(half, acc[3][q]);
+      const int at = (j0 + q) * P;
+      const Packet cn = LSTMGates<T>::lstm_carry(f, pload<Packet>(c + at), i, g);
+      pstore(c + at, cn);
+      pstore(h_new + at, pmul(o, lstm_tanh<T>(cn)));
+    }
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// The LSTM recurrence on packed weights, shared by LSTM and the streaming classes: one step
 /// for a block of rows, without allocating.

@@ -152,7 +152,7 @@ class TimeDistributed {
       LayerStep<Scalar> inner = wrapped_step(StepShape{in.shape, false});
       std::vector<StepShape> out = inner.outputs();
       out.at(0).timed = true;
-      return LayerStep<Scalar>(Wrapped{std::move(inner)}, std::move(out));
+      return std::move(inner).with_outputs(std::move(out));
     } else {
       (void)in;
       throw value_error(detail::concat(describe(), ": the wrapped layer ", layer_.describe(),
@@ -242,13 +242,6 @@ class TimeDistributed {
       throw value_error(detail::concat(describe(), ": ", e.what()));
     }
   }
-  // The wrapped layer's step, run as the wrapper's.
-  struct Wrapped {
-    LayerStep<Scalar> inner;
-    void step(const Scalar* const* inputs, const Scalar** outputs) { inner.step(inputs, outputs); }
-    void reset() { inner.reset(); }
-  };
-
   // One slice x[:, t]: (batch, rest...).
   static Shape slice(const Shape& input) {
     Shape s{input[0]};
