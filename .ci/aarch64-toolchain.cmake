@@ -9,10 +9,17 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(_strata_arm64_libs /usr/lib/aarch64-linux-gnu)
-# The test programs (and Catch2's test discovery at build time) run under qemu, finding the arm64
-# loader and libc under /usr/aarch64-linux-gnu and the multiarch libraries through LD_LIBRARY_PATH.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu;-E;LD_LIBRARY_PATH=${_strata_arm64_libs})
-set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(_strata_sysroot /usr/aarch64-linux-gnu)
+# The test programs (and Catch2's test discovery at build time) run under qemu through the cross
+# toolchain's own loader, which is given the library path: first the cross libc, libstdc++ and
+# libgomp the programs were linked with, then the multiarch libraries (HDF5, libzip and theirs).
+# Not `qemu-aarch64 -L /usr/aarch64-linux-gnu`: with it the cross loader (libc6-arm64-cross) looks in
+# /lib/aarch64-linux-gnu first and loads the libc of libc6:arm64 (a dependency of the arm64 HDF5),
+# a different build of glibc than the loader's (2.36-8cross1 with 2.36-9+deb12u14 here), and any
+# thread start then hangs: the first OpenMP parallel region of the unit tests never returned.
+set(CMAKE_CROSSCOMPILING_EMULATOR
+    qemu-aarch64;${_strata_sysroot}/lib/ld-linux-aarch64.so.1;--library-path;${_strata_sysroot}/lib:${_strata_arm64_libs})
+set(CMAKE_FIND_ROOT_PATH ${_strata_sysroot})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 # Header-only packages (Eigen, Catch2, nlohmann-json) and their CMake files are the host's.
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
