@@ -18,14 +18,12 @@ repeated over the query heads (a GQA with Nkv key/value heads is an MHA whose ke
 copies): in_proj_weight = [Wq; Wk_rep; Wv_rep] with each kernel reshaped to (F, Nq*H) and
 transposed, out_proj.weight = output kernel reshaped to (Nq*H, F) and transposed.
 
-Each case's model_config is a Keras 3 functional config with the call's keyword arguments as Keras
-writes them; the layer entry's config carries "call_kwargs" (the names of the tensor inputs) as
-strata's loader derives it from the call.
+Each case's model_config is a Keras 3 functional config with the call's keyword arguments (key,
+attention_mask, use_causal_mask, return_attention_scores) as Keras writes them in the node's kwargs.
 
 Usage: /usr/bin/python3 tools/torch-reference/make_gqa_fixtures.py [--out DIR] [--seed UINT32]
 """
 
-import argparse
 import math
 import os
 import sys
@@ -34,9 +32,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
 from make_attention_fixtures import Graph, init, masked, t64  # noqa: E402
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, fnv1a32, to_json  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32  # noqa: E402
 
 FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_gqa_fixtures.py'
@@ -114,25 +112,16 @@ class GqaGraph(Graph):
             kwargs['key'] = k
         if attention_mask is not None:
             kwargs['attention_mask'] = attention_mask
-        # strata's loader appends tensor keyword arguments in key order (a JSON object's).
-        names = [''] * len(args) + sorted(kwargs)
         if causal:
             kwargs['use_causal_mask'] = True
         if scores:
             kwargs['return_attention_scores'] = True
-        call_kwargs = {}
-        if len(names) > len(args):
-            call_kwargs['inputs'] = names
-        if causal:
-            call_kwargs['use_causal_mask'] = True
-        if scores:
-            call_kwargs['return_attention_scores'] = True
         order = ['qk', 'qb', 'kk', 'kb', 'vk', 'vb', 'ok', 'ob'] if use_bias else ['qk', 'kk', 'vk', 'ok']
         labels = {'qk': 'query/kernel', 'qb': 'query/bias', 'kk': 'key/kernel', 'kb': 'key/bias',
                   'vk': 'value/kernel', 'vb': 'value/bias', 'ok': 'attention_output/kernel',
                   'ob': 'attention_output/bias'}
         entry = self.add_layer('GroupedQueryAttention', name, cfg, args, kwargs,
-                               [(labels[o], W[o]) for o in order], call_kwargs)
+                               [(labels[o], W[o]) for o in order])
         self.values[name] = out
         self.masks[name] = qm
         outs = [name]
@@ -251,10 +240,7 @@ def nn_mha_crosscheck(seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     out = args.out
@@ -293,16 +279,9 @@ def main():
                                  'there, which in float32 swallows the scores (the row becomes uniform) and in '
                                  'float64 does not; "outputs_float32" holds the float32 result, "outputs" the float64 '
                                  'one.')
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': seed})
+        entries.append(write_case(out, fixture))
         print(f'  {name}')
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'pytorch',
-             'compute_dtype': 'float64', 'master_seed': args.seed, 'count': len(entries),
-             'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries, {'reference': 'pytorch', 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

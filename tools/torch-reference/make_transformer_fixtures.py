@@ -51,7 +51,6 @@ with feedforward_layer_norm given the self-attention's weights, against the comp
 Usage: /usr/bin/python3 tools/torch-reference/make_transformer_fixtures.py [--out DIR] [--seed UINT32]
 """
 
-import argparse
 import math
 import os
 import sys
@@ -60,8 +59,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gru_fixtures import prepare_out_dir  # noqa: E402
-from make_gru_fixtures import F32List, F64List, SplitMix64, fnv1a32, to_json  # noqa: E402
+from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
+from make_gru_fixtures import SplitMix64, fnv1a32  # noqa: E402
 from make_merge_fixtures import init, policy  # noqa: E402
 from make_normalization_fixtures import numpy_ln  # noqa: E402
 
@@ -264,18 +263,14 @@ class Graph:
         self.values[name] = (value, value, None)
         return name
 
-    def add(self, cls, name, cfg, args, kwargs=None, weights=(), module='keras.layers', registered=None,
-            call_kwargs=None):
+    def add(self, cls, name, cfg, args, kwargs=None, weights=(), module='keras.layers', registered=None):
         base = {'name': name, 'trainable': True, 'dtype': policy()}
         base.update(cfg)
         node_kwargs = {k: (self.ref(v) if isinstance(v, str) else v) for k, v in (kwargs or {}).items()}
         self.layers.append({'module': module, 'class_name': cls, 'config': base, 'registered_name': registered,
                             'build_config': {'input_shape': None}, 'name': name,
                             'inbound_nodes': [{'args': [self.ref(a) for a in args], 'kwargs': node_kwargs}]})
-        entry_cfg = dict(base)
-        if call_kwargs:
-            entry_cfg['call_kwargs'] = call_kwargs
-        self.weights.append({'name': name, 'class_name': cls, 'config': entry_cfg,
+        self.weights.append({'name': name, 'class_name': cls, 'config': dict(base),
                              'weights': [{'name': f'{name}/{n}', 'shape': list(v.shape), 'data': F32List(v)}
                                          for n, v in weights]})
 
@@ -361,14 +356,12 @@ class Graph:
             cfg['encoder_sequence_shape'] = None if enc is None else [None] + list(self.values[enc][0].shape[1:])
         tensor_kwargs = dict(tensor_kwargs or {})
         args = [x] + ([enc] if enc is not None and 'encoder_sequence' not in tensor_kwargs else [])
-        names = [''] * len(args) + sorted(tensor_kwargs)
-        call_kwargs = {'inputs': names} if tensor_kwargs else None
         all_kwargs = dict(tensor_kwargs)
         all_kwargs.update(kwargs or {})
         cls = 'TransformerEncoder' if kind == 'encoder' else 'TransformerDecoder'
         module = 'transformer_encoder' if kind == 'encoder' else 'transformer_decoder'
         self.add(cls, name, cfg, args, all_kwargs, listed, module=f'keras_hub.src.layers.modeling.{module}',
-                 registered=f'keras_hub>{cls}', call_kwargs=call_kwargs)
+                 registered=f'keras_hub>{cls}')
 
         def val(key, f32):
             if key is None:
@@ -582,10 +575,7 @@ def build_cases():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default=os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    ap.add_argument('--seed', type=int, default=20240611)
-    args = ap.parse_args()
+    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     out = args.out
@@ -621,16 +611,9 @@ def main():
                                  'attention) but not in float64; "outputs_float32" holds the float32 result.')
         if g.checks:
             fixture['checks'] = g.checks
-        with open(os.path.join(out, f'{name}.json'), 'w', encoding='utf-8', newline='\n') as f:
-            f.write(to_json(fixture) + '\n')
-        entries.append({'name': name, 'group': GROUP, 'file': f'{name}.json', 'seed': seed})
+        entries.append(write_case(out, fixture))
         print(f'  {name}' + ''.join(f'  ({k} {v["max_abs_difference"]:.1e})' for k, v in g.checks.items()))
-    index = {'format_version': FORMAT_VERSION, 'generator': GENERATOR, 'reference': 'numpy',
-             'compute_dtype': 'float64', 'master_seed': args.seed, 'count': len(entries),
-             'groups': {GROUP: [e['name'] for e in entries]}, 'cases': entries}
-    with open(os.path.join(out, 'index.json'), 'w', encoding='utf-8', newline='\n') as f:
-        f.write(to_json(index) + '\n')
-    print(f'wrote {len(entries)} fixtures to {out}')
+    write_index(out, GENERATOR, args.seed, entries, {'reference': 'numpy', 'compute_dtype': 'float64'})
 
 
 if __name__ == '__main__':

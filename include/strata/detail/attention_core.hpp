@@ -25,8 +25,6 @@ namespace detail {
 // (gemm_tiled) and the softmax works row by row, so a sample's result does not depend on the batch
 // around it, and a row's result does not depend on how many masked key steps follow it.
 
-/// Where the projected rows of one tensor are: head h of step t of sample b starts at
-/// data + b * batch_stride + t * step_stride + h * head_stride.
 /// Which of an attention layer's inputs are value, key and attention_mask. `roles` names each input
 /// passed by keyword (LayerConfig::tensor_roles; empty for a typed or positional call), "" a
 /// positional one: query, value, key in turn.
@@ -61,6 +59,8 @@ inline AttentionRoles attention_roles(const std::vector<std::string>& roles, std
   return r;
 }
 
+/// Where the projected rows of one tensor are: head h of step t of sample b starts at
+/// data + b * batch_stride + t * step_stride + h * head_stride.
 template <class T>
 struct HeadLayout {
   const T* data = nullptr;
