@@ -393,32 +393,36 @@ def nn_mha_crosscheck(seed):
     return float(torch.max(torch.abs(y - g.values['mha'])))
 
 
-def main():
-    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
+def generate(doc, group, generator, keras_version, graph_cls, build_cases, crosscheck, weights_note, float32_note):
+    """Writes a group's fixtures: the torch.nn.MultiheadAttention cross-check first (its seed from
+    "<group>/crosscheck"), then each case of build_cases() on a graph_cls graph; shared by this script
+    and make_gqa_fixtures.py. weights_note says how the cross-check mapped the weights; float32_note
+    explains "outputs_float32" where a case has it."""
+    args = parse_args(doc, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', group))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     out = args.out
-    prepare_out_dir(out, GENERATOR)
-    diff = nn_mha_crosscheck(fnv1a32(f'{GROUP}/crosscheck') ^ args.seed)
+    prepare_out_dir(out, generator)
+    diff = crosscheck(fnv1a32(f'{group}/crosscheck') ^ args.seed)
     if diff > 1e-12:
         raise RuntimeError(f'torch.nn.MultiheadAttention cross-check differs by {diff}')
     print(f'  torch.nn.MultiheadAttention cross-check: max |diff| {diff:.3g}')
     entries = []
     for name, desc, fn in build_cases():
-        seed = fnv1a32(f'{GROUP}/{name}') ^ args.seed
-        g = Graph(name, SplitMix64(seed))
+        seed = fnv1a32(f'{group}/{name}') ^ args.seed
+        g = graph_cls(name, SplitMix64(seed))
         outs, labels = fn(g)
         for o in outs:
             v = g.values[o]
             if not torch.all(torch.isfinite(v)) or float(torch.max(torch.abs(v))) > 100:
                 raise RuntimeError(f'{name}: output {o} out of range')
         fixture = {
-            'format_version': FORMAT_VERSION, 'name': name, 'group': GROUP, 'seed': seed,
+            'format_version': FORMAT_VERSION, 'name': name, 'group': group, 'seed': seed,
             'reference': 'pytorch', 'torch_version': torch.__version__, 'compute_dtype': 'float64',
-            'keras_semantics': 'keras3', 'keras_version': KERAS_VERSION,
+            'keras_semantics': 'keras3', 'keras_version': keras_version,
             'notes': desc + '. Weights and inputs are float32 values (kernels uniform(-1,1)*2/sqrt(fan_in), biases '
                      'uniform(-1,1)*0.5, inputs uniform(-1,1)); outputs in float64 PyTorch. torch.nn.MultiheadAttention '
-                     f'with the mapped weights agrees with this transcription to {diff:.3g}.',
+                     f'with the {weights_note} agrees with this transcription to {diff:.3g}.',
             'model_config': g.model_config(outs),
             'layers': g.weights,
             'inputs': [{'label': n, 'shape': list(v.shape), 'data': F32List(v)} for n, v in g.inputs],
@@ -429,14 +433,17 @@ def main():
             fixture['outputs_float32'] = [
                 {'label': lab, 'shape': list(g.values[o].shape), 'data': F64List(g.float32.get(o, g.values[o]).numpy())}
                 for o, lab in zip(outs, labels)]
-            fixture['notes'] += (' Some query rows are masked everywhere: Keras adds -1e9 to every score there, which '
-                                 'in float32 swallows the scores (the row becomes uniform) and in float64 does not; '
-                                 '"outputs_float32" holds the float32 result, "outputs" the float64 one.')
+            fixture['notes'] += float32_note
         entries.append(write_case(out, fixture))
         print(f'  {name}')
-    write_index(out, GENERATOR, args.seed, entries, {'reference': 'pytorch', 'compute_dtype': 'float64'})
+    write_index(out, generator, args.seed, entries, {'reference': 'pytorch', 'compute_dtype': 'float64'})
 
 
+def main():
+    generate(__doc__, GROUP, GENERATOR, KERAS_VERSION, Graph, build_cases, nn_mha_crosscheck, 'mapped weights',
+             ' Some query rows are masked everywhere: Keras adds -1e9 to every score there, which '
+             'in float32 swallows the scores (the row becomes uniform) and in float64 does not; '
+             '"outputs_float32" holds the float32 result, "outputs" the float64 one.')
 
 
 if __name__ == '__main__':

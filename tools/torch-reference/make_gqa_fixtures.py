@@ -32,16 +32,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_index import F32List, F64List, parse_args, prepare_out_dir, write_case, write_index  # noqa: E402
-from make_attention_fixtures import Graph, init, masked, t64  # noqa: E402
-from make_gru_fixtures import SplitMix64, fnv1a32  # noqa: E402
+from make_attention_fixtures import Graph, generate, init, masked, t64  # noqa: E402
+from make_gru_fixtures import SplitMix64  # noqa: E402
 
-FORMAT_VERSION = 1
 GENERATOR = 'tools/torch-reference/make_gqa_fixtures.py'
 GROUP = 'gqa'
 KERAS_VERSION = '3.10.0'
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 LARGE_NEGATIVE = -1e9
 
 
@@ -240,48 +236,12 @@ def nn_mha_crosscheck(seed):
 
 
 def main():
-    args = parse_args(__doc__, os.path.join(REPO_ROOT, 'tests', 'reference', 'fixtures_torch', GROUP))
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    out = args.out
-    prepare_out_dir(out, GENERATOR)
-    diff = nn_mha_crosscheck(fnv1a32(f'{GROUP}/crosscheck') ^ args.seed)
-    if diff > 1e-12:
-        raise RuntimeError(f'torch.nn.MultiheadAttention cross-check differs by {diff}')
-    print(f'  torch.nn.MultiheadAttention cross-check: max |diff| {diff:.3g}')
-    entries = []
-    for name, desc, fn in build_cases():
-        seed = fnv1a32(f'{GROUP}/{name}') ^ args.seed
-        g = GqaGraph(name, SplitMix64(seed))
-        outs, labels = fn(g)
-        for o in outs:
-            v = g.values[o]
-            if not torch.all(torch.isfinite(v)) or float(torch.max(torch.abs(v))) > 100:
-                raise RuntimeError(f'{name}: output {o} out of range')
-        fixture = {
-            'format_version': FORMAT_VERSION, 'name': name, 'group': GROUP, 'seed': seed,
-            'reference': 'pytorch', 'torch_version': torch.__version__, 'compute_dtype': 'float64',
-            'keras_semantics': 'keras3', 'keras_version': KERAS_VERSION,
-            'notes': desc + '. Weights and inputs are float32 values (kernels uniform(-1,1)*2/sqrt(fan_in), biases '
-                     'uniform(-1,1)*0.5, inputs uniform(-1,1)); outputs in float64 PyTorch. torch.nn.MultiheadAttention '
-                     f'with the mapped (repeated) weights agrees with this transcription to {diff:.3g}.',
-            'model_config': g.model_config(outs),
-            'layers': g.weights,
-            'inputs': [{'label': n, 'shape': list(v.shape), 'data': F32List(v)} for n, v in g.inputs],
-            'outputs': [{'label': lab, 'shape': list(g.values[o].shape), 'data': F64List(g.values[o].numpy())}
-                        for o, lab in zip(outs, labels)],
-        }
-        if g.float32:
-            fixture['outputs_float32'] = [
-                {'label': lab, 'shape': list(g.values[o].shape), 'data': F64List(g.float32.get(o, g.values[o]).numpy())}
-                for o, lab in zip(outs, labels)]
-            fixture['notes'] += (' Some query rows are masked everywhere: Keras\' Softmax adds -1e9 to every score '
-                                 'there, which in float32 swallows the scores (the row becomes uniform) and in '
-                                 'float64 does not; "outputs_float32" holds the float32 result, "outputs" the float64 '
-                                 'one.')
-        entries.append(write_case(out, fixture))
-        print(f'  {name}')
-    write_index(out, GENERATOR, args.seed, entries, {'reference': 'pytorch', 'compute_dtype': 'float64'})
+    generate(__doc__, GROUP, GENERATOR, KERAS_VERSION, GqaGraph, build_cases, nn_mha_crosscheck,
+             'mapped (repeated) weights',
+             ' Some query rows are masked everywhere: Keras\' Softmax adds -1e9 to every score '
+             'there, which in float32 swallows the scores (the row becomes uniform) and in '
+             'float64 does not; "outputs_float32" holds the float32 result, "outputs" the float64 '
+             'one.')
 
 
 if __name__ == '__main__':
